@@ -1,0 +1,40 @@
+# Duet's tasks. `make help` lists them.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN     := bin/duet
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test lint bench fuzz clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: build ## build and run the service on :8080 with the in-memory engine
+	@echo "==> duet serve (http://localhost:8080, WebSocket ws://localhost:8080/ws)"
+	./$(BIN) serve
+
+build: ## build bin/duet
+	@echo "==> go build -o $(BIN)"
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/duet
+
+test: ## run every test with the race detector
+	@echo "==> go test -race ./..."
+	$(GO) test -race -count=1 ./...
+
+lint: ## check formatting, go vet and go.mod tidiness
+	@echo "==> gofmt, go vet, go mod tidy -diff"
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+bench: ## run the Go benchmarks
+	@echo "==> go test -bench"
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## fuzz the frame decoder for 30s
+	@echo "==> go test -fuzz FuzzDecodeRequest"
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 30s ./push
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,187 @@
+// Package config holds the configuration of `duet serve`: its defaults, loading from a YAML
+// file, DUET_* environment variables and flags, and validation with errors that name the bad
+// setting. docs/configuration.md lists every setting.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"time"
+	"unicode/utf8"
+)
+
+// Config is the configuration of `duet serve`. Default holds every default, Load fills it in
+// from flags, environment and a YAML file, and Validate states the valid ranges. Each field's
+// YAML key (listed in docs/configuration.md) is its name in snake_case.
+type Config struct {
+	Listen   string // host:port of the HTTP and WebSocket server
+	Engine   string // where shared state lives; only "memory" for now
+	RedisURL string // Redis server of the redis engine
+
+	PingInterval    time.Duration // between server PINGs on a connection
+	PresenceTimeout time.Duration // silence after which an away account's sessions end
+
+	MaxSessions int // sessions an account may be in at once
+	MaxContent  int // characters of a message
+	MaxNickname int // characters of a nickname
+
+	HistorySize      int           // messages kept per session for RESUME and evidence
+	HistoryRetention time.Duration // how long a session's history stays after it ends
+	BacklogSize      int           // pushes kept for an account while it is away
+
+	AllowedOrigins  []string       // Origin values allowed to open a WebSocket; empty: the request's own host
+	AdminToken      string         // bearer token of the admin API; empty: admin API off
+	RateLimitExempt []netip.Prefix // client addresses that no rate limit applies to
+
+	ReadLimit    int64         // bytes of a frame from a client
+	SendQueue    int           // frames queued per connection before it is dropped as too slow
+	WriteTimeout time.Duration // deadline of each write to a connection
+
+	// Token buckets per connection: a rate in frames per second and a burst in frames.
+	DialogueRate  float64
+	DialogueBurst int
+	MatchRate     float64
+	MatchBurst    int
+	TypingRate    float64
+	TypingBurst   int
+
+	BadFrameLimit  int           // bad frames within BadFrameWindow before close 1008
+	BadFrameWindow time.Duration // window in which bad frames are counted
+
+	InterestWait    time.Duration // how long partners with shared interests are preferred
+	PartnerCooldown time.Duration // how long a partner you left is not matched with you again
+	TypingTimeout   time.Duration // how long a typing:true lasts unless refreshed
+	ShutdownTimeout time.Duration // how long shutdown waits for connections and requests
+
+	LogFormat string // "text" or "json"
+	LogLevel  string // "debug", "info", "warn" or "error"
+}
+
+// Default returns the configuration with every default set.
+func Default() Config {
+	return Config{
+		Listen:           ":8080",
+		Engine:           "memory",
+		RedisURL:         "redis://127.0.0.1:6379/0",
+		PingInterval:     5 * time.Second,
+		PresenceTimeout:  20 * time.Second,
+		MaxSessions:      3,
+		MaxContent:       2000,
+		MaxNickname:      30,
+		HistorySize:      200,
+		HistoryRetention: 10 * time.Minute,
+		BacklogSize:      500,
+		ReadLimit:        16 << 10,
+		SendQueue:        256,
+		WriteTimeout:     10 * time.Second,
+		DialogueRate:     5,
+		DialogueBurst:    20,
+		MatchRate:        1,
+		MatchBurst:       5,
+		TypingRate:       2,
+		TypingBurst:      10,
+		BadFrameLimit:    20,
+		BadFrameWindow:   time.Minute,
+		InterestWait:     10 * time.Second,
+		PartnerCooldown:  time.Minute,
+		TypingTimeout:    6 * time.Second,
+		ShutdownTimeout:  10 * time.Second,
+		LogFormat:        "text",
+		LogLevel:         "info",
+	}
+}
+
+// minAdminToken is the shortest admin token accepted, in characters.
+const minAdminToken = 16
+
+// Validate reports the first invalid setting, naming its key.
+func (c Config) Validate() error {
+	badOrigin, originsOK := firstBadOrigin(c.AllowedOrigins)
+	rules := []struct {
+		key     string
+		ok      bool
+		problem string // shown when !ok
+	}{
+		{"listen", validListen(c.Listen), gotValue("must be host:port", c.Listen)},
+		{"engine", c.Engine == "memory", fmt.Sprintf("unknown engine %q (supported: memory)", c.Engine)},
+		{"redis_url", c.RedisURL != "", "must not be empty"},
+		{"ping_interval", c.PingInterval > 0, gotValue("must be positive", c.PingInterval)},
+		{"presence_timeout", c.PresenceTimeout > 2*c.PingInterval,
+			gotValue(fmt.Sprintf("must be more than twice ping_interval (%v)", c.PingInterval), c.PresenceTimeout)},
+		{"max_sessions", c.MaxSessions >= 1, gotValue("must be at least 1", c.MaxSessions)},
+		{"max_content", 1 <= c.MaxContent && c.MaxContent <= 100_000, gotValue("must be 1 to 100000", c.MaxContent)},
+		{"max_nickname", 1 <= c.MaxNickname && c.MaxNickname <= 200, gotValue("must be 1 to 200", c.MaxNickname)},
+		{"history_size", c.HistorySize >= 1, gotValue("must be at least 1", c.HistorySize)},
+		{"history_retention", c.HistoryRetention >= 0, gotValue("must not be negative", c.HistoryRetention)},
+		{"backlog_size", c.BacklogSize >= 1, gotValue("must be at least 1", c.BacklogSize)},
+		{"allowed_origins", originsOK, gotValue("must hold origins like https://duet.example (scheme and host only)", badOrigin)},
+		{"admin_token", c.AdminToken == "" || utf8.RuneCountInString(c.AdminToken) >= minAdminToken,
+			// The token is a secret: say how long it is, never what it is.
+			fmt.Sprintf("must be empty or at least %d characters, got %d", minAdminToken, utf8.RuneCountInString(c.AdminToken))},
+		{"rate_limit_exempt", allValid(c.RateLimitExempt), "must hold valid CIDR prefixes"},
+		{"read_limit", 256 <= c.ReadLimit && c.ReadLimit <= 16<<20, gotValue("must be 256 to 16777216", c.ReadLimit)},
+		{"send_queue", c.SendQueue >= 1, gotValue("must be at least 1", c.SendQueue)},
+		{"write_timeout", c.WriteTimeout > 0, gotValue("must be positive", c.WriteTimeout)},
+		{"dialogue_rate", c.DialogueRate > 0, gotValue("must be positive", c.DialogueRate)},
+		{"dialogue_burst", c.DialogueBurst >= 1, gotValue("must be at least 1", c.DialogueBurst)},
+		{"match_rate", c.MatchRate > 0, gotValue("must be positive", c.MatchRate)},
+		{"match_burst", c.MatchBurst >= 1, gotValue("must be at least 1", c.MatchBurst)},
+		{"typing_rate", c.TypingRate > 0, gotValue("must be positive", c.TypingRate)},
+		{"typing_burst", c.TypingBurst >= 1, gotValue("must be at least 1", c.TypingBurst)},
+		{"bad_frame_limit", c.BadFrameLimit >= 1, gotValue("must be at least 1", c.BadFrameLimit)},
+		{"bad_frame_window", c.BadFrameWindow > 0, gotValue("must be positive", c.BadFrameWindow)},
+		{"interest_wait", c.InterestWait >= 0, gotValue("must not be negative", c.InterestWait)},
+		{"partner_cooldown", c.PartnerCooldown >= 0, gotValue("must not be negative", c.PartnerCooldown)},
+		{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
+		{"shutdown_timeout", c.ShutdownTimeout > 0, gotValue("must be positive", c.ShutdownTimeout)},
+		{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},
+		{"log_level", validLevel(c.LogLevel), gotValue("must be debug, info, warn or error", c.LogLevel)},
+	}
+	for _, r := range rules {
+		if !r.ok {
+			return fmt.Errorf("config: %s: %s", r.key, r.problem)
+		}
+	}
+	return nil
+}
+
+// gotValue appends the offending value to a rule, quoted as it would be written.
+func gotValue(rule string, value any) string {
+	return fmt.Sprintf("%s, got %q", rule, fmt.Sprint(value))
+}
+
+func validListen(addr string) bool {
+	_, _, err := net.SplitHostPort(addr)
+	return err == nil
+}
+
+// firstBadOrigin returns the first entry that is not exactly scheme://host[:port], the form
+// of a browser's Origin header.
+func firstBadOrigin(origins []string) (string, bool) {
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.Scheme+"://"+u.Host != o {
+			return o, false
+		}
+	}
+	return "", true
+}
+
+func allValid(prefixes []netip.Prefix) bool {
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			return false
+		}
+	}
+	return true
+}
+
+func validLevel(level string) bool {
+	switch level {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}

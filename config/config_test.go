@@ -1,0 +1,453 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env returns a getenv that reads vars.
+func env(vars map[string]string) func(string) string {
+	return func(key string) string { return vars[key] }
+}
+
+// writeFile writes content to a YAML file in a fresh directory and returns its path.
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "duet.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefault(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v, want nil", err)
+	}
+	got, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatalf("Load with nothing set: %v", err)
+	}
+	if want := Default(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Load with nothing set = %+v, want Default() = %+v", got, want)
+	}
+}
+
+// Every field of Config has exactly one setting.
+func TestSettingsCoverConfig(t *testing.T) {
+	var c Config
+	keys := make(map[uintptr]string) // field address -> key
+	for _, s := range settings {
+		addr := reflect.ValueOf(s.field(&c)).Pointer()
+		if key, ok := keys[addr]; ok {
+			t.Errorf("settings %s and %s share a field", key, s.key)
+		}
+		keys[addr] = s.key
+	}
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		if _, ok := keys[v.Field(i).Addr().Pointer()]; !ok {
+			t.Errorf("field %s has no setting", v.Type().Field(i).Name)
+		}
+	}
+}
+
+// Every setting's text form, as shown in the usage, reads back as the same value.
+func TestFormatParse(t *testing.T) {
+	want := Default()
+	want.AllowedOrigins = []string{"https://a.example", "http://b.example:8080"}
+	want.RateLimitExempt = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for _, s := range settings {
+		t.Run(s.key, func(t *testing.T) {
+			var got Config
+			text := format(s.field(&want))
+			if err := parse(s.field(&got), text); err != nil {
+				t.Fatalf("parse(%q): %v", text, err)
+			}
+			if g, w := s.field(&got), s.field(&want); !reflect.DeepEqual(g, w) {
+				t.Errorf("parse(format(%v)) = %v", w, g)
+			}
+		})
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	prefixes := func(texts ...string) []netip.Prefix {
+		ps := make([]netip.Prefix, len(texts))
+		for i, text := range texts {
+			ps[i] = netip.MustParsePrefix(text)
+		}
+		return ps
+	}
+	tests := map[string]struct {
+		get  func(Config) any
+		file string            // a line of the YAML file
+		env  map[string]string // the environment
+		flag string            // a flag argument
+		// want is the value from, in turn: the default, the file, the environment, the flag.
+		want [4]any
+	}{
+		"duration": {
+			get:  func(c Config) any { return c.PingInterval },
+			file: "ping_interval: 2s",
+			env:  map[string]string{"DUET_PING_INTERVAL": "3s"},
+			flag: "--ping-interval=4s",
+			want: [4]any{5 * time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second},
+		},
+		"int": {
+			get:  func(c Config) any { return c.MaxSessions },
+			file: "max_sessions: 4",
+			env:  map[string]string{"DUET_MAX_SESSIONS": "5"},
+			flag: "--max-sessions=6",
+			want: [4]any{3, 4, 5, 6},
+		},
+		"float": {
+			get:  func(c Config) any { return c.DialogueRate },
+			file: "dialogue_rate: 0.5",
+			env:  map[string]string{"DUET_DIALOGUE_RATE": "1.5"},
+			flag: "--dialogue-rate=2.5",
+			want: [4]any{5.0, 0.5, 1.5, 2.5},
+		},
+		"string": {
+			get:  func(c Config) any { return c.Listen },
+			file: `listen: "127.0.0.1:1"`,
+			env:  map[string]string{"DUET_LISTEN": "127.0.0.1:2"},
+			flag: "--listen=127.0.0.1:3",
+			want: [4]any{":8080", "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"},
+		},
+		"list": {
+			get:  func(c Config) any { return c.AllowedOrigins },
+			file: "allowed_origins: [https://file.example]",
+			env:  map[string]string{"DUET_ALLOWED_ORIGINS": "https://env.example, https://env2.example"},
+			flag: "--allowed-origins=https://flag.example",
+			want: [4]any{[]string(nil), []string{"https://file.example"},
+				[]string{"https://env.example", "https://env2.example"}, []string{"https://flag.example"}},
+		},
+		"cidr list": {
+			get:  func(c Config) any { return c.RateLimitExempt },
+			file: "rate_limit_exempt: [10.1.2.3/8, 127.0.0.1]",
+			env:  map[string]string{"DUET_RATE_LIMIT_EXEMPT": "192.168.0.0/16,::1"},
+			flag: "--rate-limit-exempt=fd00::/8",
+			want: [4]any{[]netip.Prefix(nil), prefixes("10.0.0.0/8", "127.0.0.1/32"),
+				prefixes("192.168.0.0/16", "::1/128"), prefixes("fd00::/8")},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := writeFile(t, tt.file+"\n")
+			layers := []struct {
+				name string
+				args []string
+				env  map[string]string
+			}{
+				{"default", nil, nil},
+				{"file over default", []string{"--config", path}, nil},
+				{"env over file", []string{"--config", path}, tt.env},
+				{"flag over env", []string{"--config", path, tt.flag}, tt.env},
+			}
+			for i, l := range layers {
+				c, err := Load(l.args, env(l.env), io.Discard)
+				if err != nil {
+					t.Fatalf("%s: Load: %v", l.name, err)
+				}
+				if got := tt.get(c); !reflect.DeepEqual(got, tt.want[i]) {
+					t.Errorf("%s: got %v, want %v", l.name, got, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	fromEnv := writeFile(t, "max_sessions: 7\n")
+	fromFlag := writeFile(t, "max_sessions: 8\n")
+	tests := map[string]struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		"DUET_CONFIG":               {env: map[string]string{"DUET_CONFIG": fromEnv}, want: 7},
+		"--config":                  {args: []string{"--config", fromFlag}, want: 8},
+		"--config over DUET_CONFIG": {args: []string{"--config=" + fromFlag}, env: map[string]string{"DUET_CONFIG": fromEnv}, want: 8},
+		"empty file":                {args: []string{"--config", writeFile(t, "# nothing set\n")}, want: 3},
+		"null string":               {args: []string{"--config", writeFile(t, "admin_token: ~\n")}, want: 3},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(tt.args, env(tt.env), io.Discard)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.MaxSessions != tt.want {
+				t.Errorf("MaxSessions = %d, want %d", c.MaxSessions, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := map[string]struct {
+		file string // YAML file passed with --config, if not empty
+		env  map[string]string
+		args []string
+		want string // FILE stands for the file's path
+	}{
+		"unknown key in file": {
+			file: "listen: :9090\nping_intervall: 5s\n",
+			want: `config: FILE: line 2: unknown key "ping_intervall"`,
+		},
+		"repeated key in file": {
+			file: "max_sessions: 2\nmax_sessions: 4\n",
+			want: `config: FILE: line 2: max_sessions: repeated`,
+		},
+		"malformed value in file": {
+			file: "listen: :9090\nmax_sessions: lots\n",
+			want: `config: FILE: line 2: max_sessions: "lots" is not an integer`,
+		},
+		"malformed list item in file": {
+			file: "rate_limit_exempt:\n  - 10.0.0.0/8\n  - localhost\n",
+			want: `config: FILE: line 2: rate_limit_exempt: "localhost" is not a CIDR prefix or an IP address`,
+		},
+		"scalar for a list in file": {
+			file: "allowed_origins: https://duet.example\n",
+			want: `config: FILE: line 1: allowed_origins: must be a list`,
+		},
+		"nested list item in file": {
+			file: "allowed_origins: [[https://duet.example]]\n",
+			want: `config: FILE: line 1: allowed_origins: item 1 must be a single value`,
+		},
+		"list for a scalar in file": {
+			file: "listen: [a, b]\n",
+			want: `config: FILE: line 1: listen: must be a single value`,
+		},
+		"file not a mapping": {
+			file: "- listen\n",
+			want: `config: FILE: line 1: want a mapping of settings`,
+		},
+		"file not YAML": {
+			file: "listen: [\n",
+			want: `config: FILE: yaml: line 1: did not find expected node content`,
+		},
+		"malformed int in env": {
+			env:  map[string]string{"DUET_MAX_SESSIONS": "abc"},
+			want: `config: DUET_MAX_SESSIONS (max_sessions): "abc" is not an integer`,
+		},
+		"malformed int64 in env": {
+			env:  map[string]string{"DUET_READ_LIMIT": "16k"},
+			want: `config: DUET_READ_LIMIT (read_limit): "16k" is not an integer`,
+		},
+		"malformed duration in env": {
+			env:  map[string]string{"DUET_PING_INTERVAL": "5"},
+			want: `config: DUET_PING_INTERVAL (ping_interval): "5" is not a duration like 5s or 1m30s`,
+		},
+		"malformed number in env": {
+			env:  map[string]string{"DUET_MATCH_RATE": "fast"},
+			want: `config: DUET_MATCH_RATE (match_rate): "fast" is not a number`,
+		},
+		"malformed cidr in env": {
+			env:  map[string]string{"DUET_RATE_LIMIT_EXEMPT": "127.0.0.0/8,10.0.0.0/33"},
+			want: `config: DUET_RATE_LIMIT_EXEMPT (rate_limit_exempt): "10.0.0.0/33" is not a CIDR prefix or an IP address`,
+		},
+		"malformed flag": {
+			args: []string{"--typing-burst", "ten"},
+			want: `config: --typing-burst (typing_burst): "ten" is not an integer`,
+		},
+		"unknown flag": {
+			args: []string{"--nope"},
+			want: `config: flag provided but not defined: -nope`,
+		},
+		"argument": {
+			args: []string{"--listen=:1", "serve"},
+			want: `config: unexpected argument "serve"`,
+		},
+		"invalid after loading": {
+			env:  map[string]string{"DUET_PING_INTERVAL": "-1s"},
+			want: `config: ping_interval: must be positive, got "-1s"`,
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			args, want := tt.args, tt.want
+			if tt.file != "" {
+				path := writeFile(t, tt.file)
+				args = append([]string{"--config", path}, args...)
+				want = strings.ReplaceAll(want, "FILE", path)
+			}
+			_, err := Load(args, env(tt.env), io.Discard)
+			if err == nil || err.Error() != want {
+				t.Errorf("Load error = %v\nwant %s", err, want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing.yaml")
+	_, err := Load(nil, env(map[string]string{"DUET_CONFIG": path}), io.Discard)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Load error = %v, want a not-exist error naming %s", err, path)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := map[string]struct {
+		change func(*Config)
+		want   string // "" for valid
+	}{
+		"listen without port":        {func(c *Config) { c.Listen = "8080" }, `config: listen: must be host:port, got "8080"`},
+		"listen with host":           {func(c *Config) { c.Listen = "127.0.0.1:0" }, ""},
+		"engine unknown":             {func(c *Config) { c.Engine = "x" }, `config: engine: unknown engine "x" (supported: memory)`},
+		"redis_url empty":            {func(c *Config) { c.RedisURL = "" }, `config: redis_url: must not be empty`},
+		"ping_interval negative":     {func(c *Config) { c.PingInterval = -time.Second }, `config: ping_interval: must be positive, got "-1s"`},
+		"ping_interval zero":         {func(c *Config) { c.PingInterval = 0 }, `config: ping_interval: must be positive, got "0s"`},
+		"presence_timeout twice":     {func(c *Config) { c.PresenceTimeout = 10 * time.Second }, `config: presence_timeout: must be more than twice ping_interval (5s), got "10s"`},
+		"presence_timeout above":     {func(c *Config) { c.PresenceTimeout = 10*time.Second + 1 }, ""},
+		"max_sessions zero":          {func(c *Config) { c.MaxSessions = 0 }, `config: max_sessions: must be at least 1, got "0"`},
+		"max_content zero":           {func(c *Config) { c.MaxContent = 0 }, `config: max_content: must be 1 to 100000, got "0"`},
+		"max_content too big":        {func(c *Config) { c.MaxContent = 100_001 }, `config: max_content: must be 1 to 100000, got "100001"`},
+		"max_content largest":        {func(c *Config) { c.MaxContent = 100_000 }, ""},
+		"max_nickname zero":          {func(c *Config) { c.MaxNickname = 0 }, `config: max_nickname: must be 1 to 200, got "0"`},
+		"max_nickname too big":       {func(c *Config) { c.MaxNickname = 201 }, `config: max_nickname: must be 1 to 200, got "201"`},
+		"history_size zero":          {func(c *Config) { c.HistorySize = 0 }, `config: history_size: must be at least 1, got "0"`},
+		"history_retention negative": {func(c *Config) { c.HistoryRetention = -time.Minute }, `config: history_retention: must not be negative, got "-1m0s"`},
+		"history_retention zero":     {func(c *Config) { c.HistoryRetention = 0 }, ""},
+		"backlog_size zero":          {func(c *Config) { c.BacklogSize = 0 }, `config: backlog_size: must be at least 1, got "0"`},
+		"allowed_origins with path": {
+			func(c *Config) { c.AllowedOrigins = []string{"https://duet.example", "https://duet.example/chat"} },
+			`config: allowed_origins: must hold origins like https://duet.example (scheme and host only), got "https://duet.example/chat"`,
+		},
+		"allowed_origins host only": {
+			func(c *Config) { c.AllowedOrigins = []string{"duet.example"} },
+			`config: allowed_origins: must hold origins like https://duet.example (scheme and host only), got "duet.example"`,
+		},
+		"allowed_origins with port": {func(c *Config) { c.AllowedOrigins = []string{"http://localhost:5173"} }, ""},
+		"admin_token short": {
+			func(c *Config) { c.AdminToken = "secret" },
+			`config: admin_token: must be empty or at least 16 characters, got 6`,
+		},
+		"admin_token long enough": {func(c *Config) { c.AdminToken = strings.Repeat("é", 16) }, ""},
+		"rate_limit_exempt zero prefix": {
+			func(c *Config) { c.RateLimitExempt = []netip.Prefix{{}} },
+			`config: rate_limit_exempt: must hold valid CIDR prefixes`,
+		},
+		"read_limit too small":      {func(c *Config) { c.ReadLimit = 255 }, `config: read_limit: must be 256 to 16777216, got "255"`},
+		"read_limit too big":        {func(c *Config) { c.ReadLimit = 16<<20 + 1 }, `config: read_limit: must be 256 to 16777216, got "16777217"`},
+		"read_limit bounds":         {func(c *Config) { c.ReadLimit = 256 }, ""},
+		"send_queue zero":           {func(c *Config) { c.SendQueue = 0 }, `config: send_queue: must be at least 1, got "0"`},
+		"write_timeout zero":        {func(c *Config) { c.WriteTimeout = 0 }, `config: write_timeout: must be positive, got "0s"`},
+		"dialogue_rate zero":        {func(c *Config) { c.DialogueRate = 0 }, `config: dialogue_rate: must be positive, got "0"`},
+		"dialogue_burst zero":       {func(c *Config) { c.DialogueBurst = 0 }, `config: dialogue_burst: must be at least 1, got "0"`},
+		"match_rate negative":       {func(c *Config) { c.MatchRate = -0.5 }, `config: match_rate: must be positive, got "-0.5"`},
+		"match_burst zero":          {func(c *Config) { c.MatchBurst = 0 }, `config: match_burst: must be at least 1, got "0"`},
+		"typing_rate zero":          {func(c *Config) { c.TypingRate = 0 }, `config: typing_rate: must be positive, got "0"`},
+		"typing_burst zero":         {func(c *Config) { c.TypingBurst = 0 }, `config: typing_burst: must be at least 1, got "0"`},
+		"bad_frame_limit zero":      {func(c *Config) { c.BadFrameLimit = 0 }, `config: bad_frame_limit: must be at least 1, got "0"`},
+		"bad_frame_window zero":     {func(c *Config) { c.BadFrameWindow = 0 }, `config: bad_frame_window: must be positive, got "0s"`},
+		"interest_wait negative":    {func(c *Config) { c.InterestWait = -time.Second }, `config: interest_wait: must not be negative, got "-1s"`},
+		"interest_wait zero":        {func(c *Config) { c.InterestWait = 0 }, ""},
+		"partner_cooldown negative": {func(c *Config) { c.PartnerCooldown = -time.Second }, `config: partner_cooldown: must not be negative, got "-1s"`},
+		"typing_timeout zero":       {func(c *Config) { c.TypingTimeout = 0 }, `config: typing_timeout: must be positive, got "0s"`},
+		"shutdown_timeout zero":     {func(c *Config) { c.ShutdownTimeout = 0 }, `config: shutdown_timeout: must be positive, got "0s"`},
+		"log_format unknown":        {func(c *Config) { c.LogFormat = "xml" }, `config: log_format: must be text or json, got "xml"`},
+		"log_format json":           {func(c *Config) { c.LogFormat = "json" }, ""},
+		"log_level unknown":         {func(c *Config) { c.LogLevel = "verbose" }, `config: log_level: must be debug, info, warn or error, got "verbose"`},
+		"log_level debug":           {func(c *Config) { c.LogLevel = "debug" }, ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := Default()
+			tt.change(&c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("Validate() = %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "--help"} {
+		t.Run(arg, func(t *testing.T) {
+			var usage bytes.Buffer
+			_, err := Load([]string{arg}, env(nil), &usage)
+			if !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("Load(%s) error = %v, want flag.ErrHelp", arg, err)
+			}
+			got := usage.String()
+			wants := []string{
+				"--config path\n    \tYAML file of settings (env DUET_CONFIG)",
+				"--ping-interval duration\n    \ttime between server PINGs on a connection (env DUET_PING_INTERVAL, default 5s)",
+				"--admin-token string\n    \tbearer token of the admin API, at least 16 characters; empty: admin API off (env DUET_ADMIN_TOKEN, default none)",
+			}
+			for _, s := range settings {
+				wants = append(wants, "--"+s.flagName()+" ", "(env "+s.envName()+", default ")
+			}
+			for _, want := range wants {
+				if !strings.Contains(got, want) {
+					t.Errorf("usage lacks %q; usage:\n%s", want, got)
+				}
+			}
+		})
+	}
+}
+
+// docs/configuration.md lists every setting, in order, with its names and default.
+func TestDocs(t *testing.T) {
+	data, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "| `") {
+			cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), " | ")
+			for i := range cells {
+				cells[i] = strings.Trim(strings.TrimSpace(cells[i]), "`")
+			}
+			rows = append(rows, cells)
+		}
+	}
+	if len(rows) != len(settings) {
+		t.Fatalf("docs list %d settings, want %d", len(rows), len(settings))
+	}
+	defaults := Default()
+	for i, s := range settings {
+		row := rows[i]
+		if got, want := row[:3], []string{s.key, s.envName(), "--" + s.flagName()}; !reflect.DeepEqual(got, want) {
+			t.Errorf("docs row %d = %q, want %q", i+1, got, want)
+			continue
+		}
+		text := row[3]
+		if text == "none" {
+			text = ""
+		}
+		var documented Config
+		if err := parse(s.field(&documented), text); err != nil {
+			t.Errorf("docs default of %s: %v", s.key, err)
+		} else if got, want := s.field(&documented), s.field(&defaults); !reflect.DeepEqual(got, want) {
+			t.Errorf("docs default of %s = %q, want %q", s.key, row[3], format(want))
+		}
+	}
+
+	_, example, ok := strings.Cut(string(data), "```yaml\n")
+	example, _, _ = strings.Cut(example, "```")
+	if !ok {
+		t.Fatal("docs have no YAML example")
+	}
+	if _, err := Load([]string{"--config", writeFile(t, example)}, env(nil), io.Discard); err != nil {
+		t.Errorf("docs example: %v", err)
+	}
+}

@@ -1,0 +1,343 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// setting is one configuration setting. Its key names it in the YAML file; its environment
+// variable and flag are derived from the key.
+type setting struct {
+	key string
+	// field returns a pointer to the setting's field of c: *string, *int, *int64, *float64,
+	// *time.Duration, *[]string or *[]netip.Prefix.
+	field func(c *Config) any
+	help  string
+}
+
+// envName returns the setting's environment variable: DUET_PING_INTERVAL for ping_interval.
+func (s setting) envName() string { return "DUET_" + strings.ToUpper(s.key) }
+
+// flagName returns the setting's flag name: ping-interval for ping_interval.
+func (s setting) flagName() string { return strings.ReplaceAll(s.key, "_", "-") }
+
+// settings lists every setting, in the order of Config's fields.
+var settings = []setting{
+	{"listen", func(c *Config) any { return &c.Listen }, "host:port of the HTTP and WebSocket server"},
+	{"engine", func(c *Config) any { return &c.Engine }, "where shared state lives: memory (one node)"},
+	{"redis_url", func(c *Config) any { return &c.RedisURL }, "Redis server of the redis engine"},
+	{"ping_interval", func(c *Config) any { return &c.PingInterval }, "time between server PINGs on a connection"},
+	{"presence_timeout", func(c *Config) any { return &c.PresenceTimeout }, "silence after which an away account's sessions end; more than twice ping_interval"},
+	{"max_sessions", func(c *Config) any { return &c.MaxSessions }, "sessions an account may be in at once"},
+	{"max_content", func(c *Config) any { return &c.MaxContent }, "characters of a message, 1 to 100000"},
+	{"max_nickname", func(c *Config) any { return &c.MaxNickname }, "characters of a nickname, 1 to 200"},
+	{"history_size", func(c *Config) any { return &c.HistorySize }, "messages kept per session for RESUME and evidence"},
+	{"history_retention", func(c *Config) any { return &c.HistoryRetention }, "how long a session's history stays after it ends"},
+	{"backlog_size", func(c *Config) any { return &c.BacklogSize }, "pushes kept for an account while it is away"},
+	{"allowed_origins", func(c *Config) any { return &c.AllowedOrigins }, "origins allowed to open a WebSocket, like https://duet.example; empty: the request's own host"},
+	{"admin_token", func(c *Config) any { return &c.AdminToken }, "bearer token of the admin API, at least 16 characters; empty: admin API off"},
+	{"rate_limit_exempt", func(c *Config) any { return &c.RateLimitExempt }, "CIDR prefixes of clients exempt from rate limits; a bare IP means just that address"},
+	{"read_limit", func(c *Config) any { return &c.ReadLimit }, "bytes of a frame from a client, 256 to 16777216"},
+	{"send_queue", func(c *Config) any { return &c.SendQueue }, "frames queued per connection before it is dropped as too slow"},
+	{"write_timeout", func(c *Config) any { return &c.WriteTimeout }, "deadline of each write to a connection"},
+	{"dialogue_rate", func(c *Config) any { return &c.DialogueRate }, "DIALOGUE frames per second per connection"},
+	{"dialogue_burst", func(c *Config) any { return &c.DialogueBurst }, "DIALOGUE frames allowed in a burst"},
+	{"match_rate", func(c *Config) any { return &c.MatchRate }, "MATCH frames per second per connection"},
+	{"match_burst", func(c *Config) any { return &c.MatchBurst }, "MATCH frames allowed in a burst"},
+	{"typing_rate", func(c *Config) any { return &c.TypingRate }, "TYPING frames per second per connection"},
+	{"typing_burst", func(c *Config) any { return &c.TypingBurst }, "TYPING frames allowed in a burst"},
+	{"bad_frame_limit", func(c *Config) any { return &c.BadFrameLimit }, "bad frames per bad_frame_window before the connection is closed with 1008"},
+	{"bad_frame_window", func(c *Config) any { return &c.BadFrameWindow }, "window in which bad frames are counted"},
+	{"interest_wait", func(c *Config) any { return &c.InterestWait }, "how long partners with shared interests are preferred"},
+	{"partner_cooldown", func(c *Config) any { return &c.PartnerCooldown }, "how long a partner you left is not matched with you again"},
+	{"typing_timeout", func(c *Config) any { return &c.TypingTimeout }, "how long a typing:true lasts unless refreshed"},
+	{"shutdown_timeout", func(c *Config) any { return &c.ShutdownTimeout }, "how long shutdown waits for connections and requests to finish"},
+	{"log_format", func(c *Config) any { return &c.LogFormat }, "text or json"},
+	{"log_level", func(c *Config) any { return &c.LogLevel }, "debug, info, warn or error"},
+}
+
+// configEnv names the YAML file when --config is not given.
+const configEnv = "DUET_CONFIG"
+
+// Load builds the configuration of `duet serve` from its command-line args (flags only, no
+// subcommand), the environment (getenv, normally os.Getenv) and the YAML file named by --config
+// or DUET_CONFIG (optional). Precedence: flag > environment > file > default. An empty
+// environment variable counts as unset. The result is validated.
+//
+// With -h/--help it writes the usage (every flag with its env var and default) to usage and
+// returns flag.ErrHelp.
+func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	// Flags are parsed first, to find --config, but applied last, so that they win.
+	fs := flag.NewFlagSet("duet serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned, usage is written only for --help
+	path := fs.String("config", "", "")
+	flags := make([]flagText, len(settings))
+	for i, s := range settings {
+		fs.Var(&flags[i], s.flagName(), s.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeUsage(usage)
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+
+	c := Default()
+	file := *path
+	if file == "" {
+		file = getenv(configEnv)
+	}
+	if file != "" {
+		if err := c.loadFile(file); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, s := range settings {
+		if text := getenv(s.envName()); text != "" {
+			if err := parse(s.field(&c), text); err != nil {
+				return Config{}, fmt.Errorf("config: %s (%s): %w", s.envName(), s.key, err)
+			}
+		}
+	}
+	for i, s := range settings {
+		if flags[i].set {
+			if err := parse(s.field(&c), flags[i].text); err != nil {
+				return Config{}, fmt.Errorf("config: --%s (%s): %w", s.flagName(), s.key, err)
+			}
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// flagText is a flag's value as given, kept to be parsed after the file and the environment.
+type flagText struct {
+	text string
+	set  bool
+}
+
+func (f *flagText) String() string { return f.text }
+
+func (f *flagText) Set(text string) error {
+	f.text, f.set = text, true
+	return nil
+}
+
+// loadFile applies the settings in the YAML file at path. It is strict: an unknown or repeated
+// key is an error.
+func (c *Config) loadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty, or only comments
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("config: %s: line %d: want a mapping of settings", path, root.Line)
+	}
+	byKey := make(map[string]setting, len(settings))
+	for _, s := range settings {
+		byKey[s.key] = s
+	}
+	seen := make(map[string]bool, len(root.Content)/2)
+	for i := 0; i < len(root.Content); i += 2 {
+		key, value := root.Content[i], root.Content[i+1]
+		s, ok := byKey[key.Value]
+		switch {
+		case !ok:
+			return fmt.Errorf("config: %s: line %d: unknown key %q", path, key.Line, key.Value)
+		case seen[key.Value]:
+			return fmt.Errorf("config: %s: line %d: %s: repeated", path, key.Line, key.Value)
+		}
+		seen[key.Value] = true
+		if err := parseNode(s.field(c), value); err != nil {
+			return fmt.Errorf("config: %s: line %d: %s: %w", path, value.Line, key.Value, err)
+		}
+	}
+	return nil
+}
+
+// parseNode sets the field p points to from a YAML value: a list for a list field, else a
+// scalar in the same text form as in the environment.
+func parseNode(p any, node *yaml.Node) error {
+	if isList(p) {
+		if node.Kind != yaml.SequenceNode {
+			return errors.New("must be a list")
+		}
+		var items []string
+		for i, item := range node.Content {
+			if item.Kind != yaml.ScalarNode {
+				return fmt.Errorf("item %d must be a single value", i+1)
+			}
+			items = append(items, item.Value)
+		}
+		return parseList(p, items)
+	}
+	if node.Kind != yaml.ScalarNode {
+		return errors.New("must be a single value")
+	}
+	if node.ShortTag() == "!!null" {
+		return parse(p, "")
+	}
+	return parse(p, node.Value)
+}
+
+func isList(p any) bool {
+	switch p.(type) {
+	case *[]string, *[]netip.Prefix:
+		return true
+	}
+	return false
+}
+
+// parse sets the field p points to from text, the form of an environment variable or a flag.
+// A list is comma-separated.
+func parse(p any, text string) error {
+	var err error
+	switch p := p.(type) {
+	case *string:
+		*p = text
+	case *int:
+		if *p, err = strconv.Atoi(text); err != nil {
+			return fmt.Errorf("%q is not an integer", text)
+		}
+	case *int64:
+		if *p, err = strconv.ParseInt(text, 10, 64); err != nil {
+			return fmt.Errorf("%q is not an integer", text)
+		}
+	case *float64:
+		if *p, err = strconv.ParseFloat(text, 64); err != nil {
+			return fmt.Errorf("%q is not a number", text)
+		}
+	case *time.Duration:
+		if *p, err = time.ParseDuration(text); err != nil {
+			return fmt.Errorf("%q is not a duration like 5s or 1m30s", text)
+		}
+	case *[]string, *[]netip.Prefix:
+		var items []string
+		for item := range strings.SplitSeq(text, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		return parseList(p, items)
+	default:
+		panic(fmt.Sprintf("config: no parser for %T", p))
+	}
+	return nil
+}
+
+// parseList sets the list field p points to from its items.
+func parseList(p any, items []string) error {
+	switch p := p.(type) {
+	case *[]string:
+		*p = items
+	case *[]netip.Prefix:
+		var prefixes []netip.Prefix
+		for _, item := range items {
+			prefix, err := parsePrefix(item)
+			if err != nil {
+				return err
+			}
+			prefixes = append(prefixes, prefix)
+		}
+		*p = prefixes
+	default:
+		panic(fmt.Sprintf("config: no list parser for %T", p))
+	}
+	return nil
+}
+
+// parsePrefix parses a CIDR prefix, or a bare IP address as the prefix of just that address.
+func parsePrefix(text string) (netip.Prefix, error) {
+	if strings.Contains(text, "/") {
+		if p, err := netip.ParsePrefix(text); err == nil {
+			return p.Masked(), nil
+		}
+	} else if addr, err := netip.ParseAddr(text); err == nil {
+		return netip.PrefixFrom(addr.WithZone(""), addr.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix or an IP address", text)
+}
+
+// format returns the text form of the field p points to, as parse reads it.
+func format(p any) string {
+	switch p := p.(type) {
+	case *string:
+		return *p
+	case *int:
+		return strconv.Itoa(*p)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *float64:
+		return strconv.FormatFloat(*p, 'g', -1, 64)
+	case *time.Duration:
+		return p.String()
+	case *[]string:
+		return strings.Join(*p, ",")
+	case *[]netip.Prefix:
+		texts := make([]string, len(*p))
+		for i, prefix := range *p {
+			texts[i] = prefix.String()
+		}
+		return strings.Join(texts, ",")
+	}
+	panic(fmt.Sprintf("config: no formatter for %T", p))
+}
+
+// typeName names the kind of value a flag takes, for the usage.
+func typeName(p any) string {
+	switch p.(type) {
+	case *int, *int64:
+		return "int"
+	case *float64:
+		return "number"
+	case *time.Duration:
+		return "duration"
+	case *[]string, *[]netip.Prefix:
+		return "list"
+	}
+	return "string"
+}
+
+// writeUsage writes every flag with its environment variable and default.
+func writeUsage(w io.Writer) {
+	defaults := Default()
+	fmt.Fprintf(w, `Usage: duet serve [flags]
+
+Each setting is taken from its flag, else its environment variable, else the YAML
+file, else its default. Lists are comma-separated; durations look like 5s or 1m30s.
+
+  --config path
+    	YAML file of settings (env %s)
+`, configEnv)
+	for _, s := range settings {
+		p := s.field(&defaults)
+		def := format(p)
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(w, "  --%s %s\n    \t%s (env %s, default %s)\n", s.flagName(), typeName(p), s.help, s.envName(), def)
+	}
+}

@@ -1,0 +1,353 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/session"
+)
+
+// readLoop reads and serves the client's frames, one at a time, until the connection fails.
+func (c *conn) readLoop(ctx context.Context) {
+	for {
+		c.ws.SetReadDeadline(time.Now().Add(c.srv.opt.PresenceTimeout + c.srv.opt.PingInterval))
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		now := c.srv.now()
+		c.lastFrame.Store(now.UnixNano())
+		if c.silent.CompareAndSwap(true, false) {
+			if err := c.srv.svc.Back(ctx, c.account.Load()); err != nil {
+				c.srv.log.Warn("marking an account back", "account", c.account.Load(), "err", err)
+			}
+		}
+		if typ != websocket.TextMessage {
+			c.reject(now, "frames must be text frames holding one JSON object")
+			continue
+		}
+		var r request
+		if err := decodeRequest(data, &r); err != nil {
+			var fe fieldError
+			if errors.As(err, &fe) {
+				c.fix(r.Cmd)
+				c.answer(now, r.Cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
+				continue
+			}
+			c.reject(now, err.Error())
+			continue
+		}
+		c.fix(r.Cmd)
+		c.serve(ctx, now, &r)
+	}
+}
+
+// fix fixes the connection's dialect by its first command.
+func (c *conn) fix(cmd string) {
+	if !c.dialected {
+		c.dialect, c.dialected = dialectOf(cmd), true
+	}
+}
+
+// reject answers a frame that is not a request with ERROR, and counts it.
+func (c *conn) reject(now time.Time, msg string) {
+	c.enqueue(frame{kind: kindError, body: mustJSON(errorReply{Code: duet.ParamErr, Msg: msg})})
+	if c.badFrame(now) {
+		c.closeAfter(closePolicy, "too many bad frames")
+	}
+}
+
+// serve carries out one request.
+func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
+	cmd, answer := baseCommand(r.Cmd)
+	svc := c.srv.svc
+	switch {
+	case cmd == cmdPong, answer && isPush(cmd):
+		return // an answer to a heartbeat or a push: its arrival was the sign of life
+	case answer:
+		c.answer(now, r.Cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
+		return
+	case cmd == cmdPing:
+		c.enqueue(frame{kind: kindReply, cmd: cmdPing, body: pingBody(c.account.Load())})
+		return
+	case cmd == cmdCreateAccount:
+		c.createAccount(ctx, now, r)
+		return
+	case cmd == cmdReconnect:
+		c.reconnect(ctx, now, r)
+		return
+	case !known(cmd):
+		c.answer(now, cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
+		return
+	}
+
+	id := c.account.Load()
+	if id == 0 {
+		c.answer(now, cmd, duet.Errorf(duet.Unauthorized, "create an account or reconnect first"), nil)
+		return
+	}
+	if err := checkIDs(cmd, id, r); err != nil {
+		c.answerRequest(now, cmd, r, err, nil)
+		return
+	}
+	switch cmd {
+	case cmdMatch:
+		if err := allow(c.matching, now); err != nil {
+			c.answer(now, cmd, err, nil)
+			return
+		}
+		m, err := svc.Match(ctx, id, r.Interests)
+		c.answer(now, cmd, err, matchReply{PartnerID: m.Partner.ID, PartnerName: m.Partner.Nickname, SessionID: m.SessionID, CommonInterests: m.Common})
+	case cmdCancelMatch:
+		c.answer(now, cmd, svc.CancelMatch(ctx, id), okReply{})
+	case cmdDialogue:
+		if err := allow(c.dialogue, now); err != nil {
+			c.answerRequest(now, cmd, r, err, nil)
+			return
+		}
+		m, err := svc.Send(ctx, id, r.SessionID, r.RequestID, r.Content)
+		c.answerRequest(now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
+	case cmdViewedAck:
+		c.answer(now, cmd, svc.Viewed(ctx, id, r.SessionID, r.MsgID), okReply{})
+	case cmdResume:
+		msgs, complete, err := svc.Resume(ctx, id, r.SessionID, r.AfterMsgID)
+		if err == nil {
+			for _, m := range msgs {
+				p := session.DialoguePush(m)
+				c.enqueue(frame{kind: kindPush, cmd: p.Cmd, body: p.Body})
+			}
+		}
+		c.answer(now, cmd, err, resumeReply{SessionID: r.SessionID, Count: len(msgs), Complete: complete})
+	case cmdLeave:
+		c.answer(now, cmd, svc.Leave(ctx, id, r.SessionID), okReply{})
+	case cmdLogout:
+		err := svc.Logout(ctx, id)
+		c.answer(now, cmd, err, okReply{})
+		if err == nil {
+			c.loggedOut.Store(true)
+			c.closeAfter(closeNormal, "logged out")
+		}
+	case cmdTyping:
+		err := allow(c.typing, now)
+		if err == nil && r.Typing == nil {
+			err = duet.Errorf(duet.ParamErr, "typing must be true or false")
+		}
+		if err == nil {
+			err = svc.Typing(ctx, id, r.SessionID, *r.Typing)
+		}
+		if err != nil {
+			c.answer(now, cmd, err, nil)
+		}
+	case cmdReport:
+		reportID, err := svc.Report(ctx, id, r.SessionID, r.Category, r.Note)
+		c.answer(now, cmd, err, reportReply{ReportID: reportID})
+	}
+}
+
+func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
+	if c.account.Load() != 0 {
+		c.answer(now, cmdCreateAccount, duet.Errorf(duet.ParamErr, "this connection already has an account"), nil)
+		return
+	}
+	a, token, err := c.srv.svc.CreateAccount(ctx, r.NickName)
+	if err != nil {
+		c.answer(now, cmdCreateAccount, err, nil)
+		return
+	}
+	reply := createAccountReply{NickName: a.Nickname, AccountID: a.ID, Token: token}
+	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdCreateAccount, reply)); err != nil {
+		c.answer(now, cmdCreateAccount, err, nil)
+	}
+}
+
+func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
+	switch {
+	case c.account.Load() != 0:
+		c.answer(now, cmdReconnect, duet.Errorf(duet.ParamErr, "this connection already has an account"), nil)
+		return
+	case r.AccountID <= 0 || r.AccountID > maxID || r.Token == "":
+		c.answer(now, cmdReconnect, duet.Errorf(duet.ParamErr, "accountId and token are required"), nil)
+		return
+	}
+	svc := c.srv.svc
+	a, sessions, err := svc.Authenticate(ctx, r.AccountID, r.Token)
+	if err != nil {
+		c.answer(now, cmdReconnect, err, nil)
+		return
+	}
+	reply := reconnectReply{Sessions: make([]sessionSummary, 0, len(sessions))}
+	for _, s := range sessions {
+		partner, _ := s.Partner(a.ID)
+		reply.Sessions = append(reply.Sessions, sessionSummary{
+			SessionID: s.ID, PartnerID: partner.ID, PartnerName: partner.Nickname, LastMsgID: s.LastMsgID,
+		})
+	}
+	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdReconnect, reply)); err != nil {
+		c.answer(now, cmdReconnect, err, nil)
+		return
+	}
+	if err := svc.Back(ctx, a.ID); err != nil {
+		c.srv.log.Warn("marking an account back", "account", a.ID, "err", err)
+	}
+}
+
+// checkIDs checks the ids of a request: in range, present where cmd needs them, and any that
+// names an account naming this connection's own.
+func checkIDs(cmd string, account int64, r *request) error {
+	for _, v := range []int64{r.AccountID, r.SenderID, r.SessionID, r.MsgID, r.AfterMsgID} {
+		if v < 0 || v > maxID {
+			return duet.Errorf(duet.ParamErr, "ids must be integers from 1 to 2^53-1")
+		}
+	}
+	switch {
+	case r.SessionID == 0 && cmd != cmdMatch && cmd != cmdCancelMatch && cmd != cmdLogout:
+		return duet.Errorf(duet.ParamErr, "sessionId is required")
+	case r.MsgID == 0 && cmd == cmdViewedAck:
+		return duet.Errorf(duet.ParamErr, "msgId is required")
+	case (r.AccountID != 0 && r.AccountID != account) || (r.SenderID != 0 && r.SenderID != account):
+		return duet.Errorf(duet.Unauthorized, "you can only act as your own account")
+	}
+	return nil
+}
+
+// allow takes a token from a rate limiter, or returns RateLimited with the wait.
+func allow(l *rate.Limiter, now time.Time) error {
+	if l == nil {
+		return nil
+	}
+	res := l.ReserveN(now, 1)
+	delay := res.DelayFrom(now)
+	if delay == 0 {
+		return nil
+	}
+	res.CancelAt(now)
+	return &duet.Error{Code: duet.RateLimited, Msg: "too many requests; slow down", RetryAfter: delay}
+}
+
+func known(cmd string) bool {
+	switch cmd {
+	case cmdMatch, cmdCancelMatch, cmdDialogue, cmdViewedAck, cmdResume, cmdLeave, cmdLogout, cmdTyping, cmdReport:
+		return true
+	}
+	return false
+}
+
+func isPush(cmd string) bool {
+	switch cmd {
+	case session.CmdPushDialogue, session.CmdPushViewedAck, session.CmdPushSignal, cmdPing:
+		return true
+	}
+	return false
+}
+
+// answer queues the reply to cmd: ok when err is nil, else the error with its code (a ParamErr
+// counting as a bad frame).
+func (c *conn) answer(now time.Time, cmd string, err error, ok any) {
+	c.answerRequest(now, cmd, nil, err, ok)
+}
+
+// answerRequest is answer for a request whose error replies echo its requestId.
+func (c *conn) answerRequest(now time.Time, cmd string, r *request, err error, ok any) {
+	if err == nil {
+		c.enqueue(replyFrame(cmd, ok))
+		return
+	}
+	code := duet.ErrorCode(err)
+	if code == duet.InternalErr {
+		c.srv.log.Error("request failed", "cmd", cmd, "account", c.account.Load(), "err", err)
+	}
+	reply := errorReply{Code: code, Msg: duet.ErrorMessage(err)}
+	if r != nil {
+		reply.RequestID = r.RequestID
+	}
+	if e, isErr := errors.AsType[*duet.Error](err); isErr {
+		reply.RetryAfterMs = e.RetryAfter.Milliseconds()
+		if e.Code == duet.RateLimited && reply.RetryAfterMs == 0 {
+			reply.RetryAfterMs = 1
+		}
+		reply.Reason = e.Reason
+		if !e.Until.IsZero() {
+			reply.Until = e.Until.UnixMilli()
+		}
+	}
+	c.enqueue(frame{kind: kindReply, cmd: cmd, body: mustJSON(reply)})
+	if code == duet.ParamErr && c.badFrame(now) {
+		c.closeAfter(closePolicy, "too many bad frames")
+	}
+}
+
+func replyFrame(cmd string, body any) frame {
+	return frame{kind: kindReply, cmd: cmd, body: mustJSON(body)}
+}
+
+func pingBody(accountID int64) []byte { return mustJSON(pingFrame{AccountID: accountID}) }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("push: encoding a frame: " + err.Error()) // frames are plain structs: cannot happen
+	}
+	return b
+}
+
+// Reply bodies. The code comes first, as in the protocol's examples.
+type (
+	okReply struct {
+		Code duet.Code `json:"code"`
+	}
+	errorReply struct {
+		Code         duet.Code `json:"code"`
+		Msg          string    `json:"msg"`
+		RequestID    string    `json:"requestId,omitempty"`
+		RetryAfterMs int64     `json:"retryAfterMs,omitempty"`
+		Until        int64     `json:"until,omitempty"`
+		Reason       string    `json:"reason,omitempty"`
+	}
+	pingFrame struct {
+		AccountID int64 `json:"accountId"`
+	}
+	createAccountReply struct {
+		Code      duet.Code `json:"code"`
+		NickName  string    `json:"nickName"`
+		AccountID int64     `json:"accountId"`
+		Token     string    `json:"token"`
+	}
+	matchReply struct {
+		Code            duet.Code `json:"code"`
+		PartnerID       int64     `json:"partnerId"`
+		PartnerName     string    `json:"partnerName"`
+		SessionID       int64     `json:"sessionId"`
+		CommonInterests []string  `json:"commonInterests"`
+	}
+	dialogueReply struct {
+		Code      duet.Code `json:"code"`
+		RequestID string    `json:"requestId,omitempty"`
+		MsgID     int64     `json:"msgId"`
+	}
+	resumeReply struct {
+		Code      duet.Code `json:"code"`
+		SessionID int64     `json:"sessionId"`
+		Count     int       `json:"count"`
+		Complete  bool      `json:"complete"`
+	}
+	reportReply struct {
+		Code     duet.Code `json:"code"`
+		ReportID int64     `json:"reportId"`
+	}
+	sessionSummary struct {
+		SessionID   int64  `json:"sessionId"`
+		PartnerID   int64  `json:"partnerId"`
+		PartnerName string `json:"partnerName"`
+		LastMsgID   int64  `json:"lastMsgId"`
+	}
+	reconnectReply struct {
+		Code     duet.Code        `json:"code"`
+		Sessions []sessionSummary `json:"sessions"`
+	}
+)

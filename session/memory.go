@@ -1,0 +1,392 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/duetchat/duet"
+)
+
+// MemoryStore is the Store of a single node.
+type MemoryStore struct {
+	historySize int
+	backlogSize int
+	retention   time.Duration
+	now         func() time.Time
+
+	mu       sync.RWMutex // guards the following fields; a session's messages have their own lock
+	accounts map[int64]*memAccount
+	sessions map[int64]*memSession
+	ended    []*memSession // ended sessions in order of ending, dropped after the retention
+	reports  []Report
+}
+
+type memAccount struct {
+	Account
+	live    map[int64]*memSession
+	backlog []Push
+}
+
+type memSession struct {
+	mu sync.Mutex // guards the following fields; Session.EndedAt is written under both locks
+	Session
+	history  ring
+	requests map[string]int64 // requestId → msgId, for the messages still in history
+	viewed   [2]int64         // read watermark of each member
+}
+
+// MemoryOptions sizes a MemoryStore.
+type MemoryOptions struct {
+	HistorySize int           // messages kept per session
+	BacklogSize int           // pushes kept per away account
+	Retention   time.Duration // how long an ended session stays readable
+	Now         func() time.Time
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore(o MemoryOptions) *MemoryStore {
+	return &MemoryStore{
+		historySize: o.HistorySize, backlogSize: o.BacklogSize, retention: o.Retention, now: o.Now,
+		accounts: make(map[int64]*memAccount), sessions: make(map[int64]*memSession),
+	}
+}
+
+var (
+	errNoAccount    = duet.Errorf(duet.NoDataFound, "there is no such account")
+	errNoSession    = duet.Errorf(duet.NoDataFound, "there is no such session")
+	errNotMember    = duet.Errorf(duet.Unauthorized, "you are not in this session")
+	errEnded        = duet.Errorf(duet.SessionEnded, "this session has ended")
+	errNoMessage    = duet.Errorf(duet.NoDataFound, "there is no such message in this session")
+	errAccountTaken = errors.New("session: account id already in use")
+)
+
+// Ping implements Store.
+func (m *MemoryStore) Ping(context.Context) error { return nil }
+
+// CreateAccount implements Store.
+func (m *MemoryStore) CreateAccount(_ context.Context, a Account) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.accounts[a.ID]; ok {
+		return errAccountTaken
+	}
+	m.accounts[a.ID] = &memAccount{Account: a, live: make(map[int64]*memSession)}
+	return nil
+}
+
+// Account implements Store.
+func (m *MemoryStore) Account(_ context.Context, id int64) (Account, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	a, ok := m.accounts[id]
+	if !ok {
+		return Account{}, errNoAccount
+	}
+	return a.Account, nil
+}
+
+// DeleteAccount implements Store.
+func (m *MemoryStore) DeleteAccount(_ context.Context, id int64) ([]Session, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[id]
+	if !ok {
+		return nil, false, nil
+	}
+	delete(m.accounts, id)
+	return snapshot(a.live), true, nil
+}
+
+// Seen implements Store.
+func (m *MemoryStore) Seen(_ context.Context, id int64, t time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a, ok := m.accounts[id]; ok && t.After(a.LastSeen) {
+		a.LastSeen = t
+	}
+	return nil
+}
+
+// SetAway implements Store.
+func (m *MemoryStore) SetAway(_ context.Context, id int64, away bool) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[id]
+	if !ok || a.Away == away {
+		return false, nil
+	}
+	a.Away = away
+	return true, nil
+}
+
+// Lapsed implements Store.
+func (m *MemoryStore) Lapsed(_ context.Context, cutoff time.Time) ([]int64, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var ids []int64
+	for id, a := range m.accounts {
+		if a.LastSeen.Before(cutoff) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// CreateSession implements Store.
+func (m *MemoryStore) CreateSession(_ context.Context, s Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.purgeLocked()
+	for _, mem := range s.Members {
+		if _, ok := m.accounts[mem.ID]; !ok {
+			return errNoAccount
+		}
+	}
+	ms := &memSession{Session: s, history: newRing(m.historySize), requests: make(map[string]int64)}
+	m.sessions[s.ID] = ms
+	for _, mem := range s.Members {
+		m.accounts[mem.ID].live[s.ID] = ms
+	}
+	return nil
+}
+
+// Session implements Store.
+func (m *MemoryStore) Session(_ context.Context, id int64) (Session, error) {
+	ms, err := m.session(id)
+	if err != nil {
+		return Session{}, err
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.Session, nil
+}
+
+// LiveSessions implements Store.
+func (m *MemoryStore) LiveSessions(_ context.Context, accountID int64) ([]Session, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	a, ok := m.accounts[accountID]
+	if !ok {
+		return nil, errNoAccount
+	}
+	return snapshot(a.live), nil
+}
+
+// snapshot copies sessions, oldest first.
+func snapshot(live map[int64]*memSession) []Session {
+	sessions := make([]Session, 0, len(live))
+	for _, ms := range live {
+		ms.mu.Lock()
+		sessions = append(sessions, ms.Session)
+		ms.mu.Unlock()
+	}
+	slices.SortFunc(sessions, func(a, b Session) int { return a.StartedAt.Compare(b.StartedAt) })
+	return sessions
+}
+
+// EndSession implements Store.
+func (m *MemoryStore) EndSession(_ context.Context, id int64, reason string, at time.Time) (Session, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ms, ok := m.sessions[id]
+	if !ok {
+		return Session{}, false, errNoSession
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if !ms.Live() {
+		return ms.Session, false, nil
+	}
+	ms.EndedAt, ms.EndReason = at, reason
+	for _, mem := range ms.Members {
+		if a, ok := m.accounts[mem.ID]; ok {
+			delete(a.live, id)
+		}
+	}
+	m.ended = append(m.ended, ms)
+	m.purgeLocked()
+	return ms.Session, true, nil
+}
+
+// purgeLocked drops the sessions that ended more than the retention ago.
+func (m *MemoryStore) purgeLocked() {
+	cutoff := m.now().Add(-m.retention)
+	n := 0
+	for n < len(m.ended) && m.ended[n].EndedAt.Before(cutoff) {
+		delete(m.sessions, m.ended[n].ID)
+		n++
+	}
+	m.ended = slices.Delete(m.ended, 0, n)
+}
+
+func (m *MemoryStore) session(id int64) (*memSession, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	ms, ok := m.sessions[id]
+	if !ok {
+		return nil, errNoSession
+	}
+	return ms, nil
+}
+
+// AppendMessage implements Store.
+func (m *MemoryStore) AppendMessage(_ context.Context, msg Message) (Appended, error) {
+	ms, err := m.session(msg.SessionID)
+	if err != nil {
+		return Appended{}, err
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	partner, ok := ms.Partner(msg.SenderID)
+	if !ok {
+		return Appended{}, errNotMember
+	}
+	if !ms.Live() {
+		return Appended{}, errEnded
+	}
+	if msg.RequestID != "" {
+		if id, ok := ms.requests[msg.RequestID]; ok {
+			first, _ := ms.history.find(id)
+			return Appended{Message: first, Partner: partner.ID, Duplicate: true}, nil
+		}
+	}
+	if msg.ID <= ms.LastMsgID {
+		msg.ID = ms.LastMsgID + 1
+	}
+	ms.LastMsgID = msg.ID
+	if evicted, ok := ms.history.push(msg); ok && evicted.RequestID != "" {
+		delete(ms.requests, evicted.RequestID)
+	}
+	if msg.RequestID != "" {
+		ms.requests[msg.RequestID] = msg.ID
+	}
+	return Appended{Message: msg, Partner: partner.ID}, nil
+}
+
+// Messages implements Store.
+func (m *MemoryStore) Messages(_ context.Context, sessionID, afterMsgID int64) ([]Message, bool, error) {
+	ms, err := m.session(sessionID)
+	if err != nil {
+		return nil, false, err
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	msgs := ms.history.after(afterMsgID)
+	return msgs, afterMsgID >= ms.history.dropped, nil
+}
+
+// MarkViewed implements Store.
+func (m *MemoryStore) MarkViewed(_ context.Context, sessionID, reader, msgID int64) (int64, bool, error) {
+	ms, err := m.session(sessionID)
+	if err != nil {
+		return 0, false, err
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	partner, ok := ms.Partner(reader)
+	if !ok {
+		return 0, false, errNotMember
+	}
+	if !ms.Live() {
+		return 0, false, errEnded
+	}
+	if msgID > ms.LastMsgID {
+		return 0, false, errNoMessage
+	}
+	side := 0
+	if ms.Members[1].ID == reader {
+		side = 1
+	}
+	if msgID <= ms.viewed[side] {
+		return partner.ID, false, nil
+	}
+	ms.viewed[side] = msgID
+	return partner.ID, true, nil
+}
+
+// AppendBacklog implements Store.
+func (m *MemoryStore) AppendBacklog(_ context.Context, accountID int64, p Push) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[accountID]
+	if !ok {
+		return nil
+	}
+	if len(a.backlog) >= m.backlogSize {
+		a.backlog = slices.Delete(a.backlog, 0, len(a.backlog)-m.backlogSize+1)
+	}
+	a.backlog = append(a.backlog, p)
+	return nil
+}
+
+// TakeBacklog implements Store.
+func (m *MemoryStore) TakeBacklog(_ context.Context, accountID int64) ([]Push, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[accountID]
+	if !ok {
+		return nil, nil
+	}
+	b := a.backlog
+	a.backlog = nil
+	return b, nil
+}
+
+// AddReport implements Store.
+func (m *MemoryStore) AddReport(_ context.Context, r Report) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reports = append(m.reports, r)
+	return nil
+}
+
+// ring is a session's bounded history, oldest first.
+type ring struct {
+	buf     []Message
+	head    int   // index of the oldest message
+	n       int   // messages held
+	dropped int64 // msgId of the newest message that fell out, 0 if none
+}
+
+func newRing(size int) ring { return ring{buf: make([]Message, size)} }
+
+// push appends m and returns the message it evicted, if the ring was full.
+func (r *ring) push(m Message) (Message, bool) {
+	if r.n < len(r.buf) {
+		r.buf[(r.head+r.n)%len(r.buf)] = m
+		r.n++
+		return Message{}, false
+	}
+	evicted := r.buf[r.head]
+	r.buf[r.head] = m
+	r.head = (r.head + 1) % len(r.buf)
+	r.dropped = evicted.ID
+	return evicted, true
+}
+
+func (r *ring) at(i int) Message { return r.buf[(r.head+i)%len(r.buf)] }
+
+// after returns the held messages with an id above id, in order.
+func (r *ring) after(id int64) []Message {
+	start := sort.Search(r.n, func(j int) bool { return r.at(j).ID > id })
+	out := make([]Message, 0, r.n-start)
+	for j := start; j < r.n; j++ {
+		out = append(out, r.at(j))
+	}
+	return out
+}
+
+// find returns the held message with the given id.
+func (r *ring) find(id int64) (Message, bool) {
+	j := sort.Search(r.n, func(j int) bool { return r.at(j).ID >= id })
+	if j < r.n && r.at(j).ID == id {
+		return r.at(j), true
+	}
+	return Message{}, false
+}

@@ -1,0 +1,545 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/match"
+)
+
+// Deliverer takes pushes to accounts wherever their connection is, keeping them in the
+// account's backlog while it is away. The connection side implements it.
+type Deliverer interface {
+	Deliver(ctx context.Context, accountID int64, p Push) error
+	// Disconnect closes the account's connection, if it has one, with a WebSocket close code.
+	Disconnect(ctx context.Context, accountID int64, code int, reason string) error
+}
+
+// Options are the limits and timings of a Service.
+type Options struct {
+	MaxSessions     int           // live sessions per account
+	MaxContent      int           // characters per message
+	MaxNickname     int           // characters per nickname
+	PresenceTimeout time.Duration // silence after which an account is gone
+	PartnerCooldown time.Duration // how long two who parted are not matched again
+	TypingTimeout   time.Duration // how long typing:true lasts unless refreshed
+}
+
+// Limits of the protocol that are not configurable.
+const (
+	maxInterests    = 10
+	maxInterestLen  = 30
+	maxRequestIDLen = 64
+	maxNoteLen      = 500
+	// closeNormal is the WebSocket close code for a connection whose account expired.
+	closeNormal = 1000
+)
+
+// Service carries out the requests of accounts. It is safe for concurrent use; every account's
+// requests arrive in order from its one connection.
+type Service struct {
+	store Store
+	queue match.Queue
+	out   Deliverer
+	ids   *IDs
+	now   func() time.Time
+	log   *slog.Logger
+	opt   Options
+
+	typingMu sync.Mutex // guards typing
+	typing   map[typingKey]*time.Timer
+}
+
+type typingKey struct{ session, account int64 }
+
+// NewService returns a Service over its engines.
+func NewService(store Store, queue match.Queue, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
+	return &Service{
+		store: store, queue: queue, out: out, ids: ids, now: now, log: log, opt: opt,
+		typing: make(map[typingKey]*time.Timer),
+	}
+}
+
+// Ready reports whether the engines answer.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// CreateAccount creates an anonymous account and returns it with its secret token.
+func (s *Service) CreateAccount(ctx context.Context, nickname string) (Account, string, error) {
+	nickname, err := cleanText("nickName", nickname, s.opt.MaxNickname)
+	if err != nil {
+		return Account{}, "", err
+	}
+	var secret [32]byte
+	rand.Read(secret[:])
+	token := base64.RawURLEncoding.EncodeToString(secret[:])
+	now := s.now()
+	a := Account{ID: s.ids.Next(), Nickname: nickname, TokenHash: sha256.Sum256([]byte(token)), CreatedAt: now, LastSeen: now}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		return Account{}, "", err
+	}
+	return a, token, nil
+}
+
+var errBadLogin = duet.Errorf(duet.NoDataFound, "unknown account or wrong token")
+
+// Authenticate checks an account's token for RECONNECT and returns the account with its live
+// sessions. A missing account and a wrong token get the same answer.
+func (s *Service) Authenticate(ctx context.Context, id int64, token string) (Account, []Session, error) {
+	a, err := s.store.Account(ctx, id)
+	if duet.ErrorCode(err) == duet.NoDataFound {
+		return Account{}, nil, errBadLogin
+	}
+	if err != nil {
+		return Account{}, nil, err
+	}
+	hash := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(a.TokenHash[:], hash[:]) != 1 {
+		return Account{}, nil, errBadLogin
+	}
+	if err := s.store.Seen(ctx, id, s.now()); err != nil {
+		return Account{}, nil, err
+	}
+	sessions, err := s.store.LiveSessions(ctx, id)
+	return a, sessions, err
+}
+
+// Seen records a sign of life from the account at t.
+func (s *Service) Seen(ctx context.Context, id int64, t time.Time) error {
+	return s.store.Seen(ctx, id, t)
+}
+
+// Away marks an account whose connection dropped or fell silent: its partners hear PartnerAway
+// and it leaves the queue, so that nobody is matched with someone who is not there.
+func (s *Service) Away(ctx context.Context, id int64) error {
+	if _, err := s.queue.Cancel(ctx, id); err != nil {
+		return err
+	}
+	return s.setAway(ctx, id, true, SignalPartnerAway)
+}
+
+// Back marks an account that is present again: its partners hear PartnerBack if they had heard
+// PartnerAway.
+func (s *Service) Back(ctx context.Context, id int64) error {
+	return s.setAway(ctx, id, false, SignalPartnerBack)
+}
+
+func (s *Service) setAway(ctx context.Context, id int64, away bool, signal string) error {
+	changed, err := s.store.SetAway(ctx, id, away)
+	if err != nil || !changed {
+		return err
+	}
+	sessions, err := s.store.LiveSessions(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, sess := range sessions {
+		partner, _ := sess.Partner(id)
+		s.deliver(ctx, partner.ID, SignalPush(signal, id, sess.ID, partner.ID, PartnerData{AccountID: id}))
+	}
+	return nil
+}
+
+// Matched is the outcome of a MATCH that found a partner at once.
+type Matched struct {
+	SessionID int64
+	Partner   Member
+	Common    []string
+}
+
+var errQueued = duet.Errorf(duet.NoDataFound, "waiting for a partner")
+
+// Match pairs the account with a waiting stranger, or queues it: then the error has code
+// NoDataFound, and a NewSession signal follows when someone arrives.
+func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matched, error) {
+	tags, err := cleanInterests(interests)
+	if err != nil {
+		return Matched{}, err
+	}
+	a, err := s.store.Account(ctx, id)
+	if err != nil {
+		return Matched{}, err
+	}
+	live, err := s.store.LiveSessions(ctx, id)
+	if err != nil {
+		return Matched{}, err
+	}
+	if len(live) >= s.opt.MaxSessions {
+		return Matched{}, duet.Errorf(duet.LimitReached, "you are already in %d chats, the most allowed", s.opt.MaxSessions)
+	}
+	now := s.now()
+	pair, ok, err := s.queue.Match(ctx, match.Waiter{AccountID: id, Nickname: a.Nickname, Interests: tags, Since: now}, now)
+	if err != nil {
+		return Matched{}, err
+	}
+	if !ok {
+		return Matched{}, errQueued
+	}
+	sess, err := s.start(ctx, pair, now)
+	if err != nil {
+		return Matched{}, err
+	}
+	s.deliver(ctx, pair.B.AccountID, newSessionPush(sess, pair.B.AccountID))
+	return Matched{SessionID: sess.ID, Partner: sess.Members[1], Common: sess.CommonInterests}, nil
+}
+
+// MatchWaiting pairs the waiters that time made compatible and tells both sides.
+func (s *Service) MatchWaiting(ctx context.Context) error {
+	now := s.now()
+	pairs, err := s.queue.MatchWaiting(ctx, now)
+	if err != nil {
+		return err
+	}
+	for _, pair := range pairs {
+		sess, err := s.start(ctx, pair, now)
+		if err != nil {
+			s.log.Warn("starting a session", "err", err)
+			continue
+		}
+		for _, m := range sess.Members {
+			s.deliver(ctx, m.ID, newSessionPush(sess, m.ID))
+		}
+	}
+	return nil
+}
+
+// start creates the session of a pair the queue made. Should that fail, the pair is undone and
+// B, who was waiting, goes back to its place in the queue.
+func (s *Service) start(ctx context.Context, pair match.Pair, now time.Time) (Session, error) {
+	sess := Session{
+		ID:              s.ids.Next(),
+		Members:         [2]Member{{pair.A.AccountID, pair.A.Nickname}, {pair.B.AccountID, pair.B.Nickname}},
+		CommonInterests: pair.Common,
+		StartedAt:       now,
+	}
+	if sess.CommonInterests == nil {
+		sess.CommonInterests = []string{}
+	}
+	err := s.store.CreateSession(ctx, sess)
+	if err == nil {
+		return sess, nil
+	}
+	if err := s.queue.Release(ctx, pair.A.AccountID, pair.B.AccountID, now); err != nil {
+		s.log.Warn("undoing a pair", "err", err)
+	}
+	if _, aerr := s.store.Account(ctx, pair.B.AccountID); aerr == nil {
+		if err := s.queue.Requeue(ctx, pair.B); err != nil {
+			s.log.Warn("requeueing a waiter", "err", err)
+		}
+	}
+	return Session{}, err
+}
+
+func newSessionPush(sess Session, to int64) Push {
+	partner, _ := sess.Partner(to)
+	return SignalPush(SignalNewSession, partner.ID, sess.ID, to, NewSessionData{
+		AccountID: partner.ID, NickName: partner.Nickname, CommonInterests: sess.CommonInterests,
+	})
+}
+
+// CancelMatch takes the account out of the queue.
+func (s *Service) CancelMatch(ctx context.Context, id int64) error {
+	ok, err := s.queue.Cancel(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return duet.Errorf(duet.NoDataFound, "you were not waiting for a partner")
+	}
+	return nil
+}
+
+// Send stores a message and pushes it to the partner. Sending the same requestID again returns
+// the first message and pushes nothing.
+func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, content string) (Message, error) {
+	if utf8.RuneCountInString(requestID) > maxRequestIDLen {
+		return Message{}, duet.Errorf(duet.ParamErr, "requestId must be at most %d characters", maxRequestIDLen)
+	}
+	if strings.TrimSpace(content) == "" {
+		return Message{}, duet.Errorf(duet.ParamErr, "content must not be empty")
+	}
+	if n := utf8.RuneCountInString(content); n > s.opt.MaxContent {
+		return Message{}, duet.Errorf(duet.ParamErr, "content must be at most %d characters, got %d", s.opt.MaxContent, n)
+	}
+	res, err := s.store.AppendMessage(ctx, Message{
+		ID: s.ids.Next(), SessionID: sessionID, SenderID: id, Content: content, SentAt: s.now(), RequestID: requestID,
+	})
+	if err != nil || res.Duplicate {
+		return res.Message, err
+	}
+	s.stopTyping(ctx, sessionID, id, res.Partner, true)
+	s.deliver(ctx, res.Partner, DialoguePush(res.Message))
+	return res.Message, nil
+}
+
+// Viewed moves the account's read receipt forward and tells the partner.
+func (s *Service) Viewed(ctx context.Context, id, sessionID, msgID int64) error {
+	partner, moved, err := s.store.MarkViewed(ctx, sessionID, id, msgID)
+	if err != nil || !moved {
+		return err
+	}
+	s.deliver(ctx, partner, newPush(CmdPushViewedAck, viewedPush{SessionID: sessionID, AccountID: id, MsgID: msgID}))
+	return nil
+}
+
+// Resume returns the session's messages after afterMsgID, and whether the history reaches back
+// that far.
+func (s *Service) Resume(ctx context.Context, id, sessionID, afterMsgID int64) ([]Message, bool, error) {
+	if _, err := s.member(ctx, id, sessionID); err != nil {
+		return nil, false, err
+	}
+	return s.store.Messages(ctx, sessionID, afterMsgID)
+}
+
+// member returns the session if the account is one of its members.
+func (s *Service) member(ctx context.Context, id, sessionID int64) (Session, error) {
+	sess, err := s.store.Session(ctx, sessionID)
+	if err != nil {
+		return Session{}, err
+	}
+	if _, ok := sess.Partner(id); !ok {
+		return Session{}, duet.Errorf(duet.Unauthorized, "you are not in this session")
+	}
+	return sess, nil
+}
+
+// liveMember returns the session if it is live and the account is one of its members.
+func (s *Service) liveMember(ctx context.Context, id, sessionID int64) (Session, error) {
+	sess, err := s.member(ctx, id, sessionID)
+	if err == nil && !sess.Live() {
+		err = duet.Errorf(duet.SessionEnded, "this session has ended")
+	}
+	return sess, err
+}
+
+// Leave ends one of the account's sessions; the partner hears PartnerExit (left).
+func (s *Service) Leave(ctx context.Context, id, sessionID int64) error {
+	if _, err := s.liveMember(ctx, id, sessionID); err != nil {
+		return err
+	}
+	ended, err := s.End(ctx, sessionID, id, ReasonLeft)
+	if err == nil && !ended {
+		err = duet.Errorf(duet.SessionEnded, "this session has ended")
+	}
+	return err
+}
+
+// End ends a session for a reason; by is the account that caused it, or 0 for an operator.
+// Every member other than by hears PartnerExit. It reports whether this call ended it.
+func (s *Service) End(ctx context.Context, sessionID, by int64, reason string) (bool, error) {
+	now := s.now()
+	sess, ended, err := s.store.EndSession(ctx, sessionID, reason, now)
+	if err != nil || !ended {
+		return false, err
+	}
+	a, b := sess.Members[0].ID, sess.Members[1].ID
+	if err := s.queue.Release(ctx, a, b, now.Add(s.opt.PartnerCooldown)); err != nil {
+		s.log.Warn("releasing a pair", "err", err)
+	}
+	for _, m := range sess.Members {
+		partner, _ := sess.Partner(m.ID)
+		s.stopTyping(ctx, sessionID, m.ID, partner.ID, false)
+		if m.ID == by {
+			continue
+		}
+		exited := partner.ID
+		if by != 0 {
+			exited = by
+		}
+		s.deliver(ctx, m.ID, SignalPush(SignalPartnerExit, 0, sessionID, m.ID, ExitData{AccountID: exited, Reason: reason}))
+	}
+	return true, nil
+}
+
+// Logout ends everything of the account and forgets it; its token no longer works.
+func (s *Service) Logout(ctx context.Context, id int64) error {
+	return s.expire(ctx, id, ReasonLogout)
+}
+
+// expire removes an account: it leaves the queue and each partner hears PartnerExit.
+func (s *Service) expire(ctx context.Context, id int64, reason string) error {
+	if err := s.queue.Forget(ctx, id); err != nil {
+		return err
+	}
+	sessions, deleted, err := s.store.DeleteAccount(ctx, id)
+	if err != nil || !deleted {
+		return err
+	}
+	for _, sess := range sessions {
+		if _, err := s.End(ctx, sess.ID, id, reason); err != nil {
+			s.log.Warn("ending a session", "session", sess.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// Sweep ends the accounts whose presence lapsed: their partners hear PartnerExit (timeout) and
+// a connection still open for them, silent all this time, is closed.
+func (s *Service) Sweep(ctx context.Context) error {
+	lapsed, err := s.store.Lapsed(ctx, s.now().Add(-s.opt.PresenceTimeout))
+	if err != nil {
+		return err
+	}
+	for _, id := range lapsed {
+		if err := s.expire(ctx, id, ReasonTimeout); err != nil {
+			return err
+		}
+		if err := s.out.Disconnect(ctx, id, closeNormal, "presence timeout"); err != nil {
+			s.log.Warn("closing a lapsed connection", "account", id, "err", err)
+		}
+	}
+	return nil
+}
+
+// Typing tells the partner whether the account is typing. A typing:true lapses by itself
+// after the typing timeout unless refreshed.
+func (s *Service) Typing(ctx context.Context, id, sessionID int64, typing bool) error {
+	sess, err := s.liveMember(ctx, id, sessionID)
+	if err != nil {
+		return err
+	}
+	partner, _ := sess.Partner(id)
+	if !typing {
+		s.stopTyping(ctx, sessionID, id, partner.ID, true)
+		return nil
+	}
+	key := typingKey{sessionID, id}
+	s.typingMu.Lock()
+	t, refreshed := s.typing[key]
+	if refreshed {
+		t.Reset(s.opt.TypingTimeout)
+	} else {
+		s.typing[key] = time.AfterFunc(s.opt.TypingTimeout, func() {
+			s.stopTyping(context.Background(), sessionID, id, partner.ID, true)
+		})
+	}
+	s.typingMu.Unlock()
+	if !refreshed {
+		s.deliver(ctx, partner.ID, SignalPush(SignalTyping, id, sessionID, partner.ID, TypingData{AccountID: id, Typing: true}))
+	}
+	return nil
+}
+
+// stopTyping clears the account's typing state in a session and, if it was set and tell is
+// true, tells the partner.
+func (s *Service) stopTyping(ctx context.Context, sessionID, id, partner int64, tell bool) {
+	key := typingKey{sessionID, id}
+	s.typingMu.Lock()
+	t, ok := s.typing[key]
+	if ok {
+		t.Stop()
+		delete(s.typing, key)
+	}
+	s.typingMu.Unlock()
+	if ok && tell {
+		s.deliver(ctx, partner, SignalPush(SignalTyping, id, sessionID, partner, TypingData{AccountID: id, Typing: false}))
+	}
+}
+
+// Report files a complaint about the partner with the server's copy of the conversation as
+// evidence, ends the session if it is live, and keeps the two apart for good.
+func (s *Service) Report(ctx context.Context, id, sessionID int64, category, note string) (int64, error) {
+	if !reportCategories[category] {
+		return 0, duet.Errorf(duet.ParamErr, "category must be one of spam, sexual, minor, harassment, scam, other")
+	}
+	if utf8.RuneCountInString(note) > maxNoteLen {
+		return 0, duet.Errorf(duet.ParamErr, "note must be at most %d characters", maxNoteLen)
+	}
+	sess, err := s.member(ctx, id, sessionID)
+	if err != nil {
+		return 0, err
+	}
+	partner, _ := sess.Partner(id)
+	evidence, _, err := s.store.Messages(ctx, sessionID, 0)
+	if err != nil {
+		return 0, err
+	}
+	r := Report{
+		ID: s.ids.Next(), SessionID: sessionID, Reporter: id, Reported: partner.ID,
+		Category: category, Note: note, Evidence: evidence, CreatedAt: s.now(),
+	}
+	if err := s.store.AddReport(ctx, r); err != nil {
+		return 0, err
+	}
+	if err := s.queue.Block(ctx, id, partner.ID); err != nil {
+		return 0, err
+	}
+	if sess.Live() {
+		if _, err := s.End(ctx, sessionID, id, ReasonLeft); err != nil {
+			return 0, err
+		}
+	}
+	return r.ID, nil
+}
+
+// Run does the service's periodic work until ctx ends: presence is swept every sweep interval
+// and the queue re-paired every second, as waiters' interest windows close.
+func (s *Service) Run(ctx context.Context, sweepEvery time.Duration) {
+	sweep := time.NewTicker(sweepEvery)
+	defer sweep.Stop()
+	pairing := time.NewTicker(time.Second)
+	defer pairing.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sweep.C:
+			if err := s.Sweep(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Warn("presence sweep", "err", err)
+			}
+		case <-pairing.C:
+			if err := s.MatchWaiting(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Warn("pairing waiters", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Service) deliver(ctx context.Context, to int64, p Push) {
+	if err := s.out.Deliver(ctx, to, p); err != nil {
+		s.log.Warn("delivering a push", "account", to, "cmd", p.Cmd, "err", err)
+	}
+}
+
+// cleanText trims s and checks it is 1..max characters without control characters.
+func cleanText(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	n := utf8.RuneCountInString(s)
+	if n == 0 || n > max {
+		return "", duet.Errorf(duet.ParamErr, "%s must be 1 to %d characters", field, max)
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", duet.Errorf(duet.ParamErr, "%s must not contain control characters", field)
+	}
+	return s, nil
+}
+
+// cleanInterests checks and normalises interest tags: trimmed, lower-case, without repeats.
+func cleanInterests(tags []string) ([]string, error) {
+	if len(tags) > maxInterests {
+		return nil, duet.Errorf(duet.ParamErr, "at most %d interests are allowed", maxInterests)
+	}
+	var clean []string
+	for _, t := range tags {
+		t, err := cleanText("each interest", t, maxInterestLen)
+		if err != nil {
+			return nil, err
+		}
+		t = strings.ToLower(t)
+		if !slices.Contains(clean, t) {
+			clean = append(clean, t)
+		}
+	}
+	return clean, nil
+}

@@ -1,0 +1,59 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the shared state of accounts, sessions, messages and backlogs: the engine interface of
+// this package. Every method is atomic. Failures a client caused come back as *duet.Error with
+// their protocol code (NoDataFound, Unauthorized, SessionEnded); any other error means the store
+// failed and the request may be retried.
+type Store interface {
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+
+	CreateAccount(ctx context.Context, a Account) error
+	// Account returns the account, or NoDataFound.
+	Account(ctx context.Context, id int64) (Account, error)
+	// DeleteAccount removes the account with its token and backlog and returns the sessions it
+	// was live in. Only the call that removed it reports true, so that whoever ends those
+	// sessions does so once.
+	DeleteAccount(ctx context.Context, id int64) ([]Session, bool, error)
+	// Seen records that the account sent a frame at t (never moving LastSeen back).
+	Seen(ctx context.Context, id int64, t time.Time) error
+	// SetAway sets the account's away flag and reports whether it changed, so that partners
+	// hear of each change once.
+	SetAway(ctx context.Context, id int64, away bool) (bool, error)
+	// Lapsed returns the accounts last seen before cutoff.
+	Lapsed(ctx context.Context, cutoff time.Time) ([]int64, error)
+
+	// CreateSession stores a new live session, or NoDataFound if a member no longer exists.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns a live session or one ended within the history retention, or NoDataFound.
+	Session(ctx context.Context, id int64) (Session, error)
+	// LiveSessions returns the account's live sessions.
+	LiveSessions(ctx context.Context, accountID int64) ([]Session, error)
+	// EndSession ends a live session. Only the call that ended it reports true.
+	EndSession(ctx context.Context, id int64, reason string, at time.Time) (Session, bool, error)
+
+	// AppendMessage stores m in its live session, which m.SenderID must belong to. The stored
+	// msgId is m.ID or, should that not exceed the session's last one, the next after it, so ids
+	// strictly increase within a session. A RequestID seen before in the session returns the
+	// first message as a duplicate and stores nothing.
+	AppendMessage(ctx context.Context, m Message) (Appended, error)
+	// Messages returns the session's messages after afterMsgID in order, and whether the
+	// history still reaches back that far.
+	Messages(ctx context.Context, sessionID, afterMsgID int64) ([]Message, bool, error)
+	// MarkViewed moves reader's read watermark in a live session forward to msgID. It returns the
+	// partner and whether the watermark moved.
+	MarkViewed(ctx context.Context, sessionID, reader, msgID int64) (int64, bool, error)
+
+	// AppendBacklog keeps a push for an account that is away; the oldest go first when the
+	// backlog is full. Pushes for an account that does not exist are dropped.
+	AppendBacklog(ctx context.Context, accountID int64, p Push) error
+	// TakeBacklog returns and removes the account's backlog, oldest first.
+	TakeBacklog(ctx context.Context, accountID int64) ([]Push, error)
+
+	AddReport(ctx context.Context, r Report) error
+}

@@ -1,0 +1,209 @@
+// Package session is the heart of Duet: anonymous accounts, the 1:1 sessions between them, the
+// messages of a session with their ids and read receipts, presence, and the pushes that tell an
+// account what happened. Shared state lives behind Store, so one node keeps it in memory
+// (MemoryStore) and many nodes keep it in Redis; pushes leave through Deliverer, which the
+// connection side implements.
+package session
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Account is an anonymous, nickname-only identity. Only a hash of its token is kept.
+type Account struct {
+	ID        int64
+	Nickname  string
+	TokenHash [32]byte
+	CreatedAt time.Time
+	// LastSeen is when the account last sent a frame, as far as the store knows.
+	LastSeen time.Time
+	// Away is set while the account has no live connection and its partners were told so.
+	Away bool
+}
+
+// Member is one side of a session.
+type Member struct {
+	ID       int64
+	Nickname string
+}
+
+// Session is a 1:1 conversation between two accounts.
+type Session struct {
+	ID              int64
+	Members         [2]Member
+	CommonInterests []string
+	StartedAt       time.Time
+	EndedAt         time.Time // zero while the session is live
+	EndReason       string
+	LastMsgID       int64
+}
+
+// Live reports whether the session has not ended.
+func (s Session) Live() bool { return s.EndedAt.IsZero() }
+
+// Partner returns the member that is not accountID, and whether accountID is a member at all.
+func (s Session) Partner(accountID int64) (Member, bool) {
+	switch accountID {
+	case s.Members[0].ID:
+		return s.Members[1], true
+	case s.Members[1].ID:
+		return s.Members[0], true
+	}
+	return Member{}, false
+}
+
+// Message is one DIALOGUE as stored in a session's history.
+type Message struct {
+	ID        int64     `json:"msgId"`
+	SessionID int64     `json:"sessionId"`
+	SenderID  int64     `json:"senderId"`
+	Content   string    `json:"content"`
+	SentAt    time.Time `json:"-"`
+	RequestID string    `json:"-"`
+}
+
+// Appended is the outcome of storing a message.
+type Appended struct {
+	Message   Message
+	Partner   int64
+	Duplicate bool // the requestId was seen before: Message is the first one, nothing is new
+}
+
+// Report is a complaint about a partner, with the server's own copy of the conversation.
+type Report struct {
+	ID        int64
+	SessionID int64
+	Reporter  int64
+	Reported  int64
+	Category  string
+	Note      string
+	Evidence  []Message
+	CreatedAt time.Time
+}
+
+// Report categories accepted by REPORT.
+var reportCategories = map[string]bool{
+	"spam": true, "sexual": true, "minor": true, "harassment": true, "scam": true, "other": true,
+}
+
+// The reasons a session ends, as sent in PartnerExit.
+const (
+	ReasonLeft    = "left"
+	ReasonLogout  = "logout"
+	ReasonTimeout = "timeout"
+	ReasonRemoved = "removed"
+)
+
+// The server-push commands, named in the seed dialect.
+const (
+	CmdPushDialogue  = "PUSH_DIALOGUE"
+	CmdPushViewedAck = "PUSH_VIEWED_ACK"
+	CmdPushSignal    = "PUSH_SIGNAL"
+)
+
+// The PUSH_SIGNAL types.
+const (
+	SignalNewSession        = "NewSession"
+	SignalPartnerExit       = "PartnerExit"
+	SignalPartnerAway       = "PartnerAway"
+	SignalPartnerBack       = "PartnerBack"
+	SignalTyping            = "Typing"
+	SignalNotice            = "Notice"
+	SignalKicked            = "Kicked"
+	SignalLoggedInElsewhere = "LoggedInElsewhere"
+)
+
+// Push is a server-initiated frame for one account: its command in the seed dialect and its
+// JSON body without "cmd". It is encoded once, so it can wait in a backlog or cross nodes as is,
+// and the connection that finally writes it only adds the command in its own dialect.
+type Push struct {
+	Cmd  string          `json:"cmd"`
+	Body json.RawMessage `json:"body"`
+}
+
+// dialoguePush is the body of PUSH_DIALOGUE.
+type dialoguePush struct {
+	MsgID     int64  `json:"msgId"`
+	SenderID  int64  `json:"senderId"`
+	SessionID int64  `json:"sessionId"`
+	Content   string `json:"content"`
+	SentAt    int64  `json:"sentAt"`
+}
+
+// DialoguePush is the PUSH_DIALOGUE frame of m.
+func DialoguePush(m Message) Push {
+	return newPush(CmdPushDialogue, dialoguePush{
+		MsgID: m.ID, SenderID: m.SenderID, SessionID: m.SessionID, Content: m.Content,
+		SentAt: m.SentAt.UnixMilli(),
+	})
+}
+
+type viewedPush struct {
+	SessionID int64 `json:"sessionId"`
+	AccountID int64 `json:"accountId"`
+	MsgID     int64 `json:"msgId"`
+}
+
+type signalPush struct {
+	SignalType string `json:"signalType"`
+	SenderID   int64  `json:"senderId"`
+	SessionID  int64  `json:"sessionId"`
+	ReceiverID int64  `json:"receiverId"`
+	Data       any    `json:"data"`
+}
+
+// NewSessionData is the data of a NewSession signal: the partner you were matched with.
+type NewSessionData struct {
+	AccountID       int64    `json:"accountId"`
+	NickName        string   `json:"nickName"`
+	CommonInterests []string `json:"commonInterests"`
+}
+
+// ExitData is the data of a PartnerExit signal.
+type ExitData struct {
+	AccountID int64  `json:"accountId"`
+	Reason    string `json:"reason"`
+}
+
+// PartnerData is the data of PartnerAway and PartnerBack.
+type PartnerData struct {
+	AccountID int64 `json:"accountId"`
+}
+
+// TypingData is the data of a Typing signal.
+type TypingData struct {
+	AccountID int64 `json:"accountId"`
+	Typing    bool  `json:"typing"`
+}
+
+// NoticeData is the data of an operator's Notice.
+type NoticeData struct {
+	Text  string `json:"text"`
+	Level string `json:"level"`
+}
+
+// KickedData is the data of Kicked. Until is in Unix milliseconds, 0 when not banned.
+type KickedData struct {
+	Reason string `json:"reason"`
+	Until  int64  `json:"until"`
+}
+
+// SignalPush is a PUSH_SIGNAL frame. sender is 0 for the system.
+func SignalPush(signalType string, sender, sessionID, receiver int64, data any) Push {
+	if data == nil {
+		data = struct{}{}
+	}
+	return newPush(CmdPushSignal, signalPush{
+		SignalType: signalType, SenderID: sender, SessionID: sessionID, ReceiverID: receiver, Data: data,
+	})
+}
+
+func newPush(cmd string, body any) Push {
+	b, err := json.Marshal(body)
+	if err != nil {
+		// Every body is a struct of strings, numbers and string slices: marshalling cannot fail.
+		panic("session: encoding a push: " + err.Error())
+	}
+	return Push{Cmd: cmd, Body: b}
+}

@@ -1,0 +1,80 @@
+// Package web is Duet's HTTP edge: the Echo application that routes the WebSocket endpoint and
+// the health checks, and answers every request that is not a WebSocket.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Readiness reports whether the engines answer.
+type Readiness interface {
+	Ready(ctx context.Context) error
+}
+
+// Options configure the application.
+type Options struct {
+	WebSocket http.Handler // the protocol endpoint, served at /ws
+	Ready     Readiness
+	Log       *slog.Logger
+}
+
+// readyTimeout bounds how long /readyz waits for the engines.
+const readyTimeout = 2 * time.Second
+
+// New returns the Echo application with every route.
+func New(o Options) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	// The real client address comes from the TCP peer; forwarding headers are not trusted.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(middleware.Recover())
+	e.HTTPErrorHandler = errorHandler(o.Log)
+
+	e.GET("/ws", echo.WrapHandler(o.WebSocket))
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/readyz", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+		defer cancel()
+		if err := o.Ready.Ready(ctx); err != nil {
+			o.Log.Warn("not ready", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "the engine does not answer"})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return e
+}
+
+// errorHandler answers failures with a JSON message and never with a Go error's text.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code, msg := http.StatusInternalServerError, "internal error"
+		if he, ok := err.(*echo.HTTPError); ok {
+			code = he.Code
+			msg = http.StatusText(code)
+			if s, ok := he.Message.(string); ok {
+				msg = s
+			}
+		} else {
+			log.Error("request failed", "path", c.Path(), "err", err)
+		}
+		if c.Request().Method == http.MethodHead {
+			err = c.NoContent(code)
+		} else {
+			err = c.JSON(code, map[string]string{"error": msg})
+		}
+		if err != nil {
+			log.Warn("writing an error response", "err", err)
+		}
+	}
+}
