@@ -31,12 +31,18 @@ type memAccount struct {
 	backlog []Push
 }
 
+// requestKey names a sender's requestId: two members may well use the same ones.
+type requestKey struct {
+	sender int64
+	id     string
+}
+
 type memSession struct {
 	mu sync.Mutex // guards the following fields; Session.EndedAt is written under both locks
 	Session
 	history  ring
-	requests map[string]int64 // requestId → msgId, for the messages still in history
-	viewed   [2]int64         // read watermark of each member
+	requests map[requestKey]int64 // → msgId, for the messages still in history
+	viewed   [2]int64             // read watermark of each member
 }
 
 // MemoryOptions sizes a MemoryStore.
@@ -148,7 +154,7 @@ func (m *MemoryStore) CreateSession(_ context.Context, s Session) error {
 			return errNoAccount
 		}
 	}
-	ms := &memSession{Session: s, history: newRing(m.historySize), requests: make(map[string]int64)}
+	ms := &memSession{Session: s, history: newRing(m.historySize), requests: make(map[requestKey]int64)}
 	m.sessions[s.ID] = ms
 	for _, mem := range s.Members {
 		m.accounts[mem.ID].live[s.ID] = ms
@@ -251,7 +257,7 @@ func (m *MemoryStore) AppendMessage(_ context.Context, msg Message) (Appended, e
 		return Appended{}, errEnded
 	}
 	if msg.RequestID != "" {
-		if id, ok := ms.requests[msg.RequestID]; ok {
+		if id, ok := ms.requests[requestKey{msg.SenderID, msg.RequestID}]; ok {
 			first, _ := ms.history.find(id)
 			return Appended{Message: first, Partner: partner.ID, Duplicate: true}, nil
 		}
@@ -261,10 +267,10 @@ func (m *MemoryStore) AppendMessage(_ context.Context, msg Message) (Appended, e
 	}
 	ms.LastMsgID = msg.ID
 	if evicted, ok := ms.history.push(msg); ok && evicted.RequestID != "" {
-		delete(ms.requests, evicted.RequestID)
+		delete(ms.requests, requestKey{evicted.SenderID, evicted.RequestID})
 	}
 	if msg.RequestID != "" {
-		ms.requests[msg.RequestID] = msg.ID
+		ms.requests[requestKey{msg.SenderID, msg.RequestID}] = msg.ID
 	}
 	return Appended{Message: msg, Partner: partner.ID}, nil
 }

@@ -1,0 +1,232 @@
+// Package matchtest is the contract every match.Queue engine must meet, as a test suite that
+// each engine's tests run against a fresh queue.
+package matchtest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/duetchat/duet/match"
+)
+
+// InterestWait is the interest window the queues under test must be made with.
+const InterestWait = 10 * time.Second
+
+// Run runs the contract against queues made by newQueue, each with match.Rule{InterestWait}.
+func Run(t *testing.T, newQueue func(t *testing.T) match.Queue) {
+	tests := []struct {
+		name string
+		test func(t *testing.T, q match.Queue)
+	}{
+		{"FirstWaitsSecondMatches", firstWaitsSecondMatches},
+		{"RepeatedMatchKeepsPlace", repeatedMatchKeepsPlace},
+		{"LongestWaiterFirst", longestWaiterFirst},
+		{"SharedInterestPreferred", sharedInterestPreferred},
+		{"InterestWindowCloses", interestWindowCloses},
+		{"NeverTheSamePairTwice", neverTheSamePairTwice},
+		{"ReleasedAfterCooldown", releasedAfterCooldown},
+		{"BlockedForGood", blockedForGood},
+		{"CancelAndForget", cancelAndForget},
+		{"RequeueKeepsPlace", requeueKeepsPlace},
+		{"Storm", storm},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, newQueue(t)) })
+	}
+}
+
+var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func waiter(id int64, since time.Time, interests ...string) match.Waiter {
+	return match.Waiter{AccountID: id, Nickname: fmt.Sprint("n", id), Interests: interests, Since: since}
+}
+
+// mustMatch calls Match and checks whether it paired, and with whom.
+func mustMatch(t *testing.T, q match.Queue, w match.Waiter, now time.Time, want int64) match.Pair {
+	t.Helper()
+	p, ok, err := q.Match(context.Background(), w, now)
+	if err != nil {
+		t.Fatalf("Match(%d): %v", w.AccountID, err)
+	}
+	switch {
+	case want == 0 && ok:
+		t.Fatalf("Match(%d) paired with %d, want queued", w.AccountID, p.B.AccountID)
+	case want != 0 && !ok:
+		t.Fatalf("Match(%d) queued, want paired with %d", w.AccountID, want)
+	case want != 0 && (p.A.AccountID != w.AccountID || p.B.AccountID != want):
+		t.Fatalf("Match(%d) paired %d with %d, want %d with %d", w.AccountID, p.A.AccountID, p.B.AccountID, w.AccountID, want)
+	}
+	return p
+}
+
+func firstWaitsSecondMatches(t *testing.T, q match.Queue) {
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	p := mustMatch(t, q, waiter(2, t0.Add(time.Second)), t0.Add(time.Second), 1)
+	if p.B.Nickname != "n1" || !p.B.Since.Equal(t0) {
+		t.Errorf("partner = %+v, want n1 waiting since %v", p.B, t0)
+	}
+	if w, _ := q.Waiting(context.Background()); len(w) != 0 {
+		t.Errorf("queue after pairing = %v, want empty", w)
+	}
+}
+
+func repeatedMatchKeepsPlace(t *testing.T, q match.Queue) {
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(1, t0.Add(time.Second)), t0.Add(time.Second), 0)
+	w, _ := q.Waiting(context.Background())
+	if len(w) != 1 || !w[0].Since.Equal(t0) {
+		t.Errorf("queue = %v, want only 1, waiting since %v", w, t0)
+	}
+}
+
+func longestWaiterFirst(t *testing.T, q match.Queue) {
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	q2 := waiter(2, t0.Add(time.Second))
+	// 2 may not meet 1: it stays queued behind it.
+	if err := q.Block(context.Background(), 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	mustMatch(t, q, q2, q2.Since, 0)
+	now := t0.Add(2 * time.Second)
+	mustMatch(t, q, waiter(3, now), now, 1)
+}
+
+func sharedInterestPreferred(t *testing.T, q match.Queue) {
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	// 2 holds out for someone who likes music, so 1, who named no interest, will not do yet.
+	mustMatch(t, q, waiter(2, t0.Add(time.Second), "music"), t0.Add(time.Second), 0)
+	now := t0.Add(2 * time.Second)
+	p := mustMatch(t, q, waiter(3, now, "chess", "music"), now, 2)
+	if fmt.Sprint(p.Common) != "[music]" {
+		t.Errorf("common = %v, want [music]", p.Common)
+	}
+	mustMatch(t, q, waiter(4, now), now, 1)
+}
+
+func interestWindowCloses(t *testing.T, q match.Queue) {
+	ctx := context.Background()
+	mustMatch(t, q, waiter(1, t0, "go"), t0, 0)
+	mustMatch(t, q, waiter(2, t0.Add(time.Second), "rust"), t0.Add(time.Second), 0)
+	if pairs, _ := q.MatchWaiting(ctx, t0.Add(InterestWait)); len(pairs) != 0 {
+		t.Fatalf("pairs while 2 still insists = %v, want none", pairs)
+	}
+	pairs, err := q.MatchWaiting(ctx, t0.Add(time.Second+InterestWait))
+	if err != nil || len(pairs) != 1 || pairs[0].A.AccountID != 1 || pairs[0].B.AccountID != 2 {
+		t.Fatalf("MatchWaiting = %v, %v, want 1 with 2", pairs, err)
+	}
+}
+
+func neverTheSamePairTwice(t *testing.T, q match.Queue) {
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(2, t0), t0, 1)
+	mustMatch(t, q, waiter(1, t0.Add(time.Second)), t0.Add(time.Second), 0)
+	mustMatch(t, q, waiter(2, t0.Add(time.Hour)), t0.Add(time.Hour), 0)
+}
+
+func releasedAfterCooldown(t *testing.T, q match.Queue) {
+	ctx := context.Background()
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(2, t0), t0, 1)
+	if err := q.Release(ctx, 1, 2, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	mustMatch(t, q, waiter(1, t0.Add(time.Second)), t0.Add(time.Second), 0)
+	mustMatch(t, q, waiter(2, t0.Add(30*time.Second)), t0.Add(30*time.Second), 0)
+	if _, err := q.Cancel(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	mustMatch(t, q, waiter(2, t0.Add(time.Minute)), t0.Add(time.Minute), 1)
+}
+
+func blockedForGood(t *testing.T, q match.Queue) {
+	ctx := context.Background()
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(2, t0), t0, 1)
+	if err := q.Block(ctx, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Release(ctx, 1, 2, t0); err != nil {
+		t.Fatal(err)
+	}
+	mustMatch(t, q, waiter(1, t0.Add(time.Second)), t0.Add(time.Second), 0)
+	mustMatch(t, q, waiter(2, t0.Add(24*time.Hour)), t0.Add(24*time.Hour), 0)
+}
+
+func cancelAndForget(t *testing.T, q match.Queue) {
+	ctx := context.Background()
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	if ok, err := q.Cancel(ctx, 1); !ok || err != nil {
+		t.Fatalf("Cancel(1) = %v, %v, want true", ok, err)
+	}
+	if ok, _ := q.Cancel(ctx, 1); ok {
+		t.Fatal("second Cancel(1) = true, want false")
+	}
+	mustMatch(t, q, waiter(2, t0), t0, 0)
+	mustMatch(t, q, waiter(3, t0), t0, 2)
+	if err := q.Forget(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	mustMatch(t, q, waiter(3, t0.Add(time.Second)), t0.Add(time.Second), 0)
+	mustMatch(t, q, waiter(2, t0.Add(time.Second)), t0.Add(time.Second), 3)
+}
+
+func requeueKeepsPlace(t *testing.T, q match.Queue) {
+	ctx := context.Background()
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(2, t0.Add(time.Second)), t0.Add(time.Second), 1)
+	if err := q.Release(ctx, 1, 2, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Requeue(ctx, waiter(1, t0)); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := q.Waiting(ctx)
+	if len(w) != 1 || w[0].AccountID != 1 || !w[0].Since.Equal(t0) {
+		t.Fatalf("queue = %v, want 1 back since %v", w, t0)
+	}
+}
+
+// storm has many accounts match at once: nobody is paired twice or with itself.
+func storm(t *testing.T, q match.Queue) {
+	const n = 200
+	var (
+		mu     sync.Mutex
+		paired = make(map[int64]int64)
+		wg     sync.WaitGroup
+	)
+	record := func(p match.Pair) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range []int64{p.A.AccountID, p.B.AccountID} {
+			if other, dup := paired[id]; dup {
+				t.Errorf("%d paired twice (with %d, then in %d-%d)", id, other, p.A.AccountID, p.B.AccountID)
+			}
+		}
+		if p.A.AccountID == p.B.AccountID {
+			t.Errorf("%d paired with itself", p.A.AccountID)
+		}
+		paired[p.A.AccountID], paired[p.B.AccountID] = p.B.AccountID, p.A.AccountID
+	}
+	for i := int64(1); i <= n; i++ {
+		wg.Go(func() {
+			p, ok, err := q.Match(context.Background(), waiter(i, t0), t0)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				record(p)
+			}
+		})
+	}
+	wg.Wait()
+	w, err := q.Waiting(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paired)+len(w) != n || len(w) > 1 {
+		t.Errorf("%d paired + %d waiting, want all %d paired but at most one", len(paired), len(w), n)
+	}
+}

@@ -1,0 +1,18 @@
+package session_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/duetchat/duet/session"
+	"github.com/duetchat/duet/session/storetest"
+)
+
+func TestMemoryStore(t *testing.T) {
+	storetest.Run(t, func(*testing.T) session.Store {
+		return session.NewMemoryStore(session.MemoryOptions{
+			HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
+			Retention: storetest.Retention, Now: time.Now,
+		})
+	})
+}

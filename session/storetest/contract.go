@@ -1,0 +1,331 @@
+// Package storetest is the contract every session.Store engine must meet, as a test suite that
+// each engine's tests run against a fresh store.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/session"
+)
+
+// Sizes of the stores under test.
+const (
+	HistorySize = 5
+	BacklogSize = 3
+	Retention   = 300 * time.Millisecond
+)
+
+// Run runs the contract against stores made by newStore, each holding HistorySize messages per
+// session and BacklogSize pushes per account, and keeping ended sessions for Retention.
+func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
+	tests := []struct {
+		name string
+		test func(t *testing.T, s session.Store)
+	}{
+		{"Accounts", accounts},
+		{"Presence", presence},
+		{"Sessions", sessions},
+		{"EndOnce", endOnce},
+		{"Messages", messages},
+		{"MessageErrors", messageErrors},
+		{"History", history},
+		{"ConcurrentSenders", concurrentSenders},
+		{"Viewed", viewed},
+		{"Backlog", backlog},
+		{"Retention", retention},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func account(t *testing.T, s session.Store, id int64) session.Account {
+	t.Helper()
+	a := session.Account{ID: id, Nickname: fmt.Sprint("n", id), CreatedAt: time.Now(), LastSeen: time.Now()}
+	if err := s.CreateAccount(ctx, a); err != nil {
+		t.Fatalf("CreateAccount(%d): %v", id, err)
+	}
+	return a
+}
+
+// pair creates accounts a and b and a live session id between them.
+func pair(t *testing.T, s session.Store, id, a, b int64) session.Session {
+	t.Helper()
+	account(t, s, a)
+	account(t, s, b)
+	sess := session.Session{ID: id, Members: [2]session.Member{{ID: a, Nickname: "a"}, {ID: b, Nickname: "b"}}, StartedAt: time.Now(), CommonInterests: []string{"go"}}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return sess
+}
+
+func wantCode(t *testing.T, what string, err error, want duet.Code) {
+	t.Helper()
+	if got := duet.ErrorCode(err); got != want {
+		t.Errorf("%s: code %d (%v), want %d", what, got, err, want)
+	}
+}
+
+func accounts(t *testing.T, s session.Store) {
+	a := account(t, s, 1)
+	got, err := s.Account(ctx, 1)
+	if err != nil || got.Nickname != a.Nickname || got.TokenHash != a.TokenHash {
+		t.Fatalf("Account(1) = %+v, %v, want %+v", got, err, a)
+	}
+	_, err = s.Account(ctx, 2)
+	wantCode(t, "Account(unknown)", err, duet.NoDataFound)
+	if _, deleted, err := s.DeleteAccount(ctx, 1); !deleted || err != nil {
+		t.Fatalf("DeleteAccount(1) = %v, %v, want deleted", deleted, err)
+	}
+	if _, deleted, _ := s.DeleteAccount(ctx, 1); deleted {
+		t.Error("second DeleteAccount(1) deleted again")
+	}
+	_, err = s.Account(ctx, 1)
+	wantCode(t, "Account(deleted)", err, duet.NoDataFound)
+}
+
+func presence(t *testing.T, s session.Store) {
+	account(t, s, 1)
+	account(t, s, 2)
+	old := time.Now().Add(-time.Hour)
+	if err := s.Seen(ctx, 1, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seen(ctx, 1, old); err != nil { // never moves back
+		t.Fatal(err)
+	}
+	lapsed, err := s.Lapsed(ctx, time.Now().Add(time.Second))
+	if err != nil || len(lapsed) != 1 || lapsed[0] != 2 {
+		t.Errorf("Lapsed = %v, %v, want [2]", lapsed, err)
+	}
+	for _, step := range []struct {
+		away, changed bool
+	}{{true, true}, {true, false}, {false, true}, {false, false}} {
+		if changed, err := s.SetAway(ctx, 1, step.away); changed != step.changed || err != nil {
+			t.Errorf("SetAway(%v) = %v, %v, want %v", step.away, changed, err, step.changed)
+		}
+	}
+}
+
+func sessions(t *testing.T, s session.Store) {
+	sess := pair(t, s, 10, 1, 2)
+	got, err := s.Session(ctx, 10)
+	if err != nil || got.Members != sess.Members || !got.Live() || fmt.Sprint(got.CommonInterests) != "[go]" {
+		t.Fatalf("Session(10) = %+v, %v, want %+v", got, err, sess)
+	}
+	live, err := s.LiveSessions(ctx, 2)
+	if err != nil || len(live) != 1 || live[0].ID != 10 {
+		t.Fatalf("LiveSessions(2) = %v, %v, want [10]", live, err)
+	}
+	err = s.CreateSession(ctx, session.Session{ID: 11, Members: [2]session.Member{{ID: 1}, {ID: 99}}})
+	wantCode(t, "CreateSession with a missing member", err, duet.NoDataFound)
+	_, err = s.Session(ctx, 11)
+	wantCode(t, "Session(11)", err, duet.NoDataFound)
+
+	ended, ok, err := s.EndSession(ctx, 10, session.ReasonLeft, time.Now())
+	if err != nil || !ok || ended.Live() || ended.EndReason != session.ReasonLeft {
+		t.Fatalf("EndSession = %+v, %v, %v", ended, ok, err)
+	}
+	if live, _ := s.LiveSessions(ctx, 1); len(live) != 0 {
+		t.Errorf("LiveSessions after end = %v, want none", live)
+	}
+	if got, err := s.Session(ctx, 10); err != nil || got.Live() {
+		t.Errorf("ended Session(10) = %+v, %v, want it readable and ended", got, err)
+	}
+	_, _, err = s.EndSession(ctx, 12, session.ReasonLeft, time.Now())
+	wantCode(t, "EndSession(unknown)", err, duet.NoDataFound)
+}
+
+// endOnce has many end one session at once: exactly one of them ends it.
+func endOnce(t *testing.T, s session.Store) {
+	pair(t, s, 10, 1, 2)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	enders := 0
+	for range 20 {
+		wg.Go(func() {
+			_, ended, err := s.EndSession(ctx, 10, session.ReasonTimeout, time.Now())
+			if err != nil {
+				t.Error(err)
+			}
+			if ended {
+				mu.Lock()
+				enders++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if enders != 1 {
+		t.Errorf("%d calls ended the session, want 1", enders)
+	}
+}
+
+func appendMsg(t *testing.T, s session.Store, m session.Message) session.Appended {
+	t.Helper()
+	res, err := s.AppendMessage(ctx, m)
+	if err != nil {
+		t.Fatalf("AppendMessage(%+v): %v", m, err)
+	}
+	return res
+}
+
+func messages(t *testing.T, s session.Store) {
+	pair(t, s, 10, 1, 2)
+	first := appendMsg(t, s, session.Message{ID: 100, SessionID: 10, SenderID: 1, Content: "hi", SentAt: time.Now(), RequestID: "r1"})
+	if first.Partner != 2 || first.Duplicate || first.Message.ID != 100 {
+		t.Fatalf("first append = %+v, want id 100 for partner 2", first)
+	}
+	// An id at or below the last one is moved past it: ids strictly increase in a session.
+	second := appendMsg(t, s, session.Message{ID: 50, SessionID: 10, SenderID: 2, Content: "hey", SentAt: time.Now(), RequestID: "r1"})
+	if second.Message.ID != 101 || second.Partner != 1 || second.Duplicate {
+		t.Fatalf("second append = %+v, want id 101: a requestId is the sender's own", second)
+	}
+	dup := appendMsg(t, s, session.Message{ID: 200, SessionID: 10, SenderID: 1, Content: "hi again", RequestID: "r1"})
+	if !dup.Duplicate || dup.Message.ID != 100 || dup.Message.Content != "hi" {
+		t.Fatalf("resend = %+v, want the first message as a duplicate", dup)
+	}
+	got, _ := s.Session(ctx, 10)
+	if got.LastMsgID != 101 {
+		t.Errorf("LastMsgID = %d, want 101", got.LastMsgID)
+	}
+}
+
+func messageErrors(t *testing.T, s session.Store) {
+	pair(t, s, 10, 1, 2)
+	account(t, s, 3)
+	_, err := s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 10, SenderID: 3, Content: "x"})
+	wantCode(t, "append by a stranger", err, duet.Unauthorized)
+	_, err = s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 11, SenderID: 1, Content: "x"})
+	wantCode(t, "append to an unknown session", err, duet.NoDataFound)
+	if _, _, err := s.EndSession(ctx, 10, session.ReasonLeft, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 10, SenderID: 1, Content: "x"})
+	wantCode(t, "append to an ended session", err, duet.SessionEnded)
+	if msgs, _, _ := s.Messages(ctx, 10, 0); len(msgs) != 0 {
+		t.Errorf("messages after failed appends = %v, want none", msgs)
+	}
+}
+
+func history(t *testing.T, s session.Store) {
+	pair(t, s, 10, 1, 2)
+	for i := int64(1); i <= HistorySize+2; i++ {
+		appendMsg(t, s, session.Message{ID: i, SessionID: 10, SenderID: 1 + i%2, Content: fmt.Sprint(i), RequestID: fmt.Sprint("r", i)})
+	}
+	msgs, complete, err := s.Messages(ctx, 10, 4)
+	if err != nil || !complete || len(msgs) != 3 || msgs[0].ID != 5 || msgs[2].ID != 7 || msgs[0].Content != "5" {
+		t.Fatalf("Messages(after 4) = %v, %v, %v, want 5..7 complete", msgs, complete, err)
+	}
+	msgs, complete, _ = s.Messages(ctx, 10, 1)
+	if complete || len(msgs) != HistorySize || msgs[0].ID != 3 {
+		t.Fatalf("Messages(after 1) = %v, complete %v, want 3..7 incomplete", msgs, complete)
+	}
+	if msgs, complete, _ = s.Messages(ctx, 10, 2); !complete || len(msgs) != HistorySize {
+		t.Errorf("Messages(after 2) = %v, complete %v, want 3..7 complete", msgs, complete)
+	}
+	// A requestId whose message left the history is forgotten with it.
+	if res := appendMsg(t, s, session.Message{ID: 8, SessionID: 10, SenderID: 2, Content: "again", RequestID: "r1"}); res.Duplicate {
+		t.Errorf("resend of a forgotten requestId = %+v, want a new message", res)
+	}
+}
+
+// concurrentSenders has both members send at once: every message is stored once, in id order.
+func concurrentSenders(t *testing.T, s session.Store) {
+	pair(t, s, 10, 1, 2)
+	const each = 50
+	var wg sync.WaitGroup
+	for _, sender := range []int64{1, 2} {
+		wg.Go(func() {
+			for i := range each {
+				if _, err := s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 10, SenderID: sender, Content: "x", RequestID: fmt.Sprint(i)}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, _ := s.Session(ctx, 10)
+	if got.LastMsgID != 2*each {
+		t.Errorf("LastMsgID = %d, want %d", got.LastMsgID, 2*each)
+	}
+}
+
+func viewed(t *testing.T, s session.Store) {
+	pair(t, s, 10, 1, 2)
+	for i := int64(1); i <= 3; i++ {
+		appendMsg(t, s, session.Message{ID: i, SessionID: 10, SenderID: 1, Content: "x"})
+	}
+	for _, step := range []struct {
+		reader, msgID, partner int64
+		moved                  bool
+		code                   duet.Code
+	}{
+		{2, 2, 1, true, duet.OK},
+		{2, 1, 1, false, duet.OK},
+		{2, 2, 1, false, duet.OK},
+		{1, 1, 2, true, duet.OK}, // each member has a watermark of its own
+		{2, 4, 0, false, duet.NoDataFound},
+		{3, 1, 0, false, duet.Unauthorized},
+	} {
+		partner, moved, err := s.MarkViewed(ctx, 10, step.reader, step.msgID)
+		wantCode(t, fmt.Sprintf("MarkViewed(%d, %d)", step.reader, step.msgID), err, step.code)
+		if err == nil && (partner != step.partner || moved != step.moved) {
+			t.Errorf("MarkViewed(%d, %d) = %d, %v, want %d, %v", step.reader, step.msgID, partner, moved, step.partner, step.moved)
+		}
+	}
+	s.EndSession(ctx, 10, session.ReasonLeft, time.Now())
+	_, _, err := s.MarkViewed(ctx, 10, 2, 3)
+	wantCode(t, "MarkViewed in an ended session", err, duet.SessionEnded)
+}
+
+func backlog(t *testing.T, s session.Store) {
+	account(t, s, 1)
+	for i := range BacklogSize + 2 {
+		if err := s.AppendBacklog(ctx, 1, session.Push{Cmd: "PUSH_SIGNAL", Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.TakeBacklog(ctx, 1)
+	if err != nil || len(got) != BacklogSize || string(got[0].Body) != `{"n":2}` || got[0].Cmd != "PUSH_SIGNAL" {
+		t.Fatalf("TakeBacklog = %v, %v, want the newest %d, oldest first", got, err, BacklogSize)
+	}
+	if got, _ := s.TakeBacklog(ctx, 1); len(got) != 0 {
+		t.Errorf("second TakeBacklog = %v, want empty", got)
+	}
+	if err := s.AppendBacklog(ctx, 99, session.Push{Cmd: "PUSH_SIGNAL", Body: []byte(`{}`)}); err != nil {
+		t.Errorf("AppendBacklog(unknown account) = %v, want it dropped quietly", err)
+	}
+}
+
+func retention(t *testing.T, s session.Store) {
+	pair(t, s, 10, 1, 2)
+	appendMsg(t, s, session.Message{ID: 1, SessionID: 10, SenderID: 1, Content: "x"})
+	if _, _, err := s.EndSession(ctx, 10, session.ReasonLeft, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _, err := s.Messages(ctx, 10, 0); err != nil || len(msgs) != 1 {
+		t.Fatalf("Messages right after the end = %v, %v, want the message", msgs, err)
+	}
+	deadline := time.Now().Add(Retention + 5*time.Second)
+	for {
+		// Another write gives a lazily purging engine its chance.
+		pair(t, s, time.Now().UnixNano(), time.Now().UnixNano()+1, time.Now().UnixNano()+2)
+		_, _, err := s.Messages(ctx, 10, 0)
+		if duet.ErrorCode(err) == duet.NoDataFound {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("history still there %v after the retention of %v: %v", time.Since(deadline)+Retention+5*time.Second, Retention, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
