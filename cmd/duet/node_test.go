@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +21,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // startTestNode runs a node on a free loopback port with test-friendly timings, changed by
 // tune, and shuts it down when the test ends. It returns the WebSocket URL.
-func startTestNode(t *testing.T, tune func(*config.Config)) string {
+func startTestNode(t testing.TB, tune func(*config.Config)) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -45,7 +48,7 @@ func startTestNode(t *testing.T, tune func(*config.Config)) string {
 	return "ws://" + n.Addr() + "/ws"
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
@@ -54,13 +57,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // client is a test's WebSocket client. Server heartbeats are answered and skipped.
 type client struct {
-	t      *testing.T
+	t      testing.TB
+	mu     sync.Mutex // guards writes to ws
 	ws     *websocket.Conn
 	frames chan map[string]any
 	closed chan int // the close code the server sent
 }
 
-func dial(t *testing.T, url string) *client {
+func dial(t testing.TB, url string) *client {
 	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{})
 	if err != nil {
@@ -90,7 +94,11 @@ func (c *client) readLoop() {
 			continue
 		}
 		switch f["cmd"] {
-		case "PING", "PING_REQ":
+		case "PING":
+			c.write(map[string]any{"cmd": "PONG", "accountId": f["accountId"]})
+			continue
+		case "PING_REQ":
+			c.write(map[string]any{"cmd": "PING_RESP", "accountId": f["accountId"]})
 			continue
 		}
 		c.frames <- f
@@ -99,9 +107,15 @@ func (c *client) readLoop() {
 
 func (c *client) send(v any) {
 	c.t.Helper()
-	if err := c.ws.WriteJSON(v); err != nil {
+	if err := c.write(v); err != nil {
 		c.t.Fatalf("send: %v", err)
 	}
+}
+
+func (c *client) write(v any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws.WriteJSON(v)
 }
 
 // next returns the next frame that is not a heartbeat.
@@ -171,5 +185,58 @@ func TestChatBothDialects(t *testing.T) {
 	exit := tom.expect("PUSH_SIGNAL_REQ", -1)
 	if exit["signalType"] != "PartnerExit" || exit["data"].(map[string]any)["reason"] != "left" {
 		t.Fatalf("got %v, want PartnerExit left", exit)
+	}
+}
+
+// pairUp creates two accounts on url, matches them and returns them with their session.
+func pairUp(t testing.TB, url string) (a, b *client, aID, bID, sessionID int64) {
+	t.Helper()
+	a, b = dial(t, url), dial(t, url)
+	a.send(map[string]any{"cmd": "CRT_ACCOUNT", "nickName": "A"})
+	aID = id(a.expect("CRT_ACCOUNT", 0), "accountId")
+	b.send(map[string]any{"cmd": "CRT_ACCOUNT", "nickName": "B"})
+	bID = id(b.expect("CRT_ACCOUNT", 0), "accountId")
+	a.send(map[string]any{"cmd": "MATCH"})
+	a.expect("MATCH", 4)
+	b.send(map[string]any{"cmd": "MATCH"})
+	sessionID = id(b.expect("MATCH", 0), "sessionId")
+	a.expect("PUSH_SIGNAL", -1)
+	return a, b, aID, bID, sessionID
+}
+
+func TestShutdownClosesWith1001(t *testing.T) {
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	n, err := startNode(cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, _, _ := pairUp(t, "ws://"+n.Addr()+"/ws")
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-a.closed:
+		if code != websocket.CloseGoingAway {
+			t.Errorf("close code %d, want %d", code, websocket.CloseGoingAway)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection still open after shutdown")
+	}
+}
+
+// BenchmarkDialogue measures one message end to end over real WebSockets on loopback: the
+// sender's frame, the reply, and the partner's push.
+func BenchmarkDialogue(b *testing.B) {
+	url := startTestNode(b, func(c *config.Config) {
+		c.PingInterval, c.PresenceTimeout = 5*time.Second, time.Minute
+		c.RateLimitExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	a, p, aID, _, sessionID := pairUp(b, url)
+	b.ResetTimer()
+	for i := range b.N {
+		a.send(map[string]any{"cmd": "DIALOGUE", "requestId": fmt.Sprint(i), "senderId": aID, "sessionId": sessionID, "content": "hello, how are you doing today?"})
+		a.expect("DIALOGUE", 0)
+		p.expect("PUSH_DIALOGUE", -1)
 	}
 }
