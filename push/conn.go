@@ -54,6 +54,7 @@ type conn struct {
 	lastFrame atomic.Int64 // Unix nanoseconds of the last frame received
 	silent    atomic.Bool  // set when the account was reported away for silence
 	loggedOut atomic.Bool
+	evicted   atomic.Bool // removed from the hub for being too slow
 
 	// Owned by the read loop.
 	dialect   dialect

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime/debug"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -33,14 +34,16 @@ func (c *conn) readLoop(ctx context.Context) {
 			continue
 		}
 		var r request
-		if err := decodeRequest(data, &r); err != nil {
-			var fe fieldError
-			if errors.As(err, &fe) {
-				c.fix(r.Cmd)
-				c.answer(now, r.Cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
-				continue
-			}
+		err = decodeRequest(data, &r)
+		var fe fieldError
+		switch cmd, _ := baseCommand(r.Cmd); {
+		case err == nil:
+		case !errors.As(err, &fe):
 			c.reject(now, err.Error())
+			continue
+		case cmd != cmdPing && cmd != cmdPong: // a heartbeat with an odd field is still a heartbeat
+			c.fix(r.Cmd)
+			c.answer(now, cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
 			continue
 		}
 		c.fix(r.Cmd)
@@ -63,15 +66,22 @@ func (c *conn) reject(now time.Time, msg string) {
 	}
 }
 
-// serve carries out one request.
+// serve carries out one request. Should it panic, the client gets UnknownErr and the connection
+// and the server go on.
 func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	cmd, answer := baseCommand(r.Cmd)
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.log.Error("request panicked", "cmd", cmd, "account", c.account.Load(), "panic", v, "stack", string(debug.Stack()))
+			c.answer(now, cmd, duet.Errorf(duet.UnknownErr, "the server could not handle this request"), nil)
+		}
+	}()
 	svc := c.srv.svc
 	switch {
 	case cmd == cmdPong, answer && isPush(cmd):
 		return // an answer to a heartbeat or a push: its arrival was the sign of life
 	case answer:
-		c.answer(now, r.Cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
+		c.answer(now, cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
 		return
 	case cmd == cmdPing:
 		c.enqueue(frame{kind: kindReply, cmd: cmdPing, body: pingBody(c.account.Load())})

@@ -46,10 +46,30 @@ func (h *Hub) Deliver(ctx context.Context, accountID int64, p session.Push) erro
 	sh := h.shard(accountID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c := sh.conns[accountID]; c != nil && c.enqueue(pushFrame(p)) {
+	c := sh.conns[accountID]
+	if c != nil && c.enqueue(pushFrame(p)) {
 		return nil
 	}
+	if c != nil {
+		// Too slow: enqueue has disconnected it. What it still had queued is older than p.
+		if err := h.evictLocked(ctx, sh, accountID, c); err != nil {
+			return err
+		}
+	}
 	return h.backlog.AppendBacklog(ctx, accountID, p)
+}
+
+// evictLocked removes c as the account's connection and moves the pushes still queued on it to
+// the backlog, in order.
+func (h *Hub) evictLocked(ctx context.Context, sh *hubShard, accountID int64, c *conn) error {
+	delete(sh.conns, accountID)
+	c.evicted.Store(true)
+	for _, f := range c.takePushes() {
+		if err := h.backlog.AppendBacklog(ctx, accountID, session.Push{Cmd: f.cmd, Body: f.body}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Disconnect implements session.Deliverer.
@@ -92,7 +112,8 @@ func (h *Hub) attach(ctx context.Context, accountID int64, c *conn, reply frame)
 }
 
 // detach removes c if it is still its account's connection, moving the pushes it could not
-// write to the backlog, and reports whether it was.
+// write to the backlog. It reports whether c held its account until it ended, rather than
+// being taken over by another connection.
 func (h *Hub) detach(ctx context.Context, c *conn) (bool, error) {
 	id := c.account.Load()
 	if id == 0 {
@@ -102,15 +123,9 @@ func (h *Hub) detach(ctx context.Context, c *conn) (bool, error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.conns[id] != c {
-		return false, nil
+		return c.evicted.Load(), nil
 	}
-	delete(sh.conns, id)
-	for _, f := range c.takePushes() {
-		if err := h.backlog.AppendBacklog(ctx, id, session.Push{Cmd: f.cmd, Body: f.body}); err != nil {
-			return true, err
-		}
-	}
-	return true, nil
+	return true, h.evictLocked(ctx, sh, id, c)
 }
 
 // attached reports whether the account has a connection on this node.

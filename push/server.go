@@ -5,6 +5,7 @@ package push
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -137,6 +138,15 @@ func (s *Server) newConn(ws *websocket.Conn, remote netip.Addr) *conn {
 		c.typing = rate.NewLimiter(s.opt.TypingRate, s.opt.TypingBurst)
 	}
 	ws.SetReadLimit(s.opt.ReadLimit)
+	// A WebSocket-level ping is a sign of life too; it is answered as the protocol requires.
+	ws.SetPingHandler(func(data string) error {
+		c.lastFrame.Store(s.now().UnixNano())
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.opt.WriteTimeout))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	return c
 }
 
