@@ -78,6 +78,16 @@ func (c *conn) enqueue(f frame) bool {
 	}
 }
 
+// reply queues a frame of the connection's own: an answer to the client's request. Unlike a
+// push, it waits for room, so a client that floods requests without reading is slowed down
+// rather than disconnected. Only the read loop calls it.
+func (c *conn) reply(f frame) {
+	select {
+	case c.send <- f:
+	case <-c.stop:
+	}
+}
+
 // closeAfter queues a close with code after the frames already queued.
 func (c *conn) closeAfter(code int, reason string) {
 	c.enqueue(frame{close: code, closeReason: reason})

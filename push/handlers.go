@@ -60,7 +60,7 @@ func (c *conn) fix(cmd string) {
 
 // reject answers a frame that is not a request with ERROR, and counts it.
 func (c *conn) reject(now time.Time, msg string) {
-	c.enqueue(frame{kind: kindError, body: mustJSON(errorReply{Code: duet.ParamErr, Msg: msg})})
+	c.reply(frame{kind: kindError, body: mustJSON(errorReply{Code: duet.ParamErr, Msg: msg})})
 	if c.badFrame(now) {
 		c.closeAfter(closePolicy, "too many bad frames")
 	}
@@ -84,7 +84,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		c.answer(now, cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
 		return
 	case cmd == cmdPing:
-		c.enqueue(frame{kind: kindReply, cmd: cmdPing, body: pingBody(c.account.Load())})
+		c.reply(frame{kind: kindReply, cmd: cmdPing, body: pingBody(c.account.Load())})
 		return
 	case cmd == cmdCreateAccount:
 		c.createAccount(ctx, now, r)
@@ -130,7 +130,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		if err == nil {
 			for _, m := range msgs {
 				p := session.DialoguePush(m)
-				c.enqueue(frame{kind: kindPush, cmd: p.Cmd, body: p.Body})
+				c.reply(frame{kind: kindPush, cmd: p.Cmd, body: p.Body})
 			}
 		}
 		c.answer(now, cmd, err, resumeReply{SessionID: r.SessionID, Count: len(msgs), Complete: complete})
@@ -265,7 +265,7 @@ func (c *conn) answer(now time.Time, cmd string, err error, ok any) {
 // answerRequest is answer for a request whose error replies echo its requestId.
 func (c *conn) answerRequest(now time.Time, cmd string, r *request, err error, ok any) {
 	if err == nil {
-		c.enqueue(replyFrame(cmd, ok))
+		c.reply(replyFrame(cmd, ok))
 		return
 	}
 	code := duet.ErrorCode(err)
@@ -286,7 +286,7 @@ func (c *conn) answerRequest(now time.Time, cmd string, r *request, err error, o
 			reply.Until = e.Until.UnixMilli()
 		}
 	}
-	c.enqueue(frame{kind: kindReply, cmd: cmd, body: mustJSON(reply)})
+	c.reply(frame{kind: kindReply, cmd: cmd, body: mustJSON(reply)})
 	if code == duet.ParamErr && c.badFrame(now) {
 		c.closeAfter(closePolicy, "too many bad frames")
 	}

@@ -263,8 +263,8 @@ func (s *Service) CancelMatch(ctx context.Context, id int64) error {
 // Send stores a message and pushes it to the partner. Sending the same requestID again returns
 // the first message and pushes nothing.
 func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, content string) (Message, error) {
-	if utf8.RuneCountInString(requestID) > maxRequestIDLen {
-		return Message{}, duet.Errorf(duet.ParamErr, "requestId must be at most %d characters", maxRequestIDLen)
+	if n := utf8.RuneCountInString(requestID); n == 0 || n > maxRequestIDLen {
+		return Message{}, duet.Errorf(duet.ParamErr, "requestId must be 1 to %d characters", maxRequestIDLen)
 	}
 	if strings.TrimSpace(content) == "" {
 		return Message{}, duet.Errorf(duet.ParamErr, "content must not be empty")
