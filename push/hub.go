@@ -7,10 +7,12 @@ import (
 	"github.com/duetchat/duet/session"
 )
 
-// Backlog is where pushes wait for an account that is away.
-type Backlog interface {
-	AppendBacklog(ctx context.Context, accountID int64, p session.Push) error
-	TakeBacklog(ctx context.Context, accountID int64) ([]session.Push, error)
+// Mailbox routes an account's pushes to the node holding its connection, and keeps them in the
+// account's backlog while it has none. session.Store implements it.
+type Mailbox interface {
+	AppendBacklog(ctx context.Context, accountID int64, ps ...session.Push) error
+	Claim(ctx context.Context, accountID, node int64) ([]session.Push, error)
+	Release(ctx context.Context, accountID, node int64, pending []session.Push) error
 }
 
 const hubShards = 256
@@ -19,7 +21,8 @@ const hubShards = 256
 // push reaches the account's connection, or its backlog while it has none. Sharded, so that
 // delivery to one account never waits for another's.
 type Hub struct {
-	backlog Backlog
+	node    int64 // this node's id
+	mailbox Mailbox
 	shards  [hubShards]hubShard
 }
 
@@ -30,9 +33,9 @@ type hubShard struct {
 
 var _ session.Deliverer = (*Hub)(nil)
 
-// NewHub returns an empty hub whose away accounts' pushes wait in backlog.
-func NewHub(backlog Backlog) *Hub {
-	h := &Hub{backlog: backlog}
+// NewHub returns an empty hub for node, routing through mailbox.
+func NewHub(node int64, mailbox Mailbox) *Hub {
+	h := &Hub{node: node, mailbox: mailbox}
 	for i := range h.shards {
 		h.shards[i].conns = make(map[int64]*conn)
 	}
@@ -41,35 +44,43 @@ func NewHub(backlog Backlog) *Hub {
 
 func (h *Hub) shard(accountID int64) *hubShard { return &h.shards[uint64(accountID)%hubShards] }
 
-// Deliver implements session.Deliverer.
+// Deliver implements session.Deliverer for a single node: a push goes to the account's
+// connection here, or else to its backlog.
 func (h *Hub) Deliver(ctx context.Context, accountID int64, p session.Push) error {
+	delivered, err := h.DeliverLocal(ctx, accountID, p)
+	if err != nil || delivered {
+		return err
+	}
+	return h.mailbox.AppendBacklog(ctx, accountID, p)
+}
+
+// DeliverLocal queues p on the account's connection if this node holds it, and reports whether
+// it did. A connection too slow to take p is dropped, and p then follows what it still had
+// queued into the backlog.
+func (h *Hub) DeliverLocal(ctx context.Context, accountID int64, p session.Push) (bool, error) {
 	sh := h.shard(accountID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	c := sh.conns[accountID]
-	if c != nil && c.enqueue(pushFrame(p)) {
-		return nil
+	if c == nil {
+		return false, nil
 	}
-	if c != nil {
-		// Too slow: enqueue has disconnected it. What it still had queued is older than p.
-		if err := h.evictLocked(ctx, sh, accountID, c); err != nil {
-			return err
-		}
+	if c.enqueue(pushFrame(p)) {
+		return true, nil
 	}
-	return h.backlog.AppendBacklog(ctx, accountID, p)
+	return true, h.releaseLocked(ctx, sh, accountID, c, p)
 }
 
-// evictLocked removes c as the account's connection and moves the pushes still queued on it to
-// the backlog, in order.
-func (h *Hub) evictLocked(ctx context.Context, sh *hubShard, accountID int64, c *conn) error {
+// releaseLocked removes c as the account's connection and releases the account with the
+// pushes still queued on it, in order, followed by more.
+func (h *Hub) releaseLocked(ctx context.Context, sh *hubShard, accountID int64, c *conn, more ...session.Push) error {
 	delete(sh.conns, accountID)
 	c.evicted.Store(true)
+	var pending []session.Push
 	for _, f := range c.takePushes() {
-		if err := h.backlog.AppendBacklog(ctx, accountID, session.Push{Cmd: f.cmd, Body: f.body}); err != nil {
-			return err
-		}
+		pending = append(pending, session.Push{Cmd: f.cmd, Body: f.body})
 	}
-	return nil
+	return h.mailbox.Release(ctx, accountID, h.node, append(pending, more...))
 }
 
 // Disconnect implements session.Deliverer.
@@ -91,7 +102,7 @@ func (h *Hub) attach(ctx context.Context, accountID int64, c *conn, reply frame)
 	sh := h.shard(accountID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	backlog, err := h.backlog.TakeBacklog(ctx, accountID)
+	backlog, err := h.mailbox.Claim(ctx, accountID, h.node)
 	if err != nil {
 		return err
 	}
@@ -125,7 +136,7 @@ func (h *Hub) detach(ctx context.Context, c *conn) (bool, error) {
 	if sh.conns[id] != c {
 		return c.evicted.Load(), nil
 	}
-	return true, h.evictLocked(ctx, sh, id, c)
+	return true, h.releaseLocked(ctx, sh, id, c)
 }
 
 // attached reports whether the account has a connection on this node.

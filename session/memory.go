@@ -29,6 +29,8 @@ type memAccount struct {
 	Account
 	live    map[int64]*memSession
 	backlog []Push
+	node    int64 // the node its pushes are routed to, while routed
+	routed  bool
 }
 
 // requestKey names a sender's requestId: two members may well use the same ones.
@@ -317,31 +319,49 @@ func (m *MemoryStore) MarkViewed(_ context.Context, sessionID, reader, msgID int
 }
 
 // AppendBacklog implements Store.
-func (m *MemoryStore) AppendBacklog(_ context.Context, accountID int64, p Push) error {
+func (m *MemoryStore) AppendBacklog(_ context.Context, accountID int64, ps ...Push) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a, ok := m.accounts[accountID]
-	if !ok {
-		return nil
+	if a, ok := m.accounts[accountID]; ok {
+		m.appendBacklogLocked(a, ps)
 	}
-	if len(a.backlog) >= m.backlogSize {
-		a.backlog = slices.Delete(a.backlog, 0, len(a.backlog)-m.backlogSize+1)
-	}
-	a.backlog = append(a.backlog, p)
 	return nil
 }
 
-// TakeBacklog implements Store.
-func (m *MemoryStore) TakeBacklog(_ context.Context, accountID int64) ([]Push, error) {
+func (m *MemoryStore) appendBacklogLocked(a *memAccount, ps []Push) {
+	a.backlog = append(a.backlog, ps...)
+	if over := len(a.backlog) - m.backlogSize; over > 0 {
+		a.backlog = slices.Delete(a.backlog, 0, over)
+	}
+}
+
+// Claim implements Store.
+func (m *MemoryStore) Claim(_ context.Context, accountID, node int64) ([]Push, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.accounts[accountID]
 	if !ok {
 		return nil, nil
 	}
+	a.node, a.routed = node, true
 	b := a.backlog
 	a.backlog = nil
 	return b, nil
+}
+
+// Release implements Store.
+func (m *MemoryStore) Release(_ context.Context, accountID, node int64, pending []Push) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[accountID]
+	if !ok {
+		return nil
+	}
+	if a.routed && a.node == node {
+		a.routed = false
+	}
+	m.appendBacklogLocked(a, pending)
+	return nil
 }
 
 // AddReport implements Store.

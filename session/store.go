@@ -49,11 +49,15 @@ type Store interface {
 	// partner and whether the watermark moved.
 	MarkViewed(ctx context.Context, sessionID, reader, msgID int64) (int64, bool, error)
 
-	// AppendBacklog keeps a push for an account that is away; the oldest go first when the
-	// backlog is full. Pushes for an account that does not exist are dropped.
-	AppendBacklog(ctx context.Context, accountID int64, p Push) error
-	// TakeBacklog returns and removes the account's backlog, oldest first.
-	TakeBacklog(ctx context.Context, accountID int64) ([]Push, error)
+	// AppendBacklog keeps pushes, in order, for an account that is away; the oldest go first
+	// when the backlog is full. Pushes for an account that does not exist are dropped.
+	AppendBacklog(ctx context.Context, accountID int64, ps ...Push) error
+	// Claim routes the account's pushes to the node that holds its connection, and returns and
+	// empties its backlog, oldest first.
+	Claim(ctx context.Context, accountID, node int64) ([]Push, error)
+	// Release stops routing the account's pushes to node, unless another node has claimed the
+	// account since, and keeps pending at the end of its backlog.
+	Release(ctx context.Context, accountID, node int64, pending []Push) error
 
 	AddReport(ctx context.Context, r Report) error
 }

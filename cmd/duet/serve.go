@@ -73,11 +73,12 @@ func startNode(cfg config.Config, log *slog.Logger) (*node, error) {
 		HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention, Now: now,
 	})
 	queue := match.NewMemoryQueue(match.Rule{InterestWait: cfg.InterestWait})
-	ids, err := session.NewIDs(0)
+	const nodeID = 0 // the only node
+	ids, err := session.NewIDs(nodeID)
 	if err != nil {
 		return nil, err
 	}
-	hub := push.NewHub(store)
+	hub := push.NewHub(nodeID, store)
 	svc := session.NewService(store, queue, hub, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PresenceTimeout: cfg.PresenceTimeout, PartnerCooldown: cfg.PartnerCooldown, TypingTimeout: cfg.TypingTimeout,

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"ConcurrentSenders", concurrentSenders},
 		{"Viewed", viewed},
 		{"Backlog", backlog},
+		{"ClaimRelease", claimRelease},
 		{"Retention", retention},
 	}
 	for _, tt := range tests {
@@ -287,22 +288,54 @@ func viewed(t *testing.T, s session.Store) {
 	wantCode(t, "MarkViewed in an ended session", err, duet.SessionEnded)
 }
 
+func pushN(n int) session.Push {
+	return session.Push{Cmd: "PUSH_SIGNAL", Body: []byte(fmt.Sprintf(`{"n":%d}`, n))}
+}
+
 func backlog(t *testing.T, s session.Store) {
 	account(t, s, 1)
-	for i := range BacklogSize + 2 {
-		if err := s.AppendBacklog(ctx, 1, session.Push{Cmd: "PUSH_SIGNAL", Body: []byte(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
+	for i := range BacklogSize + 1 {
+		if err := s.AppendBacklog(ctx, 1, pushN(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.TakeBacklog(ctx, 1)
-	if err != nil || len(got) != BacklogSize || string(got[0].Body) != `{"n":2}` || got[0].Cmd != "PUSH_SIGNAL" {
-		t.Fatalf("TakeBacklog = %v, %v, want the newest %d, oldest first", got, err, BacklogSize)
+	if err := s.AppendBacklog(ctx, 1, pushN(BacklogSize+1), pushN(BacklogSize+2)); err != nil {
+		t.Fatal(err)
 	}
-	if got, _ := s.TakeBacklog(ctx, 1); len(got) != 0 {
-		t.Errorf("second TakeBacklog = %v, want empty", got)
+	got, err := s.Claim(ctx, 1, 7)
+	if err != nil || len(got) != BacklogSize || string(got[0].Body) != `{"n":3}` || got[0].Cmd != "PUSH_SIGNAL" {
+		t.Fatalf("Claim = %v, %v, want the newest %d, oldest first", got, err, BacklogSize)
 	}
-	if err := s.AppendBacklog(ctx, 99, session.Push{Cmd: "PUSH_SIGNAL", Body: []byte(`{}`)}); err != nil {
+	if got, _ := s.Claim(ctx, 1, 7); len(got) != 0 {
+		t.Errorf("second Claim = %v, want an empty backlog", got)
+	}
+	if err := s.AppendBacklog(ctx, 99, pushN(0)); err != nil {
 		t.Errorf("AppendBacklog(unknown account) = %v, want it dropped quietly", err)
+	}
+}
+
+// claimRelease: a node's release keeps what it could not write, but never undoes a later
+// claim by another node.
+func claimRelease(t *testing.T, s session.Store) {
+	account(t, s, 1)
+	if _, err := s.Claim(ctx, 1, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, 1, 7, []session.Push{pushN(1), pushN(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, 1, 8); err != nil { // a reconnect elsewhere takes the backlog
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, 1, 7, []session.Push{pushN(3)}); err != nil { // a late release by 7
+		t.Fatal(err)
+	}
+	got, err := s.Claim(ctx, 1, 8)
+	if err != nil || len(got) != 1 || string(got[0].Body) != `{"n":3}` {
+		t.Fatalf("Claim after a late release = %v, %v, want just its pending push", got, err)
+	}
+	if _, err := s.Claim(ctx, 99, 7); err != nil {
+		t.Errorf("Claim(unknown account) = %v, want nothing and no error", err)
 	}
 }
 
