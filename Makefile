@@ -3,9 +3,10 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/duet
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint bench fuzz clean
+.PHONY: help run build deps test lint bench fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,7 +19,12 @@ build: ## build bin/duet
 	@echo "==> go build -o $(BIN)"
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/duet
 
-test: ## run every test with the race detector
+deps: ## install what the tests need that Go does not fetch: Debian's redis-server
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
+		echo "==> apt-get install redis-server"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+
+test: deps ## install what the tests need, then run every test with the race detector
 	@echo "==> go test -race ./..."
 	$(GO) test -race -count=1 ./...
 

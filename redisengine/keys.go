@@ -1,0 +1,51 @@
+// Package redisengine keeps Duet's shared state in Redis (one server, Sentinel, or a Redis
+// Cluster, through go-redis's UniversalClient) so that many nodes serve as one: Store
+// implements session.Store and Queue implements match.Queue.
+//
+// Every key starts with a configurable prefix and carries a hash tag, so that everything one
+// operation touches sits in one cluster slot and a Lua script can change it atomically:
+//
+//	{prefix}{a:ID}          account hash: nick, tok (hex sha-256), created, seen, away, node, routed
+//	{prefix}{a:ID}:live     set of the account's live session ids
+//	{prefix}{a:ID}:backlog  list of pushes (JSON session.Push) waiting for the account
+//	{prefix}{s:ID}          session hash: a, an, b, bn, common (JSON), started, ended, reason, last, va, vb, dropped
+//	{prefix}{s:ID}:msgs     list of the session's last messages (JSON), oldest first
+//	{prefix}{s:ID}:req      hash "sender:requestId" → msgId, for the messages still in msgs
+//	{prefix}{presence}      sorted set account id → last seen (Unix ms)
+//	{prefix}{q}:...         the waiting queue and its pairing bars, all in one slot
+//	{prefix}{r:ID}          report (JSON)
+//
+// Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last seen, a
+// session's keys expire SessionTTL after its last message while live and StoreOptions.Retention after it
+// ends, and reports expire after ReportTTL.
+package redisengine
+
+import (
+	"strconv"
+	"time"
+)
+
+// Lifetimes of keys whose owner may vanish without cleaning up (a node crash, a lost sweep).
+const (
+	// SessionTTL is how long a live session's keys outlive its last message.
+	SessionTTL = 24 * time.Hour
+	// ReportTTL is how long a report and its evidence are kept.
+	ReportTTL = 30 * 24 * time.Hour
+)
+
+// keyspace names the keys under one prefix.
+type keyspace struct{ prefix string }
+
+func (k keyspace) id(tag string, id int64) string {
+	return k.prefix + "{" + tag + ":" + strconv.FormatInt(id, 10) + "}"
+}
+
+func (k keyspace) account(id int64) string        { return k.id("a", id) }
+func (k keyspace) accountLive(id int64) string    { return k.id("a", id) + ":live" }
+func (k keyspace) accountBacklog(id int64) string { return k.id("a", id) + ":backlog" }
+func (k keyspace) session(id int64) string        { return k.id("s", id) }
+func (k keyspace) sessionMsgs(id int64) string    { return k.id("s", id) + ":msgs" }
+func (k keyspace) sessionReqs(id int64) string    { return k.id("s", id) + ":req" }
+func (k keyspace) report(id int64) string         { return k.id("r", id) }
+func (k keyspace) presence() string               { return k.prefix + "{presence}" }
+func (k keyspace) queue(name string) string       { return k.prefix + "{q}:" + name }

@@ -1,0 +1,189 @@
+// Package redistest runs real redis-server processes for tests, on free loopback ports in
+// temporary directories: a single server, or a Redis Cluster of three masters. Nothing here
+// touches a Redis it did not start.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a server or a cluster may take to come up.
+const startTimeout = 20 * time.Second
+
+// Server is a running redis-server.
+type Server struct {
+	Addr string // host:port
+	dir  string
+	args []string
+	cmd  *exec.Cmd
+}
+
+// Start starts a redis-server on a free loopback port and stops it when the test ends.
+func Start(t testing.TB, extraArgs ...string) *Server {
+	t.Helper()
+	return start(t, t.TempDir(), extraArgs)
+}
+
+func start(t testing.TB, dir string, extraArgs []string) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redistest: redis-server is not installed; `make test` installs it (Debian package redis-server)")
+	}
+	port := freePort(t)
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
+	s.args = append([]string{
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
+		"--loglevel", "warning", "--logfile", filepath.Join(dir, "redis.log"),
+	}, extraArgs...)
+	s.run(t, bin)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) run(t testing.TB, bin string) {
+	t.Helper()
+	s.cmd = exec.Command(bin, s.args...)
+	s.cmd.Dir = s.dir
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("redistest: starting redis-server: %v", err)
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if reply, err := command(s.Addr, "PING"); err == nil && reply == "+PONG" {
+			return
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			t.Fatalf("redistest: redis-server on %s did not answer within %v; its log:\n%s", s.Addr, startTimeout, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server; a stopped server may be started again with Restart.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart starts a stopped server again on the same port, empty.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.run(t, bin)
+}
+
+// Cluster is a running Redis Cluster of three masters without replicas.
+type Cluster struct {
+	Addrs []string
+}
+
+// StartCluster creates a three-master Redis Cluster and stops it when the test ends.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatal("redistest: redis-cli is not installed; `make test` installs it (Debian package redis-server)")
+	}
+	var c Cluster
+	for i := range 3 {
+		dir := filepath.Join(t.TempDir(), strconv.Itoa(i))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s := start(t, dir, []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "2000"})
+		c.Addrs = append(c.Addrs, s.Addr)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(startTimeout)
+	for _, addr := range c.Addrs {
+		for {
+			info, err := command(addr, "CLUSTER", "INFO")
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("redistest: cluster not ok on %s within %v: %v %s", addr, startTimeout, err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return &c
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// command sends one command in RESP and returns the reply: a simple reply's line, or a bulk
+// reply's text. It is enough to probe a server without a client library.
+func command(addr string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Second))
+	req := fmt.Sprintf("*%d\r\n", len(args))
+	for _, a := range args {
+		req += fmt.Sprintf("$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(req)); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(conn)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if !strings.HasPrefix(line, "$") {
+		return line, nil
+	}
+	n, err := strconv.Atoi(line[1:])
+	if err != nil {
+		return "", fmt.Errorf("bad bulk reply %q", line)
+	}
+	if n < 0 {
+		return line, nil // the nil bulk reply
+	}
+	buf := make([]byte, n+2)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}

@@ -1,0 +1,29 @@
+package redistest
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestServerStopRestart(t *testing.T) {
+	s := Start(t)
+	if reply, err := command(s.Addr, "SET", "k", "v"); err != nil || reply != "+OK" {
+		t.Fatalf("SET = %q, %v", reply, err)
+	}
+	s.Stop()
+	if _, err := command(s.Addr, "PING"); err == nil {
+		t.Fatal("PING answered after Stop")
+	}
+	s.Restart(t)
+	if reply, err := command(s.Addr, "GET", "k"); err != nil || reply != "$-1" {
+		t.Fatalf("GET after restart = %q, %v, want nil: a restarted server is empty", reply, err)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	c := StartCluster(t)
+	info, err := command(c.Addrs[0], "CLUSTER", "INFO")
+	if err != nil || !strings.Contains(info, "cluster_known_nodes:3") {
+		t.Fatalf("CLUSTER INFO = %q, %v, want 3 known nodes", info, err)
+	}
+}
