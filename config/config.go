@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -16,9 +17,11 @@ import (
 // from flags, environment and a YAML file, and Validate states the valid ranges. Each field's
 // YAML key (listed in docs/configuration.md) is its name in snake_case.
 type Config struct {
-	Listen   string // host:port of the HTTP and WebSocket server
-	Engine   string // where shared state lives; only "memory" for now
-	RedisURL string // Redis server of the redis engine
+	Listen       string        // host:port of the HTTP and WebSocket server
+	Engine       string        // where shared state lives: "memory" (one node) or "redis" (many nodes)
+	RedisURL     string        // Redis of the redis engine: one server, a cluster or Sentinel
+	RedisPrefix  string        // prefix of every Redis key, so that several services can share a Redis
+	RedisTimeout time.Duration // bound on each Redis dial, read and write
 
 	PingInterval    time.Duration // between server PINGs on a connection
 	PresenceTimeout time.Duration // silence after which an away account's sessions end
@@ -65,6 +68,8 @@ func Default() Config {
 		Listen:           ":8080",
 		Engine:           "memory",
 		RedisURL:         "redis://127.0.0.1:6379/0",
+		RedisPrefix:      "duet:",
+		RedisTimeout:     time.Second,
 		PingInterval:     5 * time.Second,
 		PresenceTimeout:  20 * time.Second,
 		MaxSessions:      3,
@@ -105,8 +110,10 @@ func (c Config) Validate() error {
 		problem string // shown when !ok
 	}{
 		{"listen", validListen(c.Listen), gotValue("must be host:port", c.Listen)},
-		{"engine", c.Engine == "memory", fmt.Sprintf("unknown engine %q (supported: memory)", c.Engine)},
+		{"engine", c.Engine == "memory" || c.Engine == "redis", fmt.Sprintf("unknown engine %q (supported: memory, redis)", c.Engine)},
 		{"redis_url", c.RedisURL != "", "must not be empty"},
+		{"redis_prefix", !strings.ContainsAny(c.RedisPrefix, "{} \t\r\n"), gotValue("must not contain braces or white space", c.RedisPrefix)},
+		{"redis_timeout", c.RedisTimeout > 0, gotValue("must be positive", c.RedisTimeout)},
 		{"ping_interval", c.PingInterval > 0, gotValue("must be positive", c.PingInterval)},
 		{"presence_timeout", c.PresenceTimeout > 2*c.PingInterval,
 			gotValue(fmt.Sprintf("must be more than twice ping_interval (%v)", c.PingInterval), c.PresenceTimeout)},

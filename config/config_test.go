@@ -306,8 +306,10 @@ func TestValidate(t *testing.T) {
 	}{
 		"listen without port":        {func(c *Config) { c.Listen = "8080" }, `config: listen: must be host:port, got "8080"`},
 		"listen with host":           {func(c *Config) { c.Listen = "127.0.0.1:0" }, ""},
-		"engine unknown":             {func(c *Config) { c.Engine = "x" }, `config: engine: unknown engine "x" (supported: memory)`},
+		"engine unknown":             {func(c *Config) { c.Engine = "x" }, `config: engine: unknown engine "x" (supported: memory, redis)`},
 		"redis_url empty":            {func(c *Config) { c.RedisURL = "" }, `config: redis_url: must not be empty`},
+		"redis_prefix with a brace":  {func(c *Config) { c.RedisPrefix = "a{b" }, `config: redis_prefix: must not contain braces or white space, got "a{b"`},
+		"redis_timeout zero":         {func(c *Config) { c.RedisTimeout = 0 }, `config: redis_timeout: must be positive, got "0s"`},
 		"ping_interval negative":     {func(c *Config) { c.PingInterval = -time.Second }, `config: ping_interval: must be positive, got "-1s"`},
 		"ping_interval zero":         {func(c *Config) { c.PingInterval = 0 }, `config: ping_interval: must be positive, got "0s"`},
 		"presence_timeout twice":     {func(c *Config) { c.PresenceTimeout = 10 * time.Second }, `config: presence_timeout: must be more than twice ping_interval (5s), got "10s"`},

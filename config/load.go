@@ -33,8 +33,10 @@ func (s setting) flagName() string { return strings.ReplaceAll(s.key, "_", "-") 
 // settings lists every setting, in the order of Config's fields.
 var settings = []setting{
 	{"listen", func(c *Config) any { return &c.Listen }, "host:port of the HTTP and WebSocket server"},
-	{"engine", func(c *Config) any { return &c.Engine }, "where shared state lives: memory (one node)"},
-	{"redis_url", func(c *Config) any { return &c.RedisURL }, "Redis server of the redis engine"},
+	{"engine", func(c *Config) any { return &c.Engine }, "where shared state lives: memory (one node) or redis (many nodes)"},
+	{"redis_url", func(c *Config) any { return &c.RedisURL }, "Redis of the redis engine: redis://host:port/db; a cluster with ?addr=host2:port&addr=...; Sentinel with ?master_name=name"},
+	{"redis_prefix", func(c *Config) any { return &c.RedisPrefix }, "prefix of every Redis key"},
+	{"redis_timeout", func(c *Config) any { return &c.RedisTimeout }, "bound on each Redis dial, read and write; a request fails with code 2 after it"},
 	{"ping_interval", func(c *Config) any { return &c.PingInterval }, "time between server PINGs on a connection"},
 	{"presence_timeout", func(c *Config) any { return &c.PresenceTimeout }, "silence after which an away account's sessions end; more than twice ping_interval"},
 	{"max_sessions", func(c *Config) any { return &c.MaxSessions }, "sessions an account may be in at once"},
