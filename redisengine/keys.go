@@ -14,10 +14,14 @@
 //	{prefix}{presence}      sorted set account id → last seen (Unix ms)
 //	{prefix}{q}:...         the waiting queue and its pairing bars, all in one slot
 //	{prefix}{r:ID}          report (JSON)
+//	{prefix}{reports}       sorted set report id → created (Unix ms), of the reports not yet expired
+//	{prefix}{n:ID}          the lease of node id ID (a random token)
+//	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
 //
-// Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last seen, a
-// session's keys expire SessionTTL after its last message while live and StoreOptions.Retention after it
-// ends, and reports expire after ReportTTL.
+// Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
+// seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
+// after it ends, reports after ReportTTL, the queue's keys a day after the last write to it, and
+// a node's lease unless the node renews it.
 package redisengine
 
 import (
@@ -47,5 +51,6 @@ func (k keyspace) session(id int64) string        { return k.id("s", id) }
 func (k keyspace) sessionMsgs(id int64) string    { return k.id("s", id) + ":msgs" }
 func (k keyspace) sessionReqs(id int64) string    { return k.id("s", id) + ":req" }
 func (k keyspace) report(id int64) string         { return k.id("r", id) }
+func (k keyspace) reports() string                { return k.prefix + "{reports}" }
 func (k keyspace) presence() string               { return k.prefix + "{presence}" }
 func (k keyspace) queue(name string) string       { return k.prefix + "{q}:" + name }

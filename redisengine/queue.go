@@ -1,0 +1,179 @@
+package redisengine
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet/match"
+)
+
+// queueTTL is how long the queue's keys outlive the last write to them: the queue renews them
+// all on every write, so they only lapse once every node has been gone that long.
+const queueTTL = 24 * time.Hour
+
+//go:embed queue.lua
+var queueLua string
+
+// queueScript is every queue operation, chosen by its first argument; queue.lua documents the
+// keys it keeps.
+var queueScript = redis.NewScript(queueLua)
+
+// Queue is the match.Queue of nodes that share a Redis or a Redis Cluster. Each method is one
+// call of one Lua script on keys in one hash slot, so it is atomic across nodes, and the script
+// pairs by the same rule and bars as match.MemoryQueue. Since is kept to the millisecond.
+type Queue struct {
+	client redis.UniversalClient
+	rule   match.Rule
+	keys   []string // the script's KEYS, all under {q}, in the order queue.lua names them
+}
+
+var _ match.Queue = (*Queue)(nil)
+
+// NewQueue returns the queue kept in Redis under prefix, pairing by rule.
+func NewQueue(client redis.UniversalClient, prefix string, rule match.Rule) *Queue {
+	k := keyspace{prefix}
+	return &Queue{client: client, rule: rule, keys: []string{
+		k.queue("wait"), k.queue("plain"), k.queue("tags"), k.queue("waiter"),
+		k.queue("bars"), k.queue("barof"), k.queue("barexp"),
+	}}
+}
+
+// Match implements match.Queue.
+func (q *Queue) Match(ctx context.Context, w match.Waiter, now time.Time) (match.Pair, bool, error) {
+	args := append([]any{now.UnixMilli(), q.rule.InterestWait.Milliseconds()}, queueWaiterArgs(w)...)
+	partner, err := q.waiters(ctx, "match", args...)
+	if err != nil || len(partner) == 0 {
+		return match.Pair{}, false, err
+	}
+	return queuePair(w, partner[0]), true, nil
+}
+
+// MatchWaiting implements match.Queue.
+func (q *Queue) MatchWaiting(ctx context.Context, now time.Time) ([]match.Pair, error) {
+	ws, err := q.waiters(ctx, "matchwaiting", now.UnixMilli(), q.rule.InterestWait.Milliseconds())
+	if err != nil {
+		return nil, err
+	}
+	var pairs []match.Pair
+	for i := 0; i+1 < len(ws); i += 2 {
+		pairs = append(pairs, queuePair(ws[i], ws[i+1]))
+	}
+	return pairs, nil
+}
+
+// Requeue implements match.Queue.
+func (q *Queue) Requeue(ctx context.Context, w match.Waiter) error {
+	_, err := q.run(ctx, "requeue", queueWaiterArgs(w)...)
+	return err
+}
+
+// Cancel implements match.Queue.
+func (q *Queue) Cancel(ctx context.Context, accountID int64) (bool, error) {
+	reply, err := q.run(ctx, "cancel", accountID)
+	return reply == int64(1), err
+}
+
+// Release implements match.Queue.
+func (q *Queue) Release(ctx context.Context, a, b int64, until time.Time) error {
+	_, err := q.run(ctx, "release", a, b, until.UnixMilli())
+	return err
+}
+
+// Block implements match.Queue.
+func (q *Queue) Block(ctx context.Context, a, b int64) error {
+	_, err := q.run(ctx, "block", a, b)
+	return err
+}
+
+// Forget implements match.Queue.
+func (q *Queue) Forget(ctx context.Context, accountID int64) error {
+	_, err := q.run(ctx, "forget", accountID)
+	return err
+}
+
+// Waiting implements match.Queue.
+func (q *Queue) Waiting(ctx context.Context) ([]match.Waiter, error) {
+	return q.waiters(ctx, "waiting")
+}
+
+// run calls the script for operation op.
+func (q *Queue) run(ctx context.Context, op string, args ...any) (any, error) {
+	args = append([]any{op, queueTTL.Milliseconds()}, args...)
+	reply, err := queueScript.Run(ctx, q.client, q.keys, args...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: %s: %w", op, err)
+	}
+	return reply, nil
+}
+
+// waiters calls the script for an operation that replies with a list of waiters.
+func (q *Queue) waiters(ctx context.Context, op string, args ...any) ([]match.Waiter, error) {
+	reply, err := q.run(ctx, op, args...)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := queueWaiters(reply)
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: %s: %w", op, err)
+	}
+	return ws, nil
+}
+
+// queueWaiterArgs is w as the script reads it: id, since (Unix ms), nickname, interests.
+func queueWaiterArgs(w match.Waiter) []any {
+	args := []any{w.AccountID, w.Since.UnixMilli(), w.Nickname}
+	for _, t := range w.Interests {
+		args = append(args, t)
+	}
+	return args
+}
+
+// queueWaiters decodes the script's list of waiters.
+func queueWaiters(reply any) ([]match.Waiter, error) {
+	list, ok := reply.([]any)
+	if !ok {
+		return nil, fmt.Errorf("malformed reply %v", reply)
+	}
+	ws := make([]match.Waiter, len(list))
+	for i, item := range list {
+		if ws[i], ok = queueWaiter(item); !ok {
+			return nil, fmt.Errorf("malformed waiter %v", item)
+		}
+	}
+	return ws, nil
+}
+
+// queueWaiter decodes a waiter of the script: {id, since (Unix ms), nickname, {interests}}.
+func queueWaiter(item any) (match.Waiter, bool) {
+	fields, ok := item.([]any)
+	if !ok || len(fields) != 4 {
+		return match.Waiter{}, false
+	}
+	id, idOK := fields[0].(string)
+	since, sinceOK := fields[1].(int64)
+	nick, nickOK := fields[2].(string)
+	tags, tagsOK := fields[3].([]any)
+	accountID, err := strconv.ParseInt(id, 10, 64)
+	if !idOK || !sinceOK || !nickOK || !tagsOK || err != nil {
+		return match.Waiter{}, false
+	}
+	w := match.Waiter{AccountID: accountID, Nickname: nick, Since: time.UnixMilli(since)}
+	for _, t := range tags {
+		tag, ok := t.(string)
+		if !ok {
+			return match.Waiter{}, false
+		}
+		w.Interests = append(w.Interests, tag)
+	}
+	return w, true
+}
+
+// queuePair is the pair of a and b, as match.MemoryQueue makes it.
+func queuePair(a, b match.Waiter) match.Pair {
+	return match.Pair{A: a, B: b, Common: match.Common(a.Interests, b.Interests)}
+}

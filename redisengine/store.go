@@ -1,0 +1,748 @@
+package redisengine
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/session"
+)
+
+// Store is the session.Store of many nodes. What one call changes atomically lives in one slot
+// and changes in one Lua script; the few calls that span accounts and sessions are pipelines of
+// single-slot commands, ordered so that an interruption leaves nothing a reader trips on.
+//
+// Ids are JS-safe (at most 2^53-1), so the scripts, whose numbers are doubles, hold them
+// exactly; they print them with string.format('%d'), never with Lua's own %.14g.
+type Store struct {
+	rdb         redis.UniversalClient
+	keys        keyspace
+	historySize int
+	backlogSize int
+	retention   int64 // ms
+	accountTTL  int64 // ms
+}
+
+// StoreOptions sizes a Store. Every duration must be positive.
+type StoreOptions struct {
+	Prefix      string
+	HistorySize int           // messages kept per session
+	BacklogSize int           // pushes kept per away account
+	Retention   time.Duration // how long an ended session stays readable
+	AccountTTL  time.Duration // backstop expiry of an account's keys after it was last seen
+}
+
+var _ session.Store = (*Store)(nil)
+
+// NewStore returns the store kept under o.Prefix by client.
+func NewStore(client redis.UniversalClient, o StoreOptions) *Store {
+	return &Store{
+		rdb: client, keys: keyspace{o.Prefix}, historySize: o.HistorySize, backlogSize: o.BacklogSize,
+		retention: o.Retention.Milliseconds(), accountTTL: o.AccountTTL.Milliseconds(),
+	}
+}
+
+// The refusals, in the words of session.MemoryStore.
+var (
+	errNoAccount    = duet.Errorf(duet.NoDataFound, "there is no such account")
+	errNoSession    = duet.Errorf(duet.NoDataFound, "there is no such session")
+	errNotMember    = duet.Errorf(duet.Unauthorized, "you are not in this session")
+	errEnded        = duet.Errorf(duet.SessionEnded, "this session has ended")
+	errNoMessage    = duet.Errorf(duet.NoDataFound, "there is no such message in this session")
+	errAccountTaken = errors.New("redisengine: account id already in use")
+)
+
+// refusals are the errors that the session scripts report by a status, their reply's first
+// element.
+var refusals = map[string]error{
+	"nosession": errNoSession, "notmember": errNotMember, "ended": errEnded, "nomessage": errNoMessage,
+}
+
+// storedMessage is a message in a session's msgs list: short names, time in Unix ms. The
+// append script writes the id, which only it knows, in front of the encoded messageBody.
+type storedMessage struct {
+	ID int64 `json:"i"`
+	messageBody
+}
+
+type messageBody struct {
+	Sender    int64  `json:"s,string"` // a string, so that Lua rebuilds the request key exactly
+	SentAt    int64  `json:"t"`
+	RequestID string `json:"r,omitempty"`
+	Content   string `json:"c"`
+}
+
+// Ping implements session.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisengine: ping: %w", err)
+	}
+	return nil
+}
+
+// createAccountScript writes an account unless its id is taken.
+// KEYS: account. ARGV: TTL ms, then the hash's fields and values.
+var createAccountScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`)
+
+// CreateAccount implements session.Store. Presence gets the account in the same round trip;
+// should the account not be written, the sweep finds it lapsed and DeleteAccount drops it.
+func (s *Store) CreateAccount(ctx context.Context, a session.Account) error {
+	var created *redis.Cmd
+	err := s.pipelined(ctx, createAccountScript, func(p redis.Pipeliner) {
+		created = createAccountScript.EvalSha(ctx, p, []string{s.keys.account(a.ID)}, s.accountTTL,
+			"nick", a.Nickname, "tok", hex.EncodeToString(a.TokenHash[:]), "created", a.CreatedAt.UnixMilli(),
+			"seen", a.LastSeen.UnixMilli(), "away", boolField(a.Away))
+		p.ZAddNX(ctx, s.keys.presence(), redis.Z{Score: float64(a.LastSeen.UnixMilli()), Member: a.ID})
+	})
+	if err != nil {
+		return fmt.Errorf("redisengine: create account: %w", err)
+	}
+	if n, _ := created.Int(); n == 0 {
+		return errAccountTaken
+	}
+	return nil
+}
+
+// Account implements session.Store.
+func (s *Store) Account(ctx context.Context, id int64) (session.Account, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.account(id)).Result()
+	if err != nil {
+		return session.Account{}, fmt.Errorf("redisengine: account: %w", err)
+	}
+	if len(m) == 0 {
+		return session.Account{}, errNoAccount
+	}
+	f := hashFields{m: m}
+	a := session.Account{
+		ID: id, Nickname: m["nick"], CreatedAt: f.time("created"), LastSeen: f.time("seen"), Away: m["away"] == "1",
+	}
+	tok, err := hex.DecodeString(m["tok"])
+	if err != nil || len(tok) != len(a.TokenHash) {
+		return session.Account{}, fmt.Errorf("redisengine: account %d: malformed token hash", id)
+	}
+	copy(a.TokenHash[:], tok)
+	if f.err != nil {
+		return session.Account{}, fmt.Errorf("redisengine: account %d: %w", id, f.err)
+	}
+	return a, nil
+}
+
+// deleteAccountScript removes an account and returns "ok" and the sessions it was live in, once.
+// KEYS: account, live, backlog.
+var deleteAccountScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'noaccount'} end
+local reply = redis.call('SMEMBERS', KEYS[2])
+table.insert(reply, 1, 'ok')
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return reply`)
+
+// DeleteAccount implements session.Store. It takes the account out of presence even when the
+// account is already gone, which is how presence loses accounts that expired.
+func (s *Store) DeleteAccount(ctx context.Context, id int64) ([]session.Session, bool, error) {
+	var deleted *redis.Cmd
+	err := s.pipelined(ctx, deleteAccountScript, func(p redis.Pipeliner) {
+		deleted = deleteAccountScript.EvalSha(ctx, p, []string{s.keys.account(id), s.keys.accountLive(id), s.keys.accountBacklog(id)})
+		p.ZRem(ctx, s.keys.presence(), id)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("redisengine: delete account: %w", err)
+	}
+	reply, err := deleted.StringSlice()
+	if err != nil {
+		return nil, false, fmt.Errorf("redisengine: delete account: %w", err)
+	}
+	if reply[0] != "ok" {
+		return nil, false, nil
+	}
+	sessions, _, err := s.readLive(ctx, reply[1:])
+	if err != nil {
+		return nil, true, fmt.Errorf("redisengine: delete account: reading its sessions: %w", err)
+	}
+	return sessions, true, nil
+}
+
+// seenScript moves an account's last sighting forward and keeps its keys alive.
+// KEYS: account, live, backlog. ARGV: seen ms, TTL ms.
+var seenScript = redis.NewScript(`
+local seen = redis.call('HGET', KEYS[1], 'seen')
+if not seen then return 0 end
+if tonumber(ARGV[1]) > tonumber(seen) then redis.call('HSET', KEYS[1], 'seen', ARGV[1]) end
+for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[2]) end
+return 1`)
+
+// Seen implements session.Store. Presence, in a slot of its own, moves in the same round trip:
+// ZADD XX GT only ever moves an account that is there forward.
+func (s *Store) Seen(ctx context.Context, id int64, t time.Time) error {
+	ms := t.UnixMilli()
+	err := s.pipelined(ctx, seenScript, func(p redis.Pipeliner) {
+		seenScript.EvalSha(ctx, p, []string{s.keys.account(id), s.keys.accountLive(id), s.keys.accountBacklog(id)}, ms, s.accountTTL)
+		p.ZAddArgs(ctx, s.keys.presence(), redis.ZAddArgs{XX: true, GT: true, Members: []redis.Z{{Score: float64(ms), Member: id}}})
+	})
+	if err != nil {
+		return fmt.Errorf("redisengine: seen: %w", err)
+	}
+	return nil
+}
+
+// setAwayScript sets an account's away flag and reports whether it changed.
+// KEYS: account. ARGV: "1" or "0".
+var setAwayScript = redis.NewScript(`
+local away = redis.call('HGET', KEYS[1], 'away')
+if not away or away == ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'away', ARGV[1])
+return 1`)
+
+// SetAway implements session.Store.
+func (s *Store) SetAway(ctx context.Context, id int64, away bool) (bool, error) {
+	changed, err := setAwayScript.Run(ctx, s.rdb, []string{s.keys.account(id)}, boolField(away)).Int()
+	if err != nil {
+		return false, fmt.Errorf("redisengine: set away: %w", err)
+	}
+	return changed == 1, nil
+}
+
+// Lapsed implements session.Store.
+func (s *Store) Lapsed(ctx context.Context, cutoff time.Time) ([]int64, error) {
+	members, err := s.rdb.ZRangeByScore(ctx, s.keys.presence(), &redis.ZRangeBy{
+		Min: "-inf", Max: "(" + strconv.FormatInt(cutoff.UnixMilli(), 10),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: lapsed: %w", err)
+	}
+	ids := make([]int64, 0, len(members))
+	for _, m := range members {
+		id, err := strconv.ParseInt(m, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redisengine: lapsed: malformed account id %q", m)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// addLiveScript adds a session to an account's live set if the account exists; the set
+// expires with the account.
+// KEYS: account, live. ARGV: session id.
+var addLiveScript = redis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1`)
+
+// CreateSession implements session.Store. The session is written before its members' live sets
+// name it, so a live set never names a session yet to be written; and it is named there only
+// by a script that finds the member still there. A member deleted meanwhile (or before), or a
+// failure to add the session to the live sets, undoes the session.
+func (s *Store) CreateSession(ctx context.Context, sess session.Session) error {
+	common, err := json.Marshal(sess.CommonInterests)
+	if err != nil {
+		return fmt.Errorf("redisengine: create session: %w", err)
+	}
+	a, b := sess.Members[0], sess.Members[1]
+	key := s.keys.session(sess.ID)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "a", a.ID, "an", a.Nickname, "b", b.ID, "bn", b.Nickname, "common", common,
+			"started", sess.StartedAt.UnixMilli(), "last", 0, "va", 0, "vb", 0, "dropped", 0)
+		p.PExpire(ctx, key, SessionTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisengine: create session: %w", err)
+	}
+	var added [2]*redis.Cmd
+	err = s.pipelined(ctx, addLiveScript, func(p redis.Pipeliner) {
+		for i, m := range sess.Members {
+			added[i] = addLiveScript.EvalSha(ctx, p, []string{s.keys.account(m.ID), s.keys.accountLive(m.ID)}, sess.ID)
+		}
+	})
+	inA, _ := added[0].Int()
+	inB, _ := added[1].Int()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("redisengine: create session: %w", err)
+	case inA == 1 && inB == 1:
+		return nil
+	default:
+		err = errNoAccount
+	}
+	_, undoErr := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		for _, m := range sess.Members {
+			p.SRem(ctx, s.keys.accountLive(m.ID), sess.ID)
+		}
+		return nil
+	})
+	if undoErr != nil {
+		return fmt.Errorf("redisengine: create session: undoing it: %w", undoErr)
+	}
+	return err
+}
+
+// Session implements session.Store.
+func (s *Store) Session(ctx context.Context, id int64) (session.Session, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.session(id)).Result()
+	if err != nil {
+		return session.Session{}, fmt.Errorf("redisengine: session: %w", err)
+	}
+	if len(m) == 0 {
+		return session.Session{}, errNoSession
+	}
+	return parseSession(id, m)
+}
+
+// LiveSessions implements session.Store. A live set may still name sessions that ended or
+// expired, when whoever ended them was interrupted: they are left out and tidied away.
+func (s *Store) LiveSessions(ctx context.Context, accountID int64) ([]session.Session, error) {
+	var exists *redis.IntCmd
+	var members *redis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		exists = p.Exists(ctx, s.keys.account(accountID))
+		members = p.SMembers(ctx, s.keys.accountLive(accountID))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: live sessions: %w", err)
+	}
+	if exists.Val() == 0 {
+		return nil, errNoAccount
+	}
+	sessions, gone, err := s.readLive(ctx, members.Val())
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: live sessions: %w", err)
+	}
+	if len(gone) > 0 {
+		// Tidying only: should it fail, the next reader leaves them out again.
+		_ = s.rdb.SRem(ctx, s.keys.accountLive(accountID), gone...).Err()
+	}
+	return sessions, nil
+}
+
+// readLive reads the sessions named by ids, in one round trip to each node, and returns the
+// live ones oldest first, and the ids of the others: ended, or expired.
+func (s *Store) readLive(ctx context.Context, ids []string) ([]session.Session, []any, error) {
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	nums := make([]int64, len(ids))
+	for i, id := range ids {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("malformed session id %q", id)
+		}
+		nums[i] = n
+	}
+	read := make([]*redis.MapStringStringCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, n := range nums {
+			read[i] = p.HGetAll(ctx, s.keys.session(n))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var live []session.Session
+	var gone []any
+	for i, n := range nums {
+		m := read[i].Val()
+		if len(m) == 0 {
+			gone = append(gone, n)
+			continue
+		}
+		sess, err := parseSession(n, m)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !sess.Live() {
+			gone = append(gone, n)
+			continue
+		}
+		live = append(live, sess)
+	}
+	slices.SortFunc(live, func(a, b session.Session) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return live, gone, nil
+}
+
+// endSessionScript ends a live session, once, and gives it the retention to live. It returns
+// "ok" when it ended the session, "already" when it had ended before, then the session's fields
+// and values.
+// KEYS: session, msgs, req. ARGV: ended ms, reason, retention ms.
+var endSessionScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'nosession'} end
+local status = 'already'
+if redis.call('HSETNX', KEYS[1], 'ended', ARGV[1]) == 1 then
+	status = 'ok'
+	redis.call('HSET', KEYS[1], 'reason', ARGV[2])
+	for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[3]) end
+end
+local reply = redis.call('HGETALL', KEYS[1])
+table.insert(reply, 1, status)
+return reply`)
+
+// EndSession implements session.Store. Its members' live sets lose the session after the
+// script ended it; should that fail, readers leave the ended session out, so the call that
+// ended it still reports true and its caller tells the members.
+func (s *Store) EndSession(ctx context.Context, id int64, reason string, at time.Time) (session.Session, bool, error) {
+	reply, err := endSessionScript.Run(ctx, s.rdb, []string{s.keys.session(id), s.keys.sessionMsgs(id), s.keys.sessionReqs(id)},
+		at.UnixMilli(), reason, s.retention).StringSlice()
+	if err != nil {
+		return session.Session{}, false, fmt.Errorf("redisengine: end session: %w", err)
+	}
+	if reply[0] == "nosession" {
+		return session.Session{}, false, errNoSession
+	}
+	m := make(map[string]string, len(reply)/2)
+	for i := 1; i+1 < len(reply); i += 2 {
+		m[reply[i]] = reply[i+1]
+	}
+	sess, err := parseSession(id, m)
+	if err != nil {
+		return session.Session{}, false, fmt.Errorf("redisengine: end session: %w", err)
+	}
+	if reply[0] != "ok" {
+		return sess, false, nil
+	}
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, mem := range sess.Members {
+			p.SRem(ctx, s.keys.accountLive(mem.ID), id)
+		}
+		return nil
+	})
+	return sess, true, nil
+}
+
+// appendMessageScript stores a message in a live session of its sender, deduplicated on the
+// sender's request key, with an id above the session's last, and keeps the newest history-size
+// messages, forgetting the request keys of those that fall out. It returns "ok", the partner
+// and the id; "dup", the partner and the first message; or a refusal.
+// KEYS: session, msgs, req. ARGV: sender, proposed id, messageBody JSON, request key or "",
+// history size, session TTL ms.
+var appendMessageScript = redis.NewScript(`
+local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last')
+if not s[1] then return {'nosession'} end
+local partner
+if s[1] == ARGV[1] then partner = s[2]
+elseif s[2] == ARGV[1] then partner = s[1]
+else return {'notmember'} end
+if s[3] then return {'ended'} end
+if ARGV[4] ~= '' then
+	local first = redis.call('HGET', KEYS[3], ARGV[4])
+	if first then
+		local prefix = '{"i":' .. first .. ','
+		for _, m in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+			if string.sub(m, 1, #prefix) == prefix then return {'dup', partner, m} end
+		end
+	end
+end
+local id = string.format('%d', math.max(tonumber(ARGV[2]), tonumber(s[4]) + 1))
+local over = redis.call('RPUSH', KEYS[2], '{"i":' .. id .. ',' .. string.sub(ARGV[3], 2)) - tonumber(ARGV[5])
+if over > 0 then
+	local dropped
+	for _, old in ipairs(redis.call('LPOP', KEYS[2], over)) do
+		local m = cjson.decode(old)
+		if m.r then redis.call('HDEL', KEYS[3], m.s .. ':' .. m.r) end
+		dropped = m.i
+	end
+	redis.call('HSET', KEYS[1], 'last', id, 'dropped', string.format('%d', dropped))
+else
+	redis.call('HSET', KEYS[1], 'last', id)
+end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], id) end
+for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
+return {'ok', partner, id}`)
+
+// AppendMessage implements session.Store, in one round trip.
+func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.Appended, error) {
+	body, err := json.Marshal(messageBody{Sender: m.SenderID, SentAt: m.SentAt.UnixMilli(), RequestID: m.RequestID, Content: m.Content})
+	if err != nil {
+		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
+	}
+	var request string
+	if m.RequestID != "" {
+		request = strconv.FormatInt(m.SenderID, 10) + ":" + m.RequestID
+	}
+	id := m.SessionID
+	reply, err := appendMessageScript.Run(ctx, s.rdb, []string{s.keys.session(id), s.keys.sessionMsgs(id), s.keys.sessionReqs(id)},
+		m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds()).StringSlice()
+	if err != nil {
+		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
+	}
+	if refusal, ok := refusals[reply[0]]; ok {
+		return session.Appended{}, refusal
+	}
+	partner, err := strconv.ParseInt(reply[1], 10, 64)
+	if err != nil {
+		return session.Appended{}, fmt.Errorf("redisengine: append message: malformed partner %q", reply[1])
+	}
+	if reply[0] == "dup" {
+		first, err := decodeMessage(id, reply[2])
+		if err != nil {
+			return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
+		}
+		return session.Appended{Message: first, Partner: partner, Duplicate: true}, nil
+	}
+	if m.ID, err = strconv.ParseInt(reply[2], 10, 64); err != nil {
+		return session.Appended{}, fmt.Errorf("redisengine: append message: malformed id %q", reply[2])
+	}
+	return session.Appended{Message: m, Partner: partner}, nil
+}
+
+// Messages implements session.Store.
+func (s *Store) Messages(ctx context.Context, sessionID, afterMsgID int64) ([]session.Message, bool, error) {
+	var meta *redis.SliceCmd
+	var list *redis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		meta = p.HMGet(ctx, s.keys.session(sessionID), "dropped")
+		list = p.LRange(ctx, s.keys.sessionMsgs(sessionID), 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("redisengine: messages: %w", err)
+	}
+	v, ok := meta.Val()[0].(string)
+	if !ok {
+		return nil, false, errNoSession
+	}
+	dropped, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, false, fmt.Errorf("redisengine: messages: session %d: malformed dropped %q", sessionID, v)
+	}
+	var msgs []session.Message
+	for _, raw := range list.Val() {
+		m, err := decodeMessage(sessionID, raw)
+		if err != nil {
+			return nil, false, fmt.Errorf("redisengine: messages: %w", err)
+		}
+		if m.ID > afterMsgID {
+			msgs = append(msgs, m)
+		}
+	}
+	return msgs, afterMsgID >= dropped, nil
+}
+
+// markViewedScript moves a member's read watermark forward. It returns "moved" or "kept" and
+// the partner, or a refusal.
+// KEYS: session. ARGV: reader, msgId.
+var markViewedScript = redis.NewScript(`
+local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last', 'va', 'vb')
+if not s[1] then return {'nosession'} end
+local mark, partner, viewed
+if s[1] == ARGV[1] then mark, partner, viewed = 'va', s[2], s[5]
+elseif s[2] == ARGV[1] then mark, partner, viewed = 'vb', s[1], s[6]
+else return {'notmember'} end
+if s[3] then return {'ended'} end
+local id = tonumber(ARGV[2])
+if id > tonumber(s[4]) then return {'nomessage'} end
+if id <= tonumber(viewed) then return {'kept', partner} end
+redis.call('HSET', KEYS[1], mark, ARGV[2])
+return {'moved', partner}`)
+
+// MarkViewed implements session.Store.
+func (s *Store) MarkViewed(ctx context.Context, sessionID, reader, msgID int64) (int64, bool, error) {
+	reply, err := markViewedScript.Run(ctx, s.rdb, []string{s.keys.session(sessionID)}, reader, msgID).StringSlice()
+	if err != nil {
+		return 0, false, fmt.Errorf("redisengine: mark viewed: %w", err)
+	}
+	if refusal, ok := refusals[reply[0]]; ok {
+		return 0, false, refusal
+	}
+	partner, err := strconv.ParseInt(reply[1], 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("redisengine: mark viewed: malformed partner %q", reply[1])
+	}
+	return partner, reply[0] == "moved", nil
+}
+
+// backlogScript keeps pushes at the end of an existing account's backlog, of which it keeps the
+// newest backlog-size, and which expires with the account. Given a node, it first stops routing
+// the account's pushes to that node, unless another node has claimed the account since.
+// KEYS: account, backlog. ARGV: node or "", backlog size, pushes.
+var backlogScript = redis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return 0 end
+if ARGV[1] ~= '' then
+	local route = redis.call('HMGET', KEYS[1], 'node', 'routed')
+	if route[1] == ARGV[1] and route[2] == '1' then redis.call('HSET', KEYS[1], 'routed', '0') end
+end
+if #ARGV > 2 then
+	redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
+	redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+	if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+return 1`)
+
+// AppendBacklog implements session.Store.
+func (s *Store) AppendBacklog(ctx context.Context, accountID int64, ps ...session.Push) error {
+	if err := s.keepBacklog(ctx, accountID, "", ps); err != nil {
+		return fmt.Errorf("redisengine: append backlog: %w", err)
+	}
+	return nil
+}
+
+// Release implements session.Store.
+func (s *Store) Release(ctx context.Context, accountID, node int64, pending []session.Push) error {
+	if err := s.keepBacklog(ctx, accountID, strconv.FormatInt(node, 10), pending); err != nil {
+		return fmt.Errorf("redisengine: release: %w", err)
+	}
+	return nil
+}
+
+// keepBacklog runs backlogScript. Only the newest backlog-size pushes would stay, so only they
+// are sent.
+func (s *Store) keepBacklog(ctx context.Context, accountID int64, node string, ps []session.Push) error {
+	ps = ps[max(0, len(ps)-s.backlogSize):]
+	args := make([]any, 0, 2+len(ps))
+	args = append(args, node, s.backlogSize)
+	for _, p := range ps {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		args = append(args, b)
+	}
+	return backlogScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountBacklog(accountID)}, args...).Err()
+}
+
+// claimScript routes an existing account's pushes to a node, keeps the account alive, and
+// returns and empties its backlog.
+// KEYS: account, live, backlog. ARGV: node, TTL ms.
+var claimScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+redis.call('HSET', KEYS[1], 'node', ARGV[1], 'routed', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local backlog = redis.call('LRANGE', KEYS[3], 0, -1)
+redis.call('DEL', KEYS[3])
+return backlog`)
+
+// Claim implements session.Store.
+func (s *Store) Claim(ctx context.Context, accountID, node int64) ([]session.Push, error) {
+	backlog, err := claimScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountLive(accountID), s.keys.accountBacklog(accountID)},
+		node, s.accountTTL).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: claim: %w", err)
+	}
+	if len(backlog) == 0 {
+		return nil, nil
+	}
+	ps := make([]session.Push, len(backlog))
+	for i, b := range backlog {
+		if err := json.Unmarshal([]byte(b), &ps[i]); err != nil {
+			return nil, fmt.Errorf("redisengine: claim: malformed push: %w", err)
+		}
+	}
+	return ps, nil
+}
+
+// AddReport implements session.Store. The index of reports by creation time loses the ones
+// that expired whenever a report is added.
+func (s *Store) AddReport(ctx context.Context, r session.Report) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("redisengine: add report: %w", err)
+	}
+	created := r.CreatedAt.UnixMilli()
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.keys.report(r.ID), b, ReportTTL)
+		p.ZRemRangeByScore(ctx, s.keys.reports(), "-inf", strconv.FormatInt(created-ReportTTL.Milliseconds(), 10))
+		p.ZAdd(ctx, s.keys.reports(), redis.Z{Score: float64(created), Member: r.ID})
+		p.PExpire(ctx, s.keys.reports(), ReportTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisengine: add report: %w", err)
+	}
+	return nil
+}
+
+// pipelined sends what queue puts in a pipeline, calls of sc among it, in one round trip to each
+// node concerned. A server that has not cached sc (its first use there, or it restarted)
+// refuses it with NOSCRIPT without running it; then sc is loaded and the pipeline sent once
+// more, which is why the commands that share a pipeline with a script are all idempotent.
+func (s *Store) pipelined(ctx context.Context, sc *redis.Script, queue func(p redis.Pipeliner)) error {
+	send := func(p redis.Pipeliner) error { queue(p); return nil }
+	cmds, err := s.rdb.Pipelined(ctx, send)
+	noScript := func(c redis.Cmder) bool { return redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }
+	if !slices.ContainsFunc(cmds, noScript) {
+		return err
+	}
+	if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+		return err
+	}
+	_, err = s.rdb.Pipelined(ctx, send)
+	return err
+}
+
+// decodeMessage decodes a message of session id's msgs list.
+func decodeMessage(id int64, raw string) (session.Message, error) {
+	var m storedMessage
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return session.Message{}, fmt.Errorf("malformed message: %w", err)
+	}
+	return session.Message{
+		ID: m.ID, SessionID: id, SenderID: m.Sender, Content: m.Content, SentAt: time.UnixMilli(m.SentAt), RequestID: m.RequestID,
+	}, nil
+}
+
+// parseSession reads session id from its hash.
+func parseSession(id int64, m map[string]string) (session.Session, error) {
+	f := hashFields{m: m}
+	sess := session.Session{
+		ID:        id,
+		Members:   [2]session.Member{{ID: f.int("a"), Nickname: m["an"]}, {ID: f.int("b"), Nickname: m["bn"]}},
+		StartedAt: f.time("started"),
+		EndReason: m["reason"],
+		LastMsgID: f.int("last"),
+	}
+	if _, ended := m["ended"]; ended {
+		sess.EndedAt = f.time("ended")
+	}
+	if err := json.Unmarshal([]byte(m["common"]), &sess.CommonInterests); err != nil {
+		return session.Session{}, fmt.Errorf("session %d: malformed common interests: %w", id, err)
+	}
+	if f.err != nil {
+		return session.Session{}, fmt.Errorf("session %d: %w", id, f.err)
+	}
+	return sess, nil
+}
+
+// hashFields reads the numbers of a hash, remembering the first that is not one.
+type hashFields struct {
+	m   map[string]string
+	err error
+}
+
+func (f *hashFields) int(name string) int64 {
+	n, err := strconv.ParseInt(f.m[name], 10, 64)
+	if err != nil && f.err == nil {
+		f.err = fmt.Errorf("malformed %s %q", name, f.m[name])
+	}
+	return n
+}
+
+// time reads Unix milliseconds.
+func (f *hashFields) time(name string) time.Time { return time.UnixMilli(f.int(name)) }
+
+// boolField is how a hash keeps b.
+func boolField(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

@@ -1,0 +1,326 @@
+package redisengine
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet/redisengine/redistest"
+	"github.com/duetchat/duet/session"
+	"github.com/duetchat/duet/session/storetest"
+)
+
+// storeClient starts a redis-server for the test and returns a client of it.
+func storeClient(tb testing.TB) *redis.Client {
+	srv := redistest.Start(tb)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	tb.Cleanup(func() { client.Close() })
+	return client
+}
+
+func TestStore(t *testing.T) {
+	client := storeClient(t)
+	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
+}
+
+func TestStoreCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	t.Cleanup(func() { client.Close() })
+	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
+}
+
+// newContractStore returns a store sized for the contract, under a prefix of the test's own, so
+// that tests share a server without seeing each other's keys.
+func newContractStore(tb testing.TB, client redis.UniversalClient) *Store {
+	return NewStore(client, StoreOptions{
+		Prefix: tb.Name() + ":", HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
+		Retention: storetest.Retention, AccountTTL: time.Hour,
+	})
+}
+
+// storePair stores a live session id between new accounts a and b.
+func storePair(tb testing.TB, s *Store, id, a, b int64) {
+	tb.Helper()
+	ctx := context.Background()
+	for _, acc := range []int64{a, b} {
+		if err := s.CreateAccount(ctx, session.Account{ID: acc, CreatedAt: time.Now(), LastSeen: time.Now()}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	sess := session.Session{ID: id, Members: [2]session.Member{{ID: a}, {ID: b}}, StartedAt: time.Now()}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// roundTrips counts what a client sends: a command, or a pipeline of them.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// TestStoreAppendMessageRoundTrips: storing a message, a resent one or one that pushes the
+// oldest out of the history, costs one round trip once the server has the script.
+func TestStoreAppendMessageRoundTrips(t *testing.T) {
+	client := storeClient(t)
+	var trips roundTrips
+	client.AddHook(&trips)
+	s := newContractStore(t, client)
+	storePair(t, s, 10, 1, 2)
+	ctx := context.Background()
+	send := func(requestID string) {
+		t.Helper()
+		trips.n.Store(0)
+		if _, err := s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 10, SenderID: 1, Content: "hi", SentAt: time.Now(), RequestID: requestID}); err != nil {
+			t.Fatal(err)
+		}
+		if got := trips.n.Load(); got != 1 {
+			t.Errorf("AppendMessage(%q) took %d round trips, want 1", requestID, got)
+		}
+	}
+	// The first call on a fresh server also loads the script: EVALSHA, NOSCRIPT, EVAL.
+	if _, err := s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 10, SenderID: 2, Content: "warm up"}); err != nil {
+		t.Fatal(err)
+	}
+	send("r1")
+	send("r1")
+	for i := range storetest.HistorySize {
+		send(fmt.Sprint("more", i))
+	}
+}
+
+// TestStoreJSSafeIDs: ids near 2^53-1, the largest JS-safe one, come through the scripts
+// exactly, though Lua prints such numbers as 9.007199254741e+15 unless told otherwise.
+func TestStoreJSSafeIDs(t *testing.T) {
+	client := storeClient(t)
+	const top = 1<<53 - 1
+	const sess, a, b, base = top, top - 1, top - 2, top - 20
+	s := newContractStore(t, client)
+	storePair(t, s, sess, a, b)
+	ctx := context.Background()
+	send := func(id, sender int64, requestID string) session.Appended {
+		t.Helper()
+		res, err := s.AppendMessage(ctx, session.Message{ID: id, SessionID: sess, SenderID: sender, Content: "x", RequestID: requestID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if got := send(base, a, "r"); got.Message.ID != base || got.Partner != b {
+		t.Fatalf("first append = %+v, want id %d for partner %d", got, int64(base), int64(b))
+	}
+	if got := send(1, b, ""); got.Message.ID != base+1 {
+		t.Fatalf("second append = %+v, want id %d", got, int64(base+1))
+	}
+	if got := send(1, a, "r"); !got.Duplicate || got.Message.ID != base || got.Message.SenderID != a {
+		t.Fatalf("resend = %+v, want the first message", got)
+	}
+	for range storetest.HistorySize {
+		send(1, b, "")
+	}
+	if msgs, complete, err := s.Messages(ctx, sess, base); err != nil || complete || msgs[0].ID != base+2 {
+		t.Errorf("Messages(after %d) = %v, %v, %v, want from %d, incomplete", int64(base), msgs, complete, err, int64(base+2))
+	}
+	if _, complete, err := s.Messages(ctx, sess, base+1); err != nil || !complete {
+		t.Errorf("Messages(after %d) complete = %v, %v, want complete", int64(base+1), complete, err)
+	}
+	if n, err := client.HLen(ctx, s.keys.sessionReqs(sess)).Result(); err != nil || n != 0 {
+		t.Errorf("%d request keys, %v, want none: they leave with their messages", n, err)
+	}
+	if got := send(1, a, "r"); got.Duplicate {
+		t.Errorf("resend of a requestId that left the history = %+v, want a new message", got)
+	}
+	if _, moved, err := s.MarkViewed(ctx, sess, b, base+7); err != nil || !moved {
+		t.Errorf("MarkViewed(%d) = %v, %v, want moved", int64(base+7), moved, err)
+	}
+}
+
+// TestStoreDeleteOnce has many nodes delete one account at once: exactly one of them gets its
+// sessions to end.
+func TestStoreDeleteOnce(t *testing.T) {
+	client := storeClient(t)
+	s := newContractStore(t, client)
+	storePair(t, s, 10, 1, 2)
+	var deleters atomic.Int64
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			sessions, deleted, err := s.DeleteAccount(context.Background(), 1)
+			if err != nil {
+				t.Error(err)
+			}
+			if deleted {
+				deleters.Add(1)
+				if len(sessions) != 1 || sessions[0].ID != 10 {
+					t.Errorf("DeleteAccount = %+v, want session 10", sessions)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := deleters.Load(); n != 1 {
+		t.Errorf("%d calls deleted the account, want 1", n)
+	}
+}
+
+// TestStoreStaleLiveSessions: a live set that still names a session that ended or expired, as
+// an interrupted EndSession leaves it, shows the live sessions only and is tidied.
+func TestStoreStaleLiveSessions(t *testing.T) {
+	client := storeClient(t)
+	s := newContractStore(t, client)
+	storePair(t, s, 10, 1, 2)
+	ctx := context.Background()
+	if err := s.CreateSession(ctx, session.Session{ID: 11, Members: [2]session.Member{{ID: 1}, {ID: 2}}, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := endSessionScript.Run(ctx, client, []string{s.keys.session(11), s.keys.sessionMsgs(11), s.keys.sessionReqs(11)}, 1, "left", 60_000).Err(); err != nil {
+		t.Fatal(err) // ended without leaving the live sets
+	}
+	if err := client.SAdd(ctx, s.keys.accountLive(1), 12).Err(); err != nil {
+		t.Fatal(err) // a session that expired
+	}
+	live, err := s.LiveSessions(ctx, 1)
+	if err != nil || len(live) != 1 || live[0].ID != 10 {
+		t.Fatalf("LiveSessions = %+v, %v, want just 10", live, err)
+	}
+	if ids, _ := client.SMembers(ctx, s.keys.accountLive(1)).Result(); len(ids) != 1 || ids[0] != "10" {
+		t.Errorf("live set after reading = %v, want [10]", ids)
+	}
+	sessions, deleted, err := s.DeleteAccount(ctx, 2)
+	if err != nil || !deleted || len(sessions) != 1 || sessions[0].ID != 10 {
+		t.Errorf("DeleteAccount = %+v, %v, %v, want just 10", sessions, deleted, err)
+	}
+}
+
+// TestStoreKeysExpire: every key but the presence index expires, an ended session's within the
+// retention.
+func TestStoreKeysExpire(t *testing.T) {
+	client := storeClient(t)
+	const retention = time.Minute
+	s := NewStore(client, StoreOptions{Prefix: "keys:", HistorySize: 5, BacklogSize: 3, Retention: retention, AccountTTL: time.Hour})
+	storePair(t, s, 10, 1, 2)
+	ctx := context.Background()
+	for _, step := range []struct {
+		name string
+		do   func() error
+	}{
+		{"message", func() error {
+			_, err := s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 10, SenderID: 1, Content: "x", RequestID: "r"})
+			return err
+		}},
+		{"seen", func() error { return s.Seen(ctx, 1, time.Now()) }},
+		{"backlog", func() error { return s.AppendBacklog(ctx, 2, session.Push{Cmd: "PUSH_SIGNAL", Body: []byte("{}")}) }},
+		{"account", func() error {
+			return s.CreateAccount(ctx, session.Account{ID: 3, CreatedAt: time.Now(), LastSeen: time.Now()})
+		}},
+		{"session", func() error {
+			return s.CreateSession(ctx, session.Session{ID: 11, Members: [2]session.Member{{ID: 1}, {ID: 3}}, StartedAt: time.Now()})
+		}},
+		{"message in it", func() error {
+			_, err := s.AppendMessage(ctx, session.Message{ID: 2, SessionID: 11, SenderID: 3, Content: "y", RequestID: "r"})
+			return err
+		}},
+		{"its end", func() error {
+			_, _, err := s.EndSession(ctx, 11, session.ReasonLeft, time.Now())
+			return err
+		}},
+		{"report", func() error {
+			return s.AddReport(ctx, session.Report{ID: 20, SessionID: 11, Reporter: 1, Reported: 3, Category: "spam", CreatedAt: time.Now()})
+		}},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+	}
+	keys, err := client.Keys(ctx, "keys:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 accounts, the live sets of 1 and 2 (3's emptied), 2's backlog, 3 keys of each session,
+	// presence, the report and its index.
+	if len(keys) != 15 {
+		t.Errorf("%d keys, want 15: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		ttl, err := client.PTTL(ctx, k).Result()
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case k == s.keys.presence():
+			if ttl != -1 {
+				t.Errorf("%s expires in %v, want never: accounts leave it when deleted", k, ttl)
+			}
+		case strings.Contains(k, "{s:11}"):
+			if ttl <= 0 || ttl > retention {
+				t.Errorf("ended session's %s expires in %v, want within the retention %v", k, ttl, retention)
+			}
+		case ttl <= 0:
+			t.Errorf("%s expires in %v, want a TTL", k, ttl)
+		}
+	}
+}
+
+// BenchmarkStoreAppendMessage stores messages in many sessions at once, as a node's
+// connections do, each session's history full so that every message pushes out the oldest.
+func BenchmarkStoreAppendMessage(b *testing.B) {
+	client := storeClient(b)
+	const history, parallelism = 100, 8
+	s := NewStore(client, StoreOptions{Prefix: "bench:", HistorySize: history, BacklogSize: 100, Retention: time.Minute, AccountTTL: time.Hour})
+	ctx := context.Background()
+	message := func(sess int64, i int) session.Message {
+		return session.Message{
+			ID: int64(i), SessionID: sess, SenderID: 2 * sess, SentAt: time.Now(), RequestID: strconv.Itoa(i),
+			Content: "a message of an ordinary length, give or take",
+		}
+	}
+	sessions := int64(parallelism * runtime.GOMAXPROCS(0))
+	for sess := range sessions {
+		for _, a := range []int64{2 * sess, 2*sess + 1} {
+			if err := s.CreateAccount(ctx, session.Account{ID: a, CreatedAt: time.Now(), LastSeen: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.CreateSession(ctx, session.Session{ID: sess, Members: [2]session.Member{{ID: 2 * sess}, {ID: 2*sess + 1}}, StartedAt: time.Now()}); err != nil {
+			b.Fatal(err)
+		}
+		for i := range history {
+			if _, err := s.AppendMessage(ctx, message(sess, i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		sess := next.Add(1) - 1
+		for i := history; pb.Next(); i++ {
+			if _, err := s.AppendMessage(ctx, message(sess, i)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
