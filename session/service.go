@@ -392,11 +392,12 @@ func (s *Service) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, id := range lapsed {
-		if err := s.expire(ctx, id, ReasonTimeout); err != nil {
-			return err
-		}
+		// Close first, while the account still says where its connection is.
 		if err := s.out.Disconnect(ctx, id, closeNormal, "presence timeout"); err != nil {
 			s.log.Warn("closing a lapsed connection", "account", id, "err", err)
+		}
+		if err := s.expire(ctx, id, ReasonTimeout); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet/config"
-	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/push"
 	"github.com/duetchat/duet/session"
 	"github.com/duetchat/duet/web"
@@ -30,6 +30,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	redis.SetLogger(redisLogger{log})
 	n, err := startNode(cfg, log)
 	if err != nil {
 		return err
@@ -54,10 +55,19 @@ func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
+// redisLogger hands go-redis's own messages (mostly retries while Redis is away, which the
+// failing requests report anyway) to the node's log at debug level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+}
+
 // node is one running Duet node: its engines, the service, the connection server and the HTTP
 // server in front of them.
 type node struct {
 	log      *slog.Logger
+	engines  *engines
 	listener net.Listener
 	http     *http.Server
 	push     *push.Server
@@ -68,18 +78,33 @@ type node struct {
 
 // startNode wires a node from cfg and starts serving on cfg.Listen.
 func startNode(cfg config.Config, log *slog.Logger) (*node, error) {
+	ctx, stop := context.WithCancel(context.Background())
+	eng, err := openEngines(ctx, cfg, log)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	n, err := wireNode(ctx, cfg, log, eng)
+	if err != nil {
+		stop()
+		return nil, errors.Join(err, eng.close(context.Background()))
+	}
+	n.stop = stop
+	return n, nil
+}
+
+func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engines) (*node, error) {
 	now := time.Now
-	store := session.NewMemoryStore(session.MemoryOptions{
-		HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention, Now: now,
-	})
-	queue := match.NewMemoryQueue(match.Rule{InterestWait: cfg.InterestWait})
-	const nodeID = 0 // the only node
-	ids, err := session.NewIDs(nodeID)
+	ids, err := session.NewIDs(eng.nodeID)
 	if err != nil {
 		return nil, err
 	}
-	hub := push.NewHub(nodeID, store)
-	svc := session.NewService(store, queue, hub, ids, now, log, session.Options{
+	hub := push.NewHub(eng.nodeID, eng.store)
+	out, err := eng.deliverer(ctx, hub)
+	if err != nil {
+		return nil, err
+	}
+	svc := session.NewService(eng.store, eng.queue, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PresenceTimeout: cfg.PresenceTimeout, PartnerCooldown: cfg.PartnerCooldown, TypingTimeout: cfg.TypingTimeout,
 	})
@@ -98,17 +123,17 @@ func startNode(cfg config.Config, log *slog.Logger) (*node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
 	n := &node{
-		log: log, listener: listener, push: pushSrv, stop: stop, served: make(chan error, 1),
+		log: log, engines: eng, listener: listener, push: pushSrv, served: make(chan error, 1),
 		http: &http.Server{
 			Handler:           app,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}
-	n.loops.Go(func() { svc.Run(ctx, cfg.PingInterval) })
-	n.loops.Go(func() { pushSrv.Run(ctx) })
+	for _, loop := range append(eng.loops, func(ctx context.Context) { svc.Run(ctx, cfg.PingInterval) }, pushSrv.Run) {
+		n.loops.Go(func() { loop(ctx) })
+	}
 	go func() { n.served <- n.http.Serve(listener) }()
 	return n, nil
 }
@@ -117,14 +142,15 @@ func startNode(cfg config.Config, log *slog.Logger) (*node, error) {
 func (n *node) Addr() string { return n.listener.Addr().String() }
 
 // Shutdown stops accepting connections, closes every WebSocket with 1001 so that clients
-// reconnect, then stops the HTTP server and the background loops.
+// reconnect, then stops the HTTP server, the background loops and the engines.
 func (n *node) Shutdown(ctx context.Context) error {
 	errPush := n.push.Shutdown(ctx)
 	errHTTP := n.http.Shutdown(ctx)
 	n.stop()
 	n.loops.Wait()
+	errEngines := n.engines.close(ctx)
 	if err := <-n.served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return errors.Join(errPush, errHTTP)
+	return errors.Join(errPush, errHTTP, errEngines)
 }

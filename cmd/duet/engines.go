@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/duetchat/duet/config"
+	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/push"
+	"github.com/duetchat/duet/redisengine"
+	"github.com/duetchat/duet/session"
+)
+
+// engines are where a node keeps its shared state, and how its pushes reach other nodes.
+type engines struct {
+	nodeID int64
+	store  session.Store
+	queue  match.Queue
+	// deliverer returns how pushes leave this node, given its hub of local connections. It is
+	// ready to receive before it returns.
+	deliverer func(ctx context.Context, hub *push.Hub) (session.Deliverer, error)
+	loops     []func(ctx context.Context) // run until the node stops
+	close     func(ctx context.Context) error
+}
+
+// nodeLeaseTTL is how long a dead node keeps its node id before another node may take it.
+const nodeLeaseTTL = 30 * time.Second
+
+func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*engines, error) {
+	rule := match.Rule{InterestWait: cfg.InterestWait}
+	switch cfg.Engine {
+	case "redis":
+		return openRedis(ctx, cfg, rule, log)
+	default:
+		store := session.NewMemoryStore(session.MemoryOptions{
+			HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention, Now: time.Now,
+		})
+		return &engines{
+			nodeID: 0, // the only node
+			store:  store,
+			queue:  match.NewMemoryQueue(rule),
+			deliverer: func(_ context.Context, hub *push.Hub) (session.Deliverer, error) {
+				return hub, nil
+			},
+			close: func(context.Context) error { return nil },
+		}, nil
+	}
+}
+
+func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slog.Logger) (*engines, error) {
+	client, err := redisengine.Open(cfg.RedisURL, cfg.RedisTimeout)
+	if err != nil {
+		return nil, err
+	}
+	lease, err := redisengine.LeaseNodeID(ctx, client, cfg.RedisPrefix, session.MaxNodeID, nodeLeaseTTL, log)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("engine redis at %s: %w", cfg.RedisURL, err)
+	}
+	log.Info("leased a node id", "node", lease.ID())
+	store := redisengine.NewStore(client, redisengine.StoreOptions{
+		Prefix: cfg.RedisPrefix, HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize,
+		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3,
+	})
+	var delivery *redisengine.Delivery
+	return &engines{
+		nodeID: lease.ID(),
+		store:  store,
+		queue:  redisengine.NewQueue(client, cfg.RedisPrefix, rule),
+		deliverer: func(ctx context.Context, hub *push.Hub) (session.Deliverer, error) {
+			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, log)
+			return delivery, delivery.Subscribe(ctx)
+		},
+		loops: []func(context.Context){lease.Run, func(ctx context.Context) { delivery.Run(ctx) }},
+		close: func(ctx context.Context) error {
+			return errors.Join(lease.Release(ctx), client.Close())
+		},
+	}, nil
+}

@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duetchat/duet/redisengine/redistest"
+)
+
+// Timings of the multi-node tests: short, so that crashes are noticed quickly.
+const (
+	nodePing     = 200 * time.Millisecond
+	nodePresence = time.Second
+)
+
+// startNodes starts n nodes on the Redis at redisURL, sharing one key prefix. Later flags
+// override the test timings.
+func startNodes(t *testing.T, n int, redisURL string, flags ...string) []*server {
+	t.Helper()
+	var nodes []*server
+	for range n {
+		nodes = append(nodes, startServer(t, append([]string{
+			"--engine", "redis", "--redis-url", redisURL, "--redis-timeout", "300ms",
+			"--ping-interval", nodePing.String(), "--presence-timeout", nodePresence.String(),
+		}, flags...)...))
+	}
+	return nodes
+}
+
+// kill ends the server at once, as a crash would: no close frames, no clean-up.
+func (s *server) kill() {
+	s.stopOnce.Do(func() {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+	})
+}
+
+// chatAcross pairs a client on one node with a client on another and has them use the
+// whole protocol across the nodes.
+func chatAcross(t *testing.T, a, b *client) int64 {
+	t.Helper()
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "hello from node one")
+	last := b.sayTo(a, sid, "hello from node two")
+
+	a.send("TYPING", map[string]any{"sessionId": sid, "typing": true})
+	wantFields(t, b.waitSignal("Typing"), map[string]any{"data.accountId": a.id, "data.typing": true})
+	a.say(sid, "typed")
+	b.waitPush("PUSH_DIALOGUE")
+
+	wantCode(t, a.request("VIEWED_ACK", map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last}), 0)
+	wantFields(t, b.waitPush("PUSH_VIEWED_ACK"), map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last})
+	return sid
+}
+
+func TestRedisTwoNodes(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		r := redistest.Start(t)
+		nodes := startNodes(t, 2, "redis://"+r.Addr+"/0")
+		a := newUser(t, nodes[0], d, "Ann")
+		b := newUser(t, nodes[1], d, "Bob")
+		sid := chatAcross(t, a, b)
+		wantCode(t, b.request("LEAVE", map[string]any{"sessionId": sid}), 0)
+		wantExit(t, a.waitSignal("PartnerExit"), a.id, b.id, sid, "left")
+	})
+}
+
+// TestRedisMatchStormAcrossNodes has clients on three nodes match at once: every one ends in
+// exactly one session, with someone else, and both sides agree.
+func TestRedisMatchStormAcrossNodes(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	nodes := startNodes(t, 3, "redis://"+r.Addr+"/0")
+	const n = 30
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = newUser(t, nodes[i%len(nodes)], seedDialect, "u")
+	}
+	type reply struct {
+		c *client
+		f frame
+	}
+	replies := make(chan reply, n)
+	for _, c := range clients {
+		go func() { replies <- reply{c, c.request("MATCH", map[string]any{})} }()
+	}
+	partnerOf := map[int64]int64{}
+	sessionOf := map[int64]int64{}
+	for range n {
+		r := <-replies
+		switch r.f.code() {
+		case 0:
+			partnerOf[r.c.id], _ = r.f.int("partnerId")
+			sessionOf[r.c.id], _ = r.f.int("sessionId")
+		case 4:
+			sig := r.c.waitSignal("NewSession")
+			partnerOf[r.c.id], _ = sig.int("data.accountId")
+			sessionOf[r.c.id], _ = sig.int("sessionId")
+		default:
+			t.Fatalf("MATCH reply %s, want code 0 or 4", r.f)
+		}
+	}
+	for id, p := range partnerOf {
+		if p == id || partnerOf[p] != id || sessionOf[p] != sessionOf[id] {
+			t.Errorf("%d is paired with %d in session %d, but %d is paired with %d in %d", id, p, sessionOf[id], p, partnerOf[p], sessionOf[p])
+		}
+	}
+}
+
+// TestRedisNodeCrash kills the node holding one side: the other side, on another node, is told
+// PartnerExit (timeout) once, within the presence timeout plus a ping interval.
+func TestRedisNodeCrash(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	nodes := startNodes(t, 3, "redis://"+r.Addr+"/0")
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	b := newUser(t, nodes[1], seedDialect, "Bob")
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "about to crash")
+
+	lastFromA := time.Unix(0, a.lastSent.Load())
+	nodes[0].kill()
+	killed := time.Now()
+	exit := b.waitFor("PartnerExit", nodePresence+nodePing+3*time.Second, b.isSignal("PartnerExit"))
+	wantExit(t, exit, b.id, a.id, sid, "timeout")
+	got := time.Since(lastFromA)
+	t.Logf("PartnerExit %v after the kill, %v after Ann's last frame", time.Since(killed).Round(time.Millisecond), got.Round(time.Millisecond))
+	if max := nodePresence + nodePing + time.Second; got > max {
+		t.Errorf("PartnerExit came %v after Ann's last frame, want within the presence timeout + a ping interval (%v, slack 1s)", got, nodePresence+nodePing)
+	}
+	b.expectNone("a second PartnerExit", 2*nodePing+quiet, b.isSignal("PartnerExit"))
+}
+
+// TestRedisGracefulRestart stops one node with SIGTERM: its client is closed with 1001, comes
+// back on another node with RECONNECT, and keeps its session and every message; the partner
+// sees PartnerAway and PartnerBack, never PartnerExit.
+func TestRedisGracefulRestart(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	// Long enough for the stopped node to exit (a race-enabled binary lingers a second) and the
+	// client to come back.
+	const presence = 5 * time.Second
+	nodes := startNodes(t, 2, "redis://"+r.Addr+"/0", "--presence-timeout", presence.String())
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	b := newUser(t, nodes[1], seedDialect, "Bob")
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "see you on the other side")
+
+	nodes[0].stop()
+	a.wantClosed(1001)
+	wantFields(t, b.waitSignal("PartnerAway"), map[string]any{"sessionId": sid, "data.accountId": a.id})
+	var sent []int64
+	for _, text := range []string{"are", "you", "back?"} {
+		sent = append(sent, b.say(sid, text))
+	}
+
+	a2 := dial(t, nodes[1], seedDialect, "Ann2")
+	a2.send("RECONNECT", map[string]any{"accountId": a.id, "token": a.token})
+	reply := a2.next()
+	wantCode(t, reply, 0)
+	wantSessions(t, reply, map[int64]map[string]any{sid: {"partnerId": b.id, "lastMsgId": sent[len(sent)-1]}})
+	a2.id, a2.nick, a2.token = a.id, a.nick, a.token
+	for _, id := range sent {
+		wantFields(t, a2.waitPush("PUSH_DIALOGUE"), map[string]any{"msgId": id, "sessionId": sid})
+	}
+	wantFields(t, b.waitSignal("PartnerBack"), map[string]any{"sessionId": sid, "data.accountId": a.id})
+	a2.sayTo(b, sid, "back")
+	b.expectNone("PartnerExit", presence, b.isSignal("PartnerExit"))
+}
+
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	url := "redis://" + c.Addrs[0] + "?addr=" + c.Addrs[1] + "&addr=" + c.Addrs[2]
+	nodes := startNodes(t, 2, url)
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	b := newUser(t, nodes[1], reqDialect, "Bob")
+	chatAcross(t, a, b)
+}
+
+// TestRedisOutage stops Redis under a running node: requests fail with code 2 and a clear
+// message in bounded time and /readyz says not ready; when Redis is back, so is the service.
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	node := startNodes(t, 1, "redis://"+r.Addr+"/0")[0]
+	newUser(t, node, seedDialect, "before")
+
+	r.Stop()
+	c := dial(t, node, seedDialect, "during")
+	asked := time.Now()
+	reply := c.request("CRT_ACCOUNT", map[string]any{"nickName": "during"})
+	wantCode(t, reply, 2)
+	if msg := reply.str("msg"); msg == "" || strings.Contains(msg, "redis") || strings.Contains(msg, "dial") {
+		t.Errorf("code 2 msg = %q, want a sentence for a person, without internals", msg)
+	}
+	if took := time.Since(asked); took > 3*time.Second {
+		t.Errorf("the failing request took %v, want it bounded by the Redis timeout", took)
+	}
+	if resp, body := httpGet(t, node.httpURL()+"/readyz"); resp.StatusCode != 503 {
+		t.Errorf("/readyz during the outage = %d %s, want 503", resp.StatusCode, body)
+	}
+
+	r.Restart(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ := httpGet(t, node.httpURL()+"/readyz")
+		if resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz not ready 10s after Redis came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a := newUser(t, node, seedDialect, "Ann")
+	b := newUser(t, node, seedDialect, "Bob")
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "we are back")
+}

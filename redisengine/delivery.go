@@ -1,0 +1,146 @@
+package redisengine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet/session"
+)
+
+// Local is the node's own registry of connections: push.Hub.
+type Local interface {
+	// DeliverLocal queues p on the account's connection if this node holds it.
+	DeliverLocal(ctx context.Context, accountID int64, p session.Push) (bool, error)
+	// Disconnect closes the account's connection if this node holds it.
+	Disconnect(ctx context.Context, accountID int64, code int, reason string) error
+}
+
+// Delivery is the session.Deliverer of a node among many: a push goes to the node that holds
+// the account's connection, over that node's sharded pub/sub channel, or into the account's
+// backlog while it has none. Pub/sub delivers at most once; what a lost publish dropped, a
+// client recovers with RESUME.
+type Delivery struct {
+	client redis.UniversalClient
+	store  *Store
+	keys   keyspace
+	node   int64
+	local  Local
+	log    *slog.Logger
+	pubsub *redis.PubSub
+}
+
+var _ session.Deliverer = (*Delivery)(nil)
+
+// envelope is what crosses between nodes: a push for an account, or an order to close its
+// connection. Hops counts forwards, so a push whose route went stale is re-routed once, then
+// kept in the backlog rather than bounced between nodes.
+type envelope struct {
+	To     int64         `json:"to"`
+	Push   *session.Push `json:"push,omitempty"`
+	Hops   int           `json:"hops,omitempty"`
+	Close  int           `json:"close,omitempty"`
+	Reason string        `json:"reason,omitempty"`
+}
+
+// NewDelivery returns the Deliverer of node, routing through store's accounts.
+func NewDelivery(client redis.UniversalClient, store *Store, node int64, local Local, log *slog.Logger) *Delivery {
+	return &Delivery{client: client, store: store, keys: store.keys, node: node, local: local, log: log}
+}
+
+// Subscribe starts listening on this node's channel. It returns once Redis has confirmed the
+// subscription, so that no push sent to the node afterwards is missed.
+func (d *Delivery) Subscribe(ctx context.Context) error {
+	d.pubsub = d.client.SSubscribe(ctx, d.keys.channel(d.node))
+	if _, err := d.pubsub.Receive(ctx); err != nil {
+		d.pubsub.Close()
+		return fmt.Errorf("redisengine: subscribing to node %d: %w", d.node, err)
+	}
+	return nil
+}
+
+// Run hands what arrives on the node's channel to the local connections until ctx ends. The
+// subscription survives Redis restarts: go-redis reconnects and subscribes again.
+func (d *Delivery) Run(ctx context.Context) {
+	defer d.pubsub.Close()
+	ch := d.pubsub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			var e envelope
+			if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
+				d.log.Error("a malformed message on the node channel", "err", err)
+				continue
+			}
+			if err := d.receive(ctx, e); err != nil {
+				d.log.Warn("handing over a push", "account", e.To, "err", err)
+			}
+		}
+	}
+}
+
+func (d *Delivery) receive(ctx context.Context, e envelope) error {
+	if e.Push == nil {
+		return d.local.Disconnect(ctx, e.To, e.Close, e.Reason)
+	}
+	delivered, err := d.local.DeliverLocal(ctx, e.To, *e.Push)
+	if err != nil || delivered {
+		return err
+	}
+	// The account left this node after the push was routed here.
+	if e.Hops > 0 {
+		return d.store.AppendBacklog(ctx, e.To, *e.Push)
+	}
+	return d.deliver(ctx, e.To, *e.Push, e.Hops+1)
+}
+
+// Deliver implements session.Deliverer.
+func (d *Delivery) Deliver(ctx context.Context, accountID int64, p session.Push) error {
+	return d.deliver(ctx, accountID, p, 0)
+}
+
+func (d *Delivery) deliver(ctx context.Context, accountID int64, p session.Push, hops int) error {
+	node, routed, err := d.store.routeOrKeep(ctx, accountID, p)
+	if err != nil || !routed {
+		return err
+	}
+	if node == d.node {
+		delivered, err := d.local.DeliverLocal(ctx, accountID, p)
+		if err != nil || delivered {
+			return err
+		}
+		return d.store.AppendBacklog(ctx, accountID, p)
+	}
+	return d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
+}
+
+// Disconnect implements session.Deliverer.
+func (d *Delivery) Disconnect(ctx context.Context, accountID int64, code int, reason string) error {
+	node, routed, err := d.store.route(ctx, accountID)
+	switch {
+	case err != nil:
+		return err
+	case !routed || node == d.node:
+		return d.local.Disconnect(ctx, accountID, code, reason)
+	}
+	return d.publish(ctx, node, envelope{To: accountID, Close: code, Reason: reason})
+}
+
+func (d *Delivery) publish(ctx context.Context, node int64, e envelope) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := d.client.SPublish(ctx, d.keys.channel(node), b).Err(); err != nil {
+		return fmt.Errorf("redisengine: publishing to node %d: %w", node, err)
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package redisengine
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Open connects to the Redis named by rawURL, in the forms go-redis parses:
+//
+//	redis://[user:pass@]host:port[/db]                       one server (rediss:// for TLS)
+//	redis://host1:port1?addr=host2:port2&addr=host3:port3    a Redis Cluster, from its seed nodes
+//	redis://sentinel1:port?addr=sentinel2:port&master_name=m  Sentinel, by master name
+//
+// Query parameters set client options (dial_timeout, read_timeout, pool_size, ...). What the URL
+// leaves unset is bounded so that a request fails with an error in bounded time when Redis is
+// down or slow: timeout for every dial, read, write and wait for a pooled connection, one retry
+// of a failed command and one attempt per dial.
+func Open(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: redis url: %w", err)
+	}
+	q := u.Query()
+	switch {
+	case q.Has("master_name"):
+		o, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redisengine: sentinel url: %w", err)
+		}
+		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries})
+		return redis.NewFailoverClient(o), nil
+	case q.Has("addr"):
+		o, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redisengine: cluster url: %w", err)
+		}
+		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries})
+		return redis.NewClusterClient(o), nil
+	default:
+		o, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redisengine: redis url: %w", err)
+		}
+		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries})
+		return redis.NewClient(o), nil
+	}
+}
+
+// limits are the client options that bound how long a failing request takes.
+type limits struct {
+	dial, read, write, pool *time.Duration
+	retries, dialRetries    *int
+}
+
+// bound sets the limits the URL left unset.
+func bound(timeout time.Duration, l limits) {
+	for _, d := range []*time.Duration{l.dial, l.read, l.write, l.pool} {
+		if *d == 0 {
+			*d = timeout
+		}
+	}
+	for _, n := range []*int{l.retries, l.dialRetries} {
+		if *n == 0 {
+			*n = 1
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package redisengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet/session"
+)
+
+// routeScript returns the node an existing account's pushes are routed to or, while none is,
+// keeps the push at the end of its backlog (as backlogScript does) and returns -1. It returns
+// -2 for an account that does not exist.
+// KEYS: account, backlog. ARGV: backlog size, push.
+var routeScript = redis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return -2 end
+local route = redis.call('HMGET', KEYS[1], 'node', 'routed')
+if route[2] == '1' then return tonumber(route[1]) end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return -1`)
+
+// routeOrKeep returns the node the account's pushes go to and true or, while it is away, keeps
+// p in its backlog and returns false. Pushes for an account that is gone are dropped.
+func (s *Store) routeOrKeep(ctx context.Context, accountID int64, p session.Push) (int64, bool, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return 0, false, err
+	}
+	node, err := routeScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountBacklog(accountID)}, s.backlogSize, b).Int64()
+	if err != nil {
+		return 0, false, fmt.Errorf("redisengine: route: %w", err)
+	}
+	return node, node >= 0, nil
+}
+
+// route returns the node the account's pushes go to, and false while it has none.
+func (s *Store) route(ctx context.Context, accountID int64) (int64, bool, error) {
+	vals, err := s.rdb.HMGet(ctx, s.keys.account(accountID), "node", "routed").Result()
+	if err != nil {
+		return 0, false, fmt.Errorf("redisengine: route: %w", err)
+	}
+	if routed, _ := vals[1].(string); routed != "1" {
+		return 0, false, nil
+	}
+	node, _ := vals[0].(string)
+	id, err := strconv.ParseInt(node, 10, 64)
+	if err != nil {
+		return 0, false, errors.New("redisengine: route: malformed node id " + strconv.Quote(node))
+	}
+	return id, true, nil
+}
