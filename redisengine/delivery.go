@@ -91,15 +91,16 @@ func (d *Delivery) receive(ctx context.Context, e envelope) error {
 	if e.Push == nil {
 		return d.local.Disconnect(ctx, e.To, e.Close, e.Reason)
 	}
+	if e.Hops == 0 {
+		// Normally the account is here; if it has moved on, this routes the push once more.
+		return d.deliver(ctx, e.To, *e.Push, 1)
+	}
+	// Routed here a second time and still not here: keep it for the account's next claim.
 	delivered, err := d.local.DeliverLocal(ctx, e.To, *e.Push)
 	if err != nil || delivered {
 		return err
 	}
-	// The account left this node after the push was routed here.
-	if e.Hops > 0 {
-		return d.store.AppendBacklog(ctx, e.To, *e.Push)
-	}
-	return d.deliver(ctx, e.To, *e.Push, e.Hops+1)
+	return d.store.AppendBacklog(ctx, e.To, *e.Push)
 }
 
 // Deliver implements session.Deliverer.
@@ -107,16 +108,18 @@ func (d *Delivery) Deliver(ctx context.Context, accountID int64, p session.Push)
 	return d.deliver(ctx, accountID, p, 0)
 }
 
+// deliver sends p to the account's connection: at once if this node holds it, else through
+// the node its account is routed to, else into its backlog.
 func (d *Delivery) deliver(ctx context.Context, accountID int64, p session.Push, hops int) error {
-	node, routed, err := d.store.routeOrKeep(ctx, accountID, p)
-	if err != nil || !routed {
+	if delivered, err := d.local.DeliverLocal(ctx, accountID, p); err != nil || delivered {
 		return err
 	}
-	if node == d.node {
-		delivered, err := d.local.DeliverLocal(ctx, accountID, p)
-		if err != nil || delivered {
-			return err
-		}
+	node, routed, err := d.store.routeOrKeep(ctx, accountID, p)
+	switch {
+	case err != nil || !routed:
+		return err
+	case node == d.node:
+		// Routed here, yet not here: the connection ended after the check above.
 		return d.store.AppendBacklog(ctx, accountID, p)
 	}
 	return d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})

@@ -115,8 +115,11 @@ func (l *Lease) Release(ctx context.Context) error {
 
 // channel is the sharded pub/sub channel on which node id receives pushes.
 func (k keyspace) channel(node int64) string {
-	return k.prefix + "{n:" + strconv.FormatInt(node, 10) + "}:push"
+	return k.channelPrefix() + strconv.FormatInt(node, 10) + "}:push"
 }
+
+// channelPrefix is what every node's channel starts with, for scripts to complete.
+func (k keyspace) channelPrefix() string { return k.prefix + "{n:" }
 
 // node is the key of node id's lease.
 func (k keyspace) node(id int64) string {

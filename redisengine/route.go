@@ -56,3 +56,44 @@ func (s *Store) route(ctx context.Context, accountID int64) (int64, bool, error)
 	}
 	return id, true, nil
 }
+
+// setRouteScript sets where a member's pushes in an existing session go ("" for nowhere), or, given
+// the route expected, only if it still is that.
+// KEYS: session. ARGV: member, route, expected route or "" for any.
+var setRouteScript = redis.NewScript(`
+local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ra', 'rb')
+local i
+if s[1] == ARGV[1] then i = 1 elseif s[2] == ARGV[1] then i = 2 else return 0 end
+if ARGV[3] ~= '' and s[2 + i] ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], i == 1 and 'ra' or 'rb', ARGV[2])
+return 1`)
+
+// routeSessions records in each of the member's sessions where its pushes go, so that
+// AppendMessage can send a message on without asking the account; given the route expected,
+// only where it still is that. Each session is its own slot, so they are set in a pipeline.
+func (s *Store) routeSessions(ctx context.Context, member int64, sessionIDs []string, route, expected string) error {
+	if len(sessionIDs) == 0 {
+		return nil
+	}
+	return s.pipelined(ctx, setRouteScript, func(p redis.Pipeliner) {
+		for _, id := range sessionIDs {
+			n, err := strconv.ParseInt(id, 10, 64)
+			if err != nil {
+				continue // not a session id: nothing to route
+			}
+			setRouteScript.EvalSha(ctx, p, []string{s.keys.session(n)}, member, route, expected)
+		}
+	})
+}
+
+// textList reads a list of strings nested in a script's reply.
+func textList(v any) []string {
+	items, _ := v.([]any)
+	list := make([]string, 0, len(items))
+	for _, item := range items {
+		if s, ok := item.(string); ok {
+			list = append(list, s)
+		}
+	}
+	return list
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +27,8 @@ import (
 type Store struct {
 	rdb         redis.UniversalClient
 	keys        keyspace
+	node        int64 // the node this store serves
+	publish     bool  // whether scripts may publish (not on a cluster)
 	historySize int
 	backlogSize int
 	retention   int64 // ms
@@ -35,6 +38,7 @@ type Store struct {
 // StoreOptions sizes a Store. Every duration must be positive.
 type StoreOptions struct {
 	Prefix      string
+	Node        int64         // the node id of the node this store serves
 	HistorySize int           // messages kept per session
 	BacklogSize int           // pushes kept per away account
 	Retention   time.Duration // how long an ended session stays readable
@@ -45,8 +49,9 @@ var _ session.Store = (*Store)(nil)
 
 // NewStore returns the store kept under o.Prefix by client.
 func NewStore(client redis.UniversalClient, o StoreOptions) *Store {
+	_, cluster := client.(*redis.ClusterClient)
 	return &Store{
-		rdb: client, keys: keyspace{o.Prefix}, historySize: o.HistorySize, backlogSize: o.BacklogSize,
+		rdb: client, keys: keyspace{o.Prefix}, node: o.Node, publish: !cluster, historySize: o.HistorySize, backlogSize: o.BacklogSize,
 		retention: o.Retention.Milliseconds(), accountTTL: o.AccountTTL.Milliseconds(),
 	}
 }
@@ -233,15 +238,17 @@ func (s *Store) Lapsed(ctx context.Context, cutoff time.Time) ([]int64, error) {
 	return ids, nil
 }
 
-// addLiveScript adds a session to an account's live set if the account exists; the set
-// expires with the account.
+// addLiveScript adds a session to an account's live set if the account exists, and returns the
+// node its pushes are routed to ("" for none); the set expires with the account.
 // KEYS: account, live. ARGV: session id.
 var addLiveScript = redis.NewScript(`
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -2 then return 0 end
+if ttl == -2 then return false end
 redis.call('SADD', KEYS[2], ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-return 1`)
+local route = redis.call('HMGET', KEYS[1], 'node', 'routed')
+if route[2] == '1' then return route[1] end
+return ''`)
 
 // CreateSession implements session.Store. The session is written before its members' live sets
 // name it, so a live set never names a session yet to be written; and it is named there only
@@ -269,15 +276,22 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session) error {
 			added[i] = addLiveScript.EvalSha(ctx, p, []string{s.keys.account(m.ID), s.keys.accountLive(m.ID)}, sess.ID)
 		}
 	})
-	inA, _ := added[0].Int()
-	inB, _ := added[1].Int()
+	routeA, errA := added[0].Text()
+	routeB, errB := added[1].Text()
 	switch {
+	case errors.Is(errA, redis.Nil) || errors.Is(errB, redis.Nil): // a script found no account
+		err = errNoAccount
 	case err != nil:
 		err = fmt.Errorf("redisengine: create session: %w", err)
-	case inA == 1 && inB == 1:
+	case errA == nil && errB == nil:
+		// Where each member's pushes go, for AppendMessage to send them on its own. Should this
+		// fail or race with a member moving, a push may take a wrong turn and be routed again.
+		if err := s.rdb.HSet(ctx, key, "ra", routeA, "rb", routeB).Err(); err != nil {
+			return fmt.Errorf("redisengine: create session: %w", err)
+		}
 		return nil
 	default:
-		err = errNoAccount
+		err = fmt.Errorf("redisengine: create session: %w", errors.Join(errA, errB))
 	}
 	_, undoErr := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, key)
@@ -431,10 +445,14 @@ func (s *Store) EndSession(ctx context.Context, id int64, reason string, at time
 // sender's request key, with an id above the session's last, and keeps the newest history-size
 // messages, forgetting the request keys of those that fall out. It returns "ok", the partner
 // and the id; "dup", the partner and the first message; or a refusal.
+// On a server where it may (not a cluster, whose scripts are bound to their slot), it also
+// publishes the message's push to the node the partner's connection is on, if that is another
+// node, and then adds "1" to its reply.
 // KEYS: session, msgs, req. ARGV: sender, proposed id, messageBody JSON, request key or "",
-// history size, session TTL ms.
+// history size, session TTL ms, this node, "1" to publish, channel prefix, the PUSH_DIALOGUE
+// body after its msgId.
 var appendMessageScript = redis.NewScript(`
-local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last')
+local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last', 'ra', 'rb')
 if not s[1] then return {'nosession'} end
 local partner
 if s[1] == ARGV[1] then partner = s[2]
@@ -465,6 +483,14 @@ else
 end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], id) end
 for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
+local route = s[6]
+if partner == s[1] then route = s[5] end
+if ARGV[8] == '1' and route and route ~= '' and route ~= ARGV[7] then
+	local envelope = '{"to":' .. partner .. ',"push":{"cmd":"PUSH_DIALOGUE","body":{"msgId":' .. id .. ARGV[10] .. '}}'
+	if redis.call('SPUBLISH', ARGV[9] .. route .. '}:push', envelope) > 0 then
+		return {'ok', partner, id, '1'}
+	end
+end
 return {'ok', partner, id}`)
 
 // AppendMessage implements session.Store, in one round trip.
@@ -478,8 +504,17 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 		request = strconv.FormatInt(m.SenderID, 10) + ":" + m.RequestID
 	}
 	id := m.SessionID
+	publish, pushTail := "0", ""
+	if s.publish {
+		unnumbered := m
+		unnumbered.ID = 0
+		if tail, ok := strings.CutPrefix(string(session.DialoguePush(unnumbered).Body), `{"msgId":0`); ok {
+			publish, pushTail = "1", tail
+		}
+	}
 	reply, err := appendMessageScript.Run(ctx, s.rdb, []string{s.keys.session(id), s.keys.sessionMsgs(id), s.keys.sessionReqs(id)},
-		m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds()).StringSlice()
+		m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds(),
+		s.node, publish, s.keys.channelPrefix(), pushTail).StringSlice()
 	if err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
 	}
@@ -500,7 +535,7 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 	if m.ID, err = strconv.ParseInt(reply[2], 10, 64); err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: malformed id %q", reply[2])
 	}
-	return session.Appended{Message: m, Partner: partner}, nil
+	return session.Appended{Message: m, Partner: partner, Delivered: len(reply) == 4}, nil
 }
 
 // Messages implements session.Store.
@@ -572,24 +607,29 @@ func (s *Store) MarkViewed(ctx context.Context, sessionID, reader, msgID int64) 
 // backlogScript keeps pushes at the end of an existing account's backlog, of which it keeps the
 // newest backlog-size, and which expires with the account. Given a node, it first stops routing
 // the account's pushes to that node, unless another node has claimed the account since.
-// KEYS: account, backlog. ARGV: node or "", backlog size, pushes.
+// It returns the account's live sessions if it stopped routing, so that they stop too.
+// KEYS: account, backlog, live. ARGV: node or "", backlog size, pushes.
 var backlogScript = redis.NewScript(`
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -2 then return 0 end
+if ttl == -2 then return {} end
+local live = {}
 if ARGV[1] ~= '' then
 	local route = redis.call('HMGET', KEYS[1], 'node', 'routed')
-	if route[1] == ARGV[1] and route[2] == '1' then redis.call('HSET', KEYS[1], 'routed', '0') end
+	if route[1] == ARGV[1] and route[2] == '1' then
+		redis.call('HSET', KEYS[1], 'routed', '0')
+		live = redis.call('SMEMBERS', KEYS[3])
+	end
 end
 if #ARGV > 2 then
 	redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
 	redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 	if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 end
-return 1`)
+return live`)
 
 // AppendBacklog implements session.Store.
 func (s *Store) AppendBacklog(ctx context.Context, accountID int64, ps ...session.Push) error {
-	if err := s.keepBacklog(ctx, accountID, "", ps); err != nil {
+	if _, err := s.keepBacklog(ctx, accountID, "", ps); err != nil {
 		return fmt.Errorf("redisengine: append backlog: %w", err)
 	}
 	return nil
@@ -597,7 +637,12 @@ func (s *Store) AppendBacklog(ctx context.Context, accountID int64, ps ...sessio
 
 // Release implements session.Store.
 func (s *Store) Release(ctx context.Context, accountID, node int64, pending []session.Push) error {
-	if err := s.keepBacklog(ctx, accountID, strconv.FormatInt(node, 10), pending); err != nil {
+	from := strconv.FormatInt(node, 10)
+	live, err := s.keepBacklog(ctx, accountID, from, pending)
+	if err == nil {
+		err = s.routeSessions(ctx, accountID, live, "", from)
+	}
+	if err != nil {
 		return fmt.Errorf("redisengine: release: %w", err)
 	}
 	return nil
@@ -605,37 +650,42 @@ func (s *Store) Release(ctx context.Context, accountID, node int64, pending []se
 
 // keepBacklog runs backlogScript. Only the newest backlog-size pushes would stay, so only they
 // are sent.
-func (s *Store) keepBacklog(ctx context.Context, accountID int64, node string, ps []session.Push) error {
+func (s *Store) keepBacklog(ctx context.Context, accountID int64, node string, ps []session.Push) ([]string, error) {
 	ps = ps[max(0, len(ps)-s.backlogSize):]
 	args := make([]any, 0, 2+len(ps))
 	args = append(args, node, s.backlogSize)
 	for _, p := range ps {
 		b, err := json.Marshal(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		args = append(args, b)
 	}
-	return backlogScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountBacklog(accountID)}, args...).Err()
+	keys := []string{s.keys.account(accountID), s.keys.accountBacklog(accountID), s.keys.accountLive(accountID)}
+	return backlogScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 }
 
 // claimScript routes an existing account's pushes to a node, keeps the account alive, and
-// returns and empties its backlog.
+// returns and empties its backlog, with its live sessions, which are routed next.
 // KEYS: account, live, backlog. ARGV: node, TTL ms.
 var claimScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {{}, {}} end
 redis.call('HSET', KEYS[1], 'node', ARGV[1], 'routed', '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local backlog = redis.call('LRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[3])
-return backlog`)
+return {backlog, redis.call('SMEMBERS', KEYS[2])}`)
 
 // Claim implements session.Store.
 func (s *Store) Claim(ctx context.Context, accountID, node int64) ([]session.Push, error) {
-	backlog, err := claimScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountLive(accountID), s.keys.accountBacklog(accountID)},
-		node, s.accountTTL).StringSlice()
+	reply, err := claimScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountLive(accountID), s.keys.accountBacklog(accountID)},
+		node, s.accountTTL).Slice()
 	if err != nil {
+		return nil, fmt.Errorf("redisengine: claim: %w", err)
+	}
+	backlog, live := textList(reply[0]), textList(reply[1])
+	if err := s.routeSessions(ctx, accountID, live, strconv.FormatInt(node, 10), ""); err != nil {
 		return nil, fmt.Errorf("redisengine: claim: %w", err)
 	}
 	if len(backlog) == 0 {

@@ -279,7 +279,9 @@ func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, cont
 		return res.Message, err
 	}
 	s.stopTyping(ctx, sessionID, id, res.Partner, true)
-	s.deliver(ctx, res.Partner, DialoguePush(res.Message))
+	if !res.Delivered {
+		s.deliver(ctx, res.Partner, DialoguePush(res.Message))
+	}
 	return res.Message, nil
 }
 

@@ -40,7 +40,8 @@ type Store interface {
 	// AppendMessage stores m in its live session, which m.SenderID must belong to. The stored
 	// msgId is m.ID or, should that not exceed the session's last one, the next after it, so ids
 	// strictly increase within a session. A RequestID seen before in the session returns the
-	// first message as a duplicate and stores nothing.
+	// first message as a duplicate and stores nothing. An engine may also send the message's
+	// push toward the partner in the same step, and then says so in Appended.Delivered.
 	AppendMessage(ctx context.Context, m Message) (Appended, error)
 	// Messages returns the session's messages after afterMsgID in order, and whether the
 	// history still reaches back that far.

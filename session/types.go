@@ -68,6 +68,9 @@ type Appended struct {
 	Message   Message
 	Partner   int64
 	Duplicate bool // the requestId was seen before: Message is the first one, nothing is new
+	// Delivered is set when the engine has already sent the message's push on its way to the
+	// partner, in the same step as storing it.
+	Delivered bool
 }
 
 // Report is a complaint about a partner, with the server's own copy of the conversation.

@@ -62,7 +62,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 	}
 	log.Info("leased a node id", "node", lease.ID())
 	store := redisengine.NewStore(client, redisengine.StoreOptions{
-		Prefix: cfg.RedisPrefix, HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize,
+		Prefix: cfg.RedisPrefix, Node: lease.ID(), HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize,
 		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3,
 	})
 	var delivery *redisengine.Delivery

@@ -1,0 +1,191 @@
+package redisengine
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/redisengine/redistest"
+	"github.com/duetchat/duet/session"
+)
+
+// recordingHub is a node's Local that holds the accounts given to it and records what it is
+// handed for them.
+type recordingHub struct {
+	held   map[int64]bool
+	pushes chan delivered
+}
+
+type delivered struct {
+	to int64
+	p  session.Push
+}
+
+func (h *recordingHub) DeliverLocal(_ context.Context, to int64, p session.Push) (bool, error) {
+	if !h.held[to] {
+		return false, nil
+	}
+	h.pushes <- delivered{to, p}
+	return true, nil
+}
+
+func (h *recordingHub) Disconnect(context.Context, int64, int, string) error { return nil }
+
+// testNode is one node's engines on a shared Redis, with its own client.
+type testNode struct {
+	store    *Store
+	hub      *recordingHub
+	delivery *Delivery
+	svc      *session.Service
+	trips    *roundTrips
+}
+
+func startTestNode(t testing.TB, addr string, node int64) *testNode {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { client.Close() })
+	n := &testNode{
+		store: NewStore(client, StoreOptions{Prefix: "t:", Node: node, HistorySize: 50, BacklogSize: 50, Retention: time.Minute, AccountTTL: time.Minute}),
+		hub:   &recordingHub{held: map[int64]bool{}, pushes: make(chan delivered, 16)},
+		trips: &roundTrips{},
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	n.delivery = NewDelivery(client, n.store, node, n.hub, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := n.delivery.Subscribe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { n.delivery.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	ids, err := session.NewIDs(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.svc = session.NewService(n.store, NewQueue(client, "t:", match.Rule{}), n.delivery, ids, time.Now, log,
+		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PresenceTimeout: time.Minute, TypingTimeout: time.Second})
+	client.AddHook(n.trips)
+	return n
+}
+
+func (n *testNode) hold(t testing.TB, account int64, node int64) {
+	t.Helper()
+	if _, err := n.store.Claim(context.Background(), account, node); err != nil {
+		t.Fatal(err)
+	}
+	n.hub.held[account] = true
+}
+
+// TestDialogueRoundTrips: a DIALOGUE costs its sender's node one round trip to Redis, whether
+// the partner is on another node (the storing script publishes it there) or on the same one;
+// only a partner who is away costs a second, to keep the push in its backlog.
+func TestDialogueRoundTrips(t *testing.T) {
+	srv := redistest.Start(t).Addr
+	one, two := startTestNode(t, srv, 1), startTestNode(t, srv, 2)
+	ctx := context.Background()
+	ann, _, err := one.svc.CreateAccount(ctx, "Ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, _, err := two.svc.CreateAccount(ctx, "Bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one.hold(t, ann.ID, 1)
+	two.hold(t, bob.ID, 2)
+	if _, err := one.svc.Match(ctx, ann.ID, nil); err == nil {
+		t.Fatal("Ann was matched with nobody waiting")
+	}
+	m, err := two.svc.Match(ctx, bob.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-one.hub.pushes // NewSession
+
+	wantPush := func(hub *recordingHub, msg session.Message) {
+		t.Helper()
+		select {
+		case d := <-hub.pushes:
+			var body struct {
+				MsgID   int64  `json:"msgId"`
+				Content string `json:"content"`
+			}
+			json.Unmarshal(d.p.Body, &body)
+			if d.to != bob.ID || d.p.Cmd != session.CmdPushDialogue || body.MsgID != msg.ID || body.Content != msg.Content {
+				t.Fatalf("Bob got %s %+v, want PUSH_DIALOGUE %d %q", d.p.Cmd, body, msg.ID, msg.Content)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the message never reached Bob")
+		}
+	}
+	// send sends a DIALOGUE from Ann and checks its round trips, unless wantTrips is 0.
+	send := func(text string, wantTrips int64) session.Message {
+		t.Helper()
+		one.trips.n.Store(0)
+		msg, err := one.svc.Send(ctx, ann.ID, m.SessionID, text, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := one.trips.n.Load(); wantTrips > 0 && got != wantTrips {
+			t.Errorf("DIALOGUE %q took %d round trips, want %d", text, got, wantTrips)
+		}
+		return msg
+	}
+
+	wantPush(two.hub, send("warm up: the first call also loads the script", 0))
+	wantPush(two.hub, send("to another node", 1))
+
+	// Bob reconnects to Ann's node.
+	delete(two.hub.held, bob.ID)
+	one.hold(t, bob.ID, 1)
+	wantPush(one.hub, send("to the same node", 1))
+
+	// Bob is away: the push waits in his backlog.
+	delete(one.hub.held, bob.ID)
+	if err := one.store.Release(ctx, bob.ID, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	away := send("to nobody for now", 2)
+	backlog, err := two.store.Claim(ctx, bob.ID, 2)
+	if err != nil || len(backlog) != 1 || !json.Valid(backlog[0].Body) || !strings.Contains(string(backlog[0].Body), away.Content) {
+		t.Fatalf("Bob's backlog = %v, %v, want the message %q", backlog, err, away.Content)
+	}
+}
+
+// BenchmarkDialogueAcrossNodes measures a DIALOGUE through the Redis engine from the sender's
+// service on one node until its push is handed to the partner's connection on another.
+func BenchmarkDialogueAcrossNodes(b *testing.B) {
+	srv := redistest.Start(b).Addr
+	one, two := startTestNode(b, srv, 1), startTestNode(b, srv, 2)
+	ctx := context.Background()
+	ann, _, _ := one.svc.CreateAccount(ctx, "Ann")
+	bob, _, _ := two.svc.CreateAccount(ctx, "Bob")
+	one.hold(b, ann.ID, 1)
+	two.hold(b, bob.ID, 2)
+	one.svc.Match(ctx, ann.ID, nil)
+	m, err := two.svc.Match(ctx, bob.ID, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-one.hub.pushes
+	requestIDs := make([]string, b.N)
+	for i := range requestIDs {
+		requestIDs[i] = "r" + strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := one.svc.Send(ctx, ann.ID, m.SessionID, requestIDs[i], "hello, how are you doing today?"); err != nil {
+			b.Fatal(err)
+		}
+		<-two.hub.pushes
+	}
+}
