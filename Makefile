@@ -27,6 +27,8 @@ deps: ## install what the tests need that Go does not fetch: Debian's redis-serv
 test: deps ## install what the tests need, then run every test with the race detector
 	@echo "==> go test -race ./..."
 	$(GO) test -race -count=1 ./...
+	@echo "==> the end-to-end suite again, on the redis engine"
+	DUET_E2E_ENGINE=redis $(GO) test -race -count=1 ./e2e
 
 lint: ## check formatting, go vet and go.mod tidiness
 	@echo "==> gofmt, go vet, go mod tidy -diff"

@@ -12,12 +12,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/duetchat/duet/redisengine/redistest"
 )
 
 // duetBin is the server binary built once by TestMain.
@@ -97,10 +100,19 @@ func startServer(t testing.TB, flags ...string) *server {
 	return startServerRaw(t, append(append([]string{}, rateLimitExempt...), flags...)...)
 }
 
+// engineEnv names the environment variable that runs the suite on another engine: with
+// DUET_E2E_ENGINE=redis, every server that a test does not set up itself gets a redis-server of
+// its own and the redis engine, so that everything proven on the memory engine is proven there.
+const engineEnv = "DUET_E2E_ENGINE"
+
 // startServerRaw starts a server with exactly the given flags (rate limits apply).
 func startServerRaw(t testing.TB, flags ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--listen", "127.0.0.1:0"}, flags...)
+	args := []string{"serve", "--listen", "127.0.0.1:0"}
+	if os.Getenv(engineEnv) == "redis" && !slices.Contains(flags, "--engine") {
+		args = append(args, "--engine", "redis", "--redis-url", "redis://"+redistest.Start(t).Addr+"/0")
+	}
+	args = append(args, flags...)
 	cmd := exec.Command(duetBin, args...)
 	logs := newLogWriter()
 	cmd.Stdout = logs
