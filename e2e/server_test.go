@@ -117,6 +117,7 @@ func startServerRaw(t testing.TB, flags ...string) *server {
 	logs := newLogWriter()
 	cmd.Stdout = logs
 	cmd.Stderr = logs
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", strings.Join(args, " "), err)
 	}

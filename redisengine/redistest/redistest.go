@@ -57,6 +57,7 @@ func (s *Server) run(t testing.TB, bin string) {
 	t.Helper()
 	s.cmd = exec.Command(bin, s.args...)
 	s.cmd.Dir = s.dir
+	dieWithParent(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("redistest: starting redis-server: %v", err)
 	}
@@ -116,7 +117,9 @@ func StartCluster(t testing.TB) *Cluster {
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+	create := exec.Command(cli, args...)
+	dieWithParent(create)
+	if out, err := create.CombinedOutput(); err != nil {
 		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
 	deadline := time.Now().Add(startTimeout)
