@@ -138,6 +138,37 @@ func StartCluster(t testing.TB) *Cluster {
 	return &c
 }
 
+// Sentinel is a Redis server watched by one Sentinel.
+type Sentinel struct {
+	Master     *Server
+	Addr       string // the Sentinel's host:port
+	MasterName string
+}
+
+// StartSentinel starts a server and a Sentinel that monitors it as master "duet", and stops
+// both when the test ends.
+func StartSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	master := Start(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := filepath.Join(dir, "sentinel.conf")
+	host, masterPort, _ := net.SplitHostPort(master.Addr)
+	text := fmt.Sprintf("bind 127.0.0.1\nport %d\ndir %s\nlogfile %s\nsentinel monitor duet %s %s 1\n",
+		port, dir, filepath.Join(dir, "redis.log"), host, masterPort)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sentinel := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, args: []string{conf, "--sentinel"}}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redistest: redis-server is not installed; `make test` installs it (Debian package redis-server)")
+	}
+	sentinel.run(t, bin)
+	t.Cleanup(sentinel.Stop)
+	return &Sentinel{Master: master, Addr: sentinel.Addr, MasterName: "duet"}
+}
+
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
