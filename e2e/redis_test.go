@@ -219,3 +219,35 @@ func TestRedisOutage(t *testing.T) {
 	sid := pair(t, a, b)
 	a.sayTo(b, sid, "we are back")
 }
+
+// TestRedisNodeCrashReconnect kills the node holding one side, whose client reconnects to
+// another node within the presence timeout: the conversation goes on, and RESUME recovers what
+// the partner sent while the pushes had nowhere to go.
+func TestRedisNodeCrashReconnect(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	const presence = 5 * time.Second
+	nodes := startNodes(t, 2, "redis://"+r.Addr+"/0", "--presence-timeout", presence.String())
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	b := newUser(t, nodes[1], seedDialect, "Bob")
+	sid := pair(t, a, b)
+	seen := b.sayTo(a, sid, "still there?")
+
+	nodes[0].kill()
+	lost := b.say(sid, "sent while Ann's node was down")
+
+	a2 := dial(t, nodes[1], seedDialect, "Ann2")
+	reply := a2.request("RECONNECT", map[string]any{"accountId": a.id, "token": a.token})
+	wantCode(t, reply, 0)
+	wantSessions(t, reply, map[int64]map[string]any{sid: {"partnerId": b.id, "lastMsgId": lost}})
+	a2.id, a2.nick, a2.token = a.id, a.nick, a.token
+	resumed := a2.request("RESUME", map[string]any{"sessionId": sid, "afterMsgId": seen})
+	wantCode(t, resumed, 0)
+	wantFields(t, resumed, map[string]any{"count": 1, "complete": true})
+	// RESUME sends the messages before its reply; the reply has been read, so they are waiting.
+	got := a2.waitFor("the message sent while the node was down", 0, a2.isPush("PUSH_DIALOGUE"))
+	wantFields(t, got, map[string]any{"msgId": lost, "senderId": b.id})
+	a2.sayTo(b, sid, "back, on another node")
+	b.sayTo(a2, sid, "welcome back")
+	b.expectNone("PartnerExit", quiet, b.isSignal("PartnerExit"))
+}
