@@ -203,17 +203,7 @@ func TestRedisOutage(t *testing.T) {
 	}
 
 	r.Restart(t)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, _ := httpGet(t, node.httpURL()+"/readyz")
-		if resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz not ready 10s after Redis came back")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitReady(t, node)
 	a := newUser(t, node, seedDialect, "Ann")
 	b := newUser(t, node, seedDialect, "Bob")
 	sid := pair(t, a, b)
@@ -250,4 +240,47 @@ func TestRedisNodeCrashReconnect(t *testing.T) {
 	a2.sayTo(b, sid, "back, on another node")
 	b.sayTo(a2, sid, "welcome back")
 	b.expectNone("PartnerExit", quiet, b.isSignal("PartnerExit"))
+}
+
+// TestRedisRestartKeepsChats restarts a Redis that persists every write (appendfsync always)
+// for longer than the presence timeout: no acknowledged message is lost, and nobody's chat is
+// ended for the silence Redis imposed.
+func TestRedisRestartKeepsChats(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	const presence = 1500 * time.Millisecond
+	node := startNodes(t, 1, "redis://"+r.Addr+"/0", "--presence-timeout", presence.String())[0]
+	a := newUser(t, node, seedDialect, "Ann")
+	b := newUser(t, node, seedDialect, "Bob")
+	sid := pair(t, a, b)
+	var sent []int64
+	for _, text := range []string{"one", "two", "three"} {
+		sent = append(sent, a.sayTo(b, sid, text))
+	}
+
+	r.Stop()
+	time.Sleep(presence + nodePing)
+	r.Restart(t)
+	waitReady(t, node)
+
+	a.sayTo(b, sid, "still here")
+	b.expectNone("PartnerExit", presence+2*nodePing, b.isSignal("PartnerExit"))
+	resumed := b.request("RESUME", map[string]any{"sessionId": sid, "afterMsgId": 0})
+	wantFields(t, resumed, map[string]any{"code": 0, "count": len(sent) + 1, "complete": true})
+}
+
+// waitReady waits for the node's /readyz to say ready, as it should soon after Redis is back.
+func waitReady(t *testing.T, node *server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ := httpGet(t, node.httpURL()+"/readyz")
+		if resp.StatusCode == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz not ready 10s after Redis came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

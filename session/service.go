@@ -32,6 +32,7 @@ type Options struct {
 	MaxSessions     int           // live sessions per account
 	MaxContent      int           // characters per message
 	MaxNickname     int           // characters per nickname
+	PingInterval    time.Duration // between heartbeats, when connections report presence
 	PresenceTimeout time.Duration // silence after which an account is gone
 	PartnerCooldown time.Duration // how long two who parted are not matched again
 	TypingTimeout   time.Duration // how long typing:true lasts unless refreshed
@@ -60,6 +61,9 @@ type Service struct {
 
 	typingMu sync.Mutex // guards typing
 	typing   map[typingKey]*time.Timer
+
+	sweepMu        sync.Mutex // guards sweepNotBefore
+	sweepNotBefore time.Time  // the sweep holds off until then after the store failed
 }
 
 type typingKey struct{ session, account int64 }
@@ -117,7 +121,20 @@ func (s *Service) Authenticate(ctx context.Context, id int64, token string) (Acc
 
 // Seen records a sign of life from the account at t.
 func (s *Service) Seen(ctx context.Context, id int64, t time.Time) error {
-	return s.store.Seen(ctx, id, t)
+	err := s.store.Seen(ctx, id, t)
+	if err != nil {
+		s.holdSweep()
+	}
+	return err
+}
+
+// holdSweep keeps the presence sweep off for two ping intervals after the store failed.
+// While storage is down nobody's presence is refreshed; once it is back, every node must have
+// refreshed its connections' presence before any node may take an account for gone.
+func (s *Service) holdSweep() {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	s.sweepNotBefore = s.now().Add(2 * s.opt.PingInterval)
 }
 
 // Away marks an account whose connection dropped or fell silent: its partners hear PartnerAway
@@ -389,8 +406,16 @@ func (s *Service) expire(ctx context.Context, id int64, reason string) error {
 // Sweep ends the accounts whose presence lapsed: their partners hear PartnerExit (timeout) and
 // a connection still open for them, silent all this time, is closed.
 func (s *Service) Sweep(ctx context.Context) error {
-	lapsed, err := s.store.Lapsed(ctx, s.now().Add(-s.opt.PresenceTimeout))
+	now := s.now()
+	s.sweepMu.Lock()
+	held := now.Before(s.sweepNotBefore)
+	s.sweepMu.Unlock()
+	if held {
+		return nil
+	}
+	lapsed, err := s.store.Lapsed(ctx, now.Add(-s.opt.PresenceTimeout))
 	if err != nil {
+		s.holdSweep()
 		return err
 	}
 	for _, id := range lapsed {
@@ -486,10 +511,10 @@ func (s *Service) Report(ctx context.Context, id, sessionID int64, category, not
 	return r.ID, nil
 }
 
-// Run does the service's periodic work until ctx ends: presence is swept every sweep interval
+// Run does the service's periodic work until ctx ends: presence is swept every ping interval
 // and the queue re-paired every second, as waiters' interest windows close.
-func (s *Service) Run(ctx context.Context, sweepEvery time.Duration) {
-	sweep := time.NewTicker(sweepEvery)
+func (s *Service) Run(ctx context.Context) {
+	sweep := time.NewTicker(s.opt.PingInterval)
 	defer sweep.Stop()
 	pairing := time.NewTicker(time.Second)
 	defer pairing.Stop()

@@ -2,9 +2,11 @@ package session_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +71,80 @@ func BenchmarkSend(b *testing.B) {
 		if _, err := svc.Send(ctx, p.ID, m.SessionID, requestIDs[i%len(requestIDs)]+fmt.Sprint(i/len(requestIDs)), "hello, how are you doing today?"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// failingStore is a MemoryStore whose Seen fails while down is set.
+type failingStore struct {
+	*session.MemoryStore
+	down bool
+}
+
+func (f *failingStore) Seen(ctx context.Context, id int64, t time.Time) error {
+	if f.down {
+		return errors.New("storage is down")
+	}
+	return f.MemoryStore.Seen(ctx, id, t)
+}
+
+// recorder is a Deliverer that keeps the pushes.
+type recorder struct{ pushes []session.Push }
+
+func (r *recorder) Deliver(_ context.Context, _ int64, p session.Push) error {
+	r.pushes = append(r.pushes, p)
+	return nil
+}
+func (r *recorder) Disconnect(context.Context, int64, int, string) error { return nil }
+
+// TestSweepWaitsAfterStorageFailure: while storage is down nobody's presence is refreshed, so
+// once it is back the sweep waits two ping intervals, for every node to refresh its
+// connections, before it takes anyone for gone.
+func TestSweepWaitsAfterStorageFailure(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	store := &failingStore{MemoryStore: session.NewMemoryStore(session.MemoryOptions{HistorySize: 10, BacklogSize: 10, Retention: time.Minute, Now: clock})}
+	ids, _ := session.NewIDs(3)
+	out := &recorder{}
+	const ping, presence = time.Second, 5 * time.Second
+	svc := session.NewService(store, match.NewMemoryQueue(match.Rule{}), out, ids, clock,
+		slog.New(slog.NewTextHandler(io.Discard, nil)),
+		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PingInterval: ping, PresenceTimeout: presence, TypingTimeout: time.Second})
+	a, _, _ := svc.CreateAccount(ctx, "a")
+	b, _, _ := svc.CreateAccount(ctx, "b")
+	svc.Match(ctx, a.ID, nil)
+	if _, err := svc.Match(ctx, b.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	store.down = true
+	now = now.Add(presence + ping) // an outage longer than the presence timeout
+	if err := svc.Seen(ctx, a.ID, now); err == nil {
+		t.Fatal("Seen succeeded with storage down")
+	}
+	store.down = false
+	for _, step := range []time.Duration{0, ping} {
+		now = now.Add(step)
+		if err := svc.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Account(ctx, a.ID); err != nil {
+			t.Fatalf("%v after storage came back, the sweep took a for gone: %v", step, err)
+		}
+	}
+	// Only b's node fails to refresh: after the hold, b is gone and a is told.
+	svc.Seen(ctx, a.ID, now)
+	now = now.Add(ping + time.Millisecond)
+	if err := svc.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Account(ctx, b.ID); err == nil {
+		t.Fatal("b, silent past the presence timeout and the hold, is still there")
+	}
+	if _, err := store.Account(ctx, a.ID); err != nil {
+		t.Fatalf("a, refreshed, was taken for gone: %v", err)
+	}
+	if n := len(out.pushes); n == 0 || !strings.Contains(string(out.pushes[n-1].Body), `"reason":"timeout"`) {
+		t.Errorf("last push = %v, want PartnerExit timeout to a", out.pushes)
 	}
 }

@@ -106,7 +106,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	svc := session.NewService(eng.store, eng.queue, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
-		PresenceTimeout: cfg.PresenceTimeout, PartnerCooldown: cfg.PartnerCooldown, TypingTimeout: cfg.TypingTimeout,
+		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, PartnerCooldown: cfg.PartnerCooldown, TypingTimeout: cfg.TypingTimeout,
 	})
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout,
@@ -131,7 +131,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}
-	for _, loop := range append(eng.loops, func(ctx context.Context) { svc.Run(ctx, cfg.PingInterval) }, pushSrv.Run) {
+	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run) {
 		n.loops.Go(func() { loop(ctx) })
 	}
 	go func() { n.served <- n.http.Serve(listener) }()

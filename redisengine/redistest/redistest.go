@@ -49,7 +49,13 @@ func start(t testing.TB, dir string, extraArgs []string) *Server {
 		"--loglevel", "warning", "--logfile", filepath.Join(dir, "redis.log"),
 	}, extraArgs...)
 	s.run(t, bin)
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			t.Logf("redis-server %s log:\n%s", s.Addr, log)
+		}
+	})
 	return s
 }
 
