@@ -28,6 +28,17 @@ func startNodes(t *testing.T, n int, redisURL string, flags ...string) []*server
 	return nodes
 }
 
+// pairAcrossNodes starts n nodes on a fresh Redis and pairs Ann, on the first, with Bob, on
+// the second.
+func pairAcrossNodes(t *testing.T, n int, flags ...string) (nodes []*server, a, b *client, sid int64) {
+	t.Helper()
+	r := redistest.Start(t)
+	nodes = startNodes(t, n, "redis://"+r.Addr+"/0", flags...)
+	a = newUser(t, nodes[0], seedDialect, "Ann")
+	b = newUser(t, nodes[1], seedDialect, "Bob")
+	return nodes, a, b, pair(t, a, b)
+}
+
 // kill ends the server at once, as a crash would: no close frames, no clean-up.
 func (s *server) kill() {
 	s.stopOnce.Do(func() {
@@ -112,11 +123,7 @@ func TestRedisMatchStormAcrossNodes(t *testing.T) {
 // PartnerExit (timeout) once, within the presence timeout plus a ping interval.
 func TestRedisNodeCrash(t *testing.T) {
 	t.Parallel()
-	r := redistest.Start(t)
-	nodes := startNodes(t, 3, "redis://"+r.Addr+"/0")
-	a := newUser(t, nodes[0], seedDialect, "Ann")
-	b := newUser(t, nodes[1], seedDialect, "Bob")
-	sid := pair(t, a, b)
+	nodes, a, b, sid := pairAcrossNodes(t, 3)
 	a.sayTo(b, sid, "about to crash")
 
 	lastFromA := time.Unix(0, a.lastSent.Load())
@@ -137,14 +144,10 @@ func TestRedisNodeCrash(t *testing.T) {
 // sees PartnerAway and PartnerBack, never PartnerExit.
 func TestRedisGracefulRestart(t *testing.T) {
 	t.Parallel()
-	r := redistest.Start(t)
 	// Long enough for the stopped node to exit (a race-enabled binary lingers a second) and the
 	// client to come back.
 	const presence = 5 * time.Second
-	nodes := startNodes(t, 2, "redis://"+r.Addr+"/0", "--presence-timeout", presence.String())
-	a := newUser(t, nodes[0], seedDialect, "Ann")
-	b := newUser(t, nodes[1], seedDialect, "Bob")
-	sid := pair(t, a, b)
+	nodes, a, b, sid := pairAcrossNodes(t, 2, "--presence-timeout", presence.String())
 	a.sayTo(b, sid, "see you on the other side")
 
 	nodes[0].stop()
@@ -215,12 +218,7 @@ func TestRedisOutage(t *testing.T) {
 // the partner sent while the pushes had nowhere to go.
 func TestRedisNodeCrashReconnect(t *testing.T) {
 	t.Parallel()
-	r := redistest.Start(t)
-	const presence = 5 * time.Second
-	nodes := startNodes(t, 2, "redis://"+r.Addr+"/0", "--presence-timeout", presence.String())
-	a := newUser(t, nodes[0], seedDialect, "Ann")
-	b := newUser(t, nodes[1], seedDialect, "Bob")
-	sid := pair(t, a, b)
+	nodes, a, b, sid := pairAcrossNodes(t, 2, "--presence-timeout", "5s")
 	seen := b.sayTo(a, sid, "still there?")
 
 	nodes[0].kill()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/session"
 )
 
@@ -56,20 +55,13 @@ func NewStore(client redis.UniversalClient, o StoreOptions) *Store {
 	}
 }
 
-// The refusals, in the words of session.MemoryStore.
-var (
-	errNoAccount    = duet.Errorf(duet.NoDataFound, "there is no such account")
-	errNoSession    = duet.Errorf(duet.NoDataFound, "there is no such session")
-	errNotMember    = duet.Errorf(duet.Unauthorized, "you are not in this session")
-	errEnded        = duet.Errorf(duet.SessionEnded, "this session has ended")
-	errNoMessage    = duet.Errorf(duet.NoDataFound, "there is no such message in this session")
-	errAccountTaken = errors.New("redisengine: account id already in use")
-)
+// errAccountTaken means an account was created with an id already in use.
+var errAccountTaken = errors.New("redisengine: account id already in use")
 
 // refusals are the errors that the session scripts report by a status, their reply's first
 // element.
 var refusals = map[string]error{
-	"nosession": errNoSession, "notmember": errNotMember, "ended": errEnded, "nomessage": errNoMessage,
+	"nosession": session.ErrNoSession, "notmember": session.ErrNotMember, "ended": session.ErrEnded, "nomessage": session.ErrNoMessage,
 }
 
 // storedMessage is a message in a session's msgs list: short names, time in Unix ms. The
@@ -128,7 +120,7 @@ func (s *Store) Account(ctx context.Context, id int64) (session.Account, error) 
 		return session.Account{}, fmt.Errorf("redisengine: account: %w", err)
 	}
 	if len(m) == 0 {
-		return session.Account{}, errNoAccount
+		return session.Account{}, session.ErrNoAccount
 	}
 	f := hashFields{m: m}
 	a := session.Account{
@@ -280,7 +272,7 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session) error {
 	routeB, errB := added[1].Text()
 	switch {
 	case errors.Is(errA, redis.Nil) || errors.Is(errB, redis.Nil): // a script found no account
-		err = errNoAccount
+		err = session.ErrNoAccount
 	case err != nil:
 		err = fmt.Errorf("redisengine: create session: %w", err)
 	case errA == nil && errB == nil:
@@ -313,7 +305,7 @@ func (s *Store) Session(ctx context.Context, id int64) (session.Session, error) 
 		return session.Session{}, fmt.Errorf("redisengine: session: %w", err)
 	}
 	if len(m) == 0 {
-		return session.Session{}, errNoSession
+		return session.Session{}, session.ErrNoSession
 	}
 	return parseSession(id, m)
 }
@@ -332,7 +324,7 @@ func (s *Store) LiveSessions(ctx context.Context, accountID int64) ([]session.Se
 		return nil, fmt.Errorf("redisengine: live sessions: %w", err)
 	}
 	if exists.Val() == 0 {
-		return nil, errNoAccount
+		return nil, session.ErrNoAccount
 	}
 	sessions, gone, err := s.readLive(ctx, members.Val())
 	if err != nil {
@@ -419,7 +411,7 @@ func (s *Store) EndSession(ctx context.Context, id int64, reason string, at time
 		return session.Session{}, false, fmt.Errorf("redisengine: end session: %w", err)
 	}
 	if reply[0] == "nosession" {
-		return session.Session{}, false, errNoSession
+		return session.Session{}, false, session.ErrNoSession
 	}
 	m := make(map[string]string, len(reply)/2)
 	for i := 1; i+1 < len(reply); i += 2 {
@@ -552,7 +544,7 @@ func (s *Store) Messages(ctx context.Context, sessionID, afterMsgID int64) ([]se
 	}
 	v, ok := meta.Val()[0].(string)
 	if !ok {
-		return nil, false, errNoSession
+		return nil, false, session.ErrNoSession
 	}
 	dropped, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/duetchat/duet"
 )
 
 // MemoryStore is the Store of a single node.
@@ -65,14 +63,8 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	}
 }
 
-var (
-	errNoAccount    = duet.Errorf(duet.NoDataFound, "there is no such account")
-	errNoSession    = duet.Errorf(duet.NoDataFound, "there is no such session")
-	errNotMember    = duet.Errorf(duet.Unauthorized, "you are not in this session")
-	errEnded        = duet.Errorf(duet.SessionEnded, "this session has ended")
-	errNoMessage    = duet.Errorf(duet.NoDataFound, "there is no such message in this session")
-	errAccountTaken = errors.New("session: account id already in use")
-)
+// errAccountTaken means an account was created with an id already in use.
+var errAccountTaken = errors.New("session: account id already in use")
 
 // Ping implements Store.
 func (m *MemoryStore) Ping(context.Context) error { return nil }
@@ -94,7 +86,7 @@ func (m *MemoryStore) Account(_ context.Context, id int64) (Account, error) {
 	defer m.mu.RUnlock()
 	a, ok := m.accounts[id]
 	if !ok {
-		return Account{}, errNoAccount
+		return Account{}, ErrNoAccount
 	}
 	return a.Account, nil
 }
@@ -153,7 +145,7 @@ func (m *MemoryStore) CreateSession(_ context.Context, s Session) error {
 	m.purgeLocked()
 	for _, mem := range s.Members {
 		if _, ok := m.accounts[mem.ID]; !ok {
-			return errNoAccount
+			return ErrNoAccount
 		}
 	}
 	ms := &memSession{Session: s, history: newRing(m.historySize), requests: make(map[requestKey]int64)}
@@ -181,7 +173,7 @@ func (m *MemoryStore) LiveSessions(_ context.Context, accountID int64) ([]Sessio
 	defer m.mu.RUnlock()
 	a, ok := m.accounts[accountID]
 	if !ok {
-		return nil, errNoAccount
+		return nil, ErrNoAccount
 	}
 	return snapshot(a.live), nil
 }
@@ -204,7 +196,7 @@ func (m *MemoryStore) EndSession(_ context.Context, id int64, reason string, at 
 	defer m.mu.Unlock()
 	ms, ok := m.sessions[id]
 	if !ok {
-		return Session{}, false, errNoSession
+		return Session{}, false, ErrNoSession
 	}
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
@@ -238,7 +230,7 @@ func (m *MemoryStore) session(id int64) (*memSession, error) {
 	defer m.mu.RUnlock()
 	ms, ok := m.sessions[id]
 	if !ok {
-		return nil, errNoSession
+		return nil, ErrNoSession
 	}
 	return ms, nil
 }
@@ -253,10 +245,10 @@ func (m *MemoryStore) AppendMessage(_ context.Context, msg Message) (Appended, e
 	defer ms.mu.Unlock()
 	partner, ok := ms.Partner(msg.SenderID)
 	if !ok {
-		return Appended{}, errNotMember
+		return Appended{}, ErrNotMember
 	}
 	if !ms.Live() {
-		return Appended{}, errEnded
+		return Appended{}, ErrEnded
 	}
 	if msg.RequestID != "" {
 		if id, ok := ms.requests[requestKey{msg.SenderID, msg.RequestID}]; ok {
@@ -299,13 +291,13 @@ func (m *MemoryStore) MarkViewed(_ context.Context, sessionID, reader, msgID int
 	defer ms.mu.Unlock()
 	partner, ok := ms.Partner(reader)
 	if !ok {
-		return 0, false, errNotMember
+		return 0, false, ErrNotMember
 	}
 	if !ms.Live() {
-		return 0, false, errEnded
+		return 0, false, ErrEnded
 	}
 	if msgID > ms.LastMsgID {
-		return 0, false, errNoMessage
+		return 0, false, ErrNoMessage
 	}
 	side := 0
 	if ms.Members[1].ID == reader {

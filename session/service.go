@@ -328,7 +328,7 @@ func (s *Service) member(ctx context.Context, id, sessionID int64) (Session, err
 		return Session{}, err
 	}
 	if _, ok := sess.Partner(id); !ok {
-		return Session{}, duet.Errorf(duet.Unauthorized, "you are not in this session")
+		return Session{}, ErrNotMember
 	}
 	return sess, nil
 }
@@ -337,7 +337,7 @@ func (s *Service) member(ctx context.Context, id, sessionID int64) (Session, err
 func (s *Service) liveMember(ctx context.Context, id, sessionID int64) (Session, error) {
 	sess, err := s.member(ctx, id, sessionID)
 	if err == nil && !sess.Live() {
-		err = duet.Errorf(duet.SessionEnded, "this session has ended")
+		err = ErrEnded
 	}
 	return sess, err
 }
@@ -349,7 +349,7 @@ func (s *Service) Leave(ctx context.Context, id, sessionID int64) error {
 	}
 	ended, err := s.End(ctx, sessionID, id, ReasonLeft)
 	if err == nil && !ended {
-		err = duet.Errorf(duet.SessionEnded, "this session has ended")
+		err = ErrEnded
 	}
 	return err
 }

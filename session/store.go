@@ -3,6 +3,17 @@ package session
 import (
 	"context"
 	"time"
+
+	"github.com/duetchat/duet"
+)
+
+// The refusals every Store gives, in the same words on every engine.
+var (
+	ErrNoAccount = duet.Errorf(duet.NoDataFound, "there is no such account")
+	ErrNoSession = duet.Errorf(duet.NoDataFound, "there is no such session")
+	ErrNotMember = duet.Errorf(duet.Unauthorized, "you are not in this session")
+	ErrEnded     = duet.Errorf(duet.SessionEnded, "this session has ended")
+	ErrNoMessage = duet.Errorf(duet.NoDataFound, "there is no such message in this session")
 )
 
 // Store is the shared state of accounts, sessions, messages and backlogs: the engine interface of
