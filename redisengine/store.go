@@ -103,6 +103,7 @@ func (s *Store) CreateAccount(ctx context.Context, a session.Account) error {
 			"nick", a.Nickname, "tok", hex.EncodeToString(a.TokenHash[:]), "created", a.CreatedAt.UnixMilli(),
 			"seen", a.LastSeen.UnixMilli(), "away", boolField(a.Away))
 		p.ZAddNX(ctx, s.keys.presence(), redis.Z{Score: float64(a.LastSeen.UnixMilli()), Member: a.ID})
+		p.PExpire(ctx, s.keys.presence(), time.Duration(s.accountTTL)*time.Millisecond)
 	})
 	if err != nil {
 		return fmt.Errorf("redisengine: create account: %w", err)
@@ -187,6 +188,8 @@ func (s *Store) Seen(ctx context.Context, id int64, t time.Time) error {
 	err := s.pipelined(ctx, seenScript, func(p redis.Pipeliner) {
 		seenScript.EvalSha(ctx, p, []string{s.keys.account(id), s.keys.accountLive(id), s.keys.accountBacklog(id)}, ms, s.accountTTL)
 		p.ZAddArgs(ctx, s.keys.presence(), redis.ZAddArgs{XX: true, GT: true, Members: []redis.Z{{Score: float64(ms), Member: id}}})
+		// The index outlives its accounts by no more than they do, should every node be gone.
+		p.PExpire(ctx, s.keys.presence(), time.Duration(s.accountTTL)*time.Millisecond)
 	})
 	if err != nil {
 		return fmt.Errorf("redisengine: seen: %w", err)

@@ -214,8 +214,7 @@ func TestStoreStaleLiveSessions(t *testing.T) {
 	}
 }
 
-// TestStoreKeysExpire: every key but the presence index expires, an ended session's within the
-// retention.
+// TestStoreKeysExpire: every key expires, an ended session's within the retention.
 func TestStoreKeysExpire(t *testing.T) {
 	client := storeClient(t)
 	const retention = time.Minute
@@ -268,10 +267,6 @@ func TestStoreKeysExpire(t *testing.T) {
 		switch {
 		case err != nil:
 			t.Fatal(err)
-		case k == s.keys.presence():
-			if ttl != -1 {
-				t.Errorf("%s expires in %v, want never: accounts leave it when deleted", k, ttl)
-			}
 		case strings.Contains(k, "{s:11}"):
 			if ttl <= 0 || ttl > retention {
 				t.Errorf("ended session's %s expires in %v, want within the retention %v", k, ttl, retention)
