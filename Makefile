@@ -30,10 +30,11 @@ test: deps ## install what the tests need, then run every test with the race det
 	@echo "==> the end-to-end suite again, on the redis engine"
 	DUET_E2E_ENGINE=redis $(GO) test -race -count=1 ./e2e
 
-lint: ## check formatting, go vet and go.mod tidiness
-	@echo "==> gofmt, go vet, go mod tidy -diff"
+lint: ## check formatting, go vet, staticcheck and go.mod tidiness
+	@echo "==> gofmt, go vet, staticcheck, go mod tidy -diff"
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	$(GO) mod tidy -diff
 
 bench: ## run the Go benchmarks
