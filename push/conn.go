@@ -40,15 +40,19 @@ func pushFrame(p session.Push) frame {
 }
 
 // conn is one client's WebSocket. Its read loop (the HTTP handler's goroutine) is the only
-// reader, and its writer goroutine the only writer; everything else talks to it through send.
+// reader. Everything written goes through its queue to one writer goroutine, which runs only
+// while there is something to write, so an idle connection costs one goroutine and no queue.
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	remote netip.Addr
 
-	send    chan frame    // bounded; a client too slow to drain it is disconnected
-	stop    chan struct{} // closed to make the writer quit
-	stopped sync.Once
+	mu      sync.Mutex    // guards the following fields
+	queue   []frame       // frames waiting for the writer; a client too slow to drain it is dropped
+	writing bool          // the writer goroutine is running
+	stopped bool          // the connection is closing: nothing more is written
+	room    chan struct{} // signalled when the writer takes frames, for a reply waiting for room
+	writer  sync.WaitGroup
 
 	account   atomic.Int64 // 0 until CRT_ACCOUNT or RECONNECT binds one
 	lastFrame atomic.Int64 // Unix nanoseconds of the last frame received
@@ -69,22 +73,44 @@ type conn struct {
 // enqueue queues f without blocking. If the queue is full, the client is not keeping up: it is
 // disconnected, and enqueue reports false so a push can go to the backlog instead.
 func (c *conn) enqueue(f frame) bool {
-	select {
-	case c.send <- f:
-		return true
-	default:
+	c.mu.Lock()
+	if len(c.queue) >= c.srv.opt.SendQueue {
+		c.mu.Unlock()
 		c.abort(closePolicy, "too slow to receive")
 		return false
 	}
+	c.pushLocked(f)
+	c.mu.Unlock()
+	return true
 }
 
 // reply queues a frame of the connection's own: an answer to the client's request. Unlike a
 // push, it waits for room, so a client that floods requests without reading is slowed down
 // rather than disconnected. Only the read loop calls it.
 func (c *conn) reply(f frame) {
-	select {
-	case c.send <- f:
-	case <-c.stop:
+	for {
+		c.mu.Lock()
+		if c.stopped || len(c.queue) < c.srv.opt.SendQueue {
+			c.pushLocked(f)
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		<-c.room
+	}
+}
+
+// pushLocked appends f to the queue and starts the writer if it is not running. Frames for a
+// connection that is closing are dropped: pushes among them have gone to the backlog.
+func (c *conn) pushLocked(f frame) {
+	if c.stopped {
+		return
+	}
+	c.queue = append(c.queue, f)
+	if !c.writing {
+		c.writing = true
+		c.writer.Add(1)
+		go c.writeLoop()
 	}
 }
 
@@ -96,49 +122,78 @@ func (c *conn) closeAfter(code int, reason string) {
 // abort closes the connection with code, ahead of anything queued, without waiting: the close
 // frame is written aside, since the socket may be stuck. The read loop then fails and cleans up.
 func (c *conn) abort(code int, reason string) {
-	c.stopped.Do(func() {
-		close(c.stop)
-		go func() {
-			msg := websocket.FormatCloseMessage(code, reason)
-			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.srv.opt.WriteTimeout))
-			_ = c.ws.Close()
-		}()
-	})
+	c.mu.Lock()
+	already := c.stopped
+	c.stopped = true
+	c.mu.Unlock()
+	if already {
+		return
+	}
+	select {
+	case c.room <- struct{}{}: // a reply waiting for room gives up
+	default:
+	}
+	go func() {
+		msg := websocket.FormatCloseMessage(code, reason)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.srv.opt.WriteTimeout))
+		_ = c.ws.Close()
+	}()
 }
 
 // takePushes removes the pushes still queued, in order, dropping everything else.
 func (c *conn) takePushes() []frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var pushes []frame
+	for _, f := range c.queue {
+		if f.push {
+			pushes = append(pushes, f)
+		}
+	}
+	c.queue = nil
+	return pushes
+}
+
+// writeLoop writes queued frames until the queue is empty, a close frame, a write error or the
+// connection closing. It takes the queue as a whole, so writing never holds the lock.
+func (c *conn) writeLoop() {
+	defer c.writer.Done()
 	for {
+		c.mu.Lock()
+		batch := c.queue
+		if len(batch) == 0 || c.stopped {
+			c.queue, c.writing = nil, false
+			c.mu.Unlock()
+			return
+		}
+		c.queue = nil
+		c.mu.Unlock()
 		select {
-		case f := <-c.send:
-			if f.push {
-				pushes = append(pushes, f)
-			}
+		case c.room <- struct{}{}:
 		default:
-			return pushes
+		}
+		for i, f := range batch {
+			if f.close != 0 {
+				c.requeue(batch[i+1:])
+				c.abort(f.close, f.closeReason)
+				break
+			}
+			if err := c.write(f); err != nil {
+				// What was not written goes to the backlog when the connection is cleaned up.
+				c.requeue(batch[i:])
+				c.abort(closeWriteFailed, "write failed")
+				break
+			}
 		}
 	}
 }
 
-// writeLoop writes queued frames until a close frame, a write error or stop.
-func (c *conn) writeLoop() {
-	for {
-		select {
-		case <-c.stop:
-			return
-		case f := <-c.send:
-			if f.close != 0 {
-				c.abort(f.close, f.closeReason)
-				return
-			}
-			if err := c.write(f); err != nil {
-				// The frame is lost to this connection; a push in it is recovered by RESUME.
-				c.abort(closeWriteFailed, "write failed")
-				return
-			}
-		}
-	}
+// requeue puts frames the writer could not write back in front of the queue, so the clean-up
+// can move their pushes to the backlog.
+func (c *conn) requeue(frames []frame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue = append(frames[:len(frames):len(frames)], c.queue...)
 }
 
 func (c *conn) write(f frame) error {

@@ -60,8 +60,9 @@ type Server struct {
 func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.Logger, opt Options) *Server {
 	s := &Server{svc: svc, hub: hub, opt: opt, log: log, now: now, conns: make(map[*conn]struct{})}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
-		WriteBufferSize: 1024,
+		// Reading reuses the HTTP server's buffer; writing borrows one from the pool per frame,
+		// so an idle connection holds no write buffer.
+		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     s.checkOrigin,
 	}
 	return s
@@ -109,14 +110,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.writeLoop()
-	}()
 	c.readLoop(r.Context())
 	c.abort(closeNormal, "")
-	<-done
+	c.writer.Wait()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -126,8 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) newConn(ws *websocket.Conn, remote netip.Addr) *conn {
 	c := &conn{
 		srv: s, ws: ws, remote: remote,
-		send:      make(chan frame, s.opt.SendQueue),
-		stop:      make(chan struct{}),
+		room:      make(chan struct{}, 1),
 		badFrames: make([]time.Time, s.opt.BadFrameLimit),
 	}
 	c.lastFrame.Store(s.now().UnixNano())
