@@ -129,9 +129,7 @@ func (c Config) Validate() error {
 			fmt.Sprintf("must be empty or at least %d characters, got %d", minAdminToken, utf8.RuneCountInString(c.AdminToken))},
 		{"rate_limit_exempt", allValid(c.RateLimitExempt), "must hold valid CIDR prefixes"},
 		{"read_limit", 256 <= c.ReadLimit && c.ReadLimit <= 16<<20, gotValue("must be 256 to 16777216", c.ReadLimit)},
-		// A RESUME queues up to history_size frames at once, which must not count as a slow client.
-		{"send_queue", c.SendQueue > c.HistorySize,
-			gotValue(fmt.Sprintf("must be more than history_size (%d)", c.HistorySize), c.SendQueue)},
+		{"send_queue", c.SendQueue >= 1, gotValue("must be at least 1", c.SendQueue)},
 		{"write_timeout", c.WriteTimeout > 0, gotValue("must be positive", c.WriteTimeout)},
 		{"dialogue_rate", c.DialogueRate > 0, gotValue("must be positive", c.DialogueRate)},
 		{"dialogue_burst", c.DialogueBurst >= 1, gotValue("must be at least 1", c.DialogueBurst)},

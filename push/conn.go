@@ -84,6 +84,15 @@ func (c *conn) enqueue(f frame) bool {
 	return true
 }
 
+// enqueueAll queues frames whatever the queue's bound.
+func (c *conn) enqueueAll(frames []frame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range frames {
+		c.pushLocked(f)
+	}
+}
+
 // reply queues a frame of the connection's own: an answer to the client's request. Unlike a
 // push, it waits for room, so a client that floods requests without reading is slowed down
 // rather than disconnected. Only the read loop calls it.

@@ -106,17 +106,18 @@ func (h *Hub) attach(ctx context.Context, accountID int64, c *conn, reply frame)
 	if err != nil {
 		return err
 	}
-	c.enqueue(reply)
+	frames := []frame{reply}
 	for _, p := range backlog {
-		c.enqueue(pushFrame(p))
+		frames = append(frames, pushFrame(p))
 	}
 	if old := sh.conns[accountID]; old != nil && old != c {
-		for _, f := range old.takePushes() {
-			c.enqueue(f)
-		}
+		frames = append(frames, old.takePushes()...)
 		old.enqueue(pushFrame(session.SignalPush(session.SignalLoggedInElsewhere, 0, 0, accountID, nil)))
 		old.closeAfter(closeTakenOver, "logged in elsewhere")
 	}
+	// A backlog may well exceed the send queue: it is what the client came back for, and it is
+	// bounded by backlog_size, so it is queued whole.
+	c.enqueueAll(frames)
 	sh.conns[accountID] = c
 	c.account.Store(accountID)
 	return nil

@@ -240,3 +240,43 @@ func BenchmarkDialogue(b *testing.B) {
 		p.expect("PUSH_DIALOGUE", -1)
 	}
 }
+
+// TestBacklogLargerThanSendQueue: a client coming back to more pushes than its send queue holds
+// gets them all, after the RECONNECT reply, and stays connected.
+func TestBacklogLargerThanSendQueue(t *testing.T) {
+	const sendQueue, missed = 8, 30
+	url := startTestNode(t, func(c *config.Config) {
+		c.SendQueue = sendQueue
+		c.PresenceTimeout = 5 * time.Second
+		c.RateLimitExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	ann := dial(t, url)
+	ann.send(map[string]any{"cmd": "CRT_ACCOUNT", "nickName": "Ann"})
+	created := ann.expect("CRT_ACCOUNT", 0)
+	annID, token := id(created, "accountId"), created["token"].(string)
+	bob := dial(t, url)
+	bob.send(map[string]any{"cmd": "CRT_ACCOUNT", "nickName": "Bob"})
+	bob.expect("CRT_ACCOUNT", 0)
+	ann.send(map[string]any{"cmd": "MATCH"})
+	ann.expect("MATCH", 4)
+	bob.send(map[string]any{"cmd": "MATCH"})
+	sessionID := id(bob.expect("MATCH", 0), "sessionId")
+	ann.expect("PUSH_SIGNAL", -1)
+
+	ann.ws.Close()
+	bob.expect("PUSH_SIGNAL", -1) // PartnerAway
+	for i := range missed {
+		bob.send(map[string]any{"cmd": "DIALOGUE", "requestId": fmt.Sprint(i), "sessionId": sessionID, "content": fmt.Sprint("message ", i)})
+		bob.expect("DIALOGUE", 0)
+	}
+	back := dial(t, url)
+	back.send(map[string]any{"cmd": "RECONNECT", "accountId": annID, "token": token})
+	back.expect("RECONNECT", 0)
+	for i := range missed {
+		if got := back.expect("PUSH_DIALOGUE", -1); got["content"] != fmt.Sprint("message ", i) {
+			t.Fatalf("backlog push %d = %v, want message %d", i, got, i)
+		}
+	}
+	back.send(map[string]any{"cmd": "PING"})
+	back.expect("PONG", -1)
+}
