@@ -203,7 +203,7 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 	if !ok {
 		return Matched{}, errQueued
 	}
-	sess, err := s.start(ctx, pair, now)
+	sess, err := s.start(ctx, pair, now, pair.B)
 	if err != nil {
 		return Matched{}, err
 	}
@@ -219,7 +219,7 @@ func (s *Service) MatchWaiting(ctx context.Context) error {
 		return err
 	}
 	for _, pair := range pairs {
-		sess, err := s.start(ctx, pair, now)
+		sess, err := s.start(ctx, pair, now, pair.A, pair.B)
 		if err != nil {
 			s.log.Warn("starting a session", "err", err)
 			continue
@@ -232,8 +232,8 @@ func (s *Service) MatchWaiting(ctx context.Context) error {
 }
 
 // start creates the session of a pair the queue made. Should that fail, the pair is undone and
-// B, who was waiting, goes back to its place in the queue.
-func (s *Service) start(ctx context.Context, pair match.Pair, now time.Time) (Session, error) {
+// the waiters it took from the queue go back to their places there, if they still exist.
+func (s *Service) start(ctx context.Context, pair match.Pair, now time.Time, waiters ...match.Waiter) (Session, error) {
 	sess := Session{
 		ID:              s.ids.Next(),
 		Members:         [2]Member{{pair.A.AccountID, pair.A.Nickname}, {pair.B.AccountID, pair.B.Nickname}},
@@ -250,8 +250,11 @@ func (s *Service) start(ctx context.Context, pair match.Pair, now time.Time) (Se
 	if err := s.queue.Release(ctx, pair.A.AccountID, pair.B.AccountID, now); err != nil {
 		s.log.Warn("undoing a pair", "err", err)
 	}
-	if _, aerr := s.store.Account(ctx, pair.B.AccountID); aerr == nil {
-		if err := s.queue.Requeue(ctx, pair.B); err != nil {
+	for _, w := range waiters {
+		if _, aerr := s.store.Account(ctx, w.AccountID); aerr != nil {
+			continue
+		}
+		if err := s.queue.Requeue(ctx, w); err != nil {
 			s.log.Warn("requeueing a waiter", "err", err)
 		}
 	}

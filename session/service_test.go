@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/session"
 )
@@ -74,10 +75,17 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
-// failingStore is a MemoryStore whose Seen fails while down is set.
+// failingStore is a MemoryStore whose Seen and CreateSession fail while down is set.
 type failingStore struct {
 	*session.MemoryStore
 	down bool
+}
+
+func (f *failingStore) CreateSession(ctx context.Context, sess session.Session) error {
+	if f.down {
+		return errors.New("storage is down")
+	}
+	return f.MemoryStore.CreateSession(ctx, sess)
 }
 
 func (f *failingStore) Seen(ctx context.Context, id int64, t time.Time) error {
@@ -146,5 +154,34 @@ func TestSweepWaitsAfterStorageFailure(t *testing.T) {
 	}
 	if n := len(out.pushes); n == 0 || !strings.Contains(string(out.pushes[n-1].Body), `"reason":"timeout"`) {
 		t.Errorf("last push = %v, want PartnerExit timeout to a", out.pushes)
+	}
+}
+
+// TestFailedStartRequeues: when the session of a pair cannot be stored, the one who was waiting
+// keeps its place in the queue and the one who asked gets code 2; nobody is left half-matched.
+func TestFailedStartRequeues(t *testing.T) {
+	ctx := context.Background()
+	store := &failingStore{MemoryStore: session.NewMemoryStore(session.MemoryOptions{HistorySize: 10, BacklogSize: 10, Retention: time.Minute, Now: time.Now})}
+	queue := match.NewMemoryQueue(match.Rule{})
+	ids, _ := session.NewIDs(4)
+	svc := session.NewService(store, queue, &recorder{}, ids, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PingInterval: time.Second, PresenceTimeout: time.Minute, TypingTimeout: time.Second})
+	a, _, _ := svc.CreateAccount(ctx, "a")
+	b, _, _ := svc.CreateAccount(ctx, "b")
+	svc.Match(ctx, a.ID, nil)
+	waiting, _ := queue.Waiting(ctx)
+
+	store.down = true
+	_, err := svc.Match(ctx, b.ID, nil)
+	if code := duet.ErrorCode(err); code != duet.InternalErr {
+		t.Fatalf("MATCH with storage down = %v (code %d), want code 2", err, code)
+	}
+	if got, _ := queue.Waiting(ctx); len(got) != 1 || got[0].AccountID != a.ID || !got[0].Since.Equal(waiting[0].Since) {
+		t.Fatalf("queue = %v, want a back in its place %v", got, waiting)
+	}
+	store.down = false
+	m, err := svc.Match(ctx, b.ID, nil)
+	if err != nil || m.Partner.ID != a.ID {
+		t.Fatalf("MATCH after storage came back = %+v, %v, want a", m, err)
 	}
 }
