@@ -157,7 +157,7 @@ func (s *Server) cleanup(c *conn) {
 		return
 	}
 	id := c.account.Load()
-	if err := s.svc.Seen(ctx, id, time.Unix(0, c.lastFrame.Load())); err != nil {
+	if err := s.svc.Seen(ctx, map[int64]time.Time{id: time.Unix(0, c.lastFrame.Load())}); err != nil {
 		s.log.Warn("recording presence", "account", id, "err", err)
 	}
 	if err := s.svc.Away(ctx, id); err != nil {
@@ -189,12 +189,11 @@ func (s *Server) Run(ctx context.Context) {
 
 func (s *Server) heartbeat(ctx context.Context) {
 	now := s.now()
+	seen := make(map[int64]time.Time)
 	s.hub.each(func(c *conn) {
 		id := c.account.Load()
 		last := time.Unix(0, c.lastFrame.Load())
-		if err := s.svc.Seen(ctx, id, last); err != nil {
-			s.log.Warn("recording presence", "account", id, "err", err)
-		}
+		seen[id] = last
 		if now.Sub(last) > 2*s.opt.PingInterval && c.silent.CompareAndSwap(false, true) {
 			if err := s.svc.Away(ctx, id); err != nil {
 				s.log.Warn("marking an account away", "account", id, "err", err)
@@ -202,6 +201,9 @@ func (s *Server) heartbeat(ctx context.Context) {
 		}
 		c.enqueue(frame{kind: kindPush, cmd: cmdPing, body: pingBody(id)})
 	})
+	if err := s.svc.Seen(ctx, seen); err != nil {
+		s.log.Warn("recording presence", "accounts", len(seen), "err", err)
+	}
 }
 
 // Shutdown closes every connection with 1001, so that clients reconnect (to another node, or

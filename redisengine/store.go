@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,18 +182,29 @@ if tonumber(ARGV[1]) > tonumber(seen) then redis.call('HSET', KEYS[1], 'seen', A
 for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[2]) end
 return 1`)
 
-// Seen implements session.Store. Presence, in a slot of its own, moves in the same round trip:
-// ZADD XX GT only ever moves an account that is there forward.
-func (s *Store) Seen(ctx context.Context, id int64, t time.Time) error {
-	ms := t.UnixMilli()
-	err := s.pipelined(ctx, seenScript, func(p redis.Pipeliner) {
-		seenScript.EvalSha(ctx, p, []string{s.keys.account(id), s.keys.accountLive(id), s.keys.accountBacklog(id)}, ms, s.accountTTL)
-		p.ZAddArgs(ctx, s.keys.presence(), redis.ZAddArgs{XX: true, GT: true, Members: []redis.Z{{Score: float64(ms), Member: id}}})
-		// The index outlives its accounts by no more than they do, should every node be gone.
-		p.PExpire(ctx, s.keys.presence(), time.Duration(s.accountTTL)*time.Millisecond)
-	})
-	if err != nil {
-		return fmt.Errorf("redisengine: seen: %w", err)
+// seenBatch is how many accounts one pipeline of Seen carries.
+const seenBatch = 256
+
+// Seen implements session.Store, in a pipeline per seenBatch accounts. Presence, in a slot of
+// its own, moves in the same round trips: ZADD XX GT only ever moves an account that is there
+// forward.
+func (s *Store) Seen(ctx context.Context, seen map[int64]time.Time) error {
+	ids := slices.Collect(maps.Keys(seen))
+	for batch := range slices.Chunk(ids, seenBatch) {
+		err := s.pipelined(ctx, seenScript, func(p redis.Pipeliner) {
+			presence := make([]redis.Z, 0, len(batch))
+			for _, id := range batch {
+				ms := seen[id].UnixMilli()
+				seenScript.EvalSha(ctx, p, []string{s.keys.account(id), s.keys.accountLive(id), s.keys.accountBacklog(id)}, ms, s.accountTTL)
+				presence = append(presence, redis.Z{Score: float64(ms), Member: id})
+			}
+			p.ZAddArgs(ctx, s.keys.presence(), redis.ZAddArgs{XX: true, GT: true, Members: presence})
+			// The index outlives its accounts by no more than they do, should every node be gone.
+			p.PExpire(ctx, s.keys.presence(), time.Duration(s.accountTTL)*time.Millisecond)
+		})
+		if err != nil {
+			return fmt.Errorf("redisengine: seen: %w", err)
+		}
 	}
 	return nil
 }

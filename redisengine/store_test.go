@@ -229,7 +229,7 @@ func TestStoreKeysExpire(t *testing.T) {
 			_, err := s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 10, SenderID: 1, Content: "x", RequestID: "r"})
 			return err
 		}},
-		{"seen", func() error { return s.Seen(ctx, 1, time.Now()) }},
+		{"seen", func() error { return s.Seen(ctx, map[int64]time.Time{1: time.Now()}) }},
 		{"backlog", func() error { return s.AppendBacklog(ctx, 2, session.Push{Cmd: "PUSH_SIGNAL", Body: []byte("{}")}) }},
 		{"account", func() error {
 			return s.CreateAccount(ctx, session.Account{ID: 3, CreatedAt: time.Now(), LastSeen: time.Now()})

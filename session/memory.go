@@ -104,11 +104,13 @@ func (m *MemoryStore) DeleteAccount(_ context.Context, id int64) ([]Session, boo
 }
 
 // Seen implements Store.
-func (m *MemoryStore) Seen(_ context.Context, id int64, t time.Time) error {
+func (m *MemoryStore) Seen(_ context.Context, seen map[int64]time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if a, ok := m.accounts[id]; ok && t.After(a.LastSeen) {
-		a.LastSeen = t
+	for id, t := range seen {
+		if a, ok := m.accounts[id]; ok && t.After(a.LastSeen) {
+			a.LastSeen = t
+		}
 	}
 	return nil
 }

@@ -112,16 +112,16 @@ func (s *Service) Authenticate(ctx context.Context, id int64, token string) (Acc
 	if subtle.ConstantTimeCompare(a.TokenHash[:], hash[:]) != 1 {
 		return Account{}, nil, errBadLogin
 	}
-	if err := s.store.Seen(ctx, id, s.now()); err != nil {
+	if err := s.Seen(ctx, map[int64]time.Time{id: s.now()}); err != nil {
 		return Account{}, nil, err
 	}
 	sessions, err := s.store.LiveSessions(ctx, id)
 	return a, sessions, err
 }
 
-// Seen records a sign of life from the account at t.
-func (s *Service) Seen(ctx context.Context, id int64, t time.Time) error {
-	err := s.store.Seen(ctx, id, t)
+// Seen records, for each account, its last sign of life.
+func (s *Service) Seen(ctx context.Context, seen map[int64]time.Time) error {
+	err := s.store.Seen(ctx, seen)
 	if err != nil {
 		s.holdSweep()
 	}

@@ -88,11 +88,11 @@ func (f *failingStore) CreateSession(ctx context.Context, sess session.Session) 
 	return f.MemoryStore.CreateSession(ctx, sess)
 }
 
-func (f *failingStore) Seen(ctx context.Context, id int64, t time.Time) error {
+func (f *failingStore) Seen(ctx context.Context, seen map[int64]time.Time) error {
 	if f.down {
 		return errors.New("storage is down")
 	}
-	return f.MemoryStore.Seen(ctx, id, t)
+	return f.MemoryStore.Seen(ctx, seen)
 }
 
 // recorder is a Deliverer that keeps the pushes.
@@ -127,7 +127,7 @@ func TestSweepWaitsAfterStorageFailure(t *testing.T) {
 
 	store.down = true
 	now = now.Add(presence + ping) // an outage longer than the presence timeout
-	if err := svc.Seen(ctx, a.ID, now); err == nil {
+	if err := svc.Seen(ctx, map[int64]time.Time{a.ID: now}); err == nil {
 		t.Fatal("Seen succeeded with storage down")
 	}
 	store.down = false
@@ -141,7 +141,7 @@ func TestSweepWaitsAfterStorageFailure(t *testing.T) {
 		}
 	}
 	// Only b's node fails to refresh: after the hold, b is gone and a is told.
-	svc.Seen(ctx, a.ID, now)
+	svc.Seen(ctx, map[int64]time.Time{a.ID: now})
 	now = now.Add(ping + time.Millisecond)
 	if err := svc.Sweep(ctx); err != nil {
 		t.Fatal(err)

@@ -31,8 +31,9 @@ type Store interface {
 	// was live in. Only the call that removed it reports true, so that whoever ends those
 	// sessions does so once.
 	DeleteAccount(ctx context.Context, id int64) ([]Session, bool, error)
-	// Seen records that the account sent a frame at t (never moving LastSeen back).
-	Seen(ctx context.Context, id int64, t time.Time) error
+	// Seen records, for each account, that it sent a frame at the given time (never moving
+	// LastSeen back). A node reports all its connections at once, every ping interval.
+	Seen(ctx context.Context, seen map[int64]time.Time) error
 	// SetAway sets the account's away flag and reports whether it changed, so that partners
 	// hear of each change once.
 	SetAway(ctx context.Context, id int64, away bool) (bool, error)

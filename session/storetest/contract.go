@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 	}{
 		{"Accounts", accounts},
 		{"Presence", presence},
+		{"SeenMany", seenMany},
 		{"Sessions", sessions},
 		{"EndOnce", endOnce},
 		{"Messages", messages},
@@ -97,10 +98,10 @@ func presence(t *testing.T, s session.Store) {
 	account(t, s, 1)
 	account(t, s, 2)
 	old := time.Now().Add(-time.Hour)
-	if err := s.Seen(ctx, 1, time.Now().Add(time.Minute)); err != nil {
+	if err := s.Seen(ctx, map[int64]time.Time{1: time.Now().Add(time.Minute), 99: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Seen(ctx, 1, old); err != nil { // never moves back
+	if err := s.Seen(ctx, map[int64]time.Time{1: old}); err != nil { // never moves back
 		t.Fatal(err)
 	}
 	lapsed, err := s.Lapsed(ctx, time.Now().Add(time.Second))
@@ -113,6 +114,26 @@ func presence(t *testing.T, s session.Store) {
 		if changed, err := s.SetAway(ctx, 1, step.away); changed != step.changed || err != nil {
 			t.Errorf("SetAway(%v) = %v, %v, want %v", step.away, changed, err, step.changed)
 		}
+	}
+}
+
+// seenMany reports many accounts at once, as a node's heartbeat does.
+func seenMany(t *testing.T, s session.Store) {
+	const n = 600
+	later := time.Now().Add(time.Hour)
+	seen := make(map[int64]time.Time, n)
+	for id := int64(1); id <= n; id++ {
+		account(t, s, id)
+		seen[id] = later
+	}
+	if err := s.Seen(ctx, seen); err != nil {
+		t.Fatal(err)
+	}
+	if lapsed, err := s.Lapsed(ctx, later.Add(-time.Minute)); err != nil || len(lapsed) != 0 {
+		t.Errorf("Lapsed before the sightings = %d accounts, %v, want none", len(lapsed), err)
+	}
+	if lapsed, _ := s.Lapsed(ctx, later.Add(time.Minute)); len(lapsed) != n {
+		t.Errorf("Lapsed after the sightings = %d accounts, want %d", len(lapsed), n)
 	}
 }
 
