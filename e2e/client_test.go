@@ -671,6 +671,15 @@ func pair(t testing.TB, a, b *client) int64 {
 	return sid
 }
 
+// chatting starts a server with flags and pairs Ann with Bob on it, in dialect d.
+func chatting(t testing.TB, d dialect, flags ...string) (s *server, a, b *client, sid int64) {
+	t.Helper()
+	s = startServer(t, flags...)
+	a = newUser(t, s, d, "Ann")
+	b = newUser(t, s, d, "Bob")
+	return s, a, b, pair(t, a, b)
+}
+
 // say sends a DIALOGUE and returns its msgId.
 func (c *client) say(sid int64, content string) int64 {
 	c.t.Helper()

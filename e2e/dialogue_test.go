@@ -10,10 +10,7 @@ import (
 
 func TestDialogue(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t)
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d)
 
 		before := time.Now()
 		r := a.request("DIALOGUE", map[string]any{
@@ -52,10 +49,7 @@ func TestDialogue(t *testing.T) {
 
 func TestDialogueInvalid(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t)
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d)
 		tests := map[string]struct {
 			requestID any
 			content   any
@@ -87,10 +81,7 @@ func TestDialogueInvalid(t *testing.T) {
 
 func TestDialogueIdempotentResend(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t)
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d)
 		send := func(rid, content string) int64 {
 			t.Helper()
 			r := a.request("DIALOGUE", map[string]any{
@@ -125,10 +116,7 @@ func TestDialogueIdempotentResend(t *testing.T) {
 func TestDialogueConcurrentBothWays(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		const n, window = 300, 32
-		s := startServer(t)
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d)
 
 		var wg sync.WaitGroup
 		errs := make(chan error, 2)
@@ -195,10 +183,7 @@ func TestDialogueConcurrentBothWays(t *testing.T) {
 
 func TestViewedAck(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t)
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d)
 		m1 := a.sayTo(b, sid, "one")
 		m2 := a.sayTo(b, sid, "two")
 

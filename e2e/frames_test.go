@@ -47,10 +47,7 @@ func TestUnknownCommand(t *testing.T) {
 
 func TestWrongTypedFields(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t)
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d)
 		tests := map[string]struct {
 			cmd    string
 			fields map[string]any
@@ -164,10 +161,7 @@ func TestClientPing(t *testing.T) {
 
 func TestServerHeartbeat(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t, "--ping-interval", "200ms", "--presence-timeout", "1s")
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d, "--ping-interval", "200ms", "--presence-timeout", "1s")
 		// Eight pings take 1.6s, past the presence timeout (1s); answered, they keep Ann present.
 		pings := a.waitPings(8, waitTimeout)
 		for _, p := range pings {

@@ -8,10 +8,7 @@ import (
 func TestTyping(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		const typingTimeout = 1500 * time.Millisecond
-		s := startServer(t, "--typing-timeout", typingTimeout.String())
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d, "--typing-timeout", typingTimeout.String())
 		typing := func(c *client, on bool) {
 			t.Helper()
 			c.send("TYPING", map[string]any{"sessionId": sid, "typing": on})
@@ -56,10 +53,7 @@ func TestTyping(t *testing.T) {
 // TestAwayAndBack drops a connection without LOGOUT, sends to it meanwhile, and comes back.
 func TestAwayAndBack(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t)
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		s, a, b, sid := chatting(t, d)
 		a.sayTo(b, sid, "brb")
 
 		a.drop()
@@ -108,10 +102,7 @@ func TestSilenceEndsSessions(t *testing.T) {
 			presence = time.Second
 			slack    = 1500 * time.Millisecond
 		)
-		s := startServer(t, "--ping-interval", ping.String(), "--presence-timeout", presence.String())
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d, "--ping-interval", ping.String(), "--presence-timeout", presence.String())
 		a.sayTo(b, sid, "hello")
 
 		a.goSilent()

@@ -17,10 +17,7 @@ func wantExit(t testing.TB, sig frame, receiver, partner, sid int64, reason stri
 
 func TestLeave(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t, "--partner-cooldown", "1m")
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d, "--partner-cooldown", "1m")
 
 		wantCode(t, a.request("LEAVE", map[string]any{"sessionId": sid}), 0)
 		wantExit(t, b.waitSignal("PartnerExit"), b.id, a.id, sid, "left")
@@ -157,10 +154,7 @@ func wantSessions(t testing.TB, r frame, want map[int64]map[string]any) {
 
 func TestResume(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t)
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d)
 		type msg struct {
 			id     int64
 			sender int64
@@ -206,10 +200,7 @@ func TestResume(t *testing.T) {
 
 func TestResumeHistoryWindow(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		s := startServer(t, "--history-size", "5")
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d, "--history-size", "5")
 		var ids []int64
 		for i := range 10 {
 			ids = append(ids, a.sayTo(b, sid, strings.Repeat("h", i+1)))
@@ -247,10 +238,7 @@ func TestResumeHistoryWindow(t *testing.T) {
 func TestReport(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		// A short cooldown: the pair must stay apart because of the report, not the cooldown.
-		s := startServer(t, "--partner-cooldown", "100ms")
-		a := newUser(t, s, d, "Ann")
-		b := newUser(t, s, d, "Bob")
-		sid := pair(t, a, b)
+		_, a, b, sid := chatting(t, d, "--partner-cooldown", "100ms")
 		b.sayTo(a, sid, "buy cheap links")
 
 		for name, fields := range map[string]map[string]any{
