@@ -41,6 +41,9 @@ type Options struct {
 	BadFrameWindow  time.Duration
 }
 
+// readBufferSize is each connection's read buffer.
+const readBufferSize = 512
+
 // Server accepts WebSocket connections and serves the protocol on them.
 type Server struct {
 	svc      *session.Service
@@ -60,8 +63,10 @@ type Server struct {
 func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.Logger, opt Options) *Server {
 	s := &Server{svc: svc, hub: hub, opt: opt, log: log, now: now, conns: make(map[*conn]struct{})}
 	s.upgrader = websocket.Upgrader{
-		// Reading reuses the HTTP server's buffer; writing borrows one from the pool per frame,
-		// so an idle connection holds no write buffer.
+		// A small read buffer of its own per connection (frames larger than it are read in
+		// parts); writing borrows a buffer from the pool per frame, so an idle connection holds
+		// no write buffer.
+		ReadBufferSize:  readBufferSize,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     s.checkOrigin,
 	}
@@ -84,7 +89,9 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	})
 }
 
-// ServeHTTP upgrades the request to a WebSocket and serves it until it closes.
+// ServeHTTP upgrades the request to a WebSocket and hands it to a goroutine of its own, which
+// serves it until it closes. The HTTP handler returns at once, so the deep stack of the HTTP
+// server and its middleware is not kept alive for every idle connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closing {
@@ -94,10 +101,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.handlers.Add(1)
 	s.mu.Unlock()
-	defer s.handlers.Done()
 
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.handlers.Done()
 		return // the upgrader has answered with the reason
 	}
 	c := s.newConn(ws, remoteAddr(r))
@@ -105,12 +112,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.closing {
 		s.mu.Unlock()
 		c.abort(closeGoingAway, "server shutting down")
+		s.handlers.Done()
 		return
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	go s.serve(c)
+}
 
-	c.readLoop(r.Context())
+// serve reads the connection's frames until it closes, then cleans up after it.
+func (s *Server) serve(c *conn) {
+	defer s.handlers.Done()
+	c.readLoop(context.Background())
 	c.abort(closeNormal, "")
 	c.writer.Wait()
 	s.mu.Lock()
