@@ -182,6 +182,15 @@ func TestRedisCluster(t *testing.T) {
 	chatAcross(t, a, b)
 }
 
+func TestRedisSentinel(t *testing.T) {
+	t.Parallel()
+	sentinel := redistest.StartSentinel(t)
+	nodes := startNodes(t, 2, "redis://"+sentinel.Addr+"?master_name="+sentinel.MasterName)
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	b := newUser(t, nodes[1], reqDialect, "Bob")
+	chatAcross(t, a, b)
+}
+
 // TestRedisOutage stops Redis under a running node: requests fail with code 2 and a clear
 // message in bounded time and /readyz says not ready; when Redis is back, so is the service.
 func TestRedisOutage(t *testing.T) {
