@@ -23,11 +23,16 @@ const startTimeout = 20 * time.Second
 
 // Server is a running redis-server.
 type Server struct {
-	Addr string // host:port
-	dir  string
-	args []string
-	cmd  *exec.Cmd
+	Addr   string // host:port
+	dir    string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has ended
 }
+
+// startAttempts is how often a server is started on another port when the one it was given
+// was taken in the meantime by some other process.
+const startAttempts = 5
 
 // Start starts a redis-server on a free loopback port and stops it when the test ends.
 func Start(t testing.TB, extraArgs ...string) *Server {
@@ -37,18 +42,24 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 
 func start(t testing.TB, dir string, extraArgs []string) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redistest: redis-server is not installed; `make test` installs it (Debian package redis-server)")
+	bin := lookPath(t, "redis-server")
+	var s *Server
+	for attempt := 1; ; attempt++ {
+		port := strconv.Itoa(freePort(t))
+		s = &Server{Addr: net.JoinHostPort("127.0.0.1", port), dir: dir}
+		s.args = append([]string{
+			"--bind", "127.0.0.1", "--port", port, "--dir", dir,
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
+			"--loglevel", "warning", "--logfile", filepath.Join(dir, "redis.log"),
+		}, extraArgs...)
+		err := s.run(bin)
+		if err == nil {
+			break
+		}
+		if attempt == startAttempts {
+			t.Fatal(err)
+		}
 	}
-	port := freePort(t)
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
-	s.args = append([]string{
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
-		"--loglevel", "warning", "--logfile", filepath.Join(dir, "redis.log"),
-	}, extraArgs...)
-	s.run(t, bin)
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
@@ -59,45 +70,64 @@ func start(t testing.TB, dir string, extraArgs []string) *Server {
 	return s
 }
 
-func (s *Server) run(t testing.TB, bin string) {
+func lookPath(t testing.TB, name string) string {
 	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("redistest: %s is not installed; `make test` installs it (Debian package redis-server)", name)
+	}
+	return path
+}
+
+// run starts the server and waits until it answers, making sure that what answers on its
+// address is this very process.
+func (s *Server) run(bin string) error {
 	s.cmd = exec.Command(bin, s.args...)
 	s.cmd.Dir = s.dir
 	dieWithParent(s.cmd)
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("redistest: starting redis-server: %v", err)
+		return fmt.Errorf("redistest: starting redis-server: %w", err)
 	}
+	s.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		_ = cmd.Wait()
+		close(exited)
+	}(s.cmd, s.exited)
+	ours := fmt.Sprintf("process_id:%d\r\n", s.cmd.Process.Pid)
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if reply, err := command(s.Addr, "PING"); err == nil && reply == "+PONG" {
-			return
+		if info, err := command(s.Addr, "INFO", "server"); err == nil && strings.Contains(info, ours) {
+			return nil
+		}
+		select {
+		case <-s.exited:
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			return fmt.Errorf("redistest: redis-server on %s exited at start; its log:\n%s", s.Addr, log)
+		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			t.Fatalf("redistest: redis-server on %s did not answer within %v; its log:\n%s", s.Addr, startTimeout, log)
+			s.Stop()
+			return fmt.Errorf("redistest: redis-server on %s did not answer within %v", s.Addr, startTimeout)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // Stop kills the server; a stopped server may be started again with Restart.
 func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.cmd == nil {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
-// Restart starts a stopped server again on the same port, empty.
+// Restart starts a stopped server again on the same port, with what it persisted, if anything.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	if err := s.run(lookPath(t, "redis-server")); err != nil {
 		t.Fatal(err)
 	}
-	s.run(t, bin)
 }
 
 // Cluster is a running Redis Cluster of three masters without replicas.
@@ -108,10 +138,7 @@ type Cluster struct {
 // StartCluster creates a three-master Redis Cluster and stops it when the test ends.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		t.Fatal("redistest: redis-cli is not installed; `make test` installs it (Debian package redis-server)")
-	}
+	cli := lookPath(t, "redis-cli")
 	var c Cluster
 	for i := range 3 {
 		dir := filepath.Join(t.TempDir(), strconv.Itoa(i))
@@ -166,11 +193,9 @@ func StartSentinel(t testing.TB) *Sentinel {
 		t.Fatal(err)
 	}
 	sentinel := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, args: []string{conf, "--sentinel"}}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redistest: redis-server is not installed; `make test` installs it (Debian package redis-server)")
+	if err := sentinel.run(lookPath(t, "redis-server")); err != nil {
+		t.Fatal(err)
 	}
-	sentinel.run(t, bin)
 	t.Cleanup(sentinel.Stop)
 	return &Sentinel{Master: master, Addr: sentinel.Addr, MasterName: "duet"}
 }

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"net"
 	"strings"
 	"testing"
 )
@@ -25,5 +26,18 @@ func TestCluster(t *testing.T) {
 	info, err := command(c.Addrs[0], "CLUSTER", "INFO")
 	if err != nil || !strings.Contains(info, "cluster_known_nodes:3") {
 		t.Fatalf("CLUSTER INFO = %q, %v, want 3 known nodes", info, err)
+	}
+}
+
+// TestPortTaken: a server whose port was taken meanwhile is not mistaken for the one already
+// answering there.
+func TestPortTaken(t *testing.T) {
+	first := Start(t)
+	_, port, _ := net.SplitHostPort(first.Addr)
+	dir := t.TempDir()
+	second := &Server{Addr: first.Addr, dir: dir, args: []string{"--bind", "127.0.0.1", "--port", port, "--dir", dir, "--save", ""}}
+	if err := second.run(lookPath(t, "redis-server")); err == nil {
+		second.Stop()
+		t.Fatal("a second server on a taken port was reported started")
 	}
 }
