@@ -452,9 +452,9 @@ func (s *Store) EndSession(ctx context.Context, id int64, reason string, at time
 // sender's request key, with an id above the session's last, and keeps the newest history-size
 // messages, forgetting the request keys of those that fall out. It returns "ok", the partner
 // and the id; "dup", the partner and the first message; or a refusal.
-// On a server where it may (not a cluster, whose scripts are bound to their slot), it also
-// publishes the message's push to the node the partner's connection is on, if that is another
-// node, and then adds "1" to its reply.
+// It also reports the node the partner's connection is on, if that is another node, and on a
+// server where it may (not a cluster, whose scripts are bound to their slot) publishes the
+// message's push there itself, replying "1" if a node took it.
 // KEYS: session, msgs, req. ARGV: sender, proposed id, messageBody JSON, request key or "",
 // history size, session TTL ms, this node, "1" to publish, channel prefix, the PUSH_DIALOGUE
 // body after its msgId.
@@ -492,15 +492,17 @@ if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], id) end
 for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
 local route = s[6]
 if partner == s[1] then route = s[5] end
-if ARGV[8] == '1' and route and route ~= '' and route ~= ARGV[7] then
+if not route or route == ARGV[7] then route = '' end
+if ARGV[8] == '1' and route ~= '' then
 	local envelope = '{"to":' .. partner .. ',"push":{"cmd":"PUSH_DIALOGUE","body":{"msgId":' .. id .. ARGV[10] .. '}}'
 	if redis.call('SPUBLISH', ARGV[9] .. route .. '}:push', envelope) > 0 then
-		return {'ok', partner, id, '1'}
+		return {'ok', partner, id, '1', route}
 	end
 end
-return {'ok', partner, id}`)
+return {'ok', partner, id, '0', route}`)
 
-// AppendMessage implements session.Store, in one round trip.
+// AppendMessage implements session.Store. It also sends the message's push on to the partner's
+// node when that is another one: in the same round trip, or on a Redis Cluster in a second.
 func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.Appended, error) {
 	body, err := json.Marshal(messageBody{Sender: m.SenderID, SentAt: m.SentAt.UnixMilli(), RequestID: m.RequestID, Content: m.Content})
 	if err != nil {
@@ -542,7 +544,28 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 	if m.ID, err = strconv.ParseInt(reply[2], 10, 64); err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: malformed id %q", reply[2])
 	}
-	return session.Appended{Message: m, Partner: partner, Delivered: len(reply) == 4}, nil
+	delivered := reply[3] == "1"
+	if route := reply[4]; !delivered && !s.publish && route != "" {
+		// Best effort: should it fail, the service delivers the push by the account's route.
+		delivered = s.publishDialogue(ctx, route, partner, m)
+	}
+	return session.Appended{Message: m, Partner: partner, Delivered: delivered}, nil
+}
+
+// publishDialogue publishes m's push for the partner to the node with id route, and reports
+// whether a node took it.
+func (s *Store) publishDialogue(ctx context.Context, route string, partner int64, m session.Message) bool {
+	node, err := strconv.ParseInt(route, 10, 64)
+	if err != nil {
+		return false
+	}
+	p := session.DialoguePush(m)
+	b, err := json.Marshal(envelope{To: partner, Push: &p})
+	if err != nil {
+		return false
+	}
+	n, err := s.rdb.SPublish(ctx, s.keys.channel(node), b).Result()
+	return err == nil && n > 0
 }
 
 // Messages implements session.Store.
