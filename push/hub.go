@@ -163,15 +163,3 @@ func (h *Hub) each(fn func(*conn)) {
 		fn(c)
 	}
 }
-
-// Count returns the number of attached connections.
-func (h *Hub) Count() int {
-	n := 0
-	for i := range h.shards {
-		sh := &h.shards[i]
-		sh.mu.Lock()
-		n += len(sh.conns)
-		sh.mu.Unlock()
-	}
-	return n
-}

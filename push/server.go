@@ -241,9 +241,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Hub returns the server's hub.
-func (s *Server) Hub() *Hub { return s.hub }
-
 // remoteAddr is the peer address of the connection. Forwarding headers are not trusted here.
 func remoteAddr(r *http.Request) netip.Addr {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
