@@ -172,23 +172,29 @@ func TestRedisGracefulRestart(t *testing.T) {
 	b.expectNone("PartnerExit", presence, b.isSignal("PartnerExit"))
 }
 
-func TestRedisCluster(t *testing.T) {
+// TestRedisURLForms pairs clients on two nodes through a Redis Cluster and through Sentinel,
+// each named by its form of redis_url.
+func TestRedisURLForms(t *testing.T) {
 	t.Parallel()
-	c := redistest.StartCluster(t)
-	url := "redis://" + c.Addrs[0] + "?addr=" + c.Addrs[1] + "&addr=" + c.Addrs[2]
-	nodes := startNodes(t, 2, url)
-	a := newUser(t, nodes[0], seedDialect, "Ann")
-	b := newUser(t, nodes[1], reqDialect, "Bob")
-	chatAcross(t, a, b)
-}
-
-func TestRedisSentinel(t *testing.T) {
-	t.Parallel()
-	sentinel := redistest.StartSentinel(t)
-	nodes := startNodes(t, 2, "redis://"+sentinel.Addr+"?master_name="+sentinel.MasterName)
-	a := newUser(t, nodes[0], seedDialect, "Ann")
-	b := newUser(t, nodes[1], reqDialect, "Bob")
-	chatAcross(t, a, b)
+	tests := map[string]func(t *testing.T) string{
+		"cluster": func(t *testing.T) string {
+			c := redistest.StartCluster(t)
+			return "redis://" + c.Addrs[0] + "?addr=" + c.Addrs[1] + "&addr=" + c.Addrs[2]
+		},
+		"sentinel": func(t *testing.T) string {
+			s := redistest.StartSentinel(t)
+			return "redis://" + s.Addr + "?master_name=" + s.MasterName
+		},
+	}
+	for name, redisURL := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			nodes := startNodes(t, 2, redisURL(t))
+			a := newUser(t, nodes[0], seedDialect, "Ann")
+			b := newUser(t, nodes[1], reqDialect, "Bob")
+			chatAcross(t, a, b)
+		})
+	}
 }
 
 // TestRedisOutage stops Redis under a running node: requests fail with code 2 and a clear
