@@ -37,6 +37,8 @@ type Config struct {
 	AllowedOrigins  []string       // Origin values allowed to open a WebSocket; empty: the request's own host
 	AdminToken      string         // bearer token of the admin API; empty: admin API off
 	RateLimitExempt []netip.Prefix // client addresses that no rate limit applies to
+	TrustedProxies  []netip.Prefix // proxies whose X-Forwarded-For names the client
+	AddressSecret   string         // key of the client address hashes; empty: generated
 
 	ReadLimit    int64         // bytes of a frame from a client
 	SendQueue    int           // frames queued per connection before it is dropped as too slow
@@ -49,12 +51,29 @@ type Config struct {
 	MatchBurst    int
 	TypingRate    float64
 	TypingBurst   int
+	ContentRate   float64 // characters of DIALOGUE content
+	ContentBurst  int
+	LeaveRate     float64 // LEAVE frames: skipping from chat to chat
+	LeaveBurst    int
+	ReportRate    float64
+	ReportBurst   int
+
+	// Limits per client address, on each node.
+	ConnectRate        float64 // new WebSockets per second
+	ConnectBurst       int
+	AddressConnections int     // open WebSockets
+	AccountRate        float64 // accounts created per second
+	AccountBurst       int
 
 	BadFrameLimit  int           // bad frames within BadFrameWindow before close 1008
 	BadFrameWindow time.Duration // window in which bad frames are counted
+	Cooloff        time.Duration // automatic ban of a client closed for flooding; 0: none
 
 	InterestWait    time.Duration // how long partners with shared interests are preferred
 	PartnerCooldown time.Duration // how long a partner you left is not matched with you again
+	CooldownQueue   int           // waiting accounts at which PartnerCooldown applies in full
+	DistinctClients bool          // never pair two accounts from one client address
+	ReportRetention time.Duration // how long reports and their evidence are kept
 	TypingTimeout   time.Duration // how long a typing:true lasts unless refreshed
 	ShutdownTimeout time.Duration // how long shutdown waits for connections and requests
 
@@ -65,41 +84,58 @@ type Config struct {
 // Default returns the configuration with every default set.
 func Default() Config {
 	return Config{
-		Listen:           ":8080",
-		Engine:           "memory",
-		RedisURL:         "redis://127.0.0.1:6379/0",
-		RedisPrefix:      "duet:",
-		RedisTimeout:     time.Second,
-		PingInterval:     5 * time.Second,
-		PresenceTimeout:  20 * time.Second,
-		MaxSessions:      3,
-		MaxContent:       2000,
-		MaxNickname:      30,
-		HistorySize:      200,
-		HistoryRetention: 10 * time.Minute,
-		BacklogSize:      500,
-		ReadLimit:        16 << 10,
-		SendQueue:        256,
-		WriteTimeout:     10 * time.Second,
-		DialogueRate:     5,
-		DialogueBurst:    20,
-		MatchRate:        1,
-		MatchBurst:       5,
-		TypingRate:       2,
-		TypingBurst:      10,
-		BadFrameLimit:    20,
-		BadFrameWindow:   time.Minute,
-		InterestWait:     10 * time.Second,
-		PartnerCooldown:  time.Minute,
-		TypingTimeout:    6 * time.Second,
-		ShutdownTimeout:  10 * time.Second,
-		LogFormat:        "text",
-		LogLevel:         "info",
+		Listen:             ":8080",
+		Engine:             "memory",
+		RedisURL:           "redis://127.0.0.1:6379/0",
+		RedisPrefix:        "duet:",
+		RedisTimeout:       time.Second,
+		PingInterval:       5 * time.Second,
+		PresenceTimeout:    20 * time.Second,
+		MaxSessions:        3,
+		MaxContent:         2000,
+		MaxNickname:        30,
+		HistorySize:        200,
+		HistoryRetention:   10 * time.Minute,
+		BacklogSize:        500,
+		ReadLimit:          16 << 10,
+		SendQueue:          256,
+		WriteTimeout:       10 * time.Second,
+		DialogueRate:       5,
+		DialogueBurst:      20,
+		MatchRate:          1,
+		MatchBurst:         5,
+		TypingRate:         2,
+		TypingBurst:        10,
+		ContentRate:        200,
+		ContentBurst:       6000,
+		LeaveRate:          0.2,
+		LeaveBurst:         5,
+		ReportRate:         0.05,
+		ReportBurst:        3,
+		ConnectRate:        1,
+		ConnectBurst:       20,
+		AddressConnections: 50,
+		AccountRate:        0.1,
+		AccountBurst:       5,
+		BadFrameLimit:      20,
+		BadFrameWindow:     time.Minute,
+		Cooloff:            time.Minute,
+		InterestWait:       10 * time.Second,
+		PartnerCooldown:    time.Minute,
+		CooldownQueue:      10,
+		ReportRetention:    30 * 24 * time.Hour,
+		TypingTimeout:      6 * time.Second,
+		ShutdownTimeout:    10 * time.Second,
+		LogFormat:          "text",
+		LogLevel:           "info",
 	}
 }
 
-// minAdminToken is the shortest admin token accepted, in characters.
-const minAdminToken = 16
+// The shortest secrets accepted, in characters.
+const (
+	minAdminToken = 16
+	minSecret     = 16
+)
 
 // Validate reports the first invalid setting, naming its key.
 func (c Config) Validate() error {
@@ -128,6 +164,9 @@ func (c Config) Validate() error {
 			// The token is a secret: say how long it is, never what it is.
 			fmt.Sprintf("must be empty or at least %d characters, got %d", minAdminToken, utf8.RuneCountInString(c.AdminToken))},
 		{"rate_limit_exempt", allValid(c.RateLimitExempt), "must hold valid CIDR prefixes"},
+		{"trusted_proxies", allValid(c.TrustedProxies), "must hold valid CIDR prefixes"},
+		{"address_secret", c.AddressSecret == "" || utf8.RuneCountInString(c.AddressSecret) >= minSecret,
+			fmt.Sprintf("must be empty or at least %d characters, got %d", minSecret, utf8.RuneCountInString(c.AddressSecret))},
 		{"read_limit", 256 <= c.ReadLimit && c.ReadLimit <= 16<<20, gotValue("must be 256 to 16777216", c.ReadLimit)},
 		{"send_queue", c.SendQueue >= 1, gotValue("must be at least 1", c.SendQueue)},
 		{"write_timeout", c.WriteTimeout > 0, gotValue("must be positive", c.WriteTimeout)},
@@ -137,10 +176,25 @@ func (c Config) Validate() error {
 		{"match_burst", c.MatchBurst >= 1, gotValue("must be at least 1", c.MatchBurst)},
 		{"typing_rate", c.TypingRate > 0, gotValue("must be positive", c.TypingRate)},
 		{"typing_burst", c.TypingBurst >= 1, gotValue("must be at least 1", c.TypingBurst)},
+		{"content_rate", c.ContentRate > 0, gotValue("must be positive", c.ContentRate)},
+		{"content_burst", c.ContentBurst >= c.MaxContent,
+			gotValue(fmt.Sprintf("must be at least max_content (%d), so that the longest message can be sent", c.MaxContent), c.ContentBurst)},
+		{"leave_rate", c.LeaveRate > 0, gotValue("must be positive", c.LeaveRate)},
+		{"leave_burst", c.LeaveBurst >= 1, gotValue("must be at least 1", c.LeaveBurst)},
+		{"report_rate", c.ReportRate > 0, gotValue("must be positive", c.ReportRate)},
+		{"report_burst", c.ReportBurst >= 1, gotValue("must be at least 1", c.ReportBurst)},
+		{"connect_rate", c.ConnectRate > 0, gotValue("must be positive", c.ConnectRate)},
+		{"connect_burst", c.ConnectBurst >= 1, gotValue("must be at least 1", c.ConnectBurst)},
+		{"address_connections", c.AddressConnections >= 1, gotValue("must be at least 1", c.AddressConnections)},
+		{"account_rate", c.AccountRate > 0, gotValue("must be positive", c.AccountRate)},
+		{"account_burst", c.AccountBurst >= 1, gotValue("must be at least 1", c.AccountBurst)},
 		{"bad_frame_limit", c.BadFrameLimit >= 1, gotValue("must be at least 1", c.BadFrameLimit)},
 		{"bad_frame_window", c.BadFrameWindow > 0, gotValue("must be positive", c.BadFrameWindow)},
+		{"cooloff", c.Cooloff >= 0, gotValue("must not be negative", c.Cooloff)},
 		{"interest_wait", c.InterestWait >= 0, gotValue("must not be negative", c.InterestWait)},
 		{"partner_cooldown", c.PartnerCooldown >= 0, gotValue("must not be negative", c.PartnerCooldown)},
+		{"cooldown_queue", c.CooldownQueue >= 1, gotValue("must be at least 1", c.CooldownQueue)},
+		{"report_retention", c.ReportRetention > 0, gotValue("must be positive", c.ReportRetention)},
 		{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
 		{"shutdown_timeout", c.ShutdownTimeout > 0, gotValue("must be positive", c.ShutdownTimeout)},
 		{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},

@@ -18,7 +18,7 @@ import (
 // variable and flag are derived from the key.
 type setting struct {
 	key string
-	// field returns a pointer to the setting's field of c: *string, *int, *int64, *float64,
+	// field returns a pointer to the setting's field of c: *string, *bool, *int, *int64, *float64,
 	// *time.Duration, *[]string or *[]netip.Prefix.
 	field func(c *Config) any
 	help  string
@@ -48,6 +48,8 @@ var settings = []setting{
 	{"allowed_origins", func(c *Config) any { return &c.AllowedOrigins }, "origins allowed to open a WebSocket, like https://duet.example; empty: the request's own host"},
 	{"admin_token", func(c *Config) any { return &c.AdminToken }, "bearer token of the admin API, at least 16 characters; empty: admin API off"},
 	{"rate_limit_exempt", func(c *Config) any { return &c.RateLimitExempt }, "CIDR prefixes of clients exempt from rate limits; a bare IP means just that address"},
+	{"trusted_proxies", func(c *Config) any { return &c.TrustedProxies }, "CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; none: the TCP peer is the client"},
+	{"address_secret", func(c *Config) any { return &c.AddressSecret }, "key of the hashes kept of client addresses, at least 16 characters, the same on every node; none: generated (and, on the redis engine, kept in Redis)"},
 	{"read_limit", func(c *Config) any { return &c.ReadLimit }, "bytes of a frame from a client, 256 to 16777216"},
 	{"send_queue", func(c *Config) any { return &c.SendQueue }, "frames queued per connection before it is dropped as too slow"},
 	{"write_timeout", func(c *Config) any { return &c.WriteTimeout }, "deadline of each write to a connection"},
@@ -57,10 +59,25 @@ var settings = []setting{
 	{"match_burst", func(c *Config) any { return &c.MatchBurst }, "MATCH frames allowed in a burst"},
 	{"typing_rate", func(c *Config) any { return &c.TypingRate }, "TYPING frames per second per connection"},
 	{"typing_burst", func(c *Config) any { return &c.TypingBurst }, "TYPING frames allowed in a burst"},
+	{"content_rate", func(c *Config) any { return &c.ContentRate }, "characters of DIALOGUE content per second per connection"},
+	{"content_burst", func(c *Config) any { return &c.ContentBurst }, "characters of DIALOGUE content allowed in a burst; at least max_content"},
+	{"leave_rate", func(c *Config) any { return &c.LeaveRate }, "LEAVE frames per second per connection: skipping from chat to chat"},
+	{"leave_burst", func(c *Config) any { return &c.LeaveBurst }, "LEAVE frames allowed in a burst"},
+	{"report_rate", func(c *Config) any { return &c.ReportRate }, "REPORT frames per second per connection"},
+	{"report_burst", func(c *Config) any { return &c.ReportBurst }, "REPORT frames allowed in a burst"},
+	{"connect_rate", func(c *Config) any { return &c.ConnectRate }, "new WebSockets per second per client address, on each node"},
+	{"connect_burst", func(c *Config) any { return &c.ConnectBurst }, "new WebSockets per client address allowed in a burst"},
+	{"address_connections", func(c *Config) any { return &c.AddressConnections }, "open WebSockets per client address, on each node"},
+	{"account_rate", func(c *Config) any { return &c.AccountRate }, "accounts created per second per client address, on each node"},
+	{"account_burst", func(c *Config) any { return &c.AccountBurst }, "accounts per client address created in a burst"},
 	{"bad_frame_limit", func(c *Config) any { return &c.BadFrameLimit }, "bad frames per bad_frame_window before the connection is closed with 1008"},
 	{"bad_frame_window", func(c *Config) any { return &c.BadFrameWindow }, "window in which bad frames are counted"},
+	{"cooloff", func(c *Config) any { return &c.Cooloff }, "how long a client closed for flooding is banned, by account and address; 0: not at all"},
 	{"interest_wait", func(c *Config) any { return &c.InterestWait }, "how long partners with shared interests are preferred"},
 	{"partner_cooldown", func(c *Config) any { return &c.PartnerCooldown }, "how long a partner you left is not matched with you again"},
+	{"cooldown_queue", func(c *Config) any { return &c.CooldownQueue }, "waiting accounts at which partner_cooldown applies in full; with fewer it shrinks in proportion"},
+	{"distinct_clients", func(c *Config) any { return &c.DistinctClients }, "never pair two accounts from one client address (people behind one NAT share one)"},
+	{"report_retention", func(c *Config) any { return &c.ReportRetention }, "how long reports and their evidence are kept"},
 	{"typing_timeout", func(c *Config) any { return &c.TypingTimeout }, "how long a typing:true lasts unless refreshed"},
 	{"shutdown_timeout", func(c *Config) any { return &c.ShutdownTimeout }, "how long shutdown waits for connections and requests to finish"},
 	{"log_format", func(c *Config) any { return &c.LogFormat }, "text or json"},
@@ -220,6 +237,10 @@ func parse(p any, text string) error {
 	switch p := p.(type) {
 	case *string:
 		*p = text
+	case *bool:
+		if *p, err = strconv.ParseBool(text); err != nil {
+			return fmt.Errorf("%q is not true or false", text)
+		}
 	case *int:
 		if *p, err = strconv.Atoi(text); err != nil {
 			return fmt.Errorf("%q is not an integer", text)
@@ -288,6 +309,8 @@ func format(p any) string {
 	switch p := p.(type) {
 	case *string:
 		return *p
+	case *bool:
+		return strconv.FormatBool(*p)
 	case *int:
 		return strconv.Itoa(*p)
 	case *int64:
@@ -311,6 +334,8 @@ func format(p any) string {
 // typeName names the kind of value a flag takes, for the usage.
 func typeName(p any) string {
 	switch p.(type) {
+	case *bool:
+		return "bool"
 	case *int, *int64:
 		return "int"
 	case *float64:

@@ -16,18 +16,23 @@
 //	{prefix}{q}:...         the waiting queue and its pairing bars, all in one slot
 //	{prefix}{r:ID}          report (JSON)
 //	{prefix}{reports}       sorted set report id → created (Unix ms), of the reports not yet expired
+//	{prefix}{bans}          hash ban id → ban (JSON moderation.Ban)
+//	{prefix}{bans}:ends     sorted set ban id → until (Unix ms)
+//	{prefix}{bans}:KIND:V   sorted set ban id → until, of the bans on one target
 //	{prefix}{n:ID}          the lease of node id ID (a random token)
 //	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
 //
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
 // seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
-// after it ends, reports after ReportTTL, the queue's keys a day after the last write to it, and
+// after it ends, reports after ReportTTL, ban keys when their last ban ends, the queue's keys a day after the last write to it, and
 // a node's lease unless the node renews it.
 package redisengine
 
 import (
 	"strconv"
 	"time"
+
+	"github.com/duetchat/duet/moderation"
 )
 
 // Lifetimes of keys whose owner may vanish without cleaning up (a node crash, a lost sweep).
@@ -53,5 +58,10 @@ func (k keyspace) sessionMsgs(id int64) string    { return k.id("s", id) + ":msg
 func (k keyspace) sessionReqs(id int64) string    { return k.id("s", id) + ":req" }
 func (k keyspace) report(id int64) string         { return k.id("r", id) }
 func (k keyspace) reports() string                { return k.prefix + "{reports}" }
-func (k keyspace) presence() string               { return k.prefix + "{presence}" }
-func (k keyspace) queue(name string) string       { return k.prefix + "{q}:" + name }
+func (k keyspace) bans() string                   { return k.prefix + "{bans}" }
+func (k keyspace) banEnds() string                { return k.prefix + "{bans}:ends" }
+func (k keyspace) banTarget(t moderation.Target) string {
+	return k.prefix + "{bans}:" + t.String()
+}
+func (k keyspace) presence() string         { return k.prefix + "{presence}" }
+func (k keyspace) queue(name string) string { return k.prefix + "{q}:" + name }

@@ -1,0 +1,155 @@
+// Package moderationtest is the contract every moderation.Store engine must meet, as a test
+// suite that each engine's tests run against a fresh store.
+package moderationtest
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/moderation"
+)
+
+// Run runs the contract against stores made by newStore.
+func Run(t *testing.T, newStore func(t *testing.T) moderation.Store) {
+	tests := []struct {
+		name string
+		test func(t *testing.T, s moderation.Store)
+	}{
+		{"FindByEveryKind", findByEveryKind},
+		{"LongestWins", longestWins},
+		{"Ended", ended},
+		{"Lift", lift},
+		{"List", list},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
+	}
+}
+
+var (
+	ctx = context.Background()
+	// now is the stores' clock. Bans are judged by the time given, but a shared engine may let
+	// keys expire by the wall clock, so it starts at the real time.
+	now    = time.Now().Truncate(time.Millisecond)
+	client = moderation.NewHasher([]byte("contract")).Client
+)
+
+func ban(t *testing.T, s moderation.Store, id int64, target moderation.Target, d time.Duration) moderation.Ban {
+	t.Helper()
+	b := moderation.Ban{ID: id, Target: target, Reason: "spam", By: moderation.ByOperator, CreatedAt: now, Until: now.Add(d)}
+	if err := s.AddBan(ctx, b); err != nil {
+		t.Fatalf("AddBan(%v): %v", target, err)
+	}
+	return b
+}
+
+func find(t *testing.T, s moderation.Store, at time.Time, targets []moderation.Target) (moderation.Ban, bool) {
+	t.Helper()
+	b, ok, err := s.FindBan(ctx, at, targets)
+	if err != nil {
+		t.Fatalf("FindBan: %v", err)
+	}
+	return b, ok
+}
+
+func same(a, b moderation.Ban) bool {
+	return a.ID == b.ID && a.Target == b.Target && a.Reason == b.Reason && a.By == b.By &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.Until.Equal(b.Until)
+}
+
+func findByEveryKind(t *testing.T, s moderation.Store) {
+	home, cafe := client(netip.MustParseAddr("192.0.2.10")), client(netip.MustParseAddr("198.51.100.7"))
+	neighbour := client(netip.MustParseAddr("192.0.2.99")) // same /24 as home
+	byAccount := ban(t, s, 1, moderation.AccountTarget(7), time.Hour)
+	byAddress := ban(t, s, 2, moderation.Target{Kind: moderation.KindAddress, Value: cafe.Addr}, time.Hour)
+	byNetwork := ban(t, s, 3, moderation.Target{Kind: moderation.KindNetwork, Value: home.Network}, time.Hour)
+
+	tests := []struct {
+		name    string
+		targets []moderation.Target
+		want    moderation.Ban
+		found   bool
+	}{
+		{"the account, from anywhere", moderation.Targets(7, client(netip.MustParseAddr("203.0.113.1"))), byAccount, true},
+		{"another account from the banned address", moderation.Targets(8, cafe), byAddress, true},
+		{"a new client with no account yet, from the banned address", moderation.Targets(0, cafe), byAddress, true},
+		{"another address in the banned network", moderation.Targets(9, neighbour), byNetwork, true},
+		{"an unrelated client", moderation.Targets(10, client(netip.MustParseAddr("2001:db8::1"))), moderation.Ban{}, false},
+		{"no targets", nil, moderation.Ban{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := find(t, s, now, tt.targets)
+		if ok != tt.found || (ok && !same(got, tt.want)) {
+			t.Errorf("%s: FindBan = %+v, %v; want %+v, %v", tt.name, got, ok, tt.want, tt.found)
+		}
+	}
+}
+
+func longestWins(t *testing.T, s moderation.Store) {
+	c := client(netip.MustParseAddr("192.0.2.10"))
+	ban(t, s, 1, moderation.AccountTarget(7), time.Minute)
+	long := ban(t, s, 2, moderation.Target{Kind: moderation.KindAddress, Value: c.Addr}, 24*time.Hour)
+	ban(t, s, 3, moderation.Target{Kind: moderation.KindNetwork, Value: c.Network}, time.Hour)
+	if got, ok := find(t, s, now, moderation.Targets(7, c)); !ok || got.ID != long.ID {
+		t.Errorf("FindBan = %+v, %v; want the ban that ends last, %d", got, ok, long.ID)
+	}
+}
+
+func ended(t *testing.T, s moderation.Store) {
+	ban(t, s, 1, moderation.AccountTarget(7), time.Minute)
+	later := now.Add(time.Minute)
+	if got, ok := find(t, s, later, moderation.Targets(7, moderation.Client{})); ok {
+		t.Errorf("FindBan after the ban ended = %+v; want none", got)
+	}
+	if bans, err := s.Bans(ctx, later); err != nil || len(bans) != 0 {
+		t.Errorf("Bans after the ban ended = %v, %v; want none", bans, err)
+	}
+	if _, err := s.LiftBan(ctx, 1, later); duet.ErrorCode(err) != duet.NoDataFound {
+		t.Errorf("LiftBan of an ended ban: %v; want NoDataFound", err)
+	}
+}
+
+func lift(t *testing.T, s moderation.Store) {
+	b := ban(t, s, 1, moderation.AccountTarget(7), time.Hour)
+	kept := ban(t, s, 2, moderation.AccountTarget(7), time.Minute)
+	got, err := s.LiftBan(ctx, b.ID, now)
+	if err != nil || !same(got, b) {
+		t.Fatalf("LiftBan = %+v, %v; want %+v", got, err, b)
+	}
+	if _, err := s.LiftBan(ctx, b.ID, now); duet.ErrorCode(err) != duet.NoDataFound {
+		t.Errorf("LiftBan twice: %v; want NoDataFound", err)
+	}
+	if got, ok := find(t, s, now, moderation.Targets(7, moderation.Client{})); !ok || got.ID != kept.ID {
+		t.Errorf("FindBan after lifting one of two bans = %+v, %v; want the other, %d", got, ok, kept.ID)
+	}
+	if _, err := s.LiftBan(ctx, 99, now); duet.ErrorCode(err) != duet.NoDataFound {
+		t.Errorf("LiftBan of an unknown ban: %v; want NoDataFound", err)
+	}
+}
+
+func list(t *testing.T, s moderation.Store) {
+	if bans, err := s.Bans(ctx, now); err != nil || len(bans) != 0 {
+		t.Fatalf("Bans of an empty store = %v, %v", bans, err)
+	}
+	var want []moderation.Ban
+	for i := int64(1); i <= 3; i++ {
+		b := moderation.Ban{ID: i, Target: moderation.AccountTarget(i), Reason: "r", By: moderation.ByAuto,
+			CreatedAt: now.Add(time.Duration(i) * time.Second), Until: now.Add(time.Hour)}
+		if err := s.AddBan(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]moderation.Ban{b}, want...)
+	}
+	got, err := s.Bans(ctx, now.Add(time.Minute))
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("Bans = %v, %v; want %d bans", got, err, len(want))
+	}
+	for i := range want {
+		if !same(got[i], want[i]) {
+			t.Errorf("Bans[%d] = %+v; want %+v (newest first)", i, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,170 @@
+package redisengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet/moderation"
+)
+
+// Bans is the moderation.Store of many nodes. Every ban key shares the {bans} hash tag, so each
+// call is one script in one slot; each key expires when the last ban in it ends.
+type Bans struct {
+	rdb  redis.UniversalClient
+	keys keyspace
+}
+
+var _ moderation.Store = (*Bans)(nil)
+
+// NewBans returns the bans kept under prefix by client.
+func NewBans(client redis.UniversalClient, prefix string) *Bans {
+	return &Bans{rdb: client, keys: keyspace{prefix}}
+}
+
+// banLib holds what the ban scripts share: prune(KEYS[1], KEYS[2], now) forgets the ended bans,
+// and expire(key) makes a sorted set (and, given, a hash) expire with its last-ending member.
+const banLib = `
+local function prune(bans, ends, now)
+  local gone = redis.call('ZRANGEBYSCORE', ends, '-inf', now)
+  if #gone > 0 then
+    redis.call('HDEL', bans, unpack(gone))
+    redis.call('ZREM', ends, unpack(gone))
+  end
+end
+local function expire(zset, hash)
+  local last = redis.call('ZRANGE', zset, -1, -1, 'WITHSCORES')
+  if #last == 0 then return end
+  redis.call('PEXPIREAT', zset, last[2])
+  if hash then redis.call('PEXPIREAT', hash, last[2]) end
+end
+`
+
+// addBanScript stores a ban. KEYS: bans hash, ends zset, the target's zset. ARGV: id, ban JSON,
+// until ms, now ms.
+var addBanScript = redis.NewScript(banLib + `
+prune(KEYS[1], KEYS[2], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+expire(KEYS[2], KEYS[1])
+expire(KEYS[3])
+return 1`)
+
+// AddBan implements moderation.Store.
+func (b *Bans) AddBan(ctx context.Context, ban moderation.Ban) error {
+	data, err := json.Marshal(ban)
+	if err != nil {
+		return fmt.Errorf("redisengine: add ban: %w", err)
+	}
+	keys := []string{b.keys.bans(), b.keys.banEnds(), b.keys.banTarget(ban.Target)}
+	if err := addBanScript.Run(ctx, b.rdb, keys, ban.ID, data, ban.Until.UnixMilli(), ban.CreatedAt.UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("redisengine: add ban: %w", err)
+	}
+	return nil
+}
+
+// liftBanScript removes a ban in force. KEYS: bans hash, ends zset, the target's zset. ARGV: id,
+// now ms. Returns the ban's JSON, or nil if it was not in force.
+var liftBanScript = redis.NewScript(`
+local ends = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not ends or tonumber(ends) <= tonumber(ARGV[2]) then return false end
+local ban = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return ban`)
+
+// LiftBan implements moderation.Store. The ban is read first to learn its target's key.
+func (b *Bans) LiftBan(ctx context.Context, id int64, now time.Time) (moderation.Ban, error) {
+	ban, err := b.ban(ctx, id)
+	if err != nil {
+		return moderation.Ban{}, err
+	}
+	keys := []string{b.keys.bans(), b.keys.banEnds(), b.keys.banTarget(ban.Target)}
+	data, err := liftBanScript.Run(ctx, b.rdb, keys, id, now.UnixMilli()).Text()
+	if errors.Is(err, redis.Nil) {
+		return moderation.Ban{}, moderation.ErrNoBan
+	}
+	if err != nil {
+		return moderation.Ban{}, fmt.Errorf("redisengine: lift ban: %w", err)
+	}
+	return decodeBan(data)
+}
+
+func (b *Bans) ban(ctx context.Context, id int64) (moderation.Ban, error) {
+	data, err := b.rdb.HGet(ctx, b.keys.bans(), strconv.FormatInt(id, 10)).Result()
+	if errors.Is(err, redis.Nil) {
+		return moderation.Ban{}, moderation.ErrNoBan
+	}
+	if err != nil {
+		return moderation.Ban{}, fmt.Errorf("redisengine: read ban: %w", err)
+	}
+	return decodeBan(data)
+}
+
+// Bans implements moderation.Store.
+func (b *Bans) Bans(ctx context.Context, now time.Time) ([]moderation.Ban, error) {
+	all, err := b.rdb.HGetAll(ctx, b.keys.bans()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: list bans: %w", err)
+	}
+	bans := make([]moderation.Ban, 0, len(all))
+	for _, data := range all {
+		ban, err := decodeBan(data)
+		if err != nil {
+			return nil, err
+		}
+		if ban.Active(now) {
+			bans = append(bans, ban)
+		}
+	}
+	slices.SortFunc(bans, func(a, b moderation.Ban) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return bans, nil
+}
+
+// findBanScript returns the JSON of the ban in force that ends last among those of the targets.
+// KEYS: bans hash, then each target's zset. ARGV: now ms.
+var findBanScript = redis.NewScript(`
+local best, bestEnd = nil, tonumber(ARGV[1])
+for i = 2, #KEYS do
+  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  if #last > 0 and tonumber(last[2]) > bestEnd then best, bestEnd = last[1], tonumber(last[2]) end
+end
+if not best then return false end
+return redis.call('HGET', KEYS[1], best)`)
+
+// FindBan implements moderation.Store.
+func (b *Bans) FindBan(ctx context.Context, now time.Time, targets []moderation.Target) (moderation.Ban, bool, error) {
+	if len(targets) == 0 {
+		return moderation.Ban{}, false, nil
+	}
+	keys := []string{b.keys.bans()}
+	for _, t := range targets {
+		keys = append(keys, b.keys.banTarget(t))
+	}
+	data, err := findBanScript.Run(ctx, b.rdb, keys, now.UnixMilli()).Text()
+	if errors.Is(err, redis.Nil) {
+		return moderation.Ban{}, false, nil
+	}
+	if err != nil {
+		return moderation.Ban{}, false, fmt.Errorf("redisengine: find ban: %w", err)
+	}
+	ban, err := decodeBan(data)
+	return ban, err == nil, err
+}
+
+func decodeBan(data string) (moderation.Ban, error) {
+	var ban moderation.Ban
+	if err := json.Unmarshal([]byte(data), &ban); err != nil {
+		return moderation.Ban{}, fmt.Errorf("redisengine: decoding a ban: %w", err)
+	}
+	return ban, nil
+}

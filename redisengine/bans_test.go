@@ -1,0 +1,23 @@
+package redisengine
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet/moderation"
+	"github.com/duetchat/duet/moderation/moderationtest"
+	"github.com/duetchat/duet/redisengine/redistest"
+)
+
+func TestBans(t *testing.T) {
+	client := storeClient(t)
+	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":") })
+}
+
+func TestBansCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	t.Cleanup(func() { client.Close() })
+	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":") })
+}
