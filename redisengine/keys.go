@@ -5,7 +5,8 @@
 // Every key starts with a configurable prefix and carries a hash tag, so that everything one
 // operation touches sits in one cluster slot and a Lua script can change it atomically:
 //
-//	{prefix}{a:ID}          account hash: nick, tok (hex sha-256), created, seen, away, node, routed
+//	{prefix}{a:ID}          account hash: nick, tok (hex sha-256), created, seen, away, ca, cn (client hashes),
+//	                        node, routed
 //	{prefix}{a:ID}:live     set of the account's live session ids
 //	{prefix}{a:ID}:backlog  list of pushes (JSON session.Push) waiting for the account
 //	{prefix}{s:ID}          session hash: a, an, b, bn, common (JSON), started, ended, reason, last, va, vb, dropped,

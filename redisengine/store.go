@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
 
@@ -102,7 +103,7 @@ func (s *Store) CreateAccount(ctx context.Context, a session.Account) error {
 	err := s.pipelined(ctx, createAccountScript, func(p redis.Pipeliner) {
 		created = createAccountScript.EvalSha(ctx, p, []string{s.keys.account(a.ID)}, s.accountTTL,
 			"nick", a.Nickname, "tok", hex.EncodeToString(a.TokenHash[:]), "created", a.CreatedAt.UnixMilli(),
-			"seen", a.LastSeen.UnixMilli(), "away", boolField(a.Away))
+			"seen", a.LastSeen.UnixMilli(), "away", boolField(a.Away), "ca", a.Client.Addr, "cn", a.Client.Network)
 		p.ZAddNX(ctx, s.keys.presence(), redis.Z{Score: float64(a.LastSeen.UnixMilli()), Member: a.ID})
 		p.PExpire(ctx, s.keys.presence(), time.Duration(s.accountTTL)*time.Millisecond)
 	})
@@ -127,6 +128,7 @@ func (s *Store) Account(ctx context.Context, id int64) (session.Account, error) 
 	f := hashFields{m: m}
 	a := session.Account{
 		ID: id, Nickname: m["nick"], CreatedAt: f.time("created"), LastSeen: f.time("seen"), Away: m["away"] == "1",
+		Client: moderation.Client{Addr: m["ca"], Network: m["cn"]},
 	}
 	tok, err := hex.DecodeString(m["tok"])
 	if err != nil || len(tok) != len(a.TokenHash) {

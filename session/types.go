@@ -8,6 +8,8 @@ package session
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/duetchat/duet/moderation"
 )
 
 // Account is an anonymous, nickname-only identity. Only a hash of its token is kept.
@@ -20,6 +22,8 @@ type Account struct {
 	LastSeen time.Time
 	// Away is set while the account has no live connection and its partners were told so.
 	Away bool
+	// Client is the hashed address the account was created from.
+	Client moderation.Client
 }
 
 // Member is one side of a session.

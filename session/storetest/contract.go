@@ -5,11 +5,13 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
 
@@ -50,7 +52,10 @@ var ctx = context.Background()
 
 func account(t *testing.T, s session.Store, id int64) session.Account {
 	t.Helper()
-	a := session.Account{ID: id, Nickname: fmt.Sprint("n", id), CreatedAt: time.Now(), LastSeen: time.Now()}
+	a := session.Account{
+		ID: id, Nickname: fmt.Sprint("n", id), CreatedAt: time.Now(), LastSeen: time.Now(),
+		Client: moderation.NewHasher(nil).Client(netip.AddrFrom4([4]byte{192, 0, 2, byte(id)})),
+	}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatalf("CreateAccount(%d): %v", id, err)
 	}
@@ -79,7 +84,7 @@ func wantCode(t *testing.T, what string, err error, want duet.Code) {
 func accounts(t *testing.T, s session.Store) {
 	a := account(t, s, 1)
 	got, err := s.Account(ctx, 1)
-	if err != nil || got.Nickname != a.Nickname || got.TokenHash != a.TokenHash {
+	if err != nil || got.Nickname != a.Nickname || got.TokenHash != a.TokenHash || got.Client != a.Client {
 		t.Fatalf("Account(1) = %+v, %v, want %+v", got, err, a)
 	}
 	_, err = s.Account(ctx, 2)
