@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
 
@@ -46,6 +47,8 @@ type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
 	remote netip.Addr
+	client moderation.Client // remote, hashed
+	exempt bool              // from rate limits
 
 	mu      sync.Mutex    // guards the following fields
 	queue   []frame       // frames waiting for the writer; a client too slow to drain it is dropped
@@ -59,13 +62,17 @@ type conn struct {
 	silent    atomic.Bool  // set when the account was reported away for silence
 	loggedOut atomic.Bool
 	evicted   atomic.Bool // removed from the hub for being too slow
+	kicked    atomic.Pointer[session.KickedData]
 
 	// Owned by the read loop.
 	dialect   dialect
 	dialected bool
 	dialogue  *rate.Limiter // nil when the client is exempt from rate limits
+	content   *rate.Limiter
 	matching  *rate.Limiter
+	leaving   *rate.Limiter
 	typing    *rate.Limiter
+	reporting *rate.Limiter
 	badFrames []time.Time // ring of the times of the last bad frames
 	badNext   int
 }

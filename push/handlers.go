@@ -6,9 +6,9 @@ import (
 	"errors"
 	"runtime/debug"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/session"
@@ -30,7 +30,7 @@ func (c *conn) readLoop(ctx context.Context) {
 			}
 		}
 		if typ != websocket.TextMessage {
-			c.reject(now, "frames must be text frames holding one JSON object")
+			c.reject(ctx, now, "frames must be text frames holding one JSON object")
 			continue
 		}
 		var r request
@@ -39,11 +39,11 @@ func (c *conn) readLoop(ctx context.Context) {
 		switch cmd, _ := baseCommand(r.Cmd); {
 		case err == nil:
 		case !errors.As(err, &fe):
-			c.reject(now, err.Error())
+			c.reject(ctx, now, err.Error())
 			continue
 		case cmd != cmdPing && cmd != cmdPong: // a heartbeat with an odd field is still a heartbeat
 			c.fix(r.Cmd)
-			c.answer(now, cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
+			c.answer(ctx, now, cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
 			continue
 		}
 		c.fix(r.Cmd)
@@ -59,10 +59,10 @@ func (c *conn) fix(cmd string) {
 }
 
 // reject answers a frame that is not a request with ERROR, and counts it.
-func (c *conn) reject(now time.Time, msg string) {
+func (c *conn) reject(ctx context.Context, now time.Time, msg string) {
 	c.reply(frame{kind: kindError, body: mustJSON(errorReply{Code: duet.ParamErr, Msg: msg})})
 	if c.badFrame(now) {
-		c.closeAfter(closePolicy, "too many bad frames")
+		c.strikeOut(ctx)
 	}
 }
 
@@ -73,15 +73,18 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.srv.log.Error("request panicked", "cmd", cmd, "account", c.account.Load(), "panic", v, "stack", string(debug.Stack()))
-			c.answer(now, cmd, duet.Errorf(duet.UnknownErr, "the server could not handle this request"), nil)
+			c.answer(ctx, now, cmd, duet.Errorf(duet.UnknownErr, "the server could not handle this request"), nil)
 		}
 	}()
 	svc := c.srv.svc
-	switch {
+	switch k := c.kicked.Load(); {
 	case cmd == cmdPong, answer && isPush(cmd):
 		return // an answer to a heartbeat or a push: its arrival was the sign of life
+	case k != nil:
+		c.answer(ctx, now, cmd, kickedError(k), nil)
+		return
 	case answer:
-		c.answer(now, cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
+		c.answer(ctx, now, cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
 		return
 	case cmd == cmdPing:
 		c.reply(frame{kind: kindReply, cmd: cmdPing, body: pingBody(c.account.Load())})
@@ -93,38 +96,38 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		c.reconnect(ctx, now, r)
 		return
 	case !known(cmd):
-		c.answer(now, cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
+		c.answer(ctx, now, cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
 		return
 	}
 
 	id := c.account.Load()
 	if id == 0 {
-		c.answer(now, cmd, duet.Errorf(duet.Unauthorized, "create an account or reconnect first"), nil)
+		c.answer(ctx, now, cmd, duet.Errorf(duet.Unauthorized, "create an account or reconnect first"), nil)
 		return
 	}
 	if err := checkIDs(cmd, id, r); err != nil {
-		c.answerRequest(now, cmd, r, err, nil)
+		c.answerRequest(ctx, now, cmd, r, err, nil)
 		return
 	}
 	switch cmd {
 	case cmdMatch:
-		if err := allow(c.matching, now); err != nil {
-			c.answer(now, cmd, err, nil)
+		if err := allow(now, take{c.matching, 1}); err != nil {
+			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
 		m, err := svc.Match(ctx, id, r.Interests)
-		c.answer(now, cmd, err, matchReply{PartnerID: m.Partner.ID, PartnerName: m.Partner.Nickname, SessionID: m.SessionID, CommonInterests: m.Common})
+		c.answer(ctx, now, cmd, err, matchReply{PartnerID: m.Partner.ID, PartnerName: m.Partner.Nickname, SessionID: m.SessionID, CommonInterests: m.Common})
 	case cmdCancelMatch:
-		c.answer(now, cmd, svc.CancelMatch(ctx, id), okReply{})
+		c.answer(ctx, now, cmd, svc.CancelMatch(ctx, id), okReply{})
 	case cmdDialogue:
-		if err := allow(c.dialogue, now); err != nil {
-			c.answerRequest(now, cmd, r, err, nil)
+		if err := allow(now, take{c.dialogue, 1}, take{c.content, utf8.RuneCountInString(r.Content)}); err != nil {
+			c.answerRequest(ctx, now, cmd, r, err, nil)
 			return
 		}
 		m, err := svc.Send(ctx, id, r.SessionID, r.RequestID, r.Content)
-		c.answerRequest(now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
+		c.answerRequest(ctx, now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
 	case cmdViewedAck:
-		c.answer(now, cmd, svc.Viewed(ctx, id, r.SessionID, r.MsgID), okReply{})
+		c.answer(ctx, now, cmd, svc.Viewed(ctx, id, r.SessionID, r.MsgID), okReply{})
 	case cmdResume:
 		msgs, complete, err := svc.Resume(ctx, id, r.SessionID, r.AfterMsgID)
 		if err == nil {
@@ -133,18 +136,22 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 				c.reply(frame{kind: kindPush, cmd: p.Cmd, body: p.Body})
 			}
 		}
-		c.answer(now, cmd, err, resumeReply{SessionID: r.SessionID, Count: len(msgs), Complete: complete})
+		c.answer(ctx, now, cmd, err, resumeReply{SessionID: r.SessionID, Count: len(msgs), Complete: complete})
 	case cmdLeave:
-		c.answer(now, cmd, svc.Leave(ctx, id, r.SessionID), okReply{})
+		if err := allow(now, take{c.leaving, 1}); err != nil {
+			c.answer(ctx, now, cmd, err, nil)
+			return
+		}
+		c.answer(ctx, now, cmd, svc.Leave(ctx, id, r.SessionID), okReply{})
 	case cmdLogout:
 		err := svc.Logout(ctx, id)
-		c.answer(now, cmd, err, okReply{})
+		c.answer(ctx, now, cmd, err, okReply{})
 		if err == nil {
 			c.loggedOut.Store(true)
 			c.closeAfter(closeNormal, "logged out")
 		}
 	case cmdTyping:
-		err := allow(c.typing, now)
+		err := allow(now, take{c.typing, 1})
 		if err == nil && r.Typing == nil {
 			err = duet.Errorf(duet.ParamErr, "typing must be true or false")
 		}
@@ -152,43 +159,53 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			err = svc.Typing(ctx, id, r.SessionID, *r.Typing)
 		}
 		if err != nil {
-			c.answer(now, cmd, err, nil)
+			c.answer(ctx, now, cmd, err, nil)
 		}
 	case cmdReport:
+		if err := allow(now, take{c.reporting, 1}); err != nil {
+			c.answer(ctx, now, cmd, err, nil)
+			return
+		}
 		reportID, err := svc.Report(ctx, id, r.SessionID, r.Category, r.Note)
-		c.answer(now, cmd, err, reportReply{ReportID: reportID})
+		c.answer(ctx, now, cmd, err, reportReply{ReportID: reportID})
 	}
 }
 
 func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
 	if c.account.Load() != 0 {
-		c.answer(now, cmdCreateAccount, duet.Errorf(duet.ParamErr, "this connection already has an account"), nil)
+		c.answer(ctx, now, cmdCreateAccount, duet.Errorf(duet.ParamErr, "this connection already has an account"), nil)
 		return
 	}
-	a, token, err := c.srv.svc.CreateAccount(ctx, r.NickName)
+	if !c.exempt {
+		if err := c.srv.addrs.createAccount(c.remote, now); err != nil {
+			c.answer(ctx, now, cmdCreateAccount, err, nil)
+			return
+		}
+	}
+	a, token, err := c.srv.svc.CreateAccount(ctx, r.NickName, c.client)
 	if err != nil {
-		c.answer(now, cmdCreateAccount, err, nil)
+		c.answer(ctx, now, cmdCreateAccount, err, nil)
 		return
 	}
 	reply := createAccountReply{NickName: a.Nickname, AccountID: a.ID, Token: token}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdCreateAccount, reply)); err != nil {
-		c.answer(now, cmdCreateAccount, err, nil)
+		c.answer(ctx, now, cmdCreateAccount, err, nil)
 	}
 }
 
 func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 	switch {
 	case c.account.Load() != 0:
-		c.answer(now, cmdReconnect, duet.Errorf(duet.ParamErr, "this connection already has an account"), nil)
+		c.answer(ctx, now, cmdReconnect, duet.Errorf(duet.ParamErr, "this connection already has an account"), nil)
 		return
 	case r.AccountID <= 0 || r.AccountID > maxID || r.Token == "":
-		c.answer(now, cmdReconnect, duet.Errorf(duet.ParamErr, "accountId and token are required"), nil)
+		c.answer(ctx, now, cmdReconnect, duet.Errorf(duet.ParamErr, "accountId and token are required"), nil)
 		return
 	}
 	svc := c.srv.svc
-	a, sessions, err := svc.Authenticate(ctx, r.AccountID, r.Token)
+	a, sessions, err := svc.Authenticate(ctx, r.AccountID, r.Token, c.client)
 	if err != nil {
-		c.answer(now, cmdReconnect, err, nil)
+		c.answer(ctx, now, cmdReconnect, err, nil)
 		return
 	}
 	reply := reconnectReply{Sessions: make([]sessionSummary, 0, len(sessions))}
@@ -199,7 +216,7 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 		})
 	}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdReconnect, reply)); err != nil {
-		c.answer(now, cmdReconnect, err, nil)
+		c.answer(ctx, now, cmdReconnect, err, nil)
 		return
 	}
 	if err := svc.Back(ctx, a.ID); err != nil {
@@ -226,20 +243,6 @@ func checkIDs(cmd string, account int64, r *request) error {
 	return nil
 }
 
-// allow takes a token from a rate limiter, or returns RateLimited with the wait.
-func allow(l *rate.Limiter, now time.Time) error {
-	if l == nil {
-		return nil
-	}
-	res := l.ReserveN(now, 1)
-	delay := res.DelayFrom(now)
-	if delay == 0 {
-		return nil
-	}
-	res.CancelAt(now)
-	return &duet.Error{Code: duet.RateLimited, Msg: "too many requests; slow down", RetryAfter: delay}
-}
-
 func known(cmd string) bool {
 	switch cmd {
 	case cmdMatch, cmdCancelMatch, cmdDialogue, cmdViewedAck, cmdResume, cmdLeave, cmdLogout, cmdTyping, cmdReport:
@@ -258,12 +261,13 @@ func isPush(cmd string) bool {
 
 // answer queues the reply to cmd: ok when err is nil, else the error with its code (a ParamErr
 // counting as a bad frame).
-func (c *conn) answer(now time.Time, cmd string, err error, ok any) {
-	c.answerRequest(now, cmd, nil, err, ok)
+func (c *conn) answer(ctx context.Context, now time.Time, cmd string, err error, ok any) {
+	c.answerRequest(ctx, now, cmd, nil, err, ok)
 }
 
-// answerRequest is answer for a request whose error replies echo its requestId.
-func (c *conn) answerRequest(now time.Time, cmd string, r *request, err error, ok any) {
+// answerRequest is answer for a request whose error replies echo its requestId. A Banned
+// reply is followed by Kicked and the close; bad and rate-limited requests count as bad frames.
+func (c *conn) answerRequest(ctx context.Context, now time.Time, cmd string, r *request, err error, ok any) {
 	if err == nil {
 		c.reply(replyFrame(cmd, ok))
 		return
@@ -272,10 +276,23 @@ func (c *conn) answerRequest(now time.Time, cmd string, r *request, err error, o
 	if code == duet.InternalErr {
 		c.srv.log.Error("request failed", "cmd", cmd, "account", c.account.Load(), "err", err)
 	}
-	reply := errorReply{Code: code, Msg: duet.ErrorMessage(err)}
+	requestID := ""
 	if r != nil {
-		reply.RequestID = r.RequestID
+		requestID = r.RequestID
 	}
+	reply := errorBody(err, requestID)
+	c.reply(frame{kind: kindReply, cmd: cmd, body: mustJSON(reply)})
+	switch {
+	case code == duet.Banned:
+		c.kick(session.KickedData{Reason: reply.Reason, Until: reply.Until})
+	case (code == duet.ParamErr || code == duet.RateLimited) && c.badFrame(now):
+		c.strikeOut(ctx)
+	}
+}
+
+// errorBody is the body of a reply refusing a request with err.
+func errorBody(err error, requestID string) errorReply {
+	reply := errorReply{Code: duet.ErrorCode(err), Msg: duet.ErrorMessage(err), RequestID: requestID}
 	if e, isErr := errors.AsType[*duet.Error](err); isErr {
 		reply.RetryAfterMs = e.RetryAfter.Milliseconds()
 		if e.Code == duet.RateLimited && reply.RetryAfterMs == 0 {
@@ -286,10 +303,7 @@ func (c *conn) answerRequest(now time.Time, cmd string, r *request, err error, o
 			reply.Until = e.Until.UnixMilli()
 		}
 	}
-	c.reply(frame{kind: kindReply, cmd: cmd, body: mustJSON(reply)})
-	if code == duet.ParamErr && c.badFrame(now) {
-		c.closeAfter(closePolicy, "too many bad frames")
-	}
+	return reply
 }
 
 func replyFrame(cmd string, body any) frame {

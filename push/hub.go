@@ -24,6 +24,9 @@ type Hub struct {
 	node    int64 // this node's id
 	mailbox Mailbox
 	shards  [hubShards]hubShard
+	// all calls a function for every connection of this node, with an account or not; the
+	// Server sets it.
+	all func(fn func(*conn))
 }
 
 type hubShard struct {
@@ -93,6 +96,27 @@ func (h *Hub) Disconnect(_ context.Context, accountID int64, code int, reason st
 		c.closeAfter(code, reason)
 	}
 	return nil
+}
+
+// Broadcast implements session.Deliverer for a single node.
+func (h *Hub) Broadcast(_ context.Context, b session.Broadcast) error {
+	h.BroadcastLocal(b)
+	return nil
+}
+
+// BroadcastLocal takes a broadcast to the connections of this node that it names.
+func (h *Hub) BroadcastLocal(b session.Broadcast) {
+	h.all(func(c *conn) {
+		if !c.named(b.To) {
+			return
+		}
+		if b.Kick != nil {
+			c.kick(*b.Kick)
+			return
+		}
+		p := b.Push(c.account.Load())
+		c.enqueue(frame{kind: kindPush, cmd: p.Cmd, body: p.Body})
+	})
 }
 
 // attach makes c the connection of accountID. It queues, in this order and with no other push

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -19,6 +18,8 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
 
@@ -30,15 +31,33 @@ type Options struct {
 	SendQueue       int
 	WriteTimeout    time.Duration
 	AllowedOrigins  []string // empty: only the request's own host
+	// ClientIP returns the address of the client that made a request, which may be behind
+	// trusted proxies; nil: the TCP peer.
+	ClientIP        func(r *http.Request) string
+	Hasher          *moderation.Hasher
 	RateLimitExempt []netip.Prefix
-	DialogueRate    rate.Limit
-	DialogueBurst   int
-	MatchRate       rate.Limit
-	MatchBurst      int
-	TypingRate      rate.Limit
-	TypingBurst     int
-	BadFrameLimit   int
-	BadFrameWindow  time.Duration
+	// Per connection.
+	DialogueRate  rate.Limit
+	DialogueBurst int
+	ContentRate   rate.Limit // characters of DIALOGUE content
+	ContentBurst  int
+	MatchRate     rate.Limit
+	MatchBurst    int
+	LeaveRate     rate.Limit
+	LeaveBurst    int
+	TypingRate    rate.Limit
+	TypingBurst   int
+	ReportRate    rate.Limit
+	ReportBurst   int
+	// Per client address, on this node.
+	ConnectRate        rate.Limit
+	ConnectBurst       int
+	AddressConnections int
+	AccountRate        rate.Limit
+	AccountBurst       int
+
+	BadFrameLimit  int
+	BadFrameWindow time.Duration
 }
 
 // readBufferSize is each connection's read buffer.
@@ -52,6 +71,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	upgrader websocket.Upgrader
+	addrs    addresses
 
 	mu       sync.Mutex // guards conns and closing
 	conns    map[*conn]struct{}
@@ -62,6 +82,8 @@ type Server struct {
 // NewServer returns a Server for svc whose connections register in hub.
 func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.Logger, opt Options) *Server {
 	s := &Server{svc: svc, hub: hub, opt: opt, log: log, now: now, conns: make(map[*conn]struct{})}
+	s.addrs = addresses{opt: &s.opt, m: make(map[netip.Addr]*addressState)}
+	hub.all = s.eachConn
 	s.upgrader = websocket.Upgrader{
 		// A small read buffer of its own per connection (frames larger than it are read in
 		// parts); writing borrows a buffer from the pool per frame, so an idle connection holds
@@ -107,7 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handlers.Done()
 		return // the upgrader has answered with the reason
 	}
-	c := s.newConn(ws, remoteAddr(r))
+	c := s.newConn(ws, s.clientAddr(r))
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -120,10 +142,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go s.serve(c)
 }
 
-// serve reads the connection's frames until it closes, then cleans up after it.
+// serve admits the connection, reads its frames until it closes, then cleans up after it.
 func (s *Server) serve(c *conn) {
 	defer s.handlers.Done()
-	c.readLoop(context.Background())
+	ctx := context.Background()
+	if s.admit(ctx, c) {
+		c.readLoop(ctx)
+		s.release(c)
+	} else {
+		c.writer.Wait() // until the refusal is written and the connection closed
+	}
 	c.abort(closeNormal, "")
 	c.writer.Wait()
 	s.mu.Lock()
@@ -132,18 +160,52 @@ func (s *Server) serve(c *conn) {
 	s.cleanup(c)
 }
 
+// admit lets a new connection in unless its address has too many connections or is banned. A
+// client refused gets an ERROR frame (RateLimited) or Kicked (banned), and the connection is
+// closed with 1008. Should the ban check fail, the client is let in: every request that
+// creates or resumes an account checks again.
+func (s *Server) admit(ctx context.Context, c *conn) bool {
+	if !c.exempt {
+		if err := s.addrs.open(c.remote, s.now()); err != nil {
+			c.reply(frame{kind: kindError, body: mustJSON(errorBody(err, ""))})
+			c.closeAfter(closePolicy, "too many connections")
+			return false
+		}
+	}
+	err := s.svc.CheckBan(ctx, 0, c.client)
+	if e, ok := errors.AsType[*duet.Error](err); ok && e.Code == duet.Banned {
+		c.kick(session.KickedData{Reason: e.Reason, Until: e.Until.UnixMilli()})
+		s.release(c)
+		return false
+	}
+	if err != nil {
+		s.log.Warn("checking a new connection for bans", "err", err)
+	}
+	return true
+}
+
+// release gives back the place an admitted connection took among its address's.
+func (s *Server) release(c *conn) {
+	if !c.exempt {
+		s.addrs.closed(c.remote)
+	}
+}
+
 func (s *Server) newConn(ws *websocket.Conn, remote netip.Addr) *conn {
 	c := &conn{
-		srv: s, ws: ws, remote: remote,
+		srv: s, ws: ws, remote: remote, client: s.opt.Hasher.Client(remote),
+		exempt:    slices.ContainsFunc(s.opt.RateLimitExempt, func(p netip.Prefix) bool { return p.Contains(remote) }),
 		room:      make(chan struct{}, 1),
 		badFrames: make([]time.Time, s.opt.BadFrameLimit),
 	}
 	c.lastFrame.Store(s.now().UnixNano())
-	exempt := slices.ContainsFunc(s.opt.RateLimitExempt, func(p netip.Prefix) bool { return p.Contains(remote) })
-	if !exempt {
+	if !c.exempt {
 		c.dialogue = rate.NewLimiter(s.opt.DialogueRate, s.opt.DialogueBurst)
+		c.content = rate.NewLimiter(s.opt.ContentRate, s.opt.ContentBurst)
 		c.matching = rate.NewLimiter(s.opt.MatchRate, s.opt.MatchBurst)
+		c.leaving = rate.NewLimiter(s.opt.LeaveRate, s.opt.LeaveBurst)
 		c.typing = rate.NewLimiter(s.opt.TypingRate, s.opt.TypingBurst)
+		c.reporting = rate.NewLimiter(s.opt.ReportRate, s.opt.ReportBurst)
 	}
 	ws.SetReadLimit(s.opt.ReadLimit)
 	// A WebSocket-level ping is a sign of life too; it is answered as the protocol requires.
@@ -196,6 +258,7 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			s.heartbeat(ctx)
+			s.addrs.prune(s.now())
 		}
 	}
 }
@@ -241,12 +304,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// remoteAddr is the peer address of the connection. Forwarding headers are not trusted here.
-func remoteAddr(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
+// clientAddr is the address of the client behind the request, as Options.ClientIP finds it.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	if s.opt.ClientIP == nil {
+		peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+		return peer.Addr().Unmap()
 	}
-	addr, _ := netip.ParseAddr(host)
+	addr, _ := netip.ParseAddr(s.opt.ClientIP(r))
 	return addr.Unmap()
+}
+
+// eachConn calls fn for every open connection, with or without an account, outside the
+// server's lock.
+func (s *Server) eachConn(fn func(*conn)) {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		fn(c)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
 
@@ -23,10 +25,11 @@ func TestPanicAnswersUnknownErr(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// A service without a store: the first request that needs one panics.
-	svc := session.NewService(nil, match.NewMemoryQueue(match.Rule{}), nil, ids, time.Now, log, session.Options{MaxNickname: 30})
+	svc := session.NewService(nil, match.NewMemoryQueue(match.Rule{}), moderation.NewMemoryStore(), nil, ids, time.Now, log, session.Options{MaxNickname: 30})
 	srv := NewServer(svc, NewHub(1, nil), time.Now, log, Options{
 		PingInterval: time.Second, PresenceTimeout: 3 * time.Second, ReadLimit: 4096, SendQueue: 8,
-		WriteTimeout: time.Second, BadFrameLimit: 5, BadFrameWindow: time.Minute,
+		WriteTimeout: time.Second, BadFrameLimit: 5, BadFrameWindow: time.Minute, Hasher: moderation.NewHasher(nil),
+		RateLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 	})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()

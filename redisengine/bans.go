@@ -2,6 +2,7 @@ package redisengine
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,4 +168,19 @@ func decodeBan(data string) (moderation.Ban, error) {
 		return moderation.Ban{}, fmt.Errorf("redisengine: decoding a ban: %w", err)
 	}
 	return ban, nil
+}
+
+// AddressSecret returns the key of client address hashes that the nodes under prefix share:
+// made by the first node that asks, and kept without expiry, since every address ban depends
+// on it.
+func AddressSecret(ctx context.Context, client redis.UniversalClient, prefix string) ([]byte, error) {
+	key := keyspace{prefix}.secret()
+	if err := client.SetNX(ctx, key, rand.Text(), 0).Err(); err != nil {
+		return nil, fmt.Errorf("redisengine: making the address secret: %w", err)
+	}
+	secret, err := client.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: reading the address secret: %w", err)
+	}
+	return secret, nil
 }

@@ -17,6 +17,8 @@ type Local interface {
 	DeliverLocal(ctx context.Context, accountID int64, p session.Push) (bool, error)
 	// Disconnect closes the account's connection if this node holds it.
 	Disconnect(ctx context.Context, accountID int64, code int, reason string) error
+	// BroadcastLocal takes a broadcast to the connections of this node that it names.
+	BroadcastLocal(b session.Broadcast)
 }
 
 // Delivery is the session.Deliverer of a node among many: a push goes to the node that holds
@@ -30,7 +32,8 @@ type Delivery struct {
 	node   int64
 	local  Local
 	log    *slog.Logger
-	pubsub *redis.PubSub
+	pubsub *redis.PubSub // this node's channel
+	bcast  *redis.PubSub // every node's broadcast channel
 }
 
 var _ session.Deliverer = (*Delivery)(nil)
@@ -51,13 +54,20 @@ func NewDelivery(client redis.UniversalClient, store *Store, node int64, local L
 	return &Delivery{client: client, store: store, keys: store.keys, node: node, local: local, log: log}
 }
 
-// Subscribe starts listening on this node's channel. It returns once Redis has confirmed the
-// subscription, so that no push sent to the node afterwards is missed.
+// Subscribe starts listening on this node's channel and on the broadcast channel. It returns
+// once Redis has confirmed both subscriptions, so that nothing sent to the node afterwards is
+// missed. The two channels may live in different slots of a cluster, hence two subscriptions.
 func (d *Delivery) Subscribe(ctx context.Context) error {
 	d.pubsub = d.client.SSubscribe(ctx, d.keys.channel(d.node))
 	if _, err := d.pubsub.Receive(ctx); err != nil {
 		d.pubsub.Close()
 		return fmt.Errorf("redisengine: subscribing to node %d: %w", d.node, err)
+	}
+	d.bcast = d.client.SSubscribe(ctx, d.keys.broadcast())
+	if _, err := d.bcast.Receive(ctx); err != nil {
+		d.pubsub.Close()
+		d.bcast.Close()
+		return fmt.Errorf("redisengine: subscribing to broadcasts: %w", err)
 	}
 	return nil
 }
@@ -66,11 +76,22 @@ func (d *Delivery) Subscribe(ctx context.Context) error {
 // subscription survives Redis restarts: go-redis reconnects and subscribes again.
 func (d *Delivery) Run(ctx context.Context) {
 	defer d.pubsub.Close()
-	ch := d.pubsub.Channel()
+	defer d.bcast.Close()
+	ch, bcast := d.pubsub.Channel(), d.bcast.Channel()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case m, ok := <-bcast:
+			if !ok {
+				return
+			}
+			var b session.Broadcast
+			if err := json.Unmarshal([]byte(m.Payload), &b); err != nil || (b.Notice == nil) == (b.Kick == nil) {
+				d.log.Error("a malformed broadcast", "err", err)
+				continue
+			}
+			d.local.BroadcastLocal(b)
 		case m, ok := <-ch:
 			if !ok {
 				return
@@ -135,6 +156,19 @@ func (d *Delivery) Disconnect(ctx context.Context, accountID int64, code int, re
 		return d.local.Disconnect(ctx, accountID, code, reason)
 	}
 	return d.publish(ctx, node, envelope{To: accountID, Close: code, Reason: reason})
+}
+
+// Broadcast implements session.Deliverer: every node, this one included, hears it on the
+// broadcast channel.
+func (d *Delivery) Broadcast(ctx context.Context, b session.Broadcast) error {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	if err := d.client.SPublish(ctx, d.keys.broadcast(), data).Err(); err != nil {
+		return fmt.Errorf("redisengine: broadcasting: %w", err)
+	}
+	return nil
 }
 
 func (d *Delivery) publish(ctx context.Context, node int64, e envelope) error {

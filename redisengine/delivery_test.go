@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/redisengine/redistest"
 	"github.com/duetchat/duet/session"
 )
@@ -20,8 +21,9 @@ import (
 // recordingHub is a node's Local that holds the accounts given to it and records what it is
 // handed for them.
 type recordingHub struct {
-	held   map[int64]bool
-	pushes chan delivered
+	held       map[int64]bool
+	pushes     chan delivered
+	broadcasts chan session.Broadcast
 }
 
 type delivered struct {
@@ -39,6 +41,8 @@ func (h *recordingHub) DeliverLocal(_ context.Context, to int64, p session.Push)
 
 func (h *recordingHub) Disconnect(context.Context, int64, int, string) error { return nil }
 
+func (h *recordingHub) BroadcastLocal(b session.Broadcast) { h.broadcasts <- b }
+
 // testNode is one node's engines on a shared Redis, with its own client.
 type testNode struct {
 	store    *Store
@@ -54,7 +58,7 @@ func startTestNode(t testing.TB, newClient func() redis.UniversalClient, node in
 	t.Cleanup(func() { client.Close() })
 	n := &testNode{
 		store: NewStore(client, StoreOptions{Prefix: "t:", Node: node, HistorySize: 50, BacklogSize: 50, Retention: time.Minute, AccountTTL: time.Minute}),
-		hub:   &recordingHub{held: map[int64]bool{}, pushes: make(chan delivered, 16)},
+		hub:   &recordingHub{held: map[int64]bool{}, pushes: make(chan delivered, 16), broadcasts: make(chan session.Broadcast, 16)},
 		trips: &roundTrips{},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -70,7 +74,7 @@ func startTestNode(t testing.TB, newClient func() redis.UniversalClient, node in
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.svc = session.NewService(n.store, NewQueue(client, "t:", match.Rule{}), n.delivery, ids, time.Now, log,
+	n.svc = session.NewService(n.store, NewQueue(client, "t:", match.Rule{}), NewBans(client, "t:"), n.delivery, ids, time.Now, log,
 		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PresenceTimeout: time.Minute, TypingTimeout: time.Second})
 	client.AddHook(n.trips)
 	return n
@@ -104,11 +108,11 @@ func TestDialogueRoundTrips(t *testing.T) {
 func dialogueRoundTrips(t *testing.T, newClient func() redis.UniversalClient, acrossNodes int64) {
 	one, two := startTestNode(t, newClient, 1), startTestNode(t, newClient, 2)
 	ctx := context.Background()
-	ann, _, err := one.svc.CreateAccount(ctx, "Ann")
+	ann, _, err := one.svc.CreateAccount(ctx, "Ann", moderation.Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bob, _, err := two.svc.CreateAccount(ctx, "Bob")
+	bob, _, err := two.svc.CreateAccount(ctx, "Bob", moderation.Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +185,8 @@ func BenchmarkDialogueAcrossNodes(b *testing.B) {
 	newClient := func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: addr}) }
 	one, two := startTestNode(b, newClient, 1), startTestNode(b, newClient, 2)
 	ctx := context.Background()
-	ann, _, _ := one.svc.CreateAccount(ctx, "Ann")
-	bob, _, _ := two.svc.CreateAccount(ctx, "Bob")
+	ann, _, _ := one.svc.CreateAccount(ctx, "Ann", moderation.Client{})
+	bob, _, _ := two.svc.CreateAccount(ctx, "Bob", moderation.Client{})
 	one.hold(b, ann.ID, 1)
 	two.hold(b, bob.ID, 2)
 	one.svc.Match(ctx, ann.ID, nil)

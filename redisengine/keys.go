@@ -22,6 +22,9 @@
 //	{prefix}{bans}:KIND:V   sorted set ban id → until, of the bans on one target
 //	{prefix}{n:ID}          the lease of node id ID (a random token)
 //	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
+//	{prefix}{broadcast}     the sharded pub/sub channel on which every node hears broadcasts
+//	{prefix}{secret}        the key of client address hashes, when not configured: the one key
+//	                        without expiry, as every address ban depends on it
 //
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
 // seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
@@ -64,5 +67,7 @@ func (k keyspace) banEnds() string                { return k.prefix + "{bans}:en
 func (k keyspace) banTarget(t moderation.Target) string {
 	return k.prefix + "{bans}:" + t.String()
 }
+func (k keyspace) broadcast() string        { return k.prefix + "{broadcast}" }
+func (k keyspace) secret() string           { return k.prefix + "{secret}" }
 func (k keyspace) presence() string         { return k.prefix + "{presence}" }
 func (k keyspace) queue(name string) string { return k.prefix + "{q}:" + name }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/moderation"
 )
 
 // Deliverer takes pushes to accounts wherever their connection is, keeping them in the
@@ -25,6 +26,8 @@ type Deliverer interface {
 	Deliver(ctx context.Context, accountID int64, p Push) error
 	// Disconnect closes the account's connection, if it has one, with a WebSocket close code.
 	Disconnect(ctx context.Context, accountID int64, code int, reason string) error
+	// Broadcast takes a signal to every connection it names, on every node.
+	Broadcast(ctx context.Context, b Broadcast) error
 }
 
 // Options are the limits and timings of a Service.
@@ -36,6 +39,7 @@ type Options struct {
 	PresenceTimeout time.Duration // silence after which an account is gone
 	PartnerCooldown time.Duration // how long two who parted are not matched again
 	TypingTimeout   time.Duration // how long typing:true lasts unless refreshed
+	Cooloff         time.Duration // automatic ban of a flooding client; 0: none
 }
 
 // Limits of the protocol that are not configurable.
@@ -53,6 +57,7 @@ const (
 type Service struct {
 	store Store
 	queue match.Queue
+	bans  moderation.Store
 	out   Deliverer
 	ids   *IDs
 	now   func() time.Time
@@ -69,9 +74,9 @@ type Service struct {
 type typingKey struct{ session, account int64 }
 
 // NewService returns a Service over its engines.
-func NewService(store Store, queue match.Queue, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
+func NewService(store Store, queue match.Queue, bans moderation.Store, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
 	return &Service{
-		store: store, queue: queue, out: out, ids: ids, now: now, log: log, opt: opt,
+		store: store, queue: queue, bans: bans, out: out, ids: ids, now: now, log: log, opt: opt,
 		typing: make(map[typingKey]*time.Timer),
 	}
 }
@@ -79,17 +84,33 @@ func NewService(store Store, queue match.Queue, out Deliverer, ids *IDs, now fun
 // Ready reports whether the engines answer.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// CreateAccount creates an anonymous account and returns it with its secret token.
-func (s *Service) CreateAccount(ctx context.Context, nickname string) (Account, string, error) {
+// CheckBan refuses a client that is banned, by its account (0 if it has none yet), its
+// address or its network, with Banned.
+func (s *Service) CheckBan(ctx context.Context, id int64, client moderation.Client) error {
+	b, banned, err := s.bans.FindBan(ctx, s.now(), moderation.Targets(id, client))
+	if err != nil {
+		return err
+	}
+	if banned {
+		return b.Error()
+	}
+	return nil
+}
+
+// CreateAccount creates an anonymous account for a client and returns it with its secret token.
+func (s *Service) CreateAccount(ctx context.Context, nickname string, client moderation.Client) (Account, string, error) {
 	nickname, err := cleanText("nickName", nickname, s.opt.MaxNickname)
 	if err != nil {
+		return Account{}, "", err
+	}
+	if err := s.CheckBan(ctx, 0, client); err != nil {
 		return Account{}, "", err
 	}
 	var secret [32]byte
 	rand.Read(secret[:])
 	token := base64.RawURLEncoding.EncodeToString(secret[:])
 	now := s.now()
-	a := Account{ID: s.ids.Next(), Nickname: nickname, TokenHash: sha256.Sum256([]byte(token)), CreatedAt: now, LastSeen: now}
+	a := Account{ID: s.ids.Next(), Nickname: nickname, TokenHash: sha256.Sum256([]byte(token)), CreatedAt: now, LastSeen: now, Client: client}
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		return Account{}, "", err
 	}
@@ -98,9 +119,10 @@ func (s *Service) CreateAccount(ctx context.Context, nickname string) (Account, 
 
 var errBadLogin = duet.Errorf(duet.NoDataFound, "unknown account or wrong token")
 
-// Authenticate checks an account's token for RECONNECT and returns the account with its live
-// sessions. A missing account and a wrong token get the same answer.
-func (s *Service) Authenticate(ctx context.Context, id int64, token string) (Account, []Session, error) {
+// Authenticate checks an account's token for RECONNECT from client and returns the account with
+// its live sessions. A missing account and a wrong token get the same answer. A ban on the
+// account, on the client or on the client the account was created from refuses it.
+func (s *Service) Authenticate(ctx context.Context, id int64, token string, client moderation.Client) (Account, []Session, error) {
 	a, err := s.store.Account(ctx, id)
 	if duet.ErrorCode(err) == duet.NoDataFound {
 		return Account{}, nil, errBadLogin
@@ -112,11 +134,71 @@ func (s *Service) Authenticate(ctx context.Context, id int64, token string) (Acc
 	if subtle.ConstantTimeCompare(a.TokenHash[:], hash[:]) != 1 {
 		return Account{}, nil, errBadLogin
 	}
+	if err := s.checkAccountBan(ctx, a, client); err != nil {
+		return Account{}, nil, err
+	}
 	if err := s.Seen(ctx, map[int64]time.Time{id: s.now()}); err != nil {
 		return Account{}, nil, err
 	}
 	sessions, err := s.store.LiveSessions(ctx, id)
 	return a, sessions, err
+}
+
+// checkAccountBan refuses an account banned by id, by the client it was created from, or by
+// the client it now connects from.
+func (s *Service) checkAccountBan(ctx context.Context, a Account, now moderation.Client) error {
+	targets := moderation.Targets(a.ID, a.Client)
+	if now != a.Client {
+		targets = append(targets, moderation.Targets(0, now)...)
+	}
+	b, banned, err := s.bans.FindBan(ctx, s.now(), targets)
+	if err != nil {
+		return err
+	}
+	if banned {
+		return b.Error()
+	}
+	return nil
+}
+
+// CoolOff bans, for the cooling-off time, a client that kept flooding: its account (if it has
+// one) and its address. It returns the ban that ends last, or false when cooling-off is off.
+// The caller closes the client's connection.
+func (s *Service) CoolOff(ctx context.Context, id int64, client moderation.Client, reason string) (moderation.Ban, bool, error) {
+	if s.opt.Cooloff == 0 {
+		return moderation.Ban{}, false, nil
+	}
+	var targets []moderation.Target
+	if id != 0 {
+		targets = append(targets, moderation.AccountTarget(id))
+	}
+	if client.Addr != "" {
+		targets = append(targets, moderation.Target{Kind: moderation.KindAddress, Value: client.Addr})
+	}
+	var last moderation.Ban
+	now := s.now()
+	for _, t := range targets {
+		b := moderation.Ban{ID: s.ids.Next(), Target: t, Reason: reason, By: moderation.ByAuto, CreatedAt: now, Until: now.Add(s.opt.Cooloff)}
+		if err := s.bans.AddBan(ctx, b); err != nil {
+			return moderation.Ban{}, false, err
+		}
+		last = b
+	}
+	return last, len(targets) > 0, nil
+}
+
+// Ban keeps a target out of the service for d and tells every connection it names (Kicked with
+// the ban's end), which is then closed.
+func (s *Service) Ban(ctx context.Context, t moderation.Target, reason, by string, d time.Duration) (moderation.Ban, error) {
+	if err := t.Validate(); err != nil {
+		return moderation.Ban{}, err
+	}
+	now := s.now()
+	b := moderation.Ban{ID: s.ids.Next(), Target: t, Reason: reason, By: by, CreatedAt: now, Until: now.Add(d)}
+	if err := s.bans.AddBan(ctx, b); err != nil {
+		return moderation.Ban{}, err
+	}
+	return b, s.out.Broadcast(ctx, Broadcast{To: &t, Kick: &KickedData{Reason: reason, Until: b.Until.UnixMilli()}})
 }
 
 // Seen records, for each account, its last sign of life.
@@ -186,6 +268,9 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 	}
 	a, err := s.store.Account(ctx, id)
 	if err != nil {
+		return Matched{}, err
+	}
+	if err := s.checkAccountBan(ctx, a, moderation.Client{}); err != nil {
 		return Matched{}, err
 	}
 	live, err := s.store.LiveSessions(ctx, id)

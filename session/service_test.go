@@ -12,6 +12,7 @@ import (
 
 	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
 
@@ -40,6 +41,7 @@ type discard struct{}
 
 func (discard) Deliver(context.Context, int64, session.Push) error   { return nil }
 func (discard) Disconnect(context.Context, int64, int, string) error { return nil }
+func (discard) Broadcast(context.Context, session.Broadcast) error   { return nil }
 
 // BenchmarkSend measures a DIALOGUE through the service and the memory engine: validation, id,
 // storage in the bounded history with requestId dedup, and the push's encoding.
@@ -50,11 +52,11 @@ func BenchmarkSend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := session.NewService(store, match.NewMemoryQueue(match.Rule{}), discard{}, ids, time.Now,
+	svc := session.NewService(store, match.NewMemoryQueue(match.Rule{}), moderation.NewMemoryStore(), discard{}, ids, time.Now,
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
 		session.Options{MaxSessions: 3, MaxContent: 2000, MaxNickname: 30, PresenceTimeout: time.Minute, TypingTimeout: time.Second})
-	a, _, _ := svc.CreateAccount(ctx, "a")
-	p, _, _ := svc.CreateAccount(ctx, "b")
+	a, _, _ := svc.CreateAccount(ctx, "a", moderation.Client{})
+	p, _, _ := svc.CreateAccount(ctx, "b", moderation.Client{})
 	if _, err := svc.Match(ctx, a.ID, nil); err == nil {
 		b.Fatal("first MATCH paired with nobody there")
 	}
@@ -103,6 +105,7 @@ func (r *recorder) Deliver(_ context.Context, _ int64, p session.Push) error {
 	return nil
 }
 func (r *recorder) Disconnect(context.Context, int64, int, string) error { return nil }
+func (r *recorder) Broadcast(context.Context, session.Broadcast) error   { return nil }
 
 // TestSweepWaitsAfterStorageFailure: while storage is down nobody's presence is refreshed, so
 // once it is back the sweep waits two ping intervals, for every node to refresh its
@@ -115,11 +118,11 @@ func TestSweepWaitsAfterStorageFailure(t *testing.T) {
 	ids, _ := session.NewIDs(3)
 	out := &recorder{}
 	const ping, presence = time.Second, 5 * time.Second
-	svc := session.NewService(store, match.NewMemoryQueue(match.Rule{}), out, ids, clock,
+	svc := session.NewService(store, match.NewMemoryQueue(match.Rule{}), moderation.NewMemoryStore(), out, ids, clock,
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
 		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PingInterval: ping, PresenceTimeout: presence, TypingTimeout: time.Second})
-	a, _, _ := svc.CreateAccount(ctx, "a")
-	b, _, _ := svc.CreateAccount(ctx, "b")
+	a, _, _ := svc.CreateAccount(ctx, "a", moderation.Client{})
+	b, _, _ := svc.CreateAccount(ctx, "b", moderation.Client{})
 	svc.Match(ctx, a.ID, nil)
 	if _, err := svc.Match(ctx, b.ID, nil); err != nil {
 		t.Fatal(err)
@@ -164,10 +167,10 @@ func TestFailedStartRequeues(t *testing.T) {
 	store := &failingStore{MemoryStore: session.NewMemoryStore(session.MemoryOptions{HistorySize: 10, BacklogSize: 10, Retention: time.Minute, Now: time.Now})}
 	queue := match.NewMemoryQueue(match.Rule{})
 	ids, _ := session.NewIDs(4)
-	svc := session.NewService(store, queue, &recorder{}, ids, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)),
+	svc := session.NewService(store, queue, moderation.NewMemoryStore(), &recorder{}, ids, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PingInterval: time.Second, PresenceTimeout: time.Minute, TypingTimeout: time.Second})
-	a, _, _ := svc.CreateAccount(ctx, "a")
-	b, _, _ := svc.CreateAccount(ctx, "b")
+	a, _, _ := svc.CreateAccount(ctx, "a", moderation.Client{})
+	b, _, _ := svc.CreateAccount(ctx, "b", moderation.Client{})
 	svc.Match(ctx, a.ID, nil)
 	waiting, _ := queue.Waiting(ctx)
 

@@ -196,6 +196,23 @@ type KickedData struct {
 	Until  int64  `json:"until"`
 }
 
+// Broadcast is a signal from the system to every connection, or to the connections of one ban
+// target (whether or not they have an account yet): a Notice, or a Kicked after which they are
+// closed. Exactly one of Notice and Kick is set.
+type Broadcast struct {
+	To     *moderation.Target `json:"to,omitempty"` // nil: every connection
+	Notice *NoticeData        `json:"notice,omitempty"`
+	Kick   *KickedData        `json:"kick,omitempty"`
+}
+
+// Push is the PUSH_SIGNAL frame of the broadcast for a connection of account (0 if none).
+func (b Broadcast) Push(account int64) Push {
+	if b.Kick != nil {
+		return SignalPush(SignalKicked, 0, 0, account, *b.Kick)
+	}
+	return SignalPush(SignalNotice, 0, 0, account, *b.Notice)
+}
+
 // SignalPush is a PUSH_SIGNAL frame. sender is 0 for the system.
 func SignalPush(signalType string, sender, sessionID, receiver int64, data any) Push {
 	if data == nil {

@@ -5,7 +5,9 @@ package web
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,7 +23,24 @@ type Readiness interface {
 type Options struct {
 	WebSocket http.Handler // the protocol endpoint, served at /ws
 	Ready     Readiness
+	ClientIP  func(r *http.Request) string // see ClientIP
 	Log       *slog.Logger
+}
+
+// ClientIP returns how the address of the client behind a request is found. Without trusted
+// proxies it is the TCP peer, and X-Forwarded-For is ignored. From a trusted proxy it is the
+// right-most address in X-Forwarded-For that is not itself a trusted proxy, so a client cannot
+// pass for another by writing the header itself.
+func ClientIP(trusted []netip.Prefix) func(r *http.Request) string {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	// Echo trusts loopback, link-local and private networks unless told not to.
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // indexPage is what / shows: this build serves the protocol, and clients speak it at /ws.
@@ -44,8 +63,7 @@ const readyTimeout = 2 * time.Second
 func New(o Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// The real client address comes from the TCP peer; forwarding headers are not trusted.
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = o.ClientIP
 	e.Use(middleware.Recover())
 	e.HTTPErrorHandler = errorHandler(o.Log)
 

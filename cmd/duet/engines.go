@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
 	"github.com/duetchat/duet/redisengine"
 	"github.com/duetchat/duet/session"
@@ -19,6 +21,8 @@ type engines struct {
 	nodeID int64
 	store  session.Store
 	queue  match.Queue
+	bans   moderation.Store
+	secret []byte // the key of client address hashes
 	// deliverer returns how pushes leave this node, given its hub of local connections. It is
 	// ready to receive before it returns.
 	deliverer func(ctx context.Context, hub *push.Hub) (session.Deliverer, error)
@@ -38,10 +42,16 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 		store := session.NewMemoryStore(session.MemoryOptions{
 			HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention, Now: time.Now,
 		})
+		secret := []byte(cfg.AddressSecret)
+		if len(secret) == 0 {
+			secret = []byte(rand.Text())
+		}
 		return &engines{
 			nodeID: 0, // the only node
 			store:  store,
 			queue:  match.NewMemoryQueue(rule),
+			bans:   moderation.NewMemoryStore(),
+			secret: secret,
 			deliverer: func(_ context.Context, hub *push.Hub) (session.Deliverer, error) {
 				return hub, nil
 			},
@@ -61,6 +71,12 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 		return nil, fmt.Errorf("engine redis at %s: %w", cfg.RedisURL, err)
 	}
 	log.Info("leased a node id", "node", lease.ID())
+	secret := []byte(cfg.AddressSecret)
+	if len(secret) == 0 {
+		if secret, err = redisengine.AddressSecret(ctx, client, cfg.RedisPrefix); err != nil {
+			return nil, errors.Join(err, lease.Release(ctx), client.Close())
+		}
+	}
 	store := redisengine.NewStore(client, redisengine.StoreOptions{
 		Prefix: cfg.RedisPrefix, Node: lease.ID(), HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize,
 		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3,
@@ -70,6 +86,8 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 		nodeID: lease.ID(),
 		store:  store,
 		queue:  redisengine.NewQueue(client, cfg.RedisPrefix, rule),
+		bans:   redisengine.NewBans(client, cfg.RedisPrefix),
+		secret: secret,
 		deliverer: func(ctx context.Context, hub *push.Hub) (session.Deliverer, error) {
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, log)
 			return delivery, delivery.Subscribe(ctx)

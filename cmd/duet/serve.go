@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet/config"
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
 	"github.com/duetchat/duet/session"
 	"github.com/duetchat/duet/web"
@@ -104,20 +105,28 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	if err != nil {
 		return nil, err
 	}
-	svc := session.NewService(eng.store, eng.queue, out, ids, now, log, session.Options{
+	svc := session.NewService(eng.store, eng.queue, eng.bans, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, PartnerCooldown: cfg.PartnerCooldown, TypingTimeout: cfg.TypingTimeout,
+		Cooloff: cfg.Cooloff,
 	})
+	clientIP := web.ClientIP(cfg.TrustedProxies)
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout,
 		ReadLimit: cfg.ReadLimit, SendQueue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout,
-		AllowedOrigins: cfg.AllowedOrigins, RateLimitExempt: cfg.RateLimitExempt,
-		DialogueRate: rate.Limit(cfg.DialogueRate), DialogueBurst: cfg.DialogueBurst,
+		AllowedOrigins: cfg.AllowedOrigins, ClientIP: clientIP, Hasher: moderation.NewHasher(eng.secret),
+		RateLimitExempt: cfg.RateLimitExempt,
+		DialogueRate:    rate.Limit(cfg.DialogueRate), DialogueBurst: cfg.DialogueBurst,
+		ContentRate: rate.Limit(cfg.ContentRate), ContentBurst: cfg.ContentBurst,
 		MatchRate: rate.Limit(cfg.MatchRate), MatchBurst: cfg.MatchBurst,
+		LeaveRate: rate.Limit(cfg.LeaveRate), LeaveBurst: cfg.LeaveBurst,
 		TypingRate: rate.Limit(cfg.TypingRate), TypingBurst: cfg.TypingBurst,
+		ReportRate: rate.Limit(cfg.ReportRate), ReportBurst: cfg.ReportBurst,
+		ConnectRate: rate.Limit(cfg.ConnectRate), ConnectBurst: cfg.ConnectBurst, AddressConnections: cfg.AddressConnections,
+		AccountRate: rate.Limit(cfg.AccountRate), AccountBurst: cfg.AccountBurst,
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow,
 	})
-	app := web.New(web.Options{WebSocket: pushSrv, Ready: svc, Log: log})
+	app := web.New(web.Options{WebSocket: pushSrv, Ready: svc, ClientIP: clientIP, Log: log})
 
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,0 +1,165 @@
+package push
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/moderation"
+	"github.com/duetchat/duet/session"
+)
+
+// addresses holds this node's limits per client address: its open connections and the token
+// buckets of its new connections and new accounts. An address with no connection whose buckets
+// have filled up again is forgotten at the next heartbeat, so the table stays as small as the
+// set of recent clients.
+type addresses struct {
+	opt *Options
+	mu  sync.Mutex // guards m
+	m   map[netip.Addr]*addressState
+}
+
+type addressState struct {
+	conns   int
+	connect *rate.Limiter
+	account *rate.Limiter
+}
+
+func (a *addresses) stateLocked(addr netip.Addr) *addressState {
+	st := a.m[addr]
+	if st == nil {
+		st = &addressState{
+			connect: rate.NewLimiter(a.opt.ConnectRate, a.opt.ConnectBurst),
+			account: rate.NewLimiter(a.opt.AccountRate, a.opt.AccountBurst),
+		}
+		a.m[addr] = st
+	}
+	return st
+}
+
+// open admits a new connection from addr, or refuses it with RateLimited.
+func (a *addresses) open(addr netip.Addr, now time.Time) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.stateLocked(addr)
+	if st.conns >= a.opt.AddressConnections {
+		return &duet.Error{Code: duet.RateLimited, Msg: "too many connections from your address; close one first", RetryAfter: a.opt.PingInterval}
+	}
+	if err := allow(now, take{st.connect, 1}); err != nil {
+		return &duet.Error{Code: duet.RateLimited, Msg: "too many new connections from your address; wait a moment", RetryAfter: err.(*duet.Error).RetryAfter}
+	}
+	st.conns++
+	return nil
+}
+
+// closed records that a connection open admitted has ended.
+func (a *addresses) closed(addr netip.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st := a.m[addr]; st != nil {
+		st.conns--
+	}
+}
+
+// createAccount takes a token for a new account from addr, or refuses it with RateLimited.
+func (a *addresses) createAccount(addr netip.Addr, now time.Time) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return allow(now, take{a.stateLocked(addr).account, 1})
+}
+
+// prune forgets the addresses that have nothing left to remember.
+func (a *addresses) prune(now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for addr, st := range a.m {
+		if st.conns == 0 && full(st.connect, now) && full(st.account, now) {
+			delete(a.m, addr)
+		}
+	}
+}
+
+func full(l *rate.Limiter, now time.Time) bool { return l.TokensAt(now) >= float64(l.Burst()) }
+
+// take is n tokens from a limiter; a nil limiter (an exempt client) gives any number.
+type take struct {
+	l *rate.Limiter
+	n int
+}
+
+// allow takes every take or none of them, or returns RateLimited with the wait.
+func allow(now time.Time, takes ...take) error {
+	var taken []*rate.Reservation
+	for _, t := range takes {
+		if t.l == nil {
+			continue
+		}
+		r := t.l.ReserveN(now, min(t.n, t.l.Burst()))
+		if delay := r.DelayFrom(now); delay > 0 {
+			r.CancelAt(now)
+			for _, earlier := range taken {
+				earlier.CancelAt(now)
+			}
+			return &duet.Error{Code: duet.RateLimited, Msg: "too many requests; slow down", RetryAfter: delay}
+		}
+		taken = append(taken, r)
+	}
+	return nil
+}
+
+// kick tells the client it was removed (Kicked) and closes the connection with 1008. Requests
+// it still sends meanwhile are refused with Banned.
+func (c *conn) kick(k session.KickedData) {
+	if !c.kicked.CompareAndSwap(nil, &k) {
+		return
+	}
+	p := session.SignalPush(session.SignalKicked, 0, 0, c.account.Load(), k)
+	c.enqueueAll([]frame{{kind: kindPush, cmd: p.Cmd, body: p.Body}, {close: closePolicy, closeReason: "removed"}})
+}
+
+// named reports whether the connection is one of target's; a nil target names every one.
+func (c *conn) named(t *moderation.Target) bool {
+	if t == nil {
+		return true
+	}
+	switch t.Kind {
+	case moderation.KindAccount:
+		return moderation.AccountTarget(c.account.Load()) == *t
+	case moderation.KindAddress:
+		return c.client.Addr != "" && c.client.Addr == t.Value
+	case moderation.KindNetwork:
+		return c.client.Network != "" && c.client.Network == t.Value
+	}
+	return false
+}
+
+// kickedError is the refusal of a request from a connection that was kicked.
+func kickedError(k *session.KickedData) error {
+	e := &duet.Error{Code: duet.Banned, Msg: "you were removed from the service", Reason: k.Reason}
+	if k.Until != 0 {
+		e.Until = time.UnixMilli(k.Until)
+		e.Msg = "you are banned until " + e.Until.UTC().Format(time.RFC3339) + ": " + k.Reason
+	}
+	return e
+}
+
+// strikeOut ends a connection that keeps sending bad or rate-limited frames: it is closed with
+// 1008 and, unless the client is exempt or cooling-off is off, its account and address are
+// banned for the cooling-off time.
+func (c *conn) strikeOut(ctx context.Context) {
+	if !c.exempt {
+		b, cooled, err := c.srv.svc.CoolOff(ctx, c.account.Load(), c.client, "too many bad or rate-limited frames")
+		if err != nil {
+			c.srv.log.Warn("cooling off a flooding client", "account", c.account.Load(), "err", err)
+		}
+		if cooled {
+			c.kick(session.KickedData{Reason: b.Reason, Until: b.Until.UnixMilli()})
+			return
+		}
+	}
+	c.closeAfter(closePolicy, "too many bad frames")
+}
