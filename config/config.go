@@ -74,6 +74,7 @@ type Config struct {
 	CooldownQueue   int           // waiting accounts at which PartnerCooldown applies in full
 	DistinctClients bool          // never pair two accounts from one client address
 	ReportRetention time.Duration // how long reports and their evidence are kept
+	AuditSize       int           // entries kept in the admin audit log
 	TypingTimeout   time.Duration // how long a typing:true lasts unless refreshed
 	ShutdownTimeout time.Duration // how long shutdown waits for connections and requests
 
@@ -124,6 +125,7 @@ func Default() Config {
 		PartnerCooldown:    time.Minute,
 		CooldownQueue:      10,
 		ReportRetention:    30 * 24 * time.Hour,
+		AuditSize:          10000,
 		TypingTimeout:      6 * time.Second,
 		ShutdownTimeout:    10 * time.Second,
 		LogFormat:          "text",
@@ -195,6 +197,7 @@ func (c Config) Validate() error {
 		{"partner_cooldown", c.PartnerCooldown >= 0, gotValue("must not be negative", c.PartnerCooldown)},
 		{"cooldown_queue", c.CooldownQueue >= 1, gotValue("must be at least 1", c.CooldownQueue)},
 		{"report_retention", c.ReportRetention > 0, gotValue("must be positive", c.ReportRetention)},
+		{"audit_size", c.AuditSize >= 1, gotValue("must be at least 1", c.AuditSize)},
 		{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
 		{"shutdown_timeout", c.ShutdownTimeout > 0, gotValue("must be positive", c.ShutdownTimeout)},
 		{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},

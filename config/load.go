@@ -78,6 +78,7 @@ var settings = []setting{
 	{"cooldown_queue", func(c *Config) any { return &c.CooldownQueue }, "waiting accounts at which partner_cooldown applies in full; with fewer it shrinks in proportion"},
 	{"distinct_clients", func(c *Config) any { return &c.DistinctClients }, "never pair two accounts from one client address (people behind one NAT share one)"},
 	{"report_retention", func(c *Config) any { return &c.ReportRetention }, "how long reports and their evidence are kept"},
+	{"audit_size", func(c *Config) any { return &c.AuditSize }, "entries kept in the admin audit log, the newest"},
 	{"typing_timeout", func(c *Config) any { return &c.TypingTimeout }, "how long a typing:true lasts unless refreshed"},
 	{"shutdown_timeout", func(c *Config) any { return &c.ShutdownTimeout }, "how long shutdown waits for connections and requests to finish"},
 	{"log_format", func(c *Config) any { return &c.LogFormat }, "text or json"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,16 +92,23 @@ func parseFrame(data []byte) frame {
 func (f frame) String() string { return f.raw }
 func (f frame) cmd() string    { return f.str("cmd") }
 
-// get returns the value at a dotted path such as "data.accountId".
+// get returns the value at a dotted path such as "data.accountId" or "sessions.0.sessionId".
 func (f frame) get(path string) (any, bool) {
 	var cur any = f.m
 	for _, key := range strings.Split(path, ".") {
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		cur, ok = obj[key]
-		if !ok {
+		switch v := cur.(type) {
+		case map[string]any:
+			var ok bool
+			if cur, ok = v[key]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil, false
+			}
+			cur = v[i]
+		default:
 			return nil, false
 		}
 	}
@@ -336,6 +344,13 @@ func (c *link) readLoop() {
 		c.mu.Unlock()
 		c.wake()
 	}
+}
+
+// receivedCount is how many frames named cmd have arrived so far.
+func (c *link) receivedCount(cmd string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.received[cmd]
 }
 
 func (c *link) wake() {

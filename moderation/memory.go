@@ -9,14 +9,20 @@ import (
 
 // MemoryStore is the Store of a single node.
 type MemoryStore struct {
-	mu   sync.Mutex // guards bans
-	bans map[int64]Ban
+	auditSize int
+
+	mu     sync.Mutex // guards the following fields
+	bans   map[int64]Ban
+	audit  []Entry // oldest first
+	paused bool
 }
 
 var _ Store = (*MemoryStore)(nil)
 
-// NewMemoryStore returns a store without bans.
-func NewMemoryStore() *MemoryStore { return &MemoryStore{bans: make(map[int64]Ban)} }
+// NewMemoryStore returns an empty store whose audit log keeps auditSize entries.
+func NewMemoryStore(auditSize int) *MemoryStore {
+	return &MemoryStore{auditSize: auditSize, bans: make(map[int64]Ban)}
+}
 
 // AddBan implements Store.
 func (m *MemoryStore) AddBan(_ context.Context, b Ban) error {
@@ -72,4 +78,42 @@ func (m *MemoryStore) prune(now time.Time) {
 			delete(m.bans, id)
 		}
 	}
+}
+
+// AddAudit implements Store.
+func (m *MemoryStore) AddAudit(_ context.Context, e Entry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.audit = append(m.audit, e)
+	if over := len(m.audit) - m.auditSize; over > 0 {
+		m.audit = slices.Delete(m.audit, 0, over)
+	}
+	return nil
+}
+
+// Audit implements Store.
+func (m *MemoryStore) Audit(_ context.Context, limit int) ([]Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := min(limit, len(m.audit))
+	entries := make([]Entry, n)
+	for i := range n {
+		entries[i] = m.audit[len(m.audit)-1-i]
+	}
+	return entries, nil
+}
+
+// SetMatchingPaused implements Store.
+func (m *MemoryStore) SetMatchingPaused(_ context.Context, paused bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.paused = paused
+	return nil
+}
+
+// MatchingPaused implements Store.
+func (m *MemoryStore) MatchingPaused(context.Context) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.paused, nil
 }

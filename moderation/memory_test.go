@@ -9,7 +9,7 @@ import (
 )
 
 func TestMemoryStore(t *testing.T) {
-	moderationtest.Run(t, func(*testing.T) moderation.Store { return moderation.NewMemoryStore() })
+	moderationtest.Run(t, func(*testing.T) moderation.Store { return moderation.NewMemoryStore(moderationtest.AuditSize) })
 }
 
 func TestHasher(t *testing.T) {

@@ -136,7 +136,18 @@ func (b Ban) Error() *duet.Error {
 // ErrNoBan is the refusal to lift a ban that does not exist or has ended.
 var ErrNoBan = duet.Errorf(duet.NoDataFound, "there is no such ban in force")
 
-// Store keeps bans. Every method is atomic; a ban is gone by itself once it has ended.
+// Entry is one line of the audit log: an operator's action that changed something.
+type Entry struct {
+	At       time.Time `json:"at"`
+	Operator string    `json:"operator"` // the name the operator gave
+	Address  string    `json:"address"`  // the operator's address, as seen by the server
+	Action   string    `json:"action"`   // e.g. "ban", "lift-ban", "kick", "end-session"
+	Target   string    `json:"target"`   // what it acted on, e.g. "account:42"
+	Reason   string    `json:"reason"`
+}
+
+// Store keeps bans, the audit log and the switches operators set for every node. Every method is
+// atomic; a ban is gone by itself once it has ended.
 type Store interface {
 	AddBan(ctx context.Context, b Ban) error
 	// LiftBan ends a ban in force and returns it, or ErrNoBan.
@@ -145,4 +156,13 @@ type Store interface {
 	Bans(ctx context.Context, now time.Time) ([]Ban, error)
 	// FindBan returns the ban in force at now on any of targets that ends last, if there is one.
 	FindBan(ctx context.Context, now time.Time, targets []Target) (Ban, bool, error)
+
+	// AddAudit appends an entry to the audit log, which keeps the newest entries up to its size.
+	AddAudit(ctx context.Context, e Entry) error
+	// Audit returns up to limit entries of the audit log, the newest first.
+	Audit(ctx context.Context, limit int) ([]Entry, error)
+
+	// SetMatchingPaused pauses or resumes matching on every node.
+	SetMatchingPaused(ctx context.Context, paused bool) error
+	MatchingPaused(ctx context.Context) (bool, error)
 }

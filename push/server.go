@@ -124,29 +124,44 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	s.mu.Unlock()
 
+	// The address takes its place before the handshake completes, so that the client cannot
+	// open another connection before this one counts.
+	remote := s.clientAddr(r)
+	exempt := slices.ContainsFunc(s.opt.RateLimitExempt, func(p netip.Prefix) bool { return p.Contains(remote) })
+	var refusal error
+	if !exempt {
+		refusal = s.addrs.open(remote, s.now())
+	}
+	giveUp := func() {
+		if !exempt && refusal == nil {
+			s.addrs.closed(remote)
+		}
+		s.handlers.Done()
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		s.handlers.Done()
+		giveUp()
 		return // the upgrader has answered with the reason
 	}
-	c := s.newConn(ws, s.clientAddr(r))
+	c := s.newConn(ws, remote, exempt)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		c.abort(closeGoingAway, "server shutting down")
-		s.handlers.Done()
+		giveUp()
 		return
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	go s.serve(c)
+	go s.serve(c, refusal)
 }
 
-// serve admits the connection, reads its frames until it closes, then cleans up after it.
-func (s *Server) serve(c *conn) {
+// serve admits the connection, unless its address was refused, reads its frames until it
+// closes, then cleans up after it.
+func (s *Server) serve(c *conn, refusal error) {
 	defer s.handlers.Done()
 	ctx := context.Background()
-	if s.admit(ctx, c) {
+	if s.admit(ctx, c, refusal) {
 		c.readLoop(ctx)
 		s.release(c)
 	} else {
@@ -160,17 +175,15 @@ func (s *Server) serve(c *conn) {
 	s.cleanup(c)
 }
 
-// admit lets a new connection in unless its address has too many connections or is banned. A
-// client refused gets an ERROR frame (RateLimited) or Kicked (banned), and the connection is
-// closed with 1008. Should the ban check fail, the client is let in: every request that
-// creates or resumes an account checks again.
-func (s *Server) admit(ctx context.Context, c *conn) bool {
-	if !c.exempt {
-		if err := s.addrs.open(c.remote, s.now()); err != nil {
-			c.reply(frame{kind: kindError, body: mustJSON(errorBody(err, ""))})
-			c.closeAfter(closePolicy, "too many connections")
-			return false
-		}
+// admit lets a new connection in unless its address was refused a place or is banned. A client
+// refused gets an ERROR frame (RateLimited) or Kicked (banned), and the connection is closed
+// with 1008. Should the ban check fail, the client is let in: every request that creates or
+// resumes an account checks again.
+func (s *Server) admit(ctx context.Context, c *conn, refusal error) bool {
+	if refusal != nil {
+		c.reply(frame{kind: kindError, body: mustJSON(errorBody(refusal, ""))})
+		c.closeAfter(closePolicy, "too many connections")
+		return false
 	}
 	err := s.svc.CheckBan(ctx, 0, c.client)
 	if e, ok := errors.AsType[*duet.Error](err); ok && e.Code == duet.Banned {
@@ -184,17 +197,16 @@ func (s *Server) admit(ctx context.Context, c *conn) bool {
 	return true
 }
 
-// release gives back the place an admitted connection took among its address's.
+// release gives back the place the connection took among its address's.
 func (s *Server) release(c *conn) {
 	if !c.exempt {
 		s.addrs.closed(c.remote)
 	}
 }
 
-func (s *Server) newConn(ws *websocket.Conn, remote netip.Addr) *conn {
+func (s *Server) newConn(ws *websocket.Conn, remote netip.Addr, exempt bool) *conn {
 	c := &conn{
-		srv: s, ws: ws, remote: remote, client: s.opt.Hasher.Client(remote),
-		exempt:    slices.ContainsFunc(s.opt.RateLimitExempt, func(p netip.Prefix) bool { return p.Contains(remote) }),
+		srv: s, ws: ws, remote: remote, client: s.opt.Hasher.Client(remote), exempt: exempt,
 		room:      make(chan struct{}, 1),
 		badFrames: make([]time.Time, s.opt.BadFrameLimit),
 	}

@@ -18,15 +18,17 @@ import (
 // Bans is the moderation.Store of many nodes. Every ban key shares the {bans} hash tag, so each
 // call is one script in one slot; each key expires when the last ban in it ends.
 type Bans struct {
-	rdb  redis.UniversalClient
-	keys keyspace
+	rdb       redis.UniversalClient
+	keys      keyspace
+	auditSize int
 }
 
 var _ moderation.Store = (*Bans)(nil)
 
-// NewBans returns the bans kept under prefix by client.
-func NewBans(client redis.UniversalClient, prefix string) *Bans {
-	return &Bans{rdb: client, keys: keyspace{prefix}}
+// NewBans returns the bans, audit log (of auditSize entries) and settings kept under prefix by
+// client.
+func NewBans(client redis.UniversalClient, prefix string, auditSize int) *Bans {
+	return &Bans{rdb: client, keys: keyspace{prefix}, auditSize: auditSize}
 }
 
 // banLib holds what the ban scripts share: prune(KEYS[1], KEYS[2], now) forgets the ended bans,
@@ -183,4 +185,53 @@ func AddressSecret(ctx context.Context, client redis.UniversalClient, prefix str
 		return nil, fmt.Errorf("redisengine: reading the address secret: %w", err)
 	}
 	return secret, nil
+}
+
+// AddAudit implements moderation.Store.
+func (b *Bans) AddAudit(ctx context.Context, e moderation.Entry) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("redisengine: add audit entry: %w", err)
+	}
+	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.LPush(ctx, b.keys.audit(), data)
+		p.LTrim(ctx, b.keys.audit(), 0, int64(b.auditSize-1))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisengine: add audit entry: %w", err)
+	}
+	return nil
+}
+
+// Audit implements moderation.Store.
+func (b *Bans) Audit(ctx context.Context, limit int) ([]moderation.Entry, error) {
+	all, err := b.rdb.LRange(ctx, b.keys.audit(), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: read the audit log: %w", err)
+	}
+	entries := make([]moderation.Entry, len(all))
+	for i, data := range all {
+		if err := json.Unmarshal([]byte(data), &entries[i]); err != nil {
+			return nil, fmt.Errorf("redisengine: decoding an audit entry: %w", err)
+		}
+	}
+	return entries, nil
+}
+
+// SetMatchingPaused implements moderation.Store.
+func (b *Bans) SetMatchingPaused(ctx context.Context, paused bool) error {
+	if err := b.rdb.HSet(ctx, b.keys.settings(), "paused", boolField(paused)).Err(); err != nil {
+		return fmt.Errorf("redisengine: pausing matching: %w", err)
+	}
+	return nil
+}
+
+// MatchingPaused implements moderation.Store.
+func (b *Bans) MatchingPaused(ctx context.Context) (bool, error) {
+	v, err := b.rdb.HGet(ctx, b.keys.settings(), "paused").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("redisengine: reading the settings: %w", err)
+	}
+	return v == "1", nil
 }

@@ -12,12 +12,12 @@ import (
 
 func TestBans(t *testing.T) {
 	client := storeClient(t)
-	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":") })
+	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":", moderationtest.AuditSize) })
 }
 
 func TestBansCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
 	t.Cleanup(func() { client.Close() })
-	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":") })
+	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":", moderationtest.AuditSize) })
 }

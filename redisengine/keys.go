@@ -20,6 +20,8 @@
 //	{prefix}{bans}          hash ban id → ban (JSON moderation.Ban)
 //	{prefix}{bans}:ends     sorted set ban id → until (Unix ms)
 //	{prefix}{bans}:KIND:V   sorted set ban id → until, of the bans on one target
+//	{prefix}{audit}         list of the newest audit entries (JSON moderation.Entry), bounded in size
+//	{prefix}{settings}      hash: paused ("1" while matching is paused)
 //	{prefix}{n:ID}          the lease of node id ID (a random token)
 //	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
 //	{prefix}{broadcast}     the sharded pub/sub channel on which every node hears broadcasts
@@ -67,6 +69,8 @@ func (k keyspace) banEnds() string                { return k.prefix + "{bans}:en
 func (k keyspace) banTarget(t moderation.Target) string {
 	return k.prefix + "{bans}:" + t.String()
 }
+func (k keyspace) audit() string            { return k.prefix + "{audit}" }
+func (k keyspace) settings() string         { return k.prefix + "{settings}" }
 func (k keyspace) broadcast() string        { return k.prefix + "{broadcast}" }
 func (k keyspace) secret() string           { return k.prefix + "{secret}" }
 func (k keyspace) presence() string         { return k.prefix + "{presence}" }

@@ -201,6 +201,48 @@ func (s *Service) Ban(ctx context.Context, t moderation.Target, reason, by strin
 	return b, s.out.Broadcast(ctx, Broadcast{To: &t, Kick: &KickedData{Reason: reason, Until: b.Until.UnixMilli()}})
 }
 
+// Kick closes the account's connections, wherever they are, after telling them Kicked. The
+// account stays: it may come back with RECONNECT.
+func (s *Service) Kick(ctx context.Context, id int64, reason string) error {
+	if _, err := s.store.Account(ctx, id); err != nil {
+		return err
+	}
+	t := moderation.AccountTarget(id)
+	return s.out.Broadcast(ctx, Broadcast{To: &t, Kick: &KickedData{Reason: reason}})
+}
+
+// Notice levels.
+var noticeLevels = []string{"info", "warning"}
+
+// Notice sends an operator's message to every connection.
+func (s *Service) Notice(ctx context.Context, text, level string) error {
+	text, err := cleanText("text", text, maxNoteLen)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(noticeLevels, level) {
+		return duet.Errorf(duet.ParamErr, "level must be info or warning")
+	}
+	return s.out.Broadcast(ctx, Broadcast{Notice: &NoticeData{Text: text, Level: level}})
+}
+
+// Remove ends a session by an operator's decision: both members hear PartnerExit (removed).
+func (s *Service) Remove(ctx context.Context, sessionID int64) error {
+	ended, err := s.End(ctx, sessionID, 0, ReasonRemoved)
+	if err == nil && !ended {
+		if _, err = s.store.Session(ctx, sessionID); err == nil {
+			err = ErrEnded
+		}
+	}
+	return err
+}
+
+// PauseMatching pauses or resumes matching on every node. While paused, MATCH is refused with
+// Unavailable and nobody waiting is paired.
+func (s *Service) PauseMatching(ctx context.Context, paused bool) error {
+	return s.bans.SetMatchingPaused(ctx, paused)
+}
+
 // Seen records, for each account, its last sign of life.
 func (s *Service) Seen(ctx context.Context, seen map[int64]time.Time) error {
 	err := s.store.Seen(ctx, seen)
@@ -257,7 +299,10 @@ type Matched struct {
 	Common    []string
 }
 
-var errQueued = duet.Errorf(duet.NoDataFound, "waiting for a partner")
+var (
+	errQueued = duet.Errorf(duet.NoDataFound, "waiting for a partner")
+	errPaused = duet.Errorf(duet.Unavailable, "matching is paused for a while; please try again later")
+)
 
 // Match pairs the account with a waiting stranger, or queues it: then the error has code
 // NoDataFound, and a NewSession signal follows when someone arrives.
@@ -272,6 +317,11 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 	}
 	if err := s.checkAccountBan(ctx, a, moderation.Client{}); err != nil {
 		return Matched{}, err
+	}
+	if paused, err := s.bans.MatchingPaused(ctx); err != nil {
+		return Matched{}, err
+	} else if paused {
+		return Matched{}, errPaused
 	}
 	live, err := s.store.LiveSessions(ctx, id)
 	if err != nil {
@@ -296,8 +346,12 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 	return Matched{SessionID: sess.ID, Partner: sess.Members[1], Common: sess.CommonInterests}, nil
 }
 
-// MatchWaiting pairs the waiters that time made compatible and tells both sides.
+// MatchWaiting pairs the waiters that time made compatible and tells both sides, unless
+// matching is paused.
 func (s *Service) MatchWaiting(ctx context.Context) error {
+	if paused, err := s.bans.MatchingPaused(ctx); err != nil || paused {
+		return err
+	}
 	now := s.now()
 	pairs, err := s.queue.MatchWaiting(ctx, now)
 	if err != nil {

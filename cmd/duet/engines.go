@@ -50,7 +50,7 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 			nodeID: 0, // the only node
 			store:  store,
 			queue:  match.NewMemoryQueue(rule),
-			bans:   moderation.NewMemoryStore(),
+			bans:   moderation.NewMemoryStore(cfg.AuditSize),
 			secret: secret,
 			deliverer: func(_ context.Context, hub *push.Hub) (session.Deliverer, error) {
 				return hub, nil
@@ -86,7 +86,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 		nodeID: lease.ID(),
 		store:  store,
 		queue:  redisengine.NewQueue(client, cfg.RedisPrefix, rule),
-		bans:   redisengine.NewBans(client, cfg.RedisPrefix),
+		bans:   redisengine.NewBans(client, cfg.RedisPrefix, cfg.AuditSize),
 		secret: secret,
 		deliverer: func(ctx context.Context, hub *push.Hub) (session.Deliverer, error) {
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, log)

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/duetchat/duet/admin"
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
@@ -127,6 +128,11 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow,
 	})
 	app := web.New(web.Options{WebSocket: pushSrv, Ready: svc, ClientIP: clientIP, Log: log})
+	if cfg.AdminToken != "" {
+		admin.Register(app, admin.Options{
+			Token: cfg.AdminToken, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.bans, Now: now, Log: log,
+		})
+	}
 
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

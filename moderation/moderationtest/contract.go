@@ -4,6 +4,7 @@ package moderationtest
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -12,7 +13,10 @@ import (
 	"github.com/duetchat/duet/moderation"
 )
 
-// Run runs the contract against stores made by newStore.
+// AuditSize is the audit log size of the stores under test.
+const AuditSize = 3
+
+// Run runs the contract against stores made by newStore, each keeping AuditSize audit entries.
 func Run(t *testing.T, newStore func(t *testing.T) moderation.Store) {
 	tests := []struct {
 		name string
@@ -23,6 +27,8 @@ func Run(t *testing.T, newStore func(t *testing.T) moderation.Store) {
 		{"Ended", ended},
 		{"Lift", lift},
 		{"List", list},
+		{"Audit", audit},
+		{"Pause", pause},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
@@ -150,6 +156,48 @@ func list(t *testing.T, s moderation.Store) {
 	for i := range want {
 		if !same(got[i], want[i]) {
 			t.Errorf("Bans[%d] = %+v; want %+v (newest first)", i, got[i], want[i])
+		}
+	}
+}
+
+func audit(t *testing.T, s moderation.Store) {
+	if got, err := s.Audit(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("Audit of an empty log = %v, %v", got, err)
+	}
+	var added []moderation.Entry
+	for i := range AuditSize + 2 {
+		e := moderation.Entry{At: now.Add(time.Duration(i) * time.Second), Operator: "ann", Address: "192.0.2.1",
+			Action: "ban", Target: fmt.Sprint("account:", i), Reason: "spam"}
+		if err := s.AddAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		added = append(added, e)
+	}
+	got, err := s.Audit(ctx, 10)
+	if err != nil || len(got) != AuditSize {
+		t.Fatalf("Audit = %v, %v; want the newest %d entries", got, err, AuditSize)
+	}
+	for i, e := range got {
+		want := added[len(added)-1-i]
+		if !e.At.Equal(want.At) || e.Target != want.Target || e.Operator != want.Operator || e.Address != want.Address || e.Reason != want.Reason {
+			t.Errorf("Audit[%d] = %+v; want %+v (newest first)", i, e, want)
+		}
+	}
+	if got, err := s.Audit(ctx, 1); err != nil || len(got) != 1 || got[0].Target != added[len(added)-1].Target {
+		t.Errorf("Audit(limit 1) = %v, %v; want the newest entry", got, err)
+	}
+}
+
+func pause(t *testing.T, s moderation.Store) {
+	if got, err := s.MatchingPaused(ctx); err != nil || got {
+		t.Errorf("MatchingPaused of a new store = %v, %v; want false", got, err)
+	}
+	for _, want := range []bool{true, true, false} {
+		if err := s.SetMatchingPaused(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.MatchingPaused(ctx); err != nil || got != want {
+			t.Errorf("MatchingPaused = %v, %v; want %v", got, err, want)
 		}
 	}
 }

@@ -1,0 +1,174 @@
+// Package admin is the operators' JSON API under /admin/api/: look up accounts, sessions, the
+// queue and bans; ban, kick, end sessions, send a notice to everyone, pause matching; and read
+// the audit log, where every call that changes something is written with who made it, when
+// and why. It exists only when an admin token is configured, and answers nothing to a request
+// without that token.
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/moderation"
+	"github.com/duetchat/duet/session"
+)
+
+// Options are what the API reads from and acts through.
+type Options struct {
+	Token      string // the bearer token; Register must not be called without one
+	Service    *session.Service
+	Store      session.Store
+	Queue      match.Queue
+	Moderation moderation.Store
+	Now        func() time.Time
+	Log        *slog.Logger
+}
+
+// OperatorHeader names the operator making a call; calls that change something need it, so the
+// audit log can say who did what.
+const OperatorHeader = "X-Duet-Operator"
+
+// Limits on what operators write.
+const (
+	maxOperatorLen = 60
+	maxReasonLen   = 500
+	maxAuditLimit  = 1000
+)
+
+type api struct{ Options }
+
+// Register adds the API to e under /admin/api.
+func Register(e *echo.Echo, o Options) {
+	a := &api{o}
+	g := e.Group("/admin/api", a.logRequests, a.authenticate)
+	g.GET("/bans", a.bans)
+	g.POST("/bans", a.ban)
+	g.DELETE("/bans/:id", a.liftBan)
+	g.GET("/accounts/:id", a.account)
+	g.POST("/accounts/:id/kick", a.kick)
+	g.GET("/sessions", a.sessions)
+	g.GET("/sessions/:id", a.session)
+	g.POST("/sessions/:id/end", a.endSession)
+	g.GET("/queue", a.queue)
+	g.POST("/broadcast", a.broadcast)
+	g.GET("/settings", a.settings)
+	g.PUT("/settings", a.changeSettings)
+	g.GET("/audit", a.audit)
+	g.Any("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound, "no such admin endpoint") })
+}
+
+// authenticate refuses a request without the bearer token with 401. The token is compared in
+// constant time, by hash, so that neither its content nor its length leaks.
+func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	want := sha256.Sum256([]byte(a.Token))
+	return func(c echo.Context) error {
+		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		got := sha256.Sum256([]byte(token))
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="duet-admin"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "a valid admin token is required")
+		}
+		return next(c)
+	}
+}
+
+// logRequests logs every call with its outcome.
+func (a *api) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := a.Now()
+		err := next(c)
+		status := c.Response().Status
+		if he, ok := errors.AsType[*echo.HTTPError](err); ok {
+			status = he.Code
+		} else if err != nil {
+			status = http.StatusInternalServerError
+		}
+		a.Log.Info("admin request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+			"operator", c.Request().Header.Get(OperatorHeader), "address", c.RealIP(), "duration", a.Now().Sub(start))
+		return err
+	}
+}
+
+// change carries out a call that changes something: it checks who makes it and why, runs do,
+// and writes the audit entry when do succeeded.
+func (a *api) change(c echo.Context, action, target, reason string, do func() error) error {
+	operator := strings.TrimSpace(c.Request().Header.Get(OperatorHeader))
+	if n := utf8.RuneCountInString(operator); n == 0 || n > maxOperatorLen {
+		return echo.NewHTTPError(http.StatusBadRequest, "the "+OperatorHeader+" header must name you, in 1 to 60 characters")
+	}
+	reason = strings.TrimSpace(reason)
+	if n := utf8.RuneCountInString(reason); n == 0 || n > maxReasonLen {
+		return echo.NewHTTPError(http.StatusBadRequest, "reason must be 1 to 500 characters")
+	}
+	if err := do(); err != nil {
+		return httpError(err)
+	}
+	entry := moderation.Entry{At: a.Now(), Operator: operator, Address: c.RealIP(), Action: action, Target: target, Reason: reason}
+	if err := a.Moderation.AddAudit(c.Request().Context(), entry); err != nil {
+		// The action is done; say so, and that its record is missing.
+		a.Log.Error("writing the audit log", "entry", entry, "err", err)
+		return echo.NewHTTPError(http.StatusInternalServerError, "done, but the audit log could not be written")
+	}
+	return nil
+}
+
+// httpError maps a service error to an HTTP error with a message safe to show.
+func httpError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*echo.HTTPError](err); ok {
+		return err
+	}
+	status := http.StatusInternalServerError
+	switch duet.ErrorCode(err) {
+	case duet.ParamErr:
+		status = http.StatusBadRequest
+	case duet.NoDataFound:
+		status = http.StatusNotFound
+	case duet.SessionEnded:
+		status = http.StatusConflict
+	case duet.InternalErr:
+		return err // logged by the error handler, shown as an internal error
+	}
+	return echo.NewHTTPError(status, duet.ErrorMessage(err))
+}
+
+// maxBody is the largest request body read, in bytes.
+const maxBody = 64 << 10
+
+// bind decodes the JSON body into v, refusing unknown fields, trailing data and large bodies.
+func bind(c echo.Context, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "the body must be one JSON object with the documented fields: "+jsonProblem(err))
+	}
+	if dec.More() {
+		return echo.NewHTTPError(http.StatusBadRequest, "the body must be one JSON object")
+	}
+	return nil
+}
+
+// jsonProblem says what was wrong with a body, without echoing it.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr):
+		return typeErr.Field + " has the wrong type"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "it is not valid JSON"
+}

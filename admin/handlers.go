@@ -1,0 +1,338 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/duetchat/duet/moderation"
+	"github.com/duetchat/duet/session"
+)
+
+// idParam reads a positive id from the path.
+func idParam(c echo.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, echo.NewHTTPError(http.StatusBadRequest, name+" must be a positive integer")
+	}
+	return id, nil
+}
+
+// reasonBody is the body of calls that need only a reason.
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+func (a *api) bans(c echo.Context) error {
+	bans, err := a.Moderation.Bans(c.Request().Context(), a.Now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"bans": bans})
+}
+
+// banBody asks for a ban. An address or network ban names its hash, or an account whose
+// address or network it takes.
+type banBody struct {
+	Kind      moderation.Kind `json:"kind"`
+	AccountID int64           `json:"accountId"`
+	Value     string          `json:"value"`
+	Duration  string          `json:"duration"`
+	Reason    string          `json:"reason"`
+}
+
+// maxBan is the longest ban: bans end, so that a mistake does too.
+const maxBan = 10 * 365 * 24 * time.Hour
+
+func (a *api) ban(c echo.Context) error {
+	var body banBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(body.Duration)
+	if err != nil || d <= 0 || d > maxBan {
+		return echo.NewHTTPError(http.StatusBadRequest, "duration must be a positive duration like 30m or 72h, at most 87600h")
+	}
+	target, err := a.target(c, body)
+	if err != nil {
+		return err
+	}
+	var ban moderation.Ban
+	err = a.change(c, "ban", target.String(), body.Reason, func() (err error) {
+		ban, err = a.Service.Ban(c.Request().Context(), target, body.Reason, moderation.ByOperator, d)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, ban)
+}
+
+// target is what a ban request names.
+func (a *api) target(c echo.Context, body banBody) (moderation.Target, error) {
+	if body.AccountID < 0 || (body.AccountID == 0) == (body.Value == "") {
+		return moderation.Target{}, echo.NewHTTPError(http.StatusBadRequest, "name exactly one of accountId and value")
+	}
+	if body.AccountID == 0 || body.Kind == moderation.KindAccount {
+		if body.AccountID != 0 {
+			return moderation.AccountTarget(body.AccountID), nil
+		}
+		t := moderation.Target{Kind: body.Kind, Value: body.Value}
+		return t, httpError(t.Validate())
+	}
+	acct, err := a.Store.Account(c.Request().Context(), body.AccountID)
+	if err != nil {
+		return moderation.Target{}, httpError(err)
+	}
+	switch body.Kind {
+	case moderation.KindAddress:
+		return moderation.Target{Kind: body.Kind, Value: acct.Client.Addr}, nil
+	case moderation.KindNetwork:
+		return moderation.Target{Kind: body.Kind, Value: acct.Client.Network}, nil
+	}
+	return moderation.Target{}, httpError(moderation.Target{Kind: body.Kind}.Validate())
+}
+
+func (a *api) liftBan(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var body reasonBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	var ban moderation.Ban
+	err = a.change(c, "lift-ban", strconv.FormatInt(id, 10), body.Reason, func() (err error) {
+		ban, err = a.Moderation.LiftBan(c.Request().Context(), id, a.Now())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ban)
+}
+
+// accountView is what an operator sees of an account: never its token.
+type accountView struct {
+	ID        int64             `json:"accountId"`
+	Nickname  string            `json:"nickName"`
+	CreatedAt time.Time         `json:"createdAt"`
+	LastSeen  time.Time         `json:"lastSeen"`
+	Away      bool              `json:"away"`
+	Client    moderation.Client `json:"client"`
+	Sessions  []sessionView     `json:"sessions"`
+}
+
+type sessionView struct {
+	ID              int64        `json:"sessionId"`
+	Members         []memberView `json:"members"`
+	CommonInterests []string     `json:"commonInterests"`
+	StartedAt       time.Time    `json:"startedAt"`
+	EndedAt         *time.Time   `json:"endedAt,omitempty"`
+	EndReason       string       `json:"endReason,omitempty"`
+	LastMsgID       int64        `json:"lastMsgId"`
+}
+
+type memberView struct {
+	AccountID int64  `json:"accountId"`
+	Nickname  string `json:"nickName"`
+}
+
+func viewSession(s session.Session) sessionView {
+	v := sessionView{
+		ID: s.ID, CommonInterests: s.CommonInterests, StartedAt: s.StartedAt,
+		EndReason: s.EndReason, LastMsgID: s.LastMsgID,
+	}
+	for _, m := range s.Members {
+		v.Members = append(v.Members, memberView{AccountID: m.ID, Nickname: m.Nickname})
+	}
+	if !s.Live() {
+		v.EndedAt = &s.EndedAt
+	}
+	return v
+}
+
+func viewSessions(ss []session.Session) []sessionView {
+	views := make([]sessionView, len(ss))
+	for i, s := range ss {
+		views[i] = viewSession(s)
+	}
+	return views
+}
+
+func (a *api) account(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	acct, err := a.Store.Account(ctx, id)
+	if err != nil {
+		return httpError(err)
+	}
+	live, err := a.Store.LiveSessions(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, accountView{
+		ID: acct.ID, Nickname: acct.Nickname, CreatedAt: acct.CreatedAt, LastSeen: acct.LastSeen, Away: acct.Away,
+		Client: acct.Client, Sessions: viewSessions(live),
+	})
+}
+
+func (a *api) kick(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var body reasonBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	err = a.change(c, "kick", moderation.AccountTarget(id).String(), body.Reason, func() error {
+		return a.Service.Kick(c.Request().Context(), id, body.Reason)
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// sessions lists the live sessions of the account named by ?account=.
+func (a *api) sessions(c echo.Context) error {
+	id, err := strconv.ParseInt(c.QueryParam("account"), 10, 64)
+	if err != nil || id <= 0 {
+		return echo.NewHTTPError(http.StatusBadRequest, "account must name an account id: sessions are listed by account")
+	}
+	live, err := a.Store.LiveSessions(c.Request().Context(), id)
+	if err != nil {
+		return httpError(err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"sessions": viewSessions(live)})
+}
+
+func (a *api) session(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	s, err := a.Store.Session(c.Request().Context(), id)
+	if err != nil {
+		return httpError(err)
+	}
+	return c.JSON(http.StatusOK, viewSession(s))
+}
+
+func (a *api) endSession(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var body reasonBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	err = a.change(c, "end-session", "session:"+strconv.FormatInt(id, 10), body.Reason, func() error {
+		return a.Service.Remove(c.Request().Context(), id)
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type waiterView struct {
+	AccountID int64    `json:"accountId"`
+	Nickname  string   `json:"nickName"`
+	Interests []string `json:"interests"`
+	WaitingMs int64    `json:"waitingMs"`
+}
+
+func (a *api) queue(c echo.Context) error {
+	ws, err := a.Queue.Waiting(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	views := make([]waiterView, len(ws))
+	for i, w := range ws {
+		views[i] = waiterView{AccountID: w.AccountID, Nickname: w.Nickname, Interests: w.Interests, WaitingMs: now.Sub(w.Since).Milliseconds()}
+		if views[i].Interests == nil {
+			views[i].Interests = []string{}
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"waiting": views})
+}
+
+type broadcastBody struct {
+	Text  string `json:"text"`
+	Level string `json:"level"`
+}
+
+func (a *api) broadcast(c echo.Context) error {
+	var body broadcastBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	err := a.change(c, "broadcast", "everyone", body.Text, func() error {
+		return a.Service.Notice(c.Request().Context(), body.Text, body.Level)
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+type settingsBody struct {
+	MatchingPaused *bool  `json:"matchingPaused"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+func (a *api) settings(c echo.Context) error {
+	paused, err := a.Moderation.MatchingPaused(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, settingsBody{MatchingPaused: &paused})
+}
+
+func (a *api) changeSettings(c echo.Context) error {
+	var body settingsBody
+	if err := bind(c, &body); err != nil {
+		return err
+	}
+	if body.MatchingPaused == nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "matchingPaused must be true or false")
+	}
+	action := "resume-matching"
+	if *body.MatchingPaused {
+		action = "pause-matching"
+	}
+	err := a.change(c, action, "matching", body.Reason, func() error {
+		return a.Service.PauseMatching(c.Request().Context(), *body.MatchingPaused)
+	})
+	if err != nil {
+		return err
+	}
+	body.Reason = ""
+	return c.JSON(http.StatusOK, body)
+}
+
+func (a *api) audit(c echo.Context) error {
+	limit := 100
+	if q := c.QueryParam("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > maxAuditLimit {
+			return echo.NewHTTPError(http.StatusBadRequest, "limit must be 1 to 1000")
+		}
+		limit = n
+	}
+	entries, err := a.Moderation.Audit(c.Request().Context(), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"entries": entries})
+}

@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests play abusers. Each client comes from an address of its own: the test is a trusted
+// proxy (loopback) that names the client in X-Forwarded-For.
+
+// behindProxy are the flags of a server that trusts the test as its proxy.
+var behindProxy = []string{"--trusted-proxies", "127.0.0.1"}
+
+// dialFrom opens a connection for a client at addr, as the trusted proxy forwards it. The
+// forwarded header may carry what the client itself claimed before the proxy's entry.
+func dialFrom(t testing.TB, s *server, d dialect, name, forwardedFor string) *client {
+	t.Helper()
+	h := http.Header{"X-Forwarded-For": {forwardedFor}}
+	conn, resp, err := dialer.Dial(s.wsURL(), h)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("%s: dial %s: %v (HTTP %d)", name, s.wsURL(), err, status)
+	}
+	return newClient(t, conn, d, name)
+}
+
+func userFrom(t testing.TB, s *server, d dialect, nick, addr string) *client {
+	t.Helper()
+	c := dialFrom(t, s, d, nick, addr)
+	c.createAccount(nick)
+	return c
+}
+
+// isKicked matches the Kicked signal, named in either dialect: a connection refused before it
+// sent anything has no dialect yet and hears the seed names.
+func isKicked(f frame) bool { return f.str("signalType") == "Kicked" }
+
+// wantKicked checks that a connection is told it is banned, until when, and closed with 1008.
+func wantKicked(t testing.TB, c *client) int64 {
+	t.Helper()
+	k := c.waitFor("Kicked", waitTimeout, isKicked)
+	until, ok := k.int("data.until")
+	if !ok || until <= time.Now().UnixMilli() || k.str("data.reason") == "" {
+		t.Errorf("%s: Kicked = %s, want a reason and an until in the future", c.name, k)
+	}
+	c.wantClosed(1008)
+	return until
+}
+
+// TestFloodIsCooledOff: a client flooding messages is limited, then closed and kept out for
+// the cooling-off, under a new nickname too; a client chatting normally in the same run, from
+// another address, is not touched.
+func TestFloodIsCooledOff(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServerRaw(t, append(behindProxy, "--dialogue-burst", "3", "--dialogue-rate", "1", "--bad-frame-limit", "5", "--cooloff", "1m")...)
+		spammer, victim := userFrom(t, s, d, "Spam", "203.0.113.66"), userFrom(t, s, d, "Ann", "198.51.100.1")
+		cid, eve := userFrom(t, s, d, "Cid", "198.51.100.2"), userFrom(t, s, d, "Eve", "198.51.100.3")
+		sid, normal := pair(t, spammer, victim), pair(t, cid, eve)
+
+		for i := range 20 {
+			spammer.send("DIALOGUE", map[string]any{"requestId": fmt.Sprint("spam", i), "sessionId": sid, "content": "buy now"})
+		}
+		until := wantKicked(t, spammer)
+		if got := time.Until(time.UnixMilli(until)); got < 50*time.Second || got > time.Minute {
+			t.Errorf("cooling-off ends in %v, want about the configured minute", got)
+		}
+		push := victim.d.push("PUSH_DIALOGUE")
+		victim.waitReceived(push, 3, waitTimeout)
+		time.Sleep(quiet)
+		if got := victim.receivedCount(push); got < 3 || got > 4 {
+			t.Errorf("the victim received %d flood messages, want the burst, 3 (4 if a token came back meanwhile)", got)
+		}
+
+		again := dialFrom(t, s, d, "Spam, new nickname", "203.0.113.66")
+		wantKicked(t, again)
+
+		for i := range 3 { // the burst: the limit applies to them too, but they stay within it
+			cid.sayTo(eve, normal, fmt.Sprint("still chatting ", i))
+		}
+		newcomer := userFrom(t, s, d, "Dan", "198.51.100.4")
+		wantCode(t, newcomer.match(), 4)
+	})
+}
+
+// TestSpoofedForwardedFor: a client cannot choose its address by writing X-Forwarded-For:
+// without trusted proxies the header is ignored, and behind one only the proxy's own entry
+// counts.
+func TestSpoofedForwardedFor(t *testing.T) {
+	t.Run("no trusted proxy", func(t *testing.T) {
+		s := startServerRaw(t, "--address-connections", "1")
+		dialFrom(t, s, seedDialect, "first", "198.51.100.1")
+		second := dialFrom(t, s, seedDialect, "second, claiming another address", "198.51.100.2")
+		wantCode(t, second.waitCmd("ERROR"), 6)
+		second.wantClosed(1008)
+	})
+	t.Run("behind a trusted proxy", func(t *testing.T) {
+		s := startServerRaw(t, append(behindProxy, "--address-connections", "1")...)
+		dialFrom(t, s, seedDialect, "first", "198.51.100.1")
+		second := dialFrom(t, s, seedDialect, "second, claiming another address", "198.51.100.2, 198.51.100.1")
+		wantCode(t, second.waitCmd("ERROR"), 6)
+		second.wantClosed(1008)
+		other := dialFrom(t, s, seedDialect, "a real other client", "198.51.100.1, 198.51.100.3")
+		other.createAccount("Other")
+	})
+}
+
+// TestBanByAddress: an operator bans the address behind an account. Every connection from it is
+// kicked, and neither a new nickname nor the old account from elsewhere gets back in; other
+// clients carry on.
+func TestBanByAddress(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServerRaw(t, append(behindProxy, withAdmin...)...)
+		abuser, bystander := userFrom(t, s, d, "Troll", "203.0.113.9"), userFrom(t, s, d, "Ann", "198.51.100.1")
+		second := dialFrom(t, s, d, "Troll's second tab", "203.0.113.9")
+		sid := pair(t, abuser, bystander)
+
+		ban := s.wantAdmin(t, 201, "POST", "/admin/api/bans", map[string]any{
+			"kind": "address", "accountId": abuser.id, "duration": "24h", "reason": "harassment",
+		})
+		wantFields(t, ban, map[string]any{"target.kind": "address", "reason": "harassment", "by": "operator"})
+		for _, c := range []*client{abuser, second} {
+			k := c.waitFor("Kicked", waitTimeout, isKicked)
+			wantFields(t, k, map[string]any{"data.reason": "harassment"})
+			c.wantClosed(1008)
+		}
+		bystander.waitSignal("PartnerAway")
+
+		again := dialFrom(t, s, d, "Troll, new nickname", "203.0.113.9")
+		wantKicked(t, again)
+		elsewhere := dialFrom(t, s, d, "Troll from another address", "192.0.2.77")
+		r := elsewhere.request("RECONNECT", map[string]any{"accountId": abuser.id, "token": abuser.token})
+		wantCode(t, r, 7)
+		if until, ok := r.int("until"); !ok || until <= time.Now().UnixMilli() || r.str("reason") != "harassment" {
+			t.Errorf("RECONNECT of the banned account: %s, want until and reason", r)
+		}
+		wantKicked(t, elsewhere)
+
+		bans := s.wantAdmin(t, 200, "GET", "/admin/api/bans", nil)
+		id, _ := bans.int("bans.0.id")
+		s.wantAdmin(t, 200, "DELETE", fmt.Sprint("/admin/api/bans/", id), map[string]any{"reason": "appeal accepted"})
+		back := dialFrom(t, s, d, "Troll, after the appeal", "203.0.113.9")
+		r = back.request("RECONNECT", map[string]any{"accountId": abuser.id, "token": abuser.token})
+		wantCode(t, r, 0)
+		wantFields(t, r, map[string]any{"sessions.0.sessionId": sid})
+	})
+}
+
+// TestBanByAccount: a banned account is refused with code 7 on every request it still makes.
+func TestBanByAccount(t *testing.T) {
+	s := startServerRaw(t, append(append(behindProxy, withAdmin...), "--rate-limit-exempt", "0.0.0.0/0")...)
+	a, b := userFrom(t, s, seedDialect, "Ann", "198.51.100.1"), userFrom(t, s, seedDialect, "Bob", "198.51.100.2")
+	sid := pair(t, a, b)
+	s.wantAdmin(t, 201, "POST", "/admin/api/bans", map[string]any{"kind": "account", "accountId": a.id, "duration": "1h", "reason": "spam"})
+	wantKicked(t, a)
+	// The same person from the same address, without the account, is welcome.
+	fresh := userFrom(t, s, seedDialect, "Ann2", "198.51.100.1")
+	wantCode(t, fresh.match(), 4)
+	again := dialFrom(t, s, seedDialect, "Ann's account again", "198.51.100.1")
+	wantCode(t, again.request("RECONNECT", map[string]any{"accountId": a.id, "token": a.token}), 7)
+	wantKicked(t, again)
+	b.waitSignal("PartnerAway")
+	_ = sid
+}
+
+// TestAddressLimits: one address can open only so many connections and accounts; others can.
+func TestAddressLimits(t *testing.T) {
+	s := startServerRaw(t, append(behindProxy, "--address-connections", "3", "--account-burst", "2", "--account-rate", "0.01",
+		"--connect-burst", "5", "--connect-rate", "0.01")...)
+	var bots []*client
+	for i := range 3 {
+		bots = append(bots, dialFrom(t, s, seedDialect, fmt.Sprint("bot ", i), "203.0.113.5"))
+	}
+	over := dialFrom(t, s, seedDialect, "bot 4", "203.0.113.5")
+	e := over.waitCmd("ERROR")
+	wantCode(t, e, 6)
+	if ms, ok := e.int("retryAfterMs"); !ok || ms <= 0 || !strings.Contains(e.str("msg"), "connections") {
+		t.Errorf("refused connection: %s, want a message about connections and retryAfterMs", e)
+	}
+	over.wantClosed(1008)
+
+	bots[0].createAccount("bot0")
+	bots[1].createAccount("bot1")
+	r := bots[2].request("CRT_ACCOUNT", map[string]any{"nickName": "bot2"})
+	wantCode(t, r, 6)
+	if ms, ok := r.int("retryAfterMs"); !ok || ms <= 0 {
+		t.Errorf("third account from one address: %s, want retryAfterMs", r)
+	}
+	// Closing a connection makes room; the connect bucket still has tokens.
+	bots[0].drop()
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(50 * time.Millisecond) {
+		c := dialFrom(t, s, seedDialect, "bot again", "203.0.113.5")
+		if _, refused := c.tryWait(quiet, isCmd("ERROR")); !refused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no connection slot for the address within 5s of closing one of its connections")
+		}
+	}
+	userFrom(t, s, seedDialect, "Someone else", "198.51.100.8")
+}
+
+// TestSkippingAndSizeLimits: rapid skipping (LEAVE after LEAVE) and long messages in a row are
+// limited per connection.
+func TestSkippingAndSizeLimits(t *testing.T) {
+	s := startServerRaw(t, append(behindProxy, "--leave-burst", "1", "--leave-rate", "0.01", "--content-burst", "2500",
+		"--content-rate", "1", "--max-content", "2000", "--report-burst", "1", "--report-rate", "0.01")...)
+	a, b := userFrom(t, s, seedDialect, "Ann", "198.51.100.1"), userFrom(t, s, seedDialect, "Bob", "198.51.100.2")
+	c := userFrom(t, s, seedDialect, "Cid", "198.51.100.3")
+	sab := pair(t, a, b)
+	long := strings.Repeat("x", 2000)
+	wantCode(t, a.request("DIALOGUE", map[string]any{"requestId": "l1", "sessionId": sab, "content": long}), 0)
+	r := a.request("DIALOGUE", map[string]any{"requestId": "l2", "sessionId": sab, "content": long})
+	wantCode(t, r, 6)
+	wantCode(t, a.request("DIALOGUE", map[string]any{"requestId": "short", "sessionId": sab, "content": "ok"}), 0)
+
+	wantCode(t, a.request("LEAVE", map[string]any{"sessionId": sab}), 0)
+	sac := pair(t, a, c)
+	wantCode(t, a.request("LEAVE", map[string]any{"sessionId": sac}), 6)
+	wantCode(t, c.request("REPORT", map[string]any{"sessionId": sac, "category": "spam"}), 0)
+	sbc := pair(t, b, c)
+	wantCode(t, c.request("REPORT", map[string]any{"sessionId": sbc, "category": "spam"}), 6)
+}

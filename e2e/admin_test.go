@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// adminToken is the admin token of the servers these tests start.
+const adminToken = "e2e-admin-token-0123456789"
+
+// withAdmin is the flag that turns the admin API on.
+var withAdmin = []string{"--admin-token", adminToken}
+
+// admin calls the admin API as operator "tester" and returns the status and the JSON body.
+func (s *server) admin(t testing.TB, method, path string, body any) (int, frame) {
+	t.Helper()
+	return s.adminAs(t, adminToken, "tester", method, path, body)
+}
+
+// adminAs calls the admin API with a token and an operator name ("" sends none).
+func (s *server) adminAs(t testing.TB, token, operator, method, path string, body any) (int, frame) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, s.httpURL()+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if operator != "" {
+		req.Header.Set("X-Duet-Operator", operator)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, parseFrame(data)
+}
+
+// wantAdmin calls the admin API and checks the status.
+func (s *server) wantAdmin(t testing.TB, want int, method, path string, body any) frame {
+	t.Helper()
+	status, f := s.admin(t, method, path, body)
+	if status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, f)
+	}
+	return f
+}
+
+func TestAdminOff(t *testing.T) {
+	s := startServer(t)
+	if status, f := s.admin(t, http.MethodGet, "/admin/api/bans", nil); status != http.StatusNotFound {
+		t.Errorf("admin API without admin_token: status %d, want 404: %s", status, f)
+	}
+}
+
+func TestAdminAuth(t *testing.T) {
+	s := startServer(t, withAdmin...)
+	for _, tt := range []struct{ name, token, path string }{
+		{"no token", "", "/admin/api/bans"},
+		{"wrong token", "e2e-admin-token-0123456780", "/admin/api/bans"},
+		{"a prefix of the token", adminToken[:10], "/admin/api/bans"},
+		{"an unknown endpoint, no token", "", "/admin/api/secrets"},
+	} {
+		status, f := s.adminAs(t, tt.token, "tester", http.MethodGet, tt.path, nil)
+		if status != http.StatusUnauthorized || f.str("error") == "" {
+			t.Errorf("%s: status %d, want 401 with an error message: %s", tt.name, status, f)
+		}
+	}
+	if status, _ := s.admin(t, http.MethodGet, "/admin/api/secrets", nil); status != http.StatusNotFound {
+		t.Errorf("an unknown endpoint with the token: status %d, want 404", status)
+	}
+}
+
+func TestAdminValidation(t *testing.T) {
+	s := startServer(t, withAdmin...)
+	a := newUser(t, s, seedDialect, "Ann")
+	for _, tt := range []struct {
+		name, method, path string
+		body               any
+		noOperator         bool
+		want               int
+	}{
+		{"ban without duration", "POST", "/admin/api/bans", map[string]any{"kind": "account", "accountId": a.id, "reason": "spam"}, false, 400},
+		{"ban for a negative duration", "POST", "/admin/api/bans", map[string]any{"kind": "account", "accountId": a.id, "duration": "-1h", "reason": "spam"}, false, 400},
+		{"ban without reason", "POST", "/admin/api/bans", map[string]any{"kind": "account", "accountId": a.id, "duration": "1h"}, false, 400},
+		{"ban without operator", "POST", "/admin/api/bans", map[string]any{"kind": "account", "accountId": a.id, "duration": "1h", "reason": "spam"}, true, 400},
+		{"ban of an unknown kind", "POST", "/admin/api/bans", map[string]any{"kind": "planet", "accountId": a.id, "duration": "1h", "reason": "spam"}, false, 400},
+		{"ban of a malformed hash", "POST", "/admin/api/bans", map[string]any{"kind": "address", "value": "127.0.0.1", "duration": "1h", "reason": "spam"}, false, 400},
+		{"ban of an unknown account's address", "POST", "/admin/api/bans", map[string]any{"kind": "address", "accountId": 12345, "duration": "1h", "reason": "spam"}, false, 404},
+		{"ban with an unknown field", "POST", "/admin/api/bans", map[string]any{"kind": "account", "accountId": a.id, "duration": "1h", "reason": "spam", "forever": true}, false, 400},
+		{"ban that is not JSON", "POST", "/admin/api/bans", "ban them", false, 400},
+		{"lift an unknown ban", "DELETE", "/admin/api/bans/42", map[string]any{"reason": "mistake"}, false, 404},
+		{"lift with a bad id", "DELETE", "/admin/api/bans/x", map[string]any{"reason": "mistake"}, false, 400},
+		{"kick an unknown account", "POST", "/admin/api/accounts/12345/kick", map[string]any{"reason": "x"}, false, 404},
+		{"an unknown account", "GET", "/admin/api/accounts/12345", nil, false, 404},
+		{"sessions without account", "GET", "/admin/api/sessions", nil, false, 400},
+		{"an unknown session", "GET", "/admin/api/sessions/12345", nil, false, 404},
+		{"end an unknown session", "POST", "/admin/api/sessions/12345/end", map[string]any{"reason": "x"}, false, 404},
+		{"broadcast of nothing", "POST", "/admin/api/broadcast", map[string]any{"text": " ", "level": "info"}, false, 400},
+		{"broadcast at an unknown level", "POST", "/admin/api/broadcast", map[string]any{"text": "hi", "level": "loud"}, false, 400},
+		{"settings without matchingPaused", "PUT", "/admin/api/settings", map[string]any{"reason": "x"}, false, 400},
+		{"audit with a bad limit", "GET", "/admin/api/audit?limit=0", nil, false, 400},
+	} {
+		operator := "tester"
+		if tt.noOperator {
+			operator = ""
+		}
+		status, f := s.adminAs(t, adminToken, operator, tt.method, tt.path, tt.body)
+		if status != tt.want || f.str("error") == "" {
+			t.Errorf("%s: status %d, want %d with an error message: %s", tt.name, status, tt.want, f)
+		}
+	}
+	// Nothing was done, so nothing was audited, and Ann is still here.
+	if f := s.wantAdmin(t, 200, "GET", "/admin/api/audit", nil); len(f.m["entries"].([]any)) != 0 {
+		t.Errorf("audit log after refused calls: %s, want empty", f)
+	}
+	wantCode(t, a.match(), 4) // still connected and served
+}
+
+func TestAdminEndSession(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServer(t, withAdmin...)
+		a, b := newUser(t, s, d, "Ann"), newUser(t, s, d, "Bob")
+		sid := pair(t, a, b)
+		a.sayTo(b, sid, "hello")
+
+		f := s.wantAdmin(t, 200, "GET", fmt.Sprintf("/admin/api/sessions/%d", sid), nil)
+		wantFields(t, f, map[string]any{"sessionId": sid, "members.0.accountId": b.id, "members.1.nickName": "Ann"})
+		f = s.wantAdmin(t, 200, "GET", fmt.Sprintf("/admin/api/sessions?account=%d", b.id), nil)
+		if got := f.m["sessions"].([]any); len(got) != 1 {
+			t.Errorf("Bob's sessions: %s, want the one with Ann", f)
+		}
+
+		s.wantAdmin(t, 204, "POST", fmt.Sprintf("/admin/api/sessions/%d/end", sid), map[string]any{"reason": "abuse seen in reports"})
+		for _, c := range []*client{a, b} {
+			exit := c.waitSignal("PartnerExit")
+			wantFields(t, exit, map[string]any{"sessionId": sid, "data.reason": "removed"})
+		}
+		r := a.request("DIALOGUE", map[string]any{"requestId": "late", "sessionId": sid, "content": "still there?"})
+		wantCode(t, r, 8)
+		status, _ := s.admin(t, "POST", fmt.Sprintf("/admin/api/sessions/%d/end", sid), map[string]any{"reason": "again"})
+		if status != http.StatusConflict {
+			t.Errorf("ending an ended session: status %d, want 409", status)
+		}
+		entries := s.wantAdmin(t, 200, "GET", "/admin/api/audit", nil).m["entries"].([]any)
+		if len(entries) != 1 {
+			t.Fatalf("audit entries: %v, want 1", entries)
+		}
+		e := frame{m: entries[0].(map[string]any)}
+		wantFields(t, e, map[string]any{"operator": "tester", "action": "end-session", "target": fmt.Sprint("session:", sid), "reason": "abuse seen in reports"})
+	})
+}
+
+func TestAdminKick(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServer(t, withAdmin...)
+		a, b := newUser(t, s, d, "Ann"), newUser(t, s, d, "Bob")
+		sid := pair(t, a, b)
+		f := s.wantAdmin(t, 200, "GET", fmt.Sprintf("/admin/api/accounts/%d", a.id), nil)
+		wantFields(t, f, map[string]any{"accountId": a.id, "nickName": "Ann"})
+		if len(f.str("client.addr")) != 32 || len(f.str("client.network")) != 32 || strings.Contains(f.raw, "127.0.0.1") {
+			t.Errorf("account view: %s, want the client address as two 32-digit hashes and never the address", f)
+		}
+
+		s.wantAdmin(t, 204, "POST", fmt.Sprintf("/admin/api/accounts/%d/kick", a.id), map[string]any{"reason": "calm down"})
+		k := a.waitSignal("Kicked")
+		wantFields(t, k, map[string]any{"data.reason": "calm down", "data.until": 0})
+		a.wantClosed(1008)
+		b.waitSignal("PartnerAway")
+
+		// A kick is not a ban: Ann comes back to her chat.
+		a2 := dial(t, s, d, "Ann again")
+		r := a2.request("RECONNECT", map[string]any{"accountId": a.id, "token": a.token})
+		wantCode(t, r, 0)
+		wantFields(t, r, map[string]any{"sessions.0.sessionId": sid})
+		b.waitSignal("PartnerBack")
+	})
+}
+
+func TestAdminBroadcast(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServer(t, withAdmin...)
+		a := newUser(t, s, d, "Ann")
+		anonymous := dial(t, s, d, "no account yet")
+		anonymous.sendCmd(d.clientPing(), nil) // speaks its dialect, without an account
+		anonymous.waitCmd(d.pong())
+		s.wantAdmin(t, 204, "POST", "/admin/api/broadcast", map[string]any{"text": "Maintenance at 22:00 UTC", "level": "warning"})
+		for _, c := range []*client{a, anonymous} {
+			wantFields(t, c.waitSignal("Notice"), map[string]any{"sessionId": 0, "data.text": "Maintenance at 22:00 UTC", "data.level": "warning"})
+		}
+	})
+}
+
+func TestAdminPauseMatching(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServer(t, withAdmin...)
+		a, b := newUser(t, s, d, "Ann"), newUser(t, s, d, "Bob")
+		wantCode(t, a.match(), 4)
+		f := s.wantAdmin(t, 200, "GET", "/admin/api/queue", nil)
+		wantFields(t, f, map[string]any{"waiting.0.accountId": a.id, "waiting.0.nickName": "Ann"})
+
+		f = s.wantAdmin(t, 200, "PUT", "/admin/api/settings", map[string]any{"matchingPaused": true, "reason": "spam wave"})
+		wantFields(t, f, map[string]any{"matchingPaused": true})
+		r := b.match()
+		wantCode(t, r, 10)
+		if r.str("msg") == "" {
+			t.Errorf("MATCH while paused: %s, want a message", r)
+		}
+		a.expectNone("NewSession while matching is paused", 1500*time.Millisecond, a.isSignal("NewSession"))
+
+		s.wantAdmin(t, 200, "PUT", "/admin/api/settings", map[string]any{"matchingPaused": false, "reason": "over"})
+		wantCode(t, b.match(), 0)
+		a.waitSignal("NewSession")
+		actions := []string{}
+		for _, e := range s.wantAdmin(t, 200, "GET", "/admin/api/audit", nil).m["entries"].([]any) {
+			actions = append(actions, e.(map[string]any)["action"].(string))
+		}
+		if strings.Join(actions, ",") != "resume-matching,pause-matching" {
+			t.Errorf("audit actions = %v, want resume-matching, pause-matching (newest first)", actions)
+		}
+	})
+}
