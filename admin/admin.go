@@ -64,6 +64,9 @@ func Register(e *echo.Echo, o Options) {
 	g.POST("/broadcast", a.broadcast)
 	g.GET("/settings", a.settings)
 	g.PUT("/settings", a.changeSettings)
+	g.GET("/reports", a.reports)
+	g.GET("/reports/:id", a.report)
+	g.POST("/reports/:id/resolve", a.resolveReport)
 	g.GET("/audit", a.audit)
 	g.Any("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound, "no such admin endpoint") })
 }
@@ -130,6 +133,9 @@ func httpError(err error) error {
 	}
 	if _, ok := errors.AsType[*echo.HTTPError](err); ok {
 		return err
+	}
+	if errors.Is(err, session.ErrResolved) {
+		return echo.NewHTTPError(http.StatusConflict, duet.ErrorMessage(err))
 	}
 	status := http.StatusInternalServerError
 	switch duet.ErrorCode(err) {

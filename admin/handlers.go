@@ -51,9 +51,9 @@ func (a *api) ban(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	d, err := time.ParseDuration(body.Duration)
-	if err != nil || d <= 0 || d > maxBan {
-		return echo.NewHTTPError(http.StatusBadRequest, "duration must be a positive duration like 30m or 72h, at most 87600h")
+	d, err := parseBanDuration(body.Duration)
+	if err != nil {
+		return err
 	}
 	target, err := a.target(c, body)
 	if err != nil {
@@ -68,6 +68,15 @@ func (a *api) ban(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, ban)
+}
+
+// parseBanDuration reads how long a ban lasts.
+func parseBanDuration(text string) (time.Duration, error) {
+	d, err := time.ParseDuration(text)
+	if err != nil || d <= 0 || d > maxBan {
+		return 0, echo.NewHTTPError(http.StatusBadRequest, "duration must be a positive duration like 30m or 72h, at most 87600h")
+	}
+	return d, nil
 }
 
 // target is what a ban request names.

@@ -245,3 +245,68 @@ func TestAdminPauseMatching(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminReports: two people report the same spammer. The reports come with the server's
+// own copy of what was said, rank above a lone complaint, and accepting one with a ban removes
+// the spammer.
+func TestAdminReports(t *testing.T) {
+	s := startServerRaw(t, append(behindProxy, withAdmin...)...)
+	spammer := userFrom(t, s, seedDialect, "Spam", "203.0.113.66")
+	ann, bob := userFrom(t, s, seedDialect, "Ann", "198.51.100.1"), userFrom(t, s, seedDialect, "Bob", "198.51.100.2")
+	cid, dan := userFrom(t, s, seedDialect, "Cid", "198.51.100.3"), userFrom(t, s, seedDialect, "Dan", "198.51.100.4")
+
+	var reportIDs []int64
+	for _, victim := range []*client{ann, bob} {
+		sid := pair(t, victim, spammer)
+		spammer.sayTo(victim, sid, "cheap pills at example dot com")
+		victim.sayTo(spammer, sid, "no thanks")
+		r := victim.request("REPORT", map[string]any{"sessionId": sid, "category": "spam", "note": "ad bot"})
+		wantCode(t, r, 0)
+		reportIDs = append(reportIDs, wantID(t, r, "reportId"))
+		spammer.waitSignal("PartnerExit")
+	}
+	sid := pair(t, cid, dan)
+	wantCode(t, cid.request("REPORT", map[string]any{"sessionId": sid, "category": "harassment"}), 0)
+
+	list := s.wantAdmin(t, 200, "GET", "/admin/api/reports?status=open", nil)
+	wantFields(t, list, map[string]any{"reports.0.priority": 2, "reports.1.priority": 2, "reports.2.priority": 1,
+		"reports.2.category": "harassment", "reports.0.reportedId": spammer.id})
+	if got := s.wantAdmin(t, 200, "GET", "/admin/api/reports?category=harassment", nil).m["reports"].([]any); len(got) != 1 {
+		t.Errorf("reports of category harassment: %v, want 1", got)
+	}
+
+	one := s.wantAdmin(t, 200, "GET", fmt.Sprint("/admin/api/reports/", reportIDs[0]), nil)
+	wantFields(t, one, map[string]any{"reporterId": ann.id, "status": "open", "note": "ad bot",
+		"evidence.0.senderId": spammer.id, "evidence.0.content": "cheap pills at example dot com",
+		"evidence.1.senderId": ann.id, "evidence.1.content": "no thanks"})
+	for _, path := range []string{"evidence.0.sentAt", "evidence.1.sentAt"} {
+		if at, err := time.Parse(time.RFC3339Nano, one.str(path)); err != nil || time.Since(at) > time.Minute {
+			t.Errorf("%s = %q, want the server's recent timestamp", path, one.str(path))
+		}
+	}
+
+	for _, bad := range []map[string]any{
+		{"decision": "maybe", "note": "x"},
+		{"decision": "reject", "note": "x", "ban": map[string]any{"kind": "account", "duration": "1h"}},
+		{"decision": "accept", "note": "x", "ban": map[string]any{"kind": "account", "duration": "forever"}},
+		{"decision": "accept", "note": ""},
+	} {
+		if status, f := s.admin(t, "POST", fmt.Sprint("/admin/api/reports/", reportIDs[0], "/resolve"), bad); status != 400 {
+			t.Errorf("resolve with %v: status %d, want 400: %s", bad, status, f)
+		}
+	}
+	res := s.wantAdmin(t, 200, "POST", fmt.Sprint("/admin/api/reports/", reportIDs[0], "/resolve"), map[string]any{
+		"decision": "accept", "note": "confirmed ad bot", "ban": map[string]any{"kind": "address", "duration": "72h"},
+	})
+	wantFields(t, res, map[string]any{"status": "accepted", "resolution.operator": "tester", "resolution.note": "confirmed ad bot"})
+	wantKicked(t, spammer)
+	wantKicked(t, dialFrom(t, s, seedDialect, "Spam, new nickname", "203.0.113.66"))
+
+	if status, _ := s.admin(t, "POST", fmt.Sprint("/admin/api/reports/", reportIDs[0], "/resolve"), map[string]any{"decision": "reject", "note": "x"}); status != http.StatusConflict {
+		t.Errorf("resolving a resolved report: status %d, want 409", status)
+	}
+	s.wantAdmin(t, 200, "POST", fmt.Sprint("/admin/api/reports/", reportIDs[1], "/resolve"), map[string]any{"decision": "reject", "note": "same bot, handled"})
+	if got := s.wantAdmin(t, 200, "GET", "/admin/api/reports?status=open", nil).m["reports"].([]any); len(got) != 1 {
+		t.Errorf("open reports after resolving two: %v, want 1", got)
+	}
+}

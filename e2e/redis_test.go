@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +296,38 @@ func waitReady(t *testing.T, node *server) {
 			t.Fatal("/readyz not ready 10s after Redis came back")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRedisAdminAcrossNodes: what an operator does through one node reaches clients on every
+// node: a ban, a notice, a paused queue, an ended session; and the audit log is one.
+func TestRedisAdminAcrossNodes(t *testing.T) {
+	nodes, a, b, sid := pairAcrossNodes(t, 2, withAdmin...)
+	c := newUser(t, nodes[1], seedDialect, "Cid")
+
+	nodes[0].wantAdmin(t, 204, "POST", "/admin/api/broadcast", map[string]any{"text": "hello everyone", "level": "info"})
+	for _, u := range []*client{a, b, c} {
+		wantFields(t, u.waitSignal("Notice"), map[string]any{"data.text": "hello everyone"})
+	}
+
+	nodes[1].wantAdmin(t, 200, "PUT", "/admin/api/settings", map[string]any{"matchingPaused": true, "reason": "test"})
+	wantCode(t, c.match(), 10)
+	nodes[0].wantAdmin(t, 200, "PUT", "/admin/api/settings", map[string]any{"matchingPaused": false, "reason": "test over"})
+	wantCode(t, c.match(), 4)
+	wantCode(t, c.request("CANCEL_MATCH", nil), 0)
+
+	nodes[0].wantAdmin(t, 204, "POST", fmt.Sprintf("/admin/api/sessions/%d/end", sid), map[string]any{"reason": "test"})
+	for _, u := range []*client{a, b} {
+		wantFields(t, u.waitSignal("PartnerExit"), map[string]any{"sessionId": sid, "data.reason": "removed"})
+	}
+
+	nodes[0].wantAdmin(t, 201, "POST", "/admin/api/bans", map[string]any{"kind": "account", "accountId": b.id, "duration": "1h", "reason": "spam"})
+	wantKicked(t, b)
+	again := dial(t, nodes[0], seedDialect, "Bob on the other node")
+	wantCode(t, again.request("RECONNECT", map[string]any{"accountId": b.id, "token": b.token}), 7)
+
+	entries := nodes[1].wantAdmin(t, 200, "GET", "/admin/api/audit", nil).m["entries"].([]any)
+	if len(entries) != 5 {
+		t.Errorf("audit log read through the other node: %d entries, want 5 (broadcast, pause, resume, end, ban)", len(entries))
 	}
 }

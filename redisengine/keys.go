@@ -30,7 +30,7 @@
 //
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
 // seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
-// after it ends, reports after ReportTTL, ban keys when their last ban ends, the queue's keys a day after the last write to it, and
+// after it ends, reports after StoreOptions.ReportRetention, ban keys when their last ban ends, the queue's keys a day after the last write to it, and
 // a node's lease unless the node renews it.
 package redisengine
 
@@ -45,8 +45,6 @@ import (
 const (
 	// SessionTTL is how long a live session's keys outlive its last message.
 	SessionTTL = 24 * time.Hour
-	// ReportTTL is how long a report and its evidence are kept.
-	ReportTTL = 30 * 24 * time.Hour
 )
 
 // keyspace names the keys under one prefix.

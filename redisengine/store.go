@@ -26,14 +26,15 @@ import (
 // Ids are JS-safe (at most 2^53-1), so the scripts, whose numbers are doubles, hold them
 // exactly; they print them with string.format('%d'), never with Lua's own %.14g.
 type Store struct {
-	rdb         redis.UniversalClient
-	keys        keyspace
-	node        int64 // the node this store serves
-	publish     bool  // whether scripts may publish (not on a cluster)
-	historySize int
-	backlogSize int
-	retention   int64 // ms
-	accountTTL  int64 // ms
+	rdb             redis.UniversalClient
+	keys            keyspace
+	node            int64 // the node this store serves
+	publish         bool  // whether scripts may publish (not on a cluster)
+	historySize     int
+	backlogSize     int
+	retention       int64 // ms
+	accountTTL      int64 // ms
+	reportRetention int64 // ms
 }
 
 // StoreOptions sizes a Store. Every duration must be positive.
@@ -44,6 +45,8 @@ type StoreOptions struct {
 	BacklogSize int           // pushes kept per away account
 	Retention   time.Duration // how long an ended session stays readable
 	AccountTTL  time.Duration // backstop expiry of an account's keys after it was last seen
+	// ReportRetention is how long a report and its evidence are kept.
+	ReportRetention time.Duration
 }
 
 var _ session.Store = (*Store)(nil)
@@ -53,7 +56,7 @@ func NewStore(client redis.UniversalClient, o StoreOptions) *Store {
 	_, cluster := client.(*redis.ClusterClient)
 	return &Store{
 		rdb: client, keys: keyspace{o.Prefix}, node: o.Node, publish: !cluster, historySize: o.HistorySize, backlogSize: o.BacklogSize,
-		retention: o.Retention.Milliseconds(), accountTTL: o.AccountTTL.Milliseconds(),
+		retention: o.Retention.Milliseconds(), accountTTL: o.AccountTTL.Milliseconds(), reportRetention: o.ReportRetention.Milliseconds(),
 	}
 }
 
@@ -740,17 +743,107 @@ func (s *Store) AddReport(ctx context.Context, r session.Report) error {
 		return fmt.Errorf("redisengine: add report: %w", err)
 	}
 	created := r.CreatedAt.UnixMilli()
+	ttl := time.Duration(s.reportRetention) * time.Millisecond
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.keys.report(r.ID), b, ReportTTL)
-		p.ZRemRangeByScore(ctx, s.keys.reports(), "-inf", strconv.FormatInt(created-ReportTTL.Milliseconds(), 10))
+		p.Set(ctx, s.keys.report(r.ID), b, ttl)
+		p.ZRemRangeByScore(ctx, s.keys.reports(), "-inf", strconv.FormatInt(created-s.reportRetention, 10))
 		p.ZAdd(ctx, s.keys.reports(), redis.Z{Score: float64(created), Member: r.ID})
-		p.PExpire(ctx, s.keys.reports(), ReportTTL)
+		p.PExpire(ctx, s.keys.reports(), ttl)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redisengine: add report: %w", err)
 	}
 	return nil
+}
+
+// Reports implements session.Store: the index, newest first, then every report in one
+// pipeline. Reports that expired since the index was last trimmed are skipped.
+func (s *Store) Reports(ctx context.Context) ([]session.Report, error) {
+	ids, err := s.rdb.ZRevRange(ctx, s.keys.reports(), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: list reports: %w", err)
+	}
+	cmds := make([]*redis.StringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			n, _ := strconv.ParseInt(id, 10, 64)
+			cmds[i] = p.Get(ctx, s.keys.report(n))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisengine: list reports: %w", err)
+	}
+	reports := make([]session.Report, 0, len(ids))
+	for _, cmd := range cmds {
+		data, err := cmd.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		r, err := decodeReport(data, err)
+		if err != nil {
+			return nil, err
+		}
+		reports = append(reports, r)
+	}
+	return reports, nil
+}
+
+// Report implements session.Store.
+func (s *Store) Report(ctx context.Context, id int64) (session.Report, error) {
+	return decodeReport(s.rdb.Get(ctx, s.keys.report(id)).Bytes())
+}
+
+// ResolveReport implements session.Store, as a transaction that fails if another node resolves
+// the report at the same time; then it is read again and found resolved.
+func (s *Store) ResolveReport(ctx context.Context, id int64, status string, res session.Resolution) (session.Report, error) {
+	key := s.keys.report(id)
+	var r session.Report
+	resolve := func(tx *redis.Tx) error {
+		var err error
+		if r, err = decodeReport(tx.Get(ctx, key).Bytes()); err != nil {
+			return err
+		}
+		if r.Status != session.ReportOpen {
+			return session.ErrResolved
+		}
+		r.Status, r.Resolution = status, &res
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.SetArgs(ctx, key, b, redis.SetArgs{KeepTTL: true, Mode: "XX"})
+			return nil
+		})
+		return err
+	}
+	for {
+		err := s.rdb.Watch(ctx, resolve, key)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			return session.Report{}, err
+		}
+		return r, nil
+	}
+}
+
+// decodeReport decodes a stored report, given a GET's outcome.
+func decodeReport(data []byte, err error) (session.Report, error) {
+	if errors.Is(err, redis.Nil) {
+		return session.Report{}, session.ErrNoReport
+	}
+	if err != nil {
+		return session.Report{}, fmt.Errorf("redisengine: read report: %w", err)
+	}
+	var r session.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return session.Report{}, fmt.Errorf("redisengine: decoding a report: %w", err)
+	}
+	return r, nil
 }
 
 // pipelined sends what queue puts in a pipeline, calls of sc among it, in one round trip to each

@@ -43,7 +43,7 @@ func TestStoreCluster(t *testing.T) {
 func newContractStore(tb testing.TB, client redis.UniversalClient) *Store {
 	return NewStore(client, StoreOptions{
 		Prefix: tb.Name() + ":", HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
-		Retention: storetest.Retention, AccountTTL: time.Hour,
+		Retention: storetest.Retention, AccountTTL: time.Hour, ReportRetention: storetest.Retention,
 	})
 }
 
@@ -218,7 +218,7 @@ func TestStoreStaleLiveSessions(t *testing.T) {
 func TestStoreKeysExpire(t *testing.T) {
 	client := storeClient(t)
 	const retention = time.Minute
-	s := NewStore(client, StoreOptions{Prefix: "keys:", HistorySize: 5, BacklogSize: 3, Retention: retention, AccountTTL: time.Hour})
+	s := NewStore(client, StoreOptions{Prefix: "keys:", HistorySize: 5, BacklogSize: 3, Retention: retention, AccountTTL: time.Hour, ReportRetention: time.Hour})
 	storePair(t, s, 10, 1, 2)
 	ctx := context.Background()
 	for _, step := range []struct {

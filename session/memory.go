@@ -11,10 +11,11 @@ import (
 
 // MemoryStore is the Store of a single node.
 type MemoryStore struct {
-	historySize int
-	backlogSize int
-	retention   time.Duration
-	now         func() time.Time
+	historySize     int
+	backlogSize     int
+	retention       time.Duration
+	reportRetention time.Duration
+	now             func() time.Time
 
 	mu       sync.RWMutex // guards the following fields; a session's messages have their own lock
 	accounts map[int64]*memAccount
@@ -50,7 +51,9 @@ type MemoryOptions struct {
 	HistorySize int           // messages kept per session
 	BacklogSize int           // pushes kept per away account
 	Retention   time.Duration // how long an ended session stays readable
-	Now         func() time.Time
+	// ReportRetention is how long reports are kept.
+	ReportRetention time.Duration
+	Now             func() time.Time
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -58,7 +61,7 @@ var _ Store = (*MemoryStore)(nil)
 // NewMemoryStore returns an empty store.
 func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	return &MemoryStore{
-		historySize: o.HistorySize, backlogSize: o.BacklogSize, retention: o.Retention, now: o.Now,
+		historySize: o.HistorySize, backlogSize: o.BacklogSize, retention: o.Retention, reportRetention: o.ReportRetention, now: o.Now,
 		accounts: make(map[int64]*memAccount), sessions: make(map[int64]*memSession),
 	}
 }
@@ -362,8 +365,58 @@ func (m *MemoryStore) Release(_ context.Context, accountID, node int64, pending 
 func (m *MemoryStore) AddReport(_ context.Context, r Report) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.pruneReportsLocked()
 	m.reports = append(m.reports, r)
 	return nil
+}
+
+// pruneReportsLocked drops the reports older than the report retention; they are kept in the
+// order they were added.
+func (m *MemoryStore) pruneReportsLocked() {
+	cutoff := m.now().Add(-m.reportRetention)
+	i := 0
+	for i < len(m.reports) && m.reports[i].CreatedAt.Before(cutoff) {
+		i++
+	}
+	m.reports = slices.Delete(m.reports, 0, i)
+}
+
+// Reports implements Store.
+func (m *MemoryStore) Reports(context.Context) ([]Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneReportsLocked()
+	reports := slices.Clone(m.reports)
+	slices.Reverse(reports)
+	return reports, nil
+}
+
+// Report implements Store.
+func (m *MemoryStore) Report(_ context.Context, id int64) (Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneReportsLocked()
+	i := slices.IndexFunc(m.reports, func(r Report) bool { return r.ID == id })
+	if i < 0 {
+		return Report{}, ErrNoReport
+	}
+	return m.reports[i], nil
+}
+
+// ResolveReport implements Store.
+func (m *MemoryStore) ResolveReport(_ context.Context, id int64, status string, res Resolution) (Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneReportsLocked()
+	i := slices.IndexFunc(m.reports, func(r Report) bool { return r.ID == id })
+	switch {
+	case i < 0:
+		return Report{}, ErrNoReport
+	case m.reports[i].Status != ReportOpen:
+		return Report{}, ErrResolved
+	}
+	m.reports[i].Status, m.reports[i].Resolution = status, &res
+	return m.reports[i], nil
 }
 
 // ring is a session's bounded history, oldest first.

@@ -12,7 +12,7 @@ func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(*testing.T) session.Store {
 		return session.NewMemoryStore(session.MemoryOptions{
 			HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
-			Retention: storetest.Retention, Now: time.Now,
+			Retention: storetest.Retention, ReportRetention: storetest.Retention, Now: time.Now,
 		})
 	})
 }

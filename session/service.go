@@ -637,7 +637,10 @@ func (s *Service) Report(ctx context.Context, id, sessionID int64, category, not
 	}
 	r := Report{
 		ID: s.ids.Next(), SessionID: sessionID, Reporter: id, Reported: partner.ID,
-		Category: category, Note: note, Evidence: evidence, CreatedAt: s.now(),
+		Category: category, Note: note, Evidence: evidence, CreatedAt: s.now(), Status: ReportOpen,
+	}
+	if reported, err := s.store.Account(ctx, partner.ID); err == nil {
+		r.ReportedClient = reported.Client
 	}
 	if err := s.store.AddReport(ctx, r); err != nil {
 		return 0, err

@@ -14,6 +14,8 @@ var (
 	ErrNotMember = duet.Errorf(duet.Unauthorized, "you are not in this session")
 	ErrEnded     = duet.Errorf(duet.SessionEnded, "this session has ended")
 	ErrNoMessage = duet.Errorf(duet.NoDataFound, "there is no such message in this session")
+	ErrNoReport  = duet.Errorf(duet.NoDataFound, "there is no such report")
+	ErrResolved  = duet.Errorf(duet.ParamErr, "this report has already been resolved")
 )
 
 // Store is the shared state of accounts, sessions, messages and backlogs: the engine interface of
@@ -72,5 +74,13 @@ type Store interface {
 	// account since, and keeps pending at the end of its backlog.
 	Release(ctx context.Context, accountID, node int64, pending []Push) error
 
+	// AddReport keeps a report for the report retention.
 	AddReport(ctx context.Context, r Report) error
+	// Reports returns the reports kept, the newest first.
+	Reports(ctx context.Context) ([]Report, error)
+	// Report returns one report, or ErrNoReport.
+	Report(ctx context.Context, id int64) (Report, error)
+	// ResolveReport records the decision on an open report (status ReportAccepted or
+	// ReportRejected) and returns the report as now stored; ErrResolved if it was resolved before.
+	ResolveReport(ctx context.Context, id int64, status string, res Resolution) (Report, error)
 }

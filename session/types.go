@@ -63,7 +63,7 @@ type Message struct {
 	SessionID int64     `json:"sessionId"`
 	SenderID  int64     `json:"senderId"`
 	Content   string    `json:"content"`
-	SentAt    time.Time `json:"-"`
+	SentAt    time.Time `json:"sentAt"`
 	RequestID string    `json:"-"`
 }
 
@@ -79,14 +79,32 @@ type Appended struct {
 
 // Report is a complaint about a partner, with the server's own copy of the conversation.
 type Report struct {
-	ID        int64
-	SessionID int64
-	Reporter  int64
-	Reported  int64
-	Category  string
-	Note      string
-	Evidence  []Message
-	CreatedAt time.Time
+	ID             int64
+	SessionID      int64
+	Reporter       int64
+	Reported       int64
+	ReportedClient moderation.Client // the hashed address the reported account came from
+	Category       string
+	Note           string
+	Evidence       []Message // both sides, with the server's timestamps
+	CreatedAt      time.Time
+	Status         string      // ReportOpen, ReportAccepted or ReportRejected
+	Resolution     *Resolution // set once resolved
+}
+
+// The states of a report.
+const (
+	ReportOpen     = "open"
+	ReportAccepted = "accepted"
+	ReportRejected = "rejected"
+)
+
+// Resolution is an operator's decision on a report.
+type Resolution struct {
+	Operator string
+	Note     string
+	At       time.Time
+	BanID    int64 // the ban it led to, 0 if none
 }
 
 // Report categories accepted by REPORT.

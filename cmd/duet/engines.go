@@ -40,7 +40,8 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 		return openRedis(ctx, cfg, rule, log)
 	default:
 		store := session.NewMemoryStore(session.MemoryOptions{
-			HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention, Now: time.Now,
+			HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention,
+			ReportRetention: cfg.ReportRetention, Now: time.Now,
 		})
 		secret := []byte(cfg.AddressSecret)
 		if len(secret) == 0 {
@@ -79,7 +80,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 	}
 	store := redisengine.NewStore(client, redisengine.StoreOptions{
 		Prefix: cfg.RedisPrefix, Node: lease.ID(), HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize,
-		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3,
+		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3, ReportRetention: cfg.ReportRetention,
 	})
 	var delivery *redisengine.Delivery
 	return &engines{

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -23,7 +24,8 @@ const (
 )
 
 // Run runs the contract against stores made by newStore, each holding HistorySize messages per
-// session and BacklogSize pushes per account, and keeping ended sessions for Retention.
+// session and BacklogSize pushes per account, and keeping ended sessions and reports for
+// Retention.
 func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 	tests := []struct {
 		name string
@@ -42,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"Backlog", backlog},
 		{"ClaimRelease", claimRelease},
 		{"Retention", retention},
+		{"Reports", reports},
+		{"ReportRetention", reportRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
@@ -386,5 +390,110 @@ func retention(t *testing.T, s session.Store) {
 			t.Fatalf("history still there %v after the retention of %v: %v", time.Since(deadline)+Retention+5*time.Second, Retention, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func report(id int64, created time.Time) session.Report {
+	sent := created.Add(-time.Minute)
+	return session.Report{
+		ID: id, SessionID: 10, Reporter: 1, Reported: 2, Category: "spam", Note: "links",
+		ReportedClient: moderation.NewHasher(nil).Client(netip.MustParseAddr("192.0.2.2")),
+		Evidence: []session.Message{
+			{ID: 100, SessionID: 10, SenderID: 2, Content: "buy now", SentAt: sent},
+			{ID: 101, SessionID: 10, SenderID: 1, Content: "no thanks", SentAt: sent.Add(time.Second)},
+		},
+		CreatedAt: created, Status: session.ReportOpen,
+	}
+}
+
+func sameReport(t *testing.T, what string, got, want session.Report) {
+	t.Helper()
+	ok := got.ID == want.ID && got.SessionID == want.SessionID && got.Reporter == want.Reporter && got.Reported == want.Reported &&
+		got.ReportedClient == want.ReportedClient && got.Category == want.Category && got.Note == want.Note &&
+		got.CreatedAt.Equal(want.CreatedAt) && got.Status == want.Status && len(got.Evidence) == len(want.Evidence) &&
+		(got.Resolution == nil) == (want.Resolution == nil)
+	for i := 0; ok && i < len(want.Evidence); i++ {
+		g, w := got.Evidence[i], want.Evidence[i]
+		ok = g.ID == w.ID && g.SenderID == w.SenderID && g.Content == w.Content && g.SentAt.Equal(w.SentAt)
+	}
+	if ok && want.Resolution != nil {
+		g, w := got.Resolution, want.Resolution
+		ok = g.Operator == w.Operator && g.Note == w.Note && g.At.Equal(w.At) && g.BanID == w.BanID
+	}
+	if !ok {
+		t.Errorf("%s = %+v, want %+v", what, got, want)
+	}
+}
+
+func reports(t *testing.T, s session.Store) {
+	now := time.Now()
+	var want []session.Report
+	for i := range int64(3) {
+		r := report(i+1, now.Add(time.Duration(i)*time.Millisecond))
+		if err := s.AddReport(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]session.Report{r}, want...)
+	}
+	got, err := s.Reports(ctx)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("Reports = %v, %v, want %d reports", got, err, len(want))
+	}
+	for i := range want {
+		sameReport(t, fmt.Sprintf("Reports[%d] (newest first)", i), got[i], want[i])
+	}
+	one, err := s.Report(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameReport(t, "Report(2)", one, want[1])
+	_, err = s.Report(ctx, 99)
+	wantCode(t, "Report(unknown)", err, duet.NoDataFound)
+
+	res := session.Resolution{Operator: "ann", Note: "spam indeed", At: now.Add(time.Second), BanID: 7}
+	resolved, err := s.ResolveReport(ctx, 2, session.ReportAccepted, res)
+	want[1].Status, want[1].Resolution = session.ReportAccepted, &res
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameReport(t, "ResolveReport(2)", resolved, want[1])
+	if one, err = s.Report(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	sameReport(t, "Report(2) once resolved", one, want[1])
+	if _, err := s.ResolveReport(ctx, 2, session.ReportRejected, res); !errors.Is(err, session.ErrResolved) {
+		t.Errorf("ResolveReport twice: %v, want ErrResolved", err)
+	}
+	_, err = s.ResolveReport(ctx, 99, session.ReportRejected, res)
+	wantCode(t, "ResolveReport(unknown)", err, duet.NoDataFound)
+}
+
+func reportRetention(t *testing.T, s session.Store) {
+	if err := s.AddReport(ctx, report(1, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(Retention + 5*time.Second)
+	for {
+		// Another report gives a lazily purging engine its chance.
+		if err := s.AddReport(ctx, report(time.Now().UnixNano(), time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Report(ctx, 1)
+		if duet.ErrorCode(err) == duet.NoDataFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("report still there %v after the retention of %v: %v", time.Since(deadline)+Retention+5*time.Second, Retention, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	all, err := s.Reports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.ID == 1 {
+			t.Errorf("Reports still lists the report after the retention")
+		}
 	}
 }
