@@ -1,8 +1,9 @@
-// Package admin is the operators' JSON API under /admin/api/: look up accounts, sessions, the
-// queue and bans; ban, kick, end sessions, send a notice to everyone, pause matching; and read
-// the audit log, where every call that changes something is written with who made it, when
-// and why. It exists only when an admin token is configured, and answers nothing to a request
-// without that token.
+// Package admin is the operators' JSON API under /admin/api/: the service's figures, node by
+// node; look up accounts, sessions, the queue, reports and bans; ban, kick, end sessions,
+// decide reports, send a notice to everyone, pause matching; and read the audit log, where
+// every call that changes something is written with who made it, when and why. It also guards
+// the Prometheus metrics at /metrics. It exists only when an admin token is configured, and
+// answers nothing to a request without that token.
 package admin
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
@@ -31,6 +33,8 @@ type Options struct {
 	Store      session.Store
 	Queue      match.Queue
 	Moderation moderation.Store
+	Board      metrics.Board
+	Metrics    http.Handler // served at /metrics, behind the same token
 	Now        func() time.Time
 	Log        *slog.Logger
 }
@@ -43,7 +47,7 @@ const OperatorHeader = "X-Duet-Operator"
 const (
 	maxOperatorLen = 60
 	maxReasonLen   = 500
-	maxAuditLimit  = 1000
+	maxListLimit   = 1000
 )
 
 type api struct{ Options }
@@ -51,7 +55,10 @@ type api struct{ Options }
 // Register adds the API to e under /admin/api.
 func Register(e *echo.Echo, o Options) {
 	a := &api{o}
+	e.GET("/metrics", echo.WrapHandler(o.Metrics), a.authenticate)
 	g := e.Group("/admin/api", a.logRequests, a.authenticate)
+	g.GET("/stats", a.stats)
+	g.GET("/nodes", a.nodes)
 	g.GET("/bans", a.bans)
 	g.POST("/bans", a.ban)
 	g.DELETE("/bans/:id", a.liftBan)

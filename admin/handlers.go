@@ -165,7 +165,7 @@ func viewSession(s session.Session) sessionView {
 }
 
 func viewSessions(ss []session.Session) []sessionView {
-	views := make([]sessionView, len(ss))
+	views := make([]sessionView, len(ss)) // never null in JSON
 	for i, s := range ss {
 		views[i] = viewSession(s)
 	}
@@ -210,17 +210,30 @@ func (a *api) kick(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// sessions lists the live sessions of the account named by ?account=.
+// sessions lists the live sessions of the account named by ?account=, or else the newest live
+// sessions (up to ?limit=) and how many are live.
 func (a *api) sessions(c echo.Context) error {
-	id, err := strconv.ParseInt(c.QueryParam("account"), 10, 64)
-	if err != nil || id <= 0 {
-		return echo.NewHTTPError(http.StatusBadRequest, "account must name an account id: sessions are listed by account")
+	ctx := c.Request().Context()
+	if q := c.QueryParam("account"); q != "" {
+		id, err := strconv.ParseInt(q, 10, 64)
+		if err != nil || id <= 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "account must be an account id")
+		}
+		live, err := a.Store.LiveSessions(ctx, id)
+		if err != nil {
+			return httpError(err)
+		}
+		return c.JSON(http.StatusOK, map[string]any{"sessions": viewSessions(live), "live": len(live)})
 	}
-	live, err := a.Store.LiveSessions(c.Request().Context(), id)
+	limit, err := limitParam(c, 100, maxListLimit)
 	if err != nil {
-		return httpError(err)
+		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"sessions": viewSessions(live)})
+	live, n, err := a.Store.AllLive(ctx, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"sessions": viewSessions(live), "live": n})
 }
 
 func (a *api) session(c echo.Context) error {
@@ -331,13 +344,9 @@ func (a *api) changeSettings(c echo.Context) error {
 }
 
 func (a *api) audit(c echo.Context) error {
-	limit := 100
-	if q := c.QueryParam("limit"); q != "" {
-		n, err := strconv.Atoi(q)
-		if err != nil || n < 1 || n > maxAuditLimit {
-			return echo.NewHTTPError(http.StatusBadRequest, "limit must be 1 to 1000")
-		}
-		limit = n
+	limit, err := limitParam(c, 100, maxListLimit)
+	if err != nil {
+		return err
 	}
 	entries, err := a.Moderation.Audit(c.Request().Context(), limit)
 	if err != nil {

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // adminToken is the admin token of the servers these tests start.
@@ -118,7 +121,8 @@ func TestAdminValidation(t *testing.T) {
 		{"lift with a bad id", "DELETE", "/admin/api/bans/x", map[string]any{"reason": "mistake"}, false, 400},
 		{"kick an unknown account", "POST", "/admin/api/accounts/12345/kick", map[string]any{"reason": "x"}, false, 404},
 		{"an unknown account", "GET", "/admin/api/accounts/12345", nil, false, 404},
-		{"sessions without account", "GET", "/admin/api/sessions", nil, false, 400},
+		{"sessions of a malformed account", "GET", "/admin/api/sessions?account=ann", nil, false, 400},
+		{"sessions beyond the list limit", "GET", "/admin/api/sessions?limit=5000", nil, false, 400},
 		{"an unknown session", "GET", "/admin/api/sessions/12345", nil, false, 404},
 		{"end an unknown session", "POST", "/admin/api/sessions/12345/end", map[string]any{"reason": "x"}, false, 404},
 		{"broadcast of nothing", "POST", "/admin/api/broadcast", map[string]any{"text": " ", "level": "info"}, false, 400},
@@ -309,4 +313,97 @@ func TestAdminReports(t *testing.T) {
 	if got := s.wantAdmin(t, 200, "GET", "/admin/api/reports?status=open", nil).m["reports"].([]any); len(got) != 1 {
 		t.Errorf("open reports after resolving two: %v, want 1", got)
 	}
+}
+
+// TestAdminStats: the figures an operator watches follow what the clients do, on the API and
+// on /metrics.
+func TestAdminStats(t *testing.T) {
+	s := startServer(t, withAdmin...)
+	a, b, c := newUser(t, s, seedDialect, "Ann"), newUser(t, s, seedDialect, "Bob"), newUser(t, s, seedDialect, "Cid")
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "one")
+	b.sayTo(a, sid, "two")
+	wantCode(t, c.match(), 4)
+	wantCode(t, c.request("DIALOGUE", map[string]any{"requestId": "x", "sessionId": sid, "content": "not mine"}), 5)
+
+	var st frame
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(100 * time.Millisecond) {
+		// Each node posts its figures every ping interval.
+		st = s.wantAdmin(t, 200, "GET", "/admin/api/stats", nil)
+		if n, _ := st.int("messagesPerMinute"); n >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	wantFields(t, st, map[string]any{"accountsOnline": 3, "connections": 3, "waiting": 1, "liveSessions": 1,
+		"messagesPerMinute": 2, "matchesPerMinute": 1, "timeToMatchMs.samples": 2})
+	if nodes := st.m["nodes"].([]any); len(nodes) != 1 {
+		t.Errorf("nodes in the stats: %v, want this one", nodes)
+	}
+	f := s.wantAdmin(t, 200, "GET", "/admin/api/sessions", nil)
+	wantFields(t, f, map[string]any{"live": 1, "sessions.0.sessionId": sid})
+
+	metrics := scrape(t, s)
+	for name, want := range map[string]float64{
+		"duet_connections": 3, "duet_accounts": 3, "duet_waiting": 1, "duet_live_sessions": 1,
+		"duet_messages_total": 2, "duet_matches_total": 1, `duet_replies_total{cmd="DIALOGUE",code="5"}`: 1,
+		"duet_time_to_match_seconds_count": 2, "duet_send_to_push_seconds_count": 2,
+	} {
+		if got, ok := metrics[name]; !ok || got != want {
+			t.Errorf("/metrics %s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", `duet_replies_total{cmd="CRT_ACCOUNT",code="0"}`} {
+		if _, ok := metrics[name]; !ok {
+			t.Errorf("/metrics has no %s", name)
+		}
+	}
+	if status, _ := s.adminAs(t, "", "", "GET", "/metrics", nil); status != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: status %d, want 401", status)
+	}
+}
+
+// scrape reads /metrics in Prometheus's text format into a map from each sample's name (with
+// its labels, as written) to its value.
+func scrape(t testing.TB, s *server) map[string]float64 {
+	t.Helper()
+	req, err := http.NewRequest("GET", s.httpURL()+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: status %d", resp.StatusCode)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics is not in Prometheus's text format: %v", err)
+	}
+	samples := map[string]float64{}
+	for name, fam := range families {
+		for _, m := range fam.GetMetric() {
+			key := name
+			if labels := m.GetLabel(); len(labels) > 0 {
+				var parts []string
+				for _, l := range labels {
+					parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+				}
+				key += "{" + strings.Join(parts, ",") + "}"
+			}
+			switch {
+			case m.Counter != nil:
+				samples[key] = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				samples[key] = m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				samples[key+"_count"] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return samples
 }

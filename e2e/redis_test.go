@@ -305,6 +305,18 @@ func TestRedisAdminAcrossNodes(t *testing.T) {
 	nodes, a, b, sid := pairAcrossNodes(t, 2, withAdmin...)
 	c := newUser(t, nodes[1], seedDialect, "Cid")
 
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(50 * time.Millisecond) {
+		st := nodes[0].wantAdmin(t, 200, "GET", "/admin/api/stats", nil)
+		online, _ := st.int("accountsOnline")
+		if online == 3 && len(st.m["nodes"].([]any)) == 2 {
+			wantFields(t, st, map[string]any{"connections": 3, "liveSessions": 1, "waiting": 0})
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats through one node: %s, want both nodes and the 3 accounts", st)
+		}
+	}
+
 	nodes[0].wantAdmin(t, 204, "POST", "/admin/api/broadcast", map[string]any{"text": "hello everyone", "level": "info"})
 	for _, u := range []*client{a, b, c} {
 		wantFields(t, u.waitSignal("Notice"), map[string]any{"data.text": "hello everyone"})

@@ -125,6 +125,10 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			return
 		}
 		m, err := svc.Send(ctx, id, r.SessionID, r.RequestID, r.Content)
+		if err == nil {
+			sent := c.srv.now()
+			c.srv.opt.Observer.Sent(sent, sent.Sub(now))
+		}
 		c.answerRequest(ctx, now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
 	case cmdViewedAck:
 		c.answer(ctx, now, cmd, svc.Viewed(ctx, id, r.SessionID, r.MsgID), okReply{})
@@ -190,7 +194,9 @@ func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
 	reply := createAccountReply{NickName: a.Nickname, AccountID: a.ID, Token: token}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdCreateAccount, reply)); err != nil {
 		c.answer(ctx, now, cmdCreateAccount, err, nil)
+		return
 	}
+	c.srv.opt.Observer.Replied(cmdCreateAccount, duet.OK) // the reply went out with the attach
 }
 
 func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
@@ -219,6 +225,7 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 		c.answer(ctx, now, cmdReconnect, err, nil)
 		return
 	}
+	c.srv.opt.Observer.Replied(cmdReconnect, duet.OK)
 	if err := svc.Back(ctx, a.ID); err != nil {
 		c.srv.log.Warn("marking an account back", "account", a.ID, "err", err)
 	}
@@ -268,11 +275,12 @@ func (c *conn) answer(ctx context.Context, now time.Time, cmd string, err error,
 // answerRequest is answer for a request whose error replies echo its requestId. A Banned
 // reply is followed by Kicked and the close; bad and rate-limited requests count as bad frames.
 func (c *conn) answerRequest(ctx context.Context, now time.Time, cmd string, r *request, err error, ok any) {
+	code := duet.ErrorCode(err)
+	c.srv.opt.Observer.Replied(cmd, code)
 	if err == nil {
 		c.reply(replyFrame(cmd, ok))
 		return
 	}
-	code := duet.ErrorCode(err)
 	if code == duet.InternalErr {
 		c.srv.log.Error("request failed", "cmd", cmd, "account", c.account.Load(), "err", err)
 	}

@@ -172,6 +172,18 @@ func (h *Hub) attached(accountID int64) bool {
 	return sh.conns[accountID] != nil
 }
 
+// Len returns how many accounts have a connection on this node.
+func (h *Hub) Len() int {
+	n := 0
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.Lock()
+		n += len(sh.conns)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // each calls fn for every attached connection, outside the hub's locks.
 func (h *Hub) each(fn func(*conn)) {
 	var conns []*conn

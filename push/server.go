@@ -58,7 +58,26 @@ type Options struct {
 
 	BadFrameLimit  int
 	BadFrameWindow time.Duration
+
+	Observer Observer // hears of connections and requests; nil: nobody
 }
+
+// Observer hears of what the connections do, for metrics.
+type Observer interface {
+	Connected()
+	Disconnected()
+	// Replied is told of each reply to a request, by its command and code.
+	Replied(cmd string, code duet.Code)
+	// Sent is told of each message accepted at now, d after it arrived, with its push on its way.
+	Sent(now time.Time, d time.Duration)
+}
+
+type nobody struct{}
+
+func (nobody) Connected()                    {}
+func (nobody) Disconnected()                 {}
+func (nobody) Replied(string, duet.Code)     {}
+func (nobody) Sent(time.Time, time.Duration) {}
 
 // readBufferSize is each connection's read buffer.
 const readBufferSize = 512
@@ -81,6 +100,9 @@ type Server struct {
 
 // NewServer returns a Server for svc whose connections register in hub.
 func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.Logger, opt Options) *Server {
+	if opt.Observer == nil {
+		opt.Observer = nobody{}
+	}
 	s := &Server{svc: svc, hub: hub, opt: opt, log: log, now: now, conns: make(map[*conn]struct{})}
 	s.addrs = addresses{opt: &s.opt, m: make(map[netip.Addr]*addressState)}
 	hub.all = s.eachConn
@@ -153,6 +175,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	s.opt.Observer.Connected()
 	go s.serve(c, refusal)
 }
 
@@ -172,6 +195,7 @@ func (s *Server) serve(c *conn, refusal error) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.opt.Observer.Disconnected()
 	s.cleanup(c)
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/duetchat/duet/metrics/boardtest"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/moderation/moderationtest"
 	"github.com/duetchat/duet/redisengine/redistest"
@@ -20,4 +21,8 @@ func TestBansCluster(t *testing.T) {
 	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
 	t.Cleanup(func() { client.Close() })
 	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":", moderationtest.AuditSize) })
+}
+
+func TestBoard(t *testing.T) {
+	boardtest.Run(t, NewBoard(storeClient(t), t.Name()+":"))
 }

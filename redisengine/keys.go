@@ -14,6 +14,7 @@
 //	{prefix}{s:ID}:msgs     list of the session's last messages (JSON), oldest first
 //	{prefix}{s:ID}:req      hash "sender:requestId" → msgId, for the messages still in msgs
 //	{prefix}{presence}      sorted set account id → last seen (Unix ms)
+//	{prefix}{live}          sorted set session id → started (Unix ms), of the live sessions
 //	{prefix}{q}:...         the waiting queue and its pairing bars, all in one slot
 //	{prefix}{r:ID}          report (JSON)
 //	{prefix}{reports}       sorted set report id → created (Unix ms), of the reports not yet expired
@@ -22,6 +23,7 @@
 //	{prefix}{bans}:KIND:V   sorted set ban id → until, of the bans on one target
 //	{prefix}{audit}         list of the newest audit entries (JSON moderation.Entry), bounded in size
 //	{prefix}{settings}      hash: paused ("1" while matching is paused)
+//	{prefix}{board}         hash node id → the node's latest figures (JSON), for the admin API
 //	{prefix}{n:ID}          the lease of node id ID (a random token)
 //	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
 //	{prefix}{broadcast}     the sharded pub/sub channel on which every node hears broadcasts
@@ -71,5 +73,7 @@ func (k keyspace) audit() string            { return k.prefix + "{audit}" }
 func (k keyspace) settings() string         { return k.prefix + "{settings}" }
 func (k keyspace) broadcast() string        { return k.prefix + "{broadcast}" }
 func (k keyspace) secret() string           { return k.prefix + "{secret}" }
+func (k keyspace) board() string            { return k.prefix + "{board}" }
+func (k keyspace) live() string             { return k.prefix + "{live}" }
 func (k keyspace) presence() string         { return k.prefix + "{presence}" }
 func (k keyspace) queue(name string) string { return k.prefix + "{q}:" + name }

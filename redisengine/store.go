@@ -298,7 +298,14 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session) error {
 	case errA == nil && errB == nil:
 		// Where each member's pushes go, for AppendMessage to send them on its own. Should this
 		// fail or race with a member moving, a push may take a wrong turn and be routed again.
-		if err := s.rdb.HSet(ctx, key, "ra", routeA, "rb", routeB).Err(); err != nil {
+		// The index of live sessions is for operators; it is tidied as it is read.
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, "ra", routeA, "rb", routeB)
+			p.ZAdd(ctx, s.keys.live(), redis.Z{Score: float64(sess.StartedAt.UnixMilli()), Member: sess.ID})
+			p.PExpire(ctx, s.keys.live(), SessionTTL)
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("redisengine: create session: %w", err)
 		}
 		return nil
@@ -448,9 +455,41 @@ func (s *Store) EndSession(ctx context.Context, id int64, reason string, at time
 		for _, mem := range sess.Members {
 			p.SRem(ctx, s.keys.accountLive(mem.ID), id)
 		}
+		p.ZRem(ctx, s.keys.live(), id)
 		return nil
 	})
 	return sess, true, nil
+}
+
+// AllLive implements session.Store. Sessions that ended or expired without leaving the index
+// are dropped from it as they are met.
+func (s *Store) AllLive(ctx context.Context, limit int) ([]session.Session, int, error) {
+	if limit <= 0 {
+		n, err := s.rdb.ZCard(ctx, s.keys.live()).Result()
+		if err != nil {
+			return nil, 0, fmt.Errorf("redisengine: counting live sessions: %w", err)
+		}
+		return nil, int(n), nil
+	}
+	var ids *redis.StringSliceCmd
+	var count *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		ids = p.ZRevRange(ctx, s.keys.live(), 0, int64(limit-1))
+		count = p.ZCard(ctx, s.keys.live())
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisengine: all live sessions: %w", err)
+	}
+	sessions, gone, err := s.readLive(ctx, ids.Val())
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisengine: all live sessions: %w", err)
+	}
+	if len(gone) > 0 {
+		_ = s.rdb.ZRem(ctx, s.keys.live(), gone...).Err()
+	}
+	slices.Reverse(sessions) // newest first
+	return sessions, int(count.Val()) - len(gone), nil
 }
 
 // appendMessageScript stores a message in a live session of its sender, deduplicated on the

@@ -258,9 +258,9 @@ func TestStoreKeysExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 3 accounts, the live sets of 1 and 2 (3's emptied), 2's backlog, 3 keys of each session,
-	// presence, the report and its index.
-	if len(keys) != 15 {
-		t.Errorf("%d keys, want 15: %v", len(keys), keys)
+	// presence, the index of live sessions, the report and its index.
+	if len(keys) != 16 {
+		t.Errorf("%d keys, want 16: %v", len(keys), keys)
 	}
 	for _, k := range keys {
 		ttl, err := client.PTTL(ctx, k).Result()

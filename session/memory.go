@@ -219,6 +219,22 @@ func (m *MemoryStore) EndSession(_ context.Context, id int64, reason string, at 
 	return ms.Session, true, nil
 }
 
+// AllLive implements Store.
+func (m *MemoryStore) AllLive(_ context.Context, limit int) ([]Session, int, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var live []Session
+	for _, ms := range m.sessions {
+		ms.mu.Lock()
+		if ms.Live() {
+			live = append(live, ms.Session)
+		}
+		ms.mu.Unlock()
+	}
+	slices.SortFunc(live, func(a, b Session) int { return b.StartedAt.Compare(a.StartedAt) })
+	return live[:min(limit, len(live))], len(live), nil
+}
+
 // purgeLocked drops the sessions that ended more than the retention ago.
 func (m *MemoryStore) purgeLocked() {
 	cutoff := m.now().Add(-m.retention)

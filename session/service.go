@@ -40,7 +40,18 @@ type Options struct {
 	PartnerCooldown time.Duration // how long two who parted are not matched again
 	TypingTimeout   time.Duration // how long typing:true lasts unless refreshed
 	Cooloff         time.Duration // automatic ban of a flooding client; 0: none
+	Observer        Observer      // hears of matches; nil: nobody
 }
+
+// Observer hears of what the service does, for metrics.
+type Observer interface {
+	// Matched is told of a session started at now and how long its members waited.
+	Matched(now time.Time, waits ...time.Duration)
+}
+
+type nobody struct{}
+
+func (nobody) Matched(time.Time, ...time.Duration) {}
 
 // Limits of the protocol that are not configurable.
 const (
@@ -75,6 +86,9 @@ type typingKey struct{ session, account int64 }
 
 // NewService returns a Service over its engines.
 func NewService(store Store, queue match.Queue, bans moderation.Store, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
+	if opt.Observer == nil {
+		opt.Observer = nobody{}
+	}
 	return &Service{
 		store: store, queue: queue, bans: bans, out: out, ids: ids, now: now, log: log, opt: opt,
 		typing: make(map[typingKey]*time.Timer),
@@ -342,6 +356,7 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 	if err != nil {
 		return Matched{}, err
 	}
+	s.opt.Observer.Matched(now, 0, now.Sub(pair.B.Since))
 	s.deliver(ctx, pair.B.AccountID, newSessionPush(sess, pair.B.AccountID))
 	return Matched{SessionID: sess.ID, Partner: sess.Members[1], Common: sess.CommonInterests}, nil
 }
@@ -363,6 +378,7 @@ func (s *Service) MatchWaiting(ctx context.Context) error {
 			s.log.Warn("starting a session", "err", err)
 			continue
 		}
+		s.opt.Observer.Matched(now, now.Sub(pair.A.Since), now.Sub(pair.B.Since))
 		for _, m := range sess.Members {
 			s.deliver(ctx, m.ID, newSessionPush(sess, m.ID))
 		}

@@ -48,6 +48,8 @@ type Store interface {
 	Session(ctx context.Context, id int64) (Session, error)
 	// LiveSessions returns the account's live sessions.
 	LiveSessions(ctx context.Context, accountID int64) ([]Session, error)
+	// AllLive returns the newest live sessions, up to limit, and how many sessions are live.
+	AllLive(ctx context.Context, limit int) ([]Session, int, error)
 	// EndSession ends a live session. Only the call that ended it reports true.
 	EndSession(ctx context.Context, id int64, reason string, at time.Time) (Session, bool, error)
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
 	"github.com/duetchat/duet/redisengine"
@@ -22,6 +23,7 @@ type engines struct {
 	store  session.Store
 	queue  match.Queue
 	bans   moderation.Store
+	board  metrics.Board
 	secret []byte // the key of client address hashes
 	// deliverer returns how pushes leave this node, given its hub of local connections. It is
 	// ready to receive before it returns.
@@ -52,6 +54,7 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 			store:  store,
 			queue:  match.NewMemoryQueue(rule),
 			bans:   moderation.NewMemoryStore(cfg.AuditSize),
+			board:  metrics.NewMemoryBoard(),
 			secret: secret,
 			deliverer: func(_ context.Context, hub *push.Hub) (session.Deliverer, error) {
 				return hub, nil
@@ -88,6 +91,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 		store:  store,
 		queue:  redisengine.NewQueue(client, cfg.RedisPrefix, rule),
 		bans:   redisengine.NewBans(client, cfg.RedisPrefix, cfg.AuditSize),
+		board:  redisengine.NewBoard(client, cfg.RedisPrefix),
 		secret: secret,
 		deliverer: func(ctx context.Context, hub *push.Hub) (session.Deliverer, error) {
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, log)

@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet/admin"
 	"github.com/duetchat/duet/config"
+	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
 	"github.com/duetchat/duet/session"
@@ -106,10 +109,11 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	if err != nil {
 		return nil, err
 	}
+	measure := metrics.New()
 	svc := session.NewService(eng.store, eng.queue, eng.bans, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, PartnerCooldown: cfg.PartnerCooldown, TypingTimeout: cfg.TypingTimeout,
-		Cooloff: cfg.Cooloff,
+		Cooloff: cfg.Cooloff, Observer: measure,
 	})
 	clientIP := web.ClientIP(cfg.TrustedProxies)
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
@@ -125,12 +129,14 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		ReportRate: rate.Limit(cfg.ReportRate), ReportBurst: cfg.ReportBurst,
 		ConnectRate: rate.Limit(cfg.ConnectRate), ConnectBurst: cfg.ConnectBurst, AddressConnections: cfg.AddressConnections,
 		AccountRate: rate.Limit(cfg.AccountRate), AccountBurst: cfg.AccountBurst,
-		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow,
+		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: measure,
 	})
+	measure.Register(engineGauges(eng, hub)...)
 	app := web.New(web.Options{WebSocket: pushSrv, Ready: svc, ClientIP: clientIP, Log: log})
 	if cfg.AdminToken != "" {
 		admin.Register(app, admin.Options{
-			Token: cfg.AdminToken, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.bans, Now: now, Log: log,
+			Token: cfg.AdminToken, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.bans, Board: eng.board,
+			Metrics: measure.Handler(), Now: now, Log: log,
 		})
 	}
 
@@ -146,12 +152,50 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}
-	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run) {
+	postStats := func(ctx context.Context) {
+		id := metrics.Identity{Node: eng.nodeID, Version: version, StartedAt: now()}
+		measure.PostEvery(ctx, eng.board, cfg.PingInterval, id, hub.Len, now, log)
+	}
+	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats) {
 		n.loops.Go(func() { loop(ctx) })
 	}
 	go func() { n.served <- n.http.Serve(listener) }()
 	return n, nil
 }
+
+// engineGauges are the figures /metrics reads from the engines when it is scraped: the
+// accounts connected to this node, and the waiting and chatting accounts of the whole service
+// (the same on every node).
+func engineGauges(eng *engines, hub *push.Hub) []prometheus.Collector {
+	read := func(f func(ctx context.Context) (int, error)) func() float64 {
+		return func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), gaugeTimeout)
+			defer cancel()
+			n, err := f(ctx)
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(n)
+		}
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_accounts", Help: "Accounts connected to this node."},
+			func() float64 { return float64(hub.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_waiting", Help: "Accounts waiting for a partner, in the whole service."},
+			read(func(ctx context.Context) (int, error) {
+				ws, err := eng.queue.Waiting(ctx)
+				return len(ws), err
+			})),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_live_sessions", Help: "Live sessions, in the whole service."},
+			read(func(ctx context.Context) (int, error) {
+				_, n, err := eng.store.AllLive(ctx, 0)
+				return n, err
+			})),
+	}
+}
+
+// gaugeTimeout bounds how long a scrape waits for the engines.
+const gaugeTimeout = time.Second
 
 // Addr is the address the node listens on.
 func (n *node) Addr() string { return n.listener.Addr().String() }

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"SeenMany", seenMany},
 		{"Sessions", sessions},
 		{"EndOnce", endOnce},
+		{"AllLive", allLive},
 		{"Messages", messages},
 		{"MessageErrors", messageErrors},
 		{"History", history},
@@ -494,6 +495,35 @@ func reportRetention(t *testing.T, s session.Store) {
 	for _, r := range all {
 		if r.ID == 1 {
 			t.Errorf("Reports still lists the report after the retention")
+		}
+	}
+}
+
+func allLive(t *testing.T, s session.Store) {
+	start := time.Now()
+	for i := range int64(3) {
+		a, b := 100+2*i, 101+2*i
+		account(t, s, a)
+		account(t, s, b)
+		sess := session.Session{ID: 10 + i, Members: [2]session.Member{{ID: a}, {ID: b}}, CommonInterests: []string{}, StartedAt: start.Add(time.Duration(i) * time.Second)}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.EndSession(ctx, 11, session.ReasonLeft, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		limit int
+		want  []int64
+	}{{10, []int64{12, 10}}, {1, []int64{12}}, {0, nil}} {
+		got, n, err := s.AllLive(ctx, tt.limit)
+		var ids []int64
+		for _, sess := range got {
+			ids = append(ids, sess.ID)
+		}
+		if err != nil || n != 2 || fmt.Sprint(ids) != fmt.Sprint(tt.want) {
+			t.Errorf("AllLive(%d) = %v, %d, %v; want %v (newest first), 2 live", tt.limit, ids, n, err, tt.want)
 		}
 	}
 }

@@ -1,0 +1,213 @@
+// Package metrics measures a node: the Prometheus collectors served at /metrics, and the figures
+// the admin API shows for the whole service, which every node posts to a Board so that any node
+// can add them up.
+package metrics
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/duetchat/duet"
+)
+
+// Node measures one node. It is safe for concurrent use.
+type Node struct {
+	reg          *prometheus.Registry
+	connections  prometheus.Gauge
+	messages     prometheus.Counter
+	matches      prometheus.Counter
+	replies      *prometheus.CounterVec
+	matchWait    prometheus.Histogram
+	sendToPush   prometheus.Histogram
+	engineErrors prometheus.Counter
+
+	mu        sync.Mutex // guards the following fields
+	conns     int
+	sent      window
+	paired    window
+	waits     []sample // recent times to match, oldest first
+	waitsNext int
+}
+
+// The figures kept for the admin API: counts per second over the last minute, and the last
+// times to match over the last five minutes.
+const (
+	waitsKept = 500
+	waitsAge  = 5 * time.Minute
+)
+
+type sample struct {
+	at   time.Time
+	wait time.Duration
+}
+
+// latencyBuckets are the histograms' bounds in seconds, from 1 ms to 2 min.
+var latencyBuckets = prometheus.ExponentialBucketsRange(0.001, 120, 18)
+
+// New returns a node's metrics, with Go's runtime and process metrics registered too.
+func New() *Node {
+	n := &Node{
+		reg: prometheus.NewRegistry(),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duet_connections", Help: "Open WebSocket connections on this node.",
+		}),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duet_messages_total", Help: "DIALOGUE messages accepted on this node.",
+		}),
+		matches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duet_matches_total", Help: "Sessions started by this node.",
+		}),
+		replies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duet_replies_total", Help: "Replies to client requests, by command and reply code.",
+		}, []string{"cmd", "code"}),
+		matchWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "duet_time_to_match_seconds", Help: "How long accounts waited in the queue before they were matched.",
+			Buckets: latencyBuckets,
+		}),
+		sendToPush: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "duet_send_to_push_seconds",
+			Help:    "From a DIALOGUE's arrival to its push being queued on the partner's connection or sent toward the partner's node.",
+			Buckets: latencyBuckets,
+		}),
+		engineErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duet_engine_errors_total", Help: "Requests that failed because the engine (memory or Redis) failed: code 2.",
+		}),
+	}
+	n.reg.MustRegister(n.connections, n.messages, n.matches, n.replies, n.matchWait, n.sendToPush, n.engineErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return n
+}
+
+// Handler serves the metrics in Prometheus's text format.
+func (n *Node) Handler() http.Handler {
+	return promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg})
+}
+
+// Register adds collectors of other parts of the node, such as gauges read from its registries.
+func (n *Node) Register(cs ...prometheus.Collector) { n.reg.MustRegister(cs...) }
+
+// Connected counts a connection that opened.
+func (n *Node) Connected() {
+	n.connections.Inc()
+	n.mu.Lock()
+	n.conns++
+	n.mu.Unlock()
+}
+
+// Disconnected counts a connection that closed.
+func (n *Node) Disconnected() {
+	n.connections.Dec()
+	n.mu.Lock()
+	n.conns--
+	n.mu.Unlock()
+}
+
+// Replied counts a reply to a request.
+func (n *Node) Replied(cmd string, code duet.Code) {
+	n.replies.WithLabelValues(cmd, strconv.Itoa(int(code))).Inc()
+	if code == duet.InternalErr {
+		n.engineErrors.Inc()
+	}
+}
+
+// Sent counts a message accepted at now that took d from its arrival to its push.
+func (n *Node) Sent(now time.Time, d time.Duration) {
+	n.messages.Inc()
+	n.sendToPush.Observe(d.Seconds())
+	n.mu.Lock()
+	n.sent.add(now)
+	n.mu.Unlock()
+}
+
+// Matched counts a session started at now whose members waited the given times (0 for the one
+// whose MATCH found a partner at once).
+func (n *Node) Matched(now time.Time, waits ...time.Duration) {
+	n.matches.Inc()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.paired.add(now)
+	for _, w := range waits {
+		n.matchWait.Observe(w.Seconds())
+		s := sample{now, w}
+		if len(n.waits) < waitsKept {
+			n.waits = append(n.waits, s)
+		} else {
+			n.waits[n.waitsNext] = s
+			n.waitsNext = (n.waitsNext + 1) % waitsKept
+		}
+	}
+}
+
+// Stats are one node's figures, as it posts them to the Board.
+type Stats struct {
+	Node              int64     `json:"node"`
+	Version           string    `json:"version"`
+	StartedAt         time.Time `json:"startedAt"`
+	PostedAt          time.Time `json:"postedAt"`
+	Connections       int       `json:"connections"`
+	Accounts          int       `json:"accounts"` // accounts connected to this node
+	MessagesPerMinute int       `json:"messagesPerMinute"`
+	MatchesPerMinute  int       `json:"matchesPerMinute"`
+	// MatchWaitsMs are the recent times to match, in ms, that the service's percentiles are
+	// taken from.
+	MatchWaitsMs []int64 `json:"matchWaitsMs"`
+}
+
+// Snapshot returns the node's figures at now, with accounts as given.
+func (n *Node) Snapshot(now time.Time, accounts int) Stats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := Stats{
+		PostedAt: now, Connections: n.conns, Accounts: accounts,
+		MessagesPerMinute: n.sent.total(now), MatchesPerMinute: n.paired.total(now), MatchWaitsMs: []int64{},
+	}
+	for _, s := range n.waits {
+		if now.Sub(s.at) < waitsAge {
+			st.MatchWaitsMs = append(st.MatchWaitsMs, s.wait.Milliseconds())
+		}
+	}
+	return st
+}
+
+// Percentile returns the p-th percentile (0 < p ≤ 100) of samples by the nearest-rank method,
+// or 0 without samples. It sorts samples.
+func Percentile(samples []int64, p float64) int64 {
+	if len(samples) == 0 {
+		return 0
+	}
+	slices.Sort(samples)
+	rank := int(float64(len(samples))*p/100+0.999999) - 1
+	return samples[min(max(rank, 0), len(samples)-1)]
+}
+
+// window counts events per second over the last minute.
+type window struct {
+	counts [60]int
+	secs   [60]int64 // the Unix second each count belongs to
+}
+
+func (w *window) add(now time.Time) {
+	sec := now.Unix()
+	i := sec % 60
+	if w.secs[i] != sec {
+		w.secs[i], w.counts[i] = sec, 0
+	}
+	w.counts[i]++
+}
+
+func (w *window) total(now time.Time) int {
+	sec, sum := now.Unix(), 0
+	for i, s := range w.secs {
+		if sec-s < 60 {
+			sum += w.counts[i]
+		}
+	}
+	return sum
+}
