@@ -1,11 +1,13 @@
 // Package match is the waiting queue and the pairing rule. Longest waiter first; shared interests
 // are preferred while either side has waited less than the interest window; never an account with
-// itself, with a partner it is in a session with, left recently or blocked. Queue is the engine
-// interface: MemoryQueue serves one node, and a shared engine must pair just as atomically.
+// itself, with a partner it is in a session with, left recently (for a cooldown that shrinks
+// when few others wait) or blocked. Queue is the engine interface: MemoryQueue serves one node,
+// and a shared engine must pair just as atomically.
 package match
 
 import (
 	"context"
+	"math"
 	"slices"
 	"time"
 )
@@ -38,8 +40,9 @@ type Queue interface {
 	Requeue(ctx context.Context, w Waiter) error
 	// Cancel removes accountID from the queue and reports whether it was there.
 	Cancel(ctx context.Context, accountID int64) (bool, error)
-	// Release records that a and b are no longer in a session; they may meet again after until.
-	Release(ctx context.Context, a, b int64, until time.Time) error
+	// Release records that a and b parted at at, ending their session or undoing their pair;
+	// the rule's partner cooldown, counted from at, decides when they may meet again.
+	Release(ctx context.Context, a, b int64, at time.Time) error
 	// Block records that a and b must never be matched again.
 	Block(ctx context.Context, a, b int64) error
 	// Forget removes every trace of an account that no longer exists.
@@ -52,6 +55,32 @@ type Queue interface {
 type Rule struct {
 	// InterestWait is how long a waiter with interests holds out for someone who shares one.
 	InterestWait time.Duration
+	// PartnerCooldown is how long two who parted are kept apart while the queue is busy.
+	PartnerCooldown time.Duration
+	// CooldownQueue is how many others must be waiting for PartnerCooldown to apply in full;
+	// with fewer, it shrinks in proportion (see Cooldown). Zero or less: always in full.
+	CooldownQueue int
+}
+
+// Cooldown is how long two who parted are kept apart when others wait besides them:
+// PartnerCooldown × others / CooldownQueue, and all of it from CooldownQueue others on, to the
+// millisecond below. Two alone on a quiet site may meet again at once, while on a busy one
+// each meets someone else first. "Others" counts the queue as a pairing call finds it, the
+// account asking included, less the two about to be paired.
+//
+// The arithmetic is that of IEEE doubles, which a Lua engine can repeat to the same millisecond.
+func (r Rule) Cooldown(others int) time.Duration {
+	if others >= r.CooldownQueue {
+		return r.PartnerCooldown.Truncate(time.Millisecond)
+	}
+	ms := math.Floor(float64(r.PartnerCooldown.Milliseconds()) * float64(others) / float64(r.CooldownQueue))
+	return time.Duration(ms) * time.Millisecond
+}
+
+// keptApart reports whether two who parted at parted are still kept apart at now, with others
+// waiting besides them.
+func (r Rule) keptApart(parted, now time.Time, others int) bool {
+	return now.Before(parted.Add(r.Cooldown(others)))
 }
 
 // Common returns the interests a and b share, in a's order.
@@ -71,7 +100,7 @@ func (r Rule) insists(w Waiter, now time.Time) bool {
 }
 
 // Pick chooses w's partner among candidates (longest waiter first) and returns its index, or -1.
-// allowed says whether two accounts may be paired at all. The oldest candidate sharing an
+// allowed says whether the queue's bars let two accounts meet. The oldest candidate sharing an
 // interest wins; failing that, the oldest one where neither side still insists on interests.
 func (r Rule) Pick(w Waiter, candidates []Waiter, now time.Time, allowed func(a, b int64) bool) int {
 	fallback := -1

@@ -45,8 +45,7 @@ func NewQueue(client redis.UniversalClient, prefix string, rule match.Rule) *Que
 
 // Match implements match.Queue.
 func (q *Queue) Match(ctx context.Context, w match.Waiter, now time.Time) (match.Pair, bool, error) {
-	args := append([]any{now.UnixMilli(), q.rule.InterestWait.Milliseconds()}, queueWaiterArgs(w)...)
-	partner, err := q.waiters(ctx, "match", args...)
+	partner, err := q.waiters(ctx, "match", append([]any{now.UnixMilli()}, queueWaiterArgs(w)...)...)
 	if err != nil || len(partner) == 0 {
 		return match.Pair{}, false, err
 	}
@@ -55,7 +54,7 @@ func (q *Queue) Match(ctx context.Context, w match.Waiter, now time.Time) (match
 
 // MatchWaiting implements match.Queue.
 func (q *Queue) MatchWaiting(ctx context.Context, now time.Time) ([]match.Pair, error) {
-	ws, err := q.waiters(ctx, "matchwaiting", now.UnixMilli(), q.rule.InterestWait.Milliseconds())
+	ws, err := q.waiters(ctx, "matchwaiting", now.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
@@ -79,8 +78,8 @@ func (q *Queue) Cancel(ctx context.Context, accountID int64) (bool, error) {
 }
 
 // Release implements match.Queue.
-func (q *Queue) Release(ctx context.Context, a, b int64, until time.Time) error {
-	_, err := q.run(ctx, "release", a, b, until.UnixMilli())
+func (q *Queue) Release(ctx context.Context, a, b int64, at time.Time) error {
+	_, err := q.run(ctx, "release", a, b, at.UnixMilli())
 	return err
 }
 
@@ -101,9 +100,12 @@ func (q *Queue) Waiting(ctx context.Context) ([]match.Waiter, error) {
 	return q.waiters(ctx, "waiting")
 }
 
-// run calls the script for operation op.
+// run calls the script for operation op, with the rule.
 func (q *Queue) run(ctx context.Context, op string, args ...any) (any, error) {
-	args = append([]any{op, queueTTL.Milliseconds()}, args...)
+	args = append([]any{
+		op, queueTTL.Milliseconds(),
+		q.rule.InterestWait.Milliseconds(), q.rule.PartnerCooldown.Milliseconds(), q.rule.CooldownQueue,
+	}, args...)
 	reply, err := queueScript.Run(ctx, q.client, q.keys, args...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: %s: %w", op, err)

@@ -18,7 +18,7 @@ import (
 	"github.com/duetchat/duet/redisengine/redistest"
 )
 
-var queueRule = match.Rule{InterestWait: matchtest.InterestWait}
+var queueRule = match.Rule{InterestWait: 10 * time.Second, PartnerCooldown: time.Minute, CooldownQueue: 10}
 
 func TestQueue(t *testing.T) {
 	// Each deployment the queue must work on returns a function that connects a new client,
@@ -45,8 +45,8 @@ func TestQueue(t *testing.T) {
 			connect := d.start(t)
 			client := connect(t)
 			t.Run("Contract", func(t *testing.T) {
-				matchtest.Run(t, func(t *testing.T) match.Queue {
-					return redisengine.NewQueue(client, t.Name()+":", queueRule)
+				matchtest.Run(t, func(t *testing.T, rule match.Rule) match.Queue {
+					return redisengine.NewQueue(client, t.Name()+":", rule)
 				})
 			})
 			t.Run("Nodes", func(t *testing.T) { queueNodes(t, connect) })
@@ -144,8 +144,8 @@ func queueNodes(t *testing.T, connect func(t *testing.T) redis.UniversalClient) 
 }
 
 // TestQueueLikeMemory drives the Redis queue and the memory queue through the same random
-// history and wants the same answers from both: the script applies match.Rule and the bars
-// exactly as the memory queue does.
+// history, under a random rule, and wants the same answers from both: the script applies
+// match.Rule and the bars exactly as the memory queue does.
 func TestQueueLikeMemory(t *testing.T) {
 	client := queueClient(t, &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr}})
 	ctx := context.Background()
@@ -153,7 +153,14 @@ func TestQueueLikeMemory(t *testing.T) {
 		t.Run(fmt.Sprint("Seed", seed), func(t *testing.T) {
 			t.Parallel()
 			rnd := rand.New(rand.NewPCG(seed, seed))
-			queues := []match.Queue{match.NewMemoryQueue(queueRule), redisengine.NewQueue(client, t.Name()+":", queueRule)}
+			// Cooldowns with odd milliseconds, so that the shrunk ones are rounded.
+			rule := match.Rule{
+				InterestWait:    queueRule.InterestWait,
+				PartnerCooldown: time.Duration(rnd.IntN(20_000)) * time.Millisecond,
+				CooldownQueue:   rnd.IntN(7),
+			}
+			t.Logf("rule %+v", rule)
+			queues := []match.Queue{match.NewMemoryQueue(rule), redisengine.NewQueue(client, t.Name()+":", rule)}
 			tagSet := []string{"go", "rust", "c++", "日本語", "a:b"}
 			now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 			var paired []match.Pair // every pair made so far
@@ -210,9 +217,9 @@ func TestQueueLikeMemory(t *testing.T) {
 					}
 				case r < 92:
 					a, b := couple()
-					until := now.Add(time.Duration(rnd.IntN(12)) * time.Second)
-					desc = fmt.Sprintf("Release(%d, %d, %v)", a, b, until)
-					call = func(q match.Queue) (string, []match.Pair, error) { return "", nil, q.Release(ctx, a, b, until) }
+					at := now.Add(-time.Duration(rnd.IntN(8)) * 250 * time.Millisecond)
+					desc = fmt.Sprintf("Release(%d, %d, %v)", a, b, at)
+					call = func(q match.Queue) (string, []match.Pair, error) { return "", nil, q.Release(ctx, a, b, at) }
 				case r < 96:
 					a, b := couple()
 					desc = fmt.Sprintf("Block(%d, %d)", a, b)
@@ -285,7 +292,7 @@ func TestQueueKeys(t *testing.T) {
 			t.Fatalf("Match(%d) = %v, %v, want paired %v", id, ok, err, id%2 == 0)
 		}
 		if id%2 == 0 {
-			if err := q.Release(ctx, id-1, id, t0.Add(time.Minute)); err != nil {
+			if err := q.Release(ctx, id-1, id, t0); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -12,29 +12,49 @@ import (
 	"github.com/duetchat/duet/match"
 )
 
-// InterestWait is the interest window the queues under test must be made with.
-const InterestWait = 10 * time.Second
+// The rules the contract makes queues with.
+var (
+	// plain pairs by interests alone: two who parted may meet again at once.
+	plain = match.Rule{InterestWait: 10 * time.Second}
+	// shrinking keeps two who parted apart for a minute while cooldownQueue others wait, and
+	// for less while fewer do.
+	shrinking = match.Rule{InterestWait: plain.InterestWait, PartnerCooldown: time.Minute, CooldownQueue: cooldownQueue}
+	// fullCooldown keeps two who parted apart for a minute, however few wait.
+	fullCooldown = match.Rule{InterestWait: plain.InterestWait, PartnerCooldown: time.Minute}
+)
 
-// Run runs the contract against queues made by newQueue, each with match.Rule{InterestWait}.
-func Run(t *testing.T, newQueue func(t *testing.T) match.Queue) {
-	tests := []struct {
+const cooldownQueue = 4
+
+// Run runs the contract against queues made by newQueue, each with the rule it is given.
+func Run(t *testing.T, newQueue func(t *testing.T, rule match.Rule) match.Queue) {
+	type contractTest struct {
 		name string
+		rule match.Rule
 		test func(t *testing.T, q match.Queue)
-	}{
-		{"FirstWaitsSecondMatches", firstWaitsSecondMatches},
-		{"RepeatedMatchKeepsPlace", repeatedMatchKeepsPlace},
-		{"LongestWaiterFirst", longestWaiterFirst},
-		{"SharedInterestPreferred", sharedInterestPreferred},
-		{"InterestWindowCloses", interestWindowCloses},
-		{"NeverTheSamePairTwice", neverTheSamePairTwice},
-		{"ReleasedAfterCooldown", releasedAfterCooldown},
-		{"BlockedForGood", blockedForGood},
-		{"CancelAndForget", cancelAndForget},
-		{"RequeueKeepsPlace", requeueKeepsPlace},
-		{"Storm", storm},
+	}
+	tests := []contractTest{
+		{"FirstWaitsSecondMatches", plain, firstWaitsSecondMatches},
+		{"RepeatedMatchKeepsPlace", plain, repeatedMatchKeepsPlace},
+		{"LongestWaiterFirst", plain, longestWaiterFirst},
+		{"SharedInterestPreferred", plain, sharedInterestPreferred},
+		{"InterestWindowCloses", plain, interestWindowCloses},
+		{"NeverTheSamePairTwice", shrinking, neverTheSamePairTwice},
+		{"ReleasedAfterCooldown", fullCooldown, releasedAfterCooldown},
+		{"CooldownWhileBusy", shrinking, cooldownWhileBusy},
+		{"CooldownShrinksAsTheQueueEmpties", shrinking, cooldownShrinksAsTheQueueEmpties},
+		{"BlockedForGood", shrinking, blockedForGood},
+		{"CancelAndForget", plain, cancelAndForget},
+		{"RequeueKeepsPlace", plain, requeueKeepsPlace},
+		{"Storm", plain, storm},
+	}
+	for _, crowd := range []int{0, 1, 2, cooldownQueue - 1, cooldownQueue, 2 * cooldownQueue} {
+		tests = append(tests, contractTest{
+			fmt.Sprintf("CooldownWith%dOthersWaiting", crowd), shrinking,
+			func(t *testing.T, q match.Queue) { cooldownWithOthersWaiting(t, q, crowd) },
+		})
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.test(t, newQueue(t)) })
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, newQueue(t, tt.rule)) })
 	}
 }
 
@@ -110,10 +130,10 @@ func interestWindowCloses(t *testing.T, q match.Queue) {
 	ctx := context.Background()
 	mustMatch(t, q, waiter(1, t0, "go"), t0, 0)
 	mustMatch(t, q, waiter(2, t0.Add(time.Second), "rust"), t0.Add(time.Second), 0)
-	if pairs, _ := q.MatchWaiting(ctx, t0.Add(InterestWait)); len(pairs) != 0 {
+	if pairs, _ := q.MatchWaiting(ctx, t0.Add(plain.InterestWait)); len(pairs) != 0 {
 		t.Fatalf("pairs while 2 still insists = %v, want none", pairs)
 	}
-	pairs, err := q.MatchWaiting(ctx, t0.Add(time.Second+InterestWait))
+	pairs, err := q.MatchWaiting(ctx, t0.Add(time.Second+plain.InterestWait))
 	if err != nil || len(pairs) != 1 || pairs[0].A.AccountID != 1 || pairs[0].B.AccountID != 2 {
 		t.Fatalf("MatchWaiting = %v, %v, want 1 with 2", pairs, err)
 	}
@@ -126,19 +146,112 @@ func neverTheSamePairTwice(t *testing.T, q match.Queue) {
 	mustMatch(t, q, waiter(2, t0.Add(time.Hour)), t0.Add(time.Hour), 0)
 }
 
+// releasedAfterCooldown: with the cooldown in full whatever the queue, two who parted wait out
+// all of it, even alone.
 func releasedAfterCooldown(t *testing.T, q match.Queue) {
 	ctx := context.Background()
 	mustMatch(t, q, waiter(1, t0), t0, 0)
 	mustMatch(t, q, waiter(2, t0), t0, 1)
-	if err := q.Release(ctx, 1, 2, t0.Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
+	mustRelease(t, q, 1, 2, t0)
 	mustMatch(t, q, waiter(1, t0.Add(time.Second)), t0.Add(time.Second), 0)
 	mustMatch(t, q, waiter(2, t0.Add(30*time.Second)), t0.Add(30*time.Second), 0)
+	if pairs, _ := q.MatchWaiting(ctx, t0.Add(time.Minute-time.Millisecond)); len(pairs) != 0 {
+		t.Fatalf("pairs a millisecond before the cooldown ends = %v, want none", pairs)
+	}
 	if _, err := q.Cancel(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
 	mustMatch(t, q, waiter(2, t0.Add(time.Minute)), t0.Add(time.Minute), 1)
+}
+
+// cooldownWithOthersWaiting: two who parted, with crowd others waiting who cannot pair, are kept
+// apart for crowd/cooldownQueue of the cooldown, or all of it from cooldownQueue on.
+func cooldownWithOthersWaiting(t *testing.T, q match.Queue, crowd int) {
+	ctx := context.Background()
+	apart := time.Minute * time.Duration(min(crowd, cooldownQueue)) / cooldownQueue
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(2, t0), t0, 1)
+	mustRelease(t, q, 1, 2, t0)
+	queueCrowd(t, q, t0, crowd, 1, 2)
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	if apart == 0 {
+		mustMatch(t, q, waiter(2, t0), t0, 1)
+		return
+	}
+	mustMatch(t, q, waiter(2, t0), t0, 0)
+	if pairs, _ := q.MatchWaiting(ctx, t0.Add(apart-time.Millisecond)); len(pairs) != 0 {
+		t.Fatalf("pairs a millisecond before %v = %v, want none", apart, pairs)
+	}
+	pairs, err := q.MatchWaiting(ctx, t0.Add(apart))
+	if err != nil || len(pairs) != 1 || pairs[0].A.AccountID != 1 || pairs[0].B.AccountID != 2 {
+		t.Fatalf("MatchWaiting after %v = %v, %v, want 1 with 2", apart, pairs, err)
+	}
+}
+
+// cooldownWhileBusy: on a busy site two who just parted each meet someone else, never each
+// other, for the whole cooldown.
+func cooldownWhileBusy(t *testing.T, q match.Queue) {
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(2, t0), t0, 1)
+	mustRelease(t, q, 1, 2, t0)
+	queueCrowd(t, q, t0, cooldownQueue, 1, 2, 3, 4)
+	now := t0.Add(time.Minute - time.Millisecond)
+	mustMatch(t, q, waiter(1, now), now, 0)
+	mustMatch(t, q, waiter(2, now), now, 0)
+	mustMatch(t, q, waiter(3, now), now, 1)
+	mustMatch(t, q, waiter(4, now), now, 2)
+}
+
+// cooldownShrinksAsTheQueueEmpties: two kept apart while many wait meet as soon as the others
+// have gone, if the shorter cooldown for those left is over.
+func cooldownShrinksAsTheQueueEmpties(t *testing.T, q match.Queue) {
+	ctx := context.Background()
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(2, t0), t0, 1)
+	mustRelease(t, q, 1, 2, t0)
+	crowd := queueCrowd(t, q, t0, cooldownQueue, 1, 2)
+	mustMatch(t, q, waiter(1, t0), t0, 0)
+	mustMatch(t, q, waiter(2, t0), t0, 0)
+	now := t0.Add(20 * time.Second)
+	if pairs, _ := q.MatchWaiting(ctx, now); len(pairs) != 0 {
+		t.Fatalf("pairs while %d others wait = %v, want none", cooldownQueue, pairs)
+	}
+	// One other left: a quarter of the minute, which is over.
+	for _, id := range crowd[1:] {
+		if _, err := q.Cancel(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pairs, err := q.MatchWaiting(ctx, now)
+	if err != nil || len(pairs) != 1 || pairs[0].A.AccountID != 1 || pairs[0].B.AccountID != 2 {
+		t.Fatalf("MatchWaiting with one other left = %v, %v, want 1 with 2", pairs, err)
+	}
+}
+
+// queueCrowd queues n waiters, from id 100 on, that can pair with nobody: not with each other
+// nor with the accounts apart. It returns their ids.
+func queueCrowd(t *testing.T, q match.Queue, now time.Time, n int, apart ...int64) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	var crowd []int64
+	for i := range int64(n) {
+		id := 100 + i
+		for _, other := range append(crowd, apart...) {
+			if err := q.Block(ctx, id, other); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustMatch(t, q, waiter(id, now), now, 0)
+		crowd = append(crowd, id)
+	}
+	return crowd
+}
+
+func mustRelease(t *testing.T, q match.Queue, a, b int64, at time.Time) {
+	t.Helper()
+	if err := q.Release(context.Background(), a, b, at); err != nil {
+		t.Fatalf("Release(%d, %d): %v", a, b, err)
+	}
 }
 
 func blockedForGood(t *testing.T, q match.Queue) {
