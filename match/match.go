@@ -1,8 +1,9 @@
 // Package match is the waiting queue and the pairing rule. Longest waiter first; shared interests
 // are preferred while either side has waited less than the interest window; never an account with
 // itself, with a partner it is in a session with, left recently (for a cooldown that shrinks
-// when few others wait) or blocked. Queue is the engine interface: MemoryQueue serves one node,
-// and a shared engine must pair just as atomically.
+// when few others wait) or blocked, nor, if the rule says so, two accounts from one client
+// address. Queue is the engine interface: MemoryQueue serves one node, and a shared engine must
+// pair just as atomically.
 package match
 
 import (
@@ -18,6 +19,9 @@ type Waiter struct {
 	Nickname  string
 	Interests []string // lower-case, unique
 	Since     time.Time
+	// Client is the hashed address the account connects from, an opaque string; empty means
+	// unknown, and is never the same client as anyone.
+	Client string
 }
 
 // Pair is two accounts the queue has matched. A is the one whose request found B, or the longer
@@ -60,6 +64,8 @@ type Rule struct {
 	// CooldownQueue is how many others must be waiting for PartnerCooldown to apply in full;
 	// with fewer, it shrinks in proportion (see Cooldown). Zero or less: always in full.
 	CooldownQueue int
+	// DistinctClients forbids pairing two waiters with the same Client.
+	DistinctClients bool
 }
 
 // Cooldown is how long two who parted are kept apart when others wait besides them:
@@ -99,13 +105,18 @@ func (r Rule) insists(w Waiter, now time.Time) bool {
 	return len(w.Interests) > 0 && now.Sub(w.Since) < r.InterestWait
 }
 
+// sameClient reports whether DistinctClients keeps a and b apart.
+func (r Rule) sameClient(a, b Waiter) bool {
+	return r.DistinctClients && a.Client != "" && a.Client == b.Client
+}
+
 // Pick chooses w's partner among candidates (longest waiter first) and returns its index, or -1.
 // allowed says whether the queue's bars let two accounts meet. The oldest candidate sharing an
 // interest wins; failing that, the oldest one where neither side still insists on interests.
 func (r Rule) Pick(w Waiter, candidates []Waiter, now time.Time, allowed func(a, b int64) bool) int {
 	fallback := -1
 	for i, c := range candidates {
-		if c.AccountID == w.AccountID || !allowed(w.AccountID, c.AccountID) {
+		if c.AccountID == w.AccountID || r.sameClient(w, c) || !allowed(w.AccountID, c.AccountID) {
 			continue
 		}
 		if len(Common(w.Interests, c.Interests)) > 0 {

@@ -102,9 +102,13 @@ func (q *Queue) Waiting(ctx context.Context) ([]match.Waiter, error) {
 
 // run calls the script for operation op, with the rule.
 func (q *Queue) run(ctx context.Context, op string, args ...any) (any, error) {
+	distinct := 0
+	if q.rule.DistinctClients {
+		distinct = 1
+	}
 	args = append([]any{
 		op, queueTTL.Milliseconds(),
-		q.rule.InterestWait.Milliseconds(), q.rule.PartnerCooldown.Milliseconds(), q.rule.CooldownQueue,
+		q.rule.InterestWait.Milliseconds(), q.rule.PartnerCooldown.Milliseconds(), q.rule.CooldownQueue, distinct,
 	}, args...)
 	reply, err := queueScript.Run(ctx, q.client, q.keys, args...).Result()
 	if err != nil {
@@ -126,9 +130,9 @@ func (q *Queue) waiters(ctx context.Context, op string, args ...any) ([]match.Wa
 	return ws, nil
 }
 
-// queueWaiterArgs is w as the script reads it: id, since (Unix ms), nickname, interests.
+// queueWaiterArgs is w as the script reads it: id, since (Unix ms), nickname, client, interests.
 func queueWaiterArgs(w match.Waiter) []any {
-	args := []any{w.AccountID, w.Since.UnixMilli(), w.Nickname}
+	args := []any{w.AccountID, w.Since.UnixMilli(), w.Nickname, w.Client}
 	for _, t := range w.Interests {
 		args = append(args, t)
 	}
@@ -150,21 +154,22 @@ func queueWaiters(reply any) ([]match.Waiter, error) {
 	return ws, nil
 }
 
-// queueWaiter decodes a waiter of the script: {id, since (Unix ms), nickname, {interests}}.
+// queueWaiter decodes a waiter of the script: {id, since (Unix ms), nickname, {interests}, client}.
 func queueWaiter(item any) (match.Waiter, bool) {
 	fields, ok := item.([]any)
-	if !ok || len(fields) != 4 {
+	if !ok || len(fields) != 5 {
 		return match.Waiter{}, false
 	}
 	id, idOK := fields[0].(string)
 	since, sinceOK := fields[1].(int64)
 	nick, nickOK := fields[2].(string)
 	tags, tagsOK := fields[3].([]any)
+	client, clientOK := fields[4].(string)
 	accountID, err := strconv.ParseInt(id, 10, 64)
-	if !idOK || !sinceOK || !nickOK || !tagsOK || err != nil {
+	if !idOK || !sinceOK || !nickOK || !tagsOK || !clientOK || err != nil {
 		return match.Waiter{}, false
 	}
-	w := match.Waiter{AccountID: accountID, Nickname: nick, Since: time.UnixMilli(since)}
+	w := match.Waiter{AccountID: accountID, Nickname: nick, Since: time.UnixMilli(since), Client: client}
 	for _, t := range tags {
 		tag, ok := t.(string)
 		if !ok {

@@ -1,14 +1,14 @@
 -- The waiting queue of redisengine.Queue. ARGV[1] names the operation, so that each operation
 -- is one atomic script call; ARGV[2] is the lifetime (ms) that every write renews on every key,
--- so that nothing outlives the nodes by more than that; ARGV[3] to ARGV[5] are the match.Rule:
--- InterestWait (ms), PartnerCooldown (ms) and CooldownQueue. The operation's own arguments
--- follow. All KEYS share the {q} hash tag:
+-- so that nothing outlives the nodes by more than that; ARGV[3] to ARGV[6] are the match.Rule:
+-- InterestWait (ms), PartnerCooldown (ms), CooldownQueue, and DistinctClients (1 or 0). The
+-- operation's own arguments follow. All KEYS share the {q} hash tag:
 --
 --   wait    zset  account id → Since (Unix ms): the queue, longest waiter first
 --   plain   zset  the same for the waiters without interests, who never insist
 --   tags    zset  "<length>:<interest><id>" at score 0 for each interest of each waiter, so
 --                 that a lexical range lists the waiters naming one interest
---   waiter  hash  account id → cmsgpack {nickname, {interests}}
+--   waiter  hash  account id → cmsgpack {nickname, {interests}, client}
 --   bars    hash  "a:b" (a < b) → "p" while partnered, "b" if blocked, or else the Unix ms at
 --                 which a and b parted
 --   barof   zset  "a:b" and "b:a" at score 0 for each bar, so that a lexical range lists the
@@ -16,12 +16,13 @@
 --   barexp  zset  "a:b" → when the whole PartnerCooldown since they parted is over, for the
 --                 bars that lapse, so that lapsed ones can be swept
 --
--- Replies carry each waiter as {id, since, nickname, {interests}}.
+-- Replies carry each waiter as {id, since, nickname, {interests}, client}.
 
 local wait, plain, tags, waiters, bars, barof, barexp = unpack(KEYS)
 local interestWait, partnerCooldown, cooldownQueue = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local distinctClients = ARGV[6] == '1'
 -- The operation's own arguments start here.
-local arg0 = 6
+local arg0 = 7
 
 local function tagPrefix(tag)
 	return #tag .. ':' .. tag
@@ -98,25 +99,27 @@ local function load(id)
 		return nil
 	end
 	local w = cmsgpack.unpack(packed)
-	return {id = id, since = tonumber(redis.call('ZSCORE', wait, id)), nick = w[1], tags = w[2]}
+	-- A waiter queued by a version that kept no client has none.
+	local client = w[3] or ''
+	return {id = id, since = tonumber(redis.call('ZSCORE', wait, id)), nick = w[1], tags = w[2], client = client}
 end
 
--- argWaiter reads a waiter from ARGV[i] on: id, since (Unix ms), nickname, interests.
+-- argWaiter reads a waiter from ARGV[i] on: id, since (Unix ms), nickname, client, interests.
 local function argWaiter(i)
-	local w = {id = ARGV[i], since = tonumber(ARGV[i + 1]), nick = ARGV[i + 2], tags = {}}
-	for j = i + 3, #ARGV do
+	local w = {id = ARGV[i], since = tonumber(ARGV[i + 1]), nick = ARGV[i + 2], client = ARGV[i + 3], tags = {}}
+	for j = i + 4, #ARGV do
 		w.tags[#w.tags + 1] = ARGV[j]
 	end
 	return w
 end
 
 local function reply(w)
-	return {w.id, w.since, w.nick, w.tags}
+	return {w.id, w.since, w.nick, w.tags, w.client}
 end
 
 local function enqueue(w)
 	redis.call('ZADD', wait, w.since, w.id)
-	redis.call('HSET', waiters, w.id, cmsgpack.pack({w.nick, w.tags}))
+	redis.call('HSET', waiters, w.id, cmsgpack.pack({w.nick, w.tags, w.client}))
 	if #w.tags == 0 then
 		redis.call('ZADD', plain, w.since, w.id)
 	end
@@ -134,10 +137,19 @@ local function dequeue(w)
 	end
 end
 
+-- sameClient is match.Rule's DistinctClients test: whether w and the waiter c come from one
+-- client. An unknown (empty) client is nobody's.
+local function sameClient(w, c)
+	if not distinctClients or w.client == '' then
+		return false
+	end
+	return cmsgpack.unpack(redis.call('HGET', waiters, c))[3] == w.client
+end
+
 -- suits reports whether w and the waiter c may be paired at now, with others waiting besides
 -- them, checking what match.Rule.Pick checks in the order it does.
 local function suits(w, c, now, others)
-	return c ~= w.id and allowed(w.id, c, now, others)
+	return c ~= w.id and not sameClient(w, c) and allowed(w.id, c, now, others)
 end
 
 -- first returns the longest waiter of zset key with a score in [min, max] that suits w, and its

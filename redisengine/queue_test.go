@@ -158,10 +158,12 @@ func TestQueueLikeMemory(t *testing.T) {
 				InterestWait:    queueRule.InterestWait,
 				PartnerCooldown: time.Duration(rnd.IntN(20_000)) * time.Millisecond,
 				CooldownQueue:   rnd.IntN(7),
+				DistinctClients: seed%2 == 1,
 			}
 			t.Logf("rule %+v", rule)
 			queues := []match.Queue{match.NewMemoryQueue(rule), redisengine.NewQueue(client, t.Name()+":", rule)}
 			tagSet := []string{"go", "rust", "c++", "日本語", "a:b"}
+			clients := []string{"", "home", "office", "café ☕"}
 			now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 			var paired []match.Pair // every pair made so far
 			account := func() int64 { return 1 + rnd.Int64N(12) }
@@ -189,7 +191,10 @@ func TestQueueLikeMemory(t *testing.T) {
 							interests = append(interests, tag)
 						}
 					}
-					w := match.Waiter{AccountID: id, Nickname: fmt.Sprintf("Zoë ✨ %d", id), Interests: interests, Since: now}
+					w := match.Waiter{
+						AccountID: id, Nickname: fmt.Sprintf("Zoë ✨ %d", id), Interests: interests, Since: now,
+						Client: clients[rnd.IntN(len(clients))],
+					}
 					desc = fmt.Sprintf("Match(%+v)", w)
 					call = func(q match.Queue) (string, []match.Pair, error) {
 						p, ok, err := q.Match(ctx, w, now)
@@ -258,7 +263,7 @@ func TestQueueLikeMemory(t *testing.T) {
 func queueString(v any) string {
 	switch v := v.(type) {
 	case match.Waiter:
-		return fmt.Sprintf("{%d %q %q %d}", v.AccountID, v.Nickname, v.Interests, v.Since.UnixMilli())
+		return fmt.Sprintf("{%d %q %q %d %q}", v.AccountID, v.Nickname, v.Interests, v.Since.UnixMilli(), v.Client)
 	case match.Pair:
 		return fmt.Sprintf("{%s %s %q}", queueString(v.A), queueString(v.B), v.Common)
 	case []match.Waiter:

@@ -21,6 +21,8 @@ var (
 	shrinking = match.Rule{InterestWait: plain.InterestWait, PartnerCooldown: time.Minute, CooldownQueue: cooldownQueue}
 	// fullCooldown keeps two who parted apart for a minute, however few wait.
 	fullCooldown = match.Rule{InterestWait: plain.InterestWait, PartnerCooldown: time.Minute}
+	// distinct never pairs two waiters from one client.
+	distinct = match.Rule{InterestWait: plain.InterestWait, DistinctClients: true}
 )
 
 const cooldownQueue = 4
@@ -45,7 +47,11 @@ func Run(t *testing.T, newQueue func(t *testing.T, rule match.Rule) match.Queue)
 		{"BlockedForGood", shrinking, blockedForGood},
 		{"CancelAndForget", plain, cancelAndForget},
 		{"RequeueKeepsPlace", plain, requeueKeepsPlace},
+		{"DistinctClientsWaitForOthers", distinct, distinctClientsWaitForOthers},
+		{"DistinctClientsAfterTheInterestWindow", distinct, distinctClientsAfterTheInterestWindow},
+		{"SameClientPairsByDefault", plain, sameClientPairsByDefault},
 		{"Storm", plain, storm},
+		{"StormOfFewClients", distinct, stormOfFewClients},
 	}
 	for _, crowd := range []int{0, 1, 2, cooldownQueue - 1, cooldownQueue, 2 * cooldownQueue} {
 		tests = append(tests, contractTest{
@@ -62,6 +68,12 @@ var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func waiter(id int64, since time.Time, interests ...string) match.Waiter {
 	return match.Waiter{AccountID: id, Nickname: fmt.Sprint("n", id), Interests: interests, Since: since}
+}
+
+// from is w connecting from client.
+func from(client string, w match.Waiter) match.Waiter {
+	w.Client = client
+	return w
 }
 
 // mustMatch calls Match and checks whether it paired, and with whom.
@@ -293,18 +305,90 @@ func requeueKeepsPlace(t *testing.T, q match.Queue) {
 	if err := q.Release(ctx, 1, 2, t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Requeue(ctx, waiter(1, t0)); err != nil {
+	if err := q.Requeue(ctx, from("home", waiter(1, t0))); err != nil {
 		t.Fatal(err)
 	}
 	w, _ := q.Waiting(ctx)
-	if len(w) != 1 || w[0].AccountID != 1 || !w[0].Since.Equal(t0) {
-		t.Fatalf("queue = %v, want 1 back since %v", w, t0)
+	if len(w) != 1 || w[0].AccountID != 1 || !w[0].Since.Equal(t0) || w[0].Client != "home" {
+		t.Fatalf("queue = %v, want 1 from home back since %v", w, t0)
 	}
 }
 
-// storm has many accounts match at once: nobody is paired twice or with itself.
+func distinctClientsWaitForOthers(t *testing.T, q match.Queue) {
+	mustMatch(t, q, from("home", waiter(1, t0)), t0, 0)
+	now := t0.Add(time.Second)
+	mustMatch(t, q, from("home", waiter(2, now)), now, 0)
+	p := mustMatch(t, q, from("office", waiter(3, now)), now, 1)
+	if p.B.Client != "home" || p.A.Client != "office" {
+		t.Errorf("pair clients = %q with %q, want office with home", p.A.Client, p.B.Client)
+	}
+	// An unknown client is nobody's: two of them pair, and either pairs with a known one.
+	mustMatch(t, q, waiter(4, now), now, 2)
+	mustMatch(t, q, waiter(5, now), now, 0)
+	mustMatch(t, q, waiter(6, now), now, 5)
+}
+
+// distinctClientsAfterTheInterestWindow: the waiters MatchWaiting pairs come from two clients
+// too, however long they wait.
+func distinctClientsAfterTheInterestWindow(t *testing.T, q match.Queue) {
+	ctx := context.Background()
+	mustMatch(t, q, from("home", waiter(1, t0, "go")), t0, 0)
+	mustMatch(t, q, from("home", waiter(2, t0, "go")), t0, 0)
+	mustMatch(t, q, from("home", waiter(3, t0, "rust")), t0, 0)
+	mustMatch(t, q, from("office", waiter(4, t0, "chess")), t0, 0)
+	pairs, err := q.MatchWaiting(ctx, t0.Add(time.Hour))
+	if err != nil || len(pairs) != 1 || pairs[0].A.AccountID != 1 || pairs[0].B.AccountID != 4 {
+		t.Fatalf("MatchWaiting = %v, %v, want only 1 with 4", pairs, err)
+	}
+	w, _ := q.Waiting(ctx)
+	if len(w) != 2 || w[0].AccountID != 2 || w[1].AccountID != 3 || w[0].Client != "home" {
+		t.Errorf("queue = %v, want 2 and 3, both from home", w)
+	}
+}
+
+func sameClientPairsByDefault(t *testing.T, q match.Queue) {
+	mustMatch(t, q, from("home", waiter(1, t0)), t0, 0)
+	p := mustMatch(t, q, from("home", waiter(2, t0)), t0, 1)
+	if p.A.Client != "home" || p.B.Client != "home" {
+		t.Errorf("pair clients = %q with %q, want home with home", p.A.Client, p.B.Client)
+	}
+}
+
+// storm has many accounts match at once: nobody is paired twice or with itself, and at most
+// one is left waiting.
 func storm(t *testing.T, q match.Queue) {
 	const n = 200
+	paired, left := matchAtOnce(t, q, n, func(id int64) match.Waiter { return waiter(id, t0) })
+	if len(paired)+len(left) != n || len(left) > 1 {
+		t.Errorf("%d paired + %d waiting, want all %d paired but at most one", len(paired), len(left), n)
+	}
+}
+
+// stormOfFewClients has many accounts from three clients match at once, with DistinctClients:
+// no pair shares a client, and those left waiting all come from one client.
+func stormOfFewClients(t *testing.T, q match.Queue) {
+	const n = 200
+	client := func(id int64) string { return fmt.Sprint("client", id%3) }
+	paired, left := matchAtOnce(t, q, n, func(id int64) match.Waiter { return from(client(id), waiter(id, t0)) })
+	for a, b := range paired {
+		if client(a) == client(b) {
+			t.Errorf("%d paired with %d, both from %s", a, b, client(a))
+		}
+	}
+	for _, w := range left {
+		if w.Client != left[0].Client {
+			t.Errorf("left waiting: %d from %s and %d from %s, who could pair", left[0].AccountID, left[0].Client, w.AccountID, w.Client)
+		}
+	}
+	if len(paired)+len(left) != n {
+		t.Errorf("%d paired + %d waiting, want %d", len(paired), len(left), n)
+	}
+}
+
+// matchAtOnce has n accounts, made by waiter, match at once, checks that nobody is paired twice
+// or with itself, and returns who was paired with whom and who is left waiting.
+func matchAtOnce(t *testing.T, q match.Queue, n int64, waiter func(id int64) match.Waiter) (map[int64]int64, []match.Waiter) {
+	t.Helper()
 	var (
 		mu     sync.Mutex
 		paired = make(map[int64]int64)
@@ -323,9 +407,10 @@ func storm(t *testing.T, q match.Queue) {
 		}
 		paired[p.A.AccountID], paired[p.B.AccountID] = p.B.AccountID, p.A.AccountID
 	}
-	for i := int64(1); i <= n; i++ {
+	for id := int64(1); id <= n; id++ {
 		wg.Go(func() {
-			p, ok, err := q.Match(context.Background(), waiter(i, t0), t0)
+			w := waiter(id)
+			p, ok, err := q.Match(context.Background(), w, w.Since)
 			if err != nil {
 				t.Error(err)
 			}
@@ -335,11 +420,9 @@ func storm(t *testing.T, q match.Queue) {
 		})
 	}
 	wg.Wait()
-	w, err := q.Waiting(context.Background())
+	left, err := q.Waiting(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paired)+len(w) != n || len(w) > 1 {
-		t.Errorf("%d paired + %d waiting, want all %d paired but at most one", len(paired), len(w), n)
-	}
+	return paired, left
 }
