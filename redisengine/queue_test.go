@@ -336,16 +336,21 @@ func TestQueueKeys(t *testing.T) {
 // BenchmarkQueueMatch reports how many pairs per second the queue makes on one Redis, with
 // requests from many goroutines at once.
 func BenchmarkQueueMatch(b *testing.B) {
+	distinct := queueRule
+	distinct.DistinctClients = true
 	for _, bc := range []struct {
 		name      string
+		rule      match.Rule
 		interests [][]string
+		clients   int // how many client addresses the accounts share; 0: unknown
 	}{
-		{"NoInterests", [][]string{nil}},
-		{"Interests", [][]string{{"go"}, {"rust"}, {"music", "go"}, {"chess"}}},
+		{"NoInterests", queueRule, [][]string{nil}, 0},
+		{"Interests", queueRule, [][]string{{"go"}, {"rust"}, {"music", "go"}, {"chess"}}, 0},
+		{"DistinctClients", distinct, [][]string{nil}, 4},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client := queueClient(b, &redis.UniversalOptions{Addrs: []string{redistest.Start(b).Addr}})
-			q := redisengine.NewQueue(client, "bench:", queueRule)
+			q := redisengine.NewQueue(client, "bench:", bc.rule)
 			ctx := context.Background()
 			now := time.Now()
 			var ids, pairs atomic.Int64
@@ -354,6 +359,9 @@ func BenchmarkQueueMatch(b *testing.B) {
 				for pb.Next() {
 					id := ids.Add(1)
 					w := match.Waiter{AccountID: id, Nickname: "n", Interests: bc.interests[id%int64(len(bc.interests))], Since: now}
+					if bc.clients > 0 {
+						w.Client = fmt.Sprint("client", id%int64(bc.clients))
+					}
 					_, ok, err := q.Match(ctx, w, now)
 					if err != nil {
 						b.Error(err)
