@@ -5,6 +5,7 @@ package matchtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -248,7 +249,7 @@ func queueCrowd(t *testing.T, q match.Queue, now time.Time, n int, apart ...int6
 	var crowd []int64
 	for i := range int64(n) {
 		id := 100 + i
-		for _, other := range append(crowd, apart...) {
+		for _, other := range slices.Concat(crowd, apart) {
 			if err := q.Block(ctx, id, other); err != nil {
 				t.Fatal(err)
 			}
