@@ -333,6 +333,35 @@ func TestQueueKeys(t *testing.T) {
 	}
 }
 
+// TestQueueWaiterFromBeforeClients: a waiter queued by a node that kept no client address, as
+// nodes did before distinct_clients, is read as coming from an unknown client and still pairs.
+func TestQueueWaiterFromBeforeClients(t *testing.T) {
+	client := queueClient(t, &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr}})
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// What the earlier script wrote for a waiter: its Since in wait and plain, and the record
+	// {nickname, {interests}} in waiter.
+	old := redis.NewScript(`
+		redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+		redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+		redis.call('HSET', KEYS[3], ARGV[1], cmsgpack.pack({ARGV[3], {}}))
+		return 0
+	`)
+	keys := []string{"old:{q}:wait", "old:{q}:plain", "old:{q}:waiter"}
+	if err := old.Run(ctx, client, keys, 1, t0.UnixMilli(), "Ann").Err(); err != nil {
+		t.Fatal(err)
+	}
+	q := redisengine.NewQueue(client, "old:", match.Rule{DistinctClients: true})
+	waiting, err := q.Waiting(ctx)
+	if err != nil || len(waiting) != 1 || waiting[0].Nickname != "Ann" || waiting[0].Client != "" {
+		t.Fatalf("Waiting = %v, %v, want Ann from an unknown client", waiting, err)
+	}
+	p, ok, err := q.Match(ctx, match.Waiter{AccountID: 2, Nickname: "Bob", Since: t0, Client: "home"}, t0)
+	if err != nil || !ok || p.B.AccountID != 1 {
+		t.Fatalf("Match(Bob) = %v, %v, %v, want paired with Ann", p, ok, err)
+	}
+}
+
 // BenchmarkQueueMatch reports how many pairs per second the queue makes on one Redis, with
 // requests from many goroutines at once.
 func BenchmarkQueueMatch(b *testing.B) {
