@@ -133,6 +133,21 @@ func TestMatchNotWithCurrentPartner(t *testing.T) {
 	})
 }
 
+// TestMatchAgainWhenAlone: the partner cooldown shrinks with the queue, so two alone on a quiet
+// site who left each other meet again at once.
+func TestMatchAgainWhenAlone(t *testing.T) {
+	t.Parallel()
+	_, a, b, sid := chatting(t, seedDialect, "--partner-cooldown", "1h")
+	wantCode(t, a.request("LEAVE", map[string]any{"sessionId": sid}), 0)
+	b.waitSignal("PartnerExit")
+
+	wantCode(t, a.match(), 4)
+	r := b.match()
+	wantCode(t, r, 0)
+	wantFields(t, r, map[string]any{"partnerId": a.id})
+	a.waitSignal("NewSession")
+}
+
 func TestMatchNeverSelf(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)

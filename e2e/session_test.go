@@ -17,7 +17,7 @@ func wantExit(t testing.TB, sig frame, receiver, partner, sid int64, reason stri
 
 func TestLeave(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
-		_, a, b, sid := chatting(t, d, "--partner-cooldown", "1m")
+		s, a, b, sid := chatting(t, d, "--partner-cooldown", "1m", "--cooldown-queue", "1", "--interest-wait", "1m")
 
 		wantCode(t, a.request("LEAVE", map[string]any{"sessionId": sid}), 0)
 		wantExit(t, b.waitSignal("PartnerExit"), b.id, a.id, sid, "left")
@@ -32,7 +32,9 @@ func TestLeave(t *testing.T) {
 		b.expectNone("PUSH_DIALOGUE", 0, b.isPush("PUSH_DIALOGUE"))
 		a.expectNone("PUSH_DIALOGUE", 0, a.isPush("PUSH_DIALOGUE"))
 
-		// Within the cooldown they are not paired again.
+		// Within the cooldown, with someone else waiting (Cid, holding out for chess), they are
+		// not paired again.
+		wantCode(t, newUser(t, s, d, "Cid").match("chess"), 4)
 		wantCode(t, a.match(), 4)
 		wantCode(t, b.match(), 4)
 		a.expectNone("NewSession", quiet, a.isSignal("NewSession"))

@@ -15,18 +15,17 @@ type MemoryQueue struct {
 	// waiting is the queue, longest waiter first. Queues stay short, since a request is matched
 	// at once when anyone suitable waits, so a slice beats cleverer structures.
 	waiting []Waiter
-	// pairs holds, per account, the accounts it must not be matched with and until when:
-	// partnered (in a session), recently left, or blocked for good.
+	// pairs holds, per account, the accounts it must not be matched with: partnered (in a
+	// session), recently parted, or blocked for good.
 	pairs map[int64]map[int64]pairBar
 }
 
+// pairBar is why two accounts may not meet: they are partnered, they parted (and the rule's
+// cooldown decides for how long), or one blocked the other for good.
 type pairBar struct {
-	until   time.Time // zero: while partnered
-	blocked bool      // never again
-}
-
-func (b pairBar) bars(now time.Time) bool {
-	return b.blocked || b.until.IsZero() || now.Before(b.until)
+	partnered bool
+	blocked   bool
+	parted    time.Time // when they parted, unless partnered or blocked
 }
 
 var _ Queue = (*MemoryQueue)(nil)
@@ -43,7 +42,9 @@ func (q *MemoryQueue) Match(_ context.Context, w Waiter, now time.Time) (Pair, b
 	if slices.ContainsFunc(q.waiting, func(x Waiter) bool { return x.AccountID == w.AccountID }) {
 		return Pair{}, false, nil
 	}
-	i := q.rule.Pick(w, q.waiting, now, q.allowedLocked(now))
+	// The one asking and everyone queued, less the two to be paired.
+	others := len(q.waiting) - 1
+	i := q.rule.Pick(w, q.waiting, now, q.allowedLocked(now, others))
 	if i < 0 {
 		q.waiting = append(q.waiting, w)
 		return Pair{}, false, nil
@@ -58,7 +59,10 @@ func (q *MemoryQueue) MatchWaiting(_ context.Context, now time.Time) ([]Pair, er
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var pairs []Pair
-	allowed := q.allowedLocked(now)
+	// The queue as the call finds it, less the two to be paired. Pairing in the loop below does
+	// not shrink it: the pass is one moment, and the rule stays symmetric through it, so a
+	// waiter ahead found unsuitable for everyone behind it stays so.
+	allowed := q.allowedLocked(now, len(q.waiting)-2)
 	for i := 0; i < len(q.waiting); i++ {
 		w := q.waiting[i]
 		j := q.rule.Pick(w, q.waiting[i+1:], now, allowed)
@@ -96,13 +100,13 @@ func (q *MemoryQueue) Cancel(_ context.Context, accountID int64) (bool, error) {
 }
 
 // Release implements Queue.
-func (q *MemoryQueue) Release(_ context.Context, a, b int64, until time.Time) error {
+func (q *MemoryQueue) Release(_ context.Context, a, b int64, at time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.pairs[a][b].blocked {
 		return nil
 	}
-	q.barLocked(a, b, pairBar{until: until})
+	q.barLocked(a, b, pairBar{parted: at})
 	return nil
 }
 
@@ -134,20 +138,23 @@ func (q *MemoryQueue) Waiting(context.Context) ([]Waiter, error) {
 
 // pairLocked records a and b as partnered and returns their Pair.
 func (q *MemoryQueue) pairLocked(a, b Waiter) Pair {
-	q.barLocked(a.AccountID, b.AccountID, pairBar{})
+	q.barLocked(a.AccountID, b.AccountID, pairBar{partnered: true})
 	return Pair{A: a, B: b, Common: Common(a.Interests, b.Interests)}
 }
 
-// allowedLocked returns the rule's allowed function for the moment now; it drops bars that have
-// expired as it meets them, so the table does not grow with history.
-func (q *MemoryQueue) allowedLocked(now time.Time) func(a, b int64) bool {
+// allowedLocked returns the rule's allowed function for the moment now, with others waiting
+// besides the two it is asked about. It drops the bars that have lapsed for good, the whole
+// cooldown having passed, as it meets them, so the table does not grow with history.
+func (q *MemoryQueue) allowedLocked(now time.Time, others int) func(a, b int64) bool {
 	return func(a, b int64) bool {
 		bar, ok := q.pairs[a][b]
-		if !ok {
+		switch {
+		case !ok:
 			return true
-		}
-		if bar.bars(now) {
+		case bar.partnered || bar.blocked:
 			return false
+		case q.rule.keptApart(bar.parted, now, q.rule.CooldownQueue):
+			return !q.rule.keptApart(bar.parted, now, others)
 		}
 		q.unbarLocked(a, b)
 		return true

@@ -8,7 +8,5 @@ import (
 )
 
 func TestMemoryQueue(t *testing.T) {
-	matchtest.Run(t, func(*testing.T) match.Queue {
-		return match.NewMemoryQueue(match.Rule{InterestWait: matchtest.InterestWait})
-	})
+	matchtest.Run(t, func(_ *testing.T, rule match.Rule) match.Queue { return match.NewMemoryQueue(rule) })
 }

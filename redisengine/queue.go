@@ -45,8 +45,7 @@ func NewQueue(client redis.UniversalClient, prefix string, rule match.Rule) *Que
 
 // Match implements match.Queue.
 func (q *Queue) Match(ctx context.Context, w match.Waiter, now time.Time) (match.Pair, bool, error) {
-	args := append([]any{now.UnixMilli(), q.rule.InterestWait.Milliseconds()}, queueWaiterArgs(w)...)
-	partner, err := q.waiters(ctx, "match", args...)
+	partner, err := q.waiters(ctx, "match", append([]any{now.UnixMilli()}, queueWaiterArgs(w)...)...)
 	if err != nil || len(partner) == 0 {
 		return match.Pair{}, false, err
 	}
@@ -55,7 +54,7 @@ func (q *Queue) Match(ctx context.Context, w match.Waiter, now time.Time) (match
 
 // MatchWaiting implements match.Queue.
 func (q *Queue) MatchWaiting(ctx context.Context, now time.Time) ([]match.Pair, error) {
-	ws, err := q.waiters(ctx, "matchwaiting", now.UnixMilli(), q.rule.InterestWait.Milliseconds())
+	ws, err := q.waiters(ctx, "matchwaiting", now.UnixMilli())
 	if err != nil {
 		return nil, err
 	}
@@ -79,8 +78,8 @@ func (q *Queue) Cancel(ctx context.Context, accountID int64) (bool, error) {
 }
 
 // Release implements match.Queue.
-func (q *Queue) Release(ctx context.Context, a, b int64, until time.Time) error {
-	_, err := q.run(ctx, "release", a, b, until.UnixMilli())
+func (q *Queue) Release(ctx context.Context, a, b int64, at time.Time) error {
+	_, err := q.run(ctx, "release", a, b, at.UnixMilli())
 	return err
 }
 
@@ -101,9 +100,16 @@ func (q *Queue) Waiting(ctx context.Context) ([]match.Waiter, error) {
 	return q.waiters(ctx, "waiting")
 }
 
-// run calls the script for operation op.
+// run calls the script for operation op, with the rule.
 func (q *Queue) run(ctx context.Context, op string, args ...any) (any, error) {
-	args = append([]any{op, queueTTL.Milliseconds()}, args...)
+	distinct := 0
+	if q.rule.DistinctClients {
+		distinct = 1
+	}
+	args = append([]any{
+		op, queueTTL.Milliseconds(),
+		q.rule.InterestWait.Milliseconds(), q.rule.PartnerCooldown.Milliseconds(), q.rule.CooldownQueue, distinct,
+	}, args...)
 	reply, err := queueScript.Run(ctx, q.client, q.keys, args...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: %s: %w", op, err)
@@ -124,9 +130,9 @@ func (q *Queue) waiters(ctx context.Context, op string, args ...any) ([]match.Wa
 	return ws, nil
 }
 
-// queueWaiterArgs is w as the script reads it: id, since (Unix ms), nickname, interests.
+// queueWaiterArgs is w as the script reads it: id, since (Unix ms), nickname, client, interests.
 func queueWaiterArgs(w match.Waiter) []any {
-	args := []any{w.AccountID, w.Since.UnixMilli(), w.Nickname}
+	args := []any{w.AccountID, w.Since.UnixMilli(), w.Nickname, w.Client}
 	for _, t := range w.Interests {
 		args = append(args, t)
 	}
@@ -148,21 +154,22 @@ func queueWaiters(reply any) ([]match.Waiter, error) {
 	return ws, nil
 }
 
-// queueWaiter decodes a waiter of the script: {id, since (Unix ms), nickname, {interests}}.
+// queueWaiter decodes a waiter of the script: {id, since (Unix ms), nickname, {interests}, client}.
 func queueWaiter(item any) (match.Waiter, bool) {
 	fields, ok := item.([]any)
-	if !ok || len(fields) != 4 {
+	if !ok || len(fields) != 5 {
 		return match.Waiter{}, false
 	}
 	id, idOK := fields[0].(string)
 	since, sinceOK := fields[1].(int64)
 	nick, nickOK := fields[2].(string)
 	tags, tagsOK := fields[3].([]any)
+	client, clientOK := fields[4].(string)
 	accountID, err := strconv.ParseInt(id, 10, 64)
-	if !idOK || !sinceOK || !nickOK || !tagsOK || err != nil {
+	if !idOK || !sinceOK || !nickOK || !tagsOK || !clientOK || err != nil {
 		return match.Waiter{}, false
 	}
-	w := match.Waiter{AccountID: accountID, Nickname: nick, Since: time.UnixMilli(since)}
+	w := match.Waiter{AccountID: accountID, Nickname: nick, Since: time.UnixMilli(since), Client: client}
 	for _, t := range tags {
 		tag, ok := t.(string)
 		if !ok {

@@ -1,21 +1,28 @@
 -- The waiting queue of redisengine.Queue. ARGV[1] names the operation, so that each operation
 -- is one atomic script call; ARGV[2] is the lifetime (ms) that every write renews on every key,
--- so that nothing outlives the nodes by more than that. All KEYS share the {q} hash tag:
+-- so that nothing outlives the nodes by more than that; ARGV[3] to ARGV[6] are the match.Rule:
+-- InterestWait (ms), PartnerCooldown (ms), CooldownQueue, and DistinctClients (1 or 0). The
+-- operation's own arguments follow. All KEYS share the {q} hash tag:
 --
 --   wait    zset  account id → Since (Unix ms): the queue, longest waiter first
 --   plain   zset  the same for the waiters without interests, who never insist
 --   tags    zset  "<length>:<interest><id>" at score 0 for each interest of each waiter, so
 --                 that a lexical range lists the waiters naming one interest
---   waiter  hash  account id → cmsgpack {nickname, {interests}}
---   bars    hash  "a:b" (a < b) → "p" while partnered, "b" if blocked, or else the Unix ms
---                 until which a and b may not meet
+--   waiter  hash  account id → cmsgpack {nickname, {interests}, client}
+--   bars    hash  "a:b" (a < b) → "p" while partnered, "b" if blocked, or else the Unix ms at
+--                 which a and b parted
 --   barof   zset  "a:b" and "b:a" at score 0 for each bar, so that a lexical range lists the
 --                 bars of one account
---   barexp  zset  "a:b" → until, for the bars that lapse, so that lapsed ones can be swept
+--   barexp  zset  "a:b" → when the whole PartnerCooldown since they parted is over, for the
+--                 bars that lapse, so that lapsed ones can be swept
 --
--- Replies carry each waiter as {id, since, nickname, {interests}}.
+-- Replies carry each waiter as {id, since, nickname, {interests}, client}.
 
 local wait, plain, tags, waiters, bars, barof, barexp = unpack(KEYS)
+local interestWait, partnerCooldown, cooldownQueue = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local distinctClients = ARGV[6] == '1'
+-- The operation's own arguments start here.
+local arg0 = 7
 
 local function tagPrefix(tag)
 	return #tag .. ':' .. tag
@@ -28,13 +35,25 @@ local function pairKey(a, b)
 	return b .. ':' .. a
 end
 
+-- cooldown is match.Rule.Cooldown in ms: how long two who parted are kept apart with others
+-- waiting besides them. Lua's numbers are IEEE doubles, as the Go side's are, so the two agree
+-- to the millisecond.
+local function cooldown(others)
+	if others >= cooldownQueue then
+		return partnerCooldown
+	end
+	return math.floor(partnerCooldown * others / cooldownQueue)
+end
+
+-- bar records why a and b may not meet: v is "p" (partnered), "b" (blocked) or the Unix ms at
+-- which they parted, as a string.
 local function bar(a, b, v)
 	local k = pairKey(a, b)
 	redis.call('HSET', bars, k, v)
 	if v == 'p' or v == 'b' then
 		redis.call('ZREM', barexp, k)
 	else
-		redis.call('ZADD', barexp, v, k)
+		redis.call('ZADD', barexp, tonumber(v) + cooldown(cooldownQueue), k)
 	end
 	redis.call('ZADD', barof, 0, a .. ':' .. b, 0, b .. ':' .. a)
 end
@@ -46,15 +65,19 @@ local function unbar(a, b)
 	redis.call('ZREM', barof, a .. ':' .. b, b .. ':' .. a)
 end
 
--- allowed reports whether a and b may meet at now, dropping a lapsed bar as it meets it, as
--- the memory queue does.
-local function allowed(a, b, now)
+-- allowed reports whether the bars let a and b meet at now, with others waiting besides them.
+-- Like the memory queue, it drops a bar that has lapsed for good as it meets it.
+local function allowed(a, b, now, others)
 	local v = redis.call('HGET', bars, pairKey(a, b))
 	if not v then
 		return true
 	end
-	if v == 'p' or v == 'b' or now < tonumber(v) then
+	if v == 'p' or v == 'b' then
 		return false
+	end
+	local parted = tonumber(v)
+	if now < parted + cooldown(cooldownQueue) then
+		return now >= parted + cooldown(others)
 	end
 	unbar(a, b)
 	return true
@@ -76,24 +99,27 @@ local function load(id)
 		return nil
 	end
 	local w = cmsgpack.unpack(packed)
-	return {id = id, since = tonumber(redis.call('ZSCORE', wait, id)), nick = w[1], tags = w[2]}
+	-- A waiter queued by a version that kept no client has none.
+	local client = w[3] or ''
+	return {id = id, since = tonumber(redis.call('ZSCORE', wait, id)), nick = w[1], tags = w[2], client = client}
 end
 
+-- argWaiter reads a waiter from ARGV[i] on: id, since (Unix ms), nickname, client, interests.
 local function argWaiter(i)
-	local w = {id = ARGV[i], since = tonumber(ARGV[i + 1]), nick = ARGV[i + 2], tags = {}}
-	for j = i + 3, #ARGV do
+	local w = {id = ARGV[i], since = tonumber(ARGV[i + 1]), nick = ARGV[i + 2], client = ARGV[i + 3], tags = {}}
+	for j = i + 4, #ARGV do
 		w.tags[#w.tags + 1] = ARGV[j]
 	end
 	return w
 end
 
 local function reply(w)
-	return {w.id, w.since, w.nick, w.tags}
+	return {w.id, w.since, w.nick, w.tags, w.client}
 end
 
 local function enqueue(w)
 	redis.call('ZADD', wait, w.since, w.id)
-	redis.call('HSET', waiters, w.id, cmsgpack.pack({w.nick, w.tags}))
+	redis.call('HSET', waiters, w.id, cmsgpack.pack({w.nick, w.tags, w.client}))
 	if #w.tags == 0 then
 		redis.call('ZADD', plain, w.since, w.id)
 	end
@@ -111,14 +137,29 @@ local function dequeue(w)
 	end
 end
 
--- first returns the longest waiter of zset key with a score in [min, max] other than w that
--- may meet w, and its rank in the queue.
-local function first(key, min, max, w, now)
+-- sameClient is match.Rule's DistinctClients test: whether w and the waiter c come from one
+-- client. An unknown (empty) client is nobody's.
+local function sameClient(w, c)
+	if not distinctClients or w.client == '' then
+		return false
+	end
+	return cmsgpack.unpack(redis.call('HGET', waiters, c))[3] == w.client
+end
+
+-- suits reports whether w and the waiter c may be paired at now, with others waiting besides
+-- them, checking what match.Rule.Pick checks in the order it does.
+local function suits(w, c, now, others)
+	return c ~= w.id and not sameClient(w, c) and allowed(w.id, c, now, others)
+end
+
+-- first returns the longest waiter of zset key with a score in [min, max] that suits w, and its
+-- rank in the queue.
+local function first(key, min, max, w, now, others)
 	local offset = 0
 	while true do
 		local ids = redis.call('ZRANGEBYSCORE', key, min, max, 'LIMIT', offset, 16)
 		for _, c in ipairs(ids) do
-			if c ~= w.id and allowed(w.id, c, now) then
+			if suits(w, c, now, others) then
 				return c, redis.call('ZRANK', wait, c)
 			end
 		end
@@ -133,15 +174,16 @@ end
 -- returns the id of w's partner, or nil. The longest waiter sharing an interest wins; failing
 -- that, the longest waiter where neither side still insists. A waiter insists while it has
 -- interests and waited less than InterestWait, that is since after cutoff = now - InterestWait;
--- so the waiters that do not insist are those in plain and those in wait up to cutoff.
-local function pick(w, now, cutoff)
+-- so the waiters that do not insist are those in plain and those in wait up to cutoff. Others is
+-- how many wait besides w and its partner-to-be, for the cooldown.
+local function pick(w, now, cutoff, others)
 	local best, bestRank
 	for _, t in ipairs(w.tags) do
 		local p = tagPrefix(t)
 		for _, m in ipairs(redis.call('ZRANGEBYLEX', tags, '[' .. p, '(' .. p .. '\255')) do
 			local c = string.sub(m, #p + 1)
 			local r = redis.call('ZRANK', wait, c)
-			if c ~= w.id and (not best or r < bestRank) and allowed(w.id, c, now) then
+			if (not best or r < bestRank) and suits(w, c, now, others) then
 				best, bestRank = c, r
 			end
 		end
@@ -149,8 +191,8 @@ local function pick(w, now, cutoff)
 	if best or (#w.tags > 0 and w.since > cutoff) then
 		return best
 	end
-	local waited, waitedRank = first(wait, '-inf', cutoff, w, now)
-	local free, freeRank = first(plain, '-inf', '+inf', w, now)
+	local waited, waitedRank = first(wait, '-inf', cutoff, w, now, others)
+	local free, freeRank = first(plain, '-inf', '+inf', w, now, others)
 	if free and (not waited or freeRank < waitedRank) then
 		return free
 	end
@@ -168,15 +210,17 @@ end
 
 local ops = {}
 
--- match: ARGV now, InterestWait (ms), waiter. Replies {partner}, or {} if w waits.
+-- match: now, waiter. Replies {partner}, or {} if w waits.
 function ops.match()
-	local now = tonumber(ARGV[3])
-	local w = argWaiter(5)
+	local now = tonumber(ARGV[arg0])
+	local w = argWaiter(arg0 + 1)
 	if redis.call('ZSCORE', wait, w.id) then
 		return {}
 	end
 	sweep(now, 4)
-	local c = pick(w, now, now - tonumber(ARGV[4]))
+	-- Others: the queue and w, less the two to be paired.
+	local others = redis.call('ZCARD', wait) - 1
+	local c = pick(w, now, now - interestWait, others)
 	if not c then
 		enqueue(w)
 		return {}
@@ -208,20 +252,22 @@ local function hopeful(cutoff)
 	return set
 end
 
--- matchwaiting: ARGV now, InterestWait (ms). Replies with the pairs, two waiters each. Like
--- the memory queue, it offers each waiter, longest first, the waiters queued behind it; pick
--- may offer the whole queue, since the rule is symmetric and so the waiters left ahead have
--- already been found not to suit.
+-- matchwaiting: now. Replies with the pairs, two waiters each. Like the memory queue, it offers
+-- each waiter, longest first, the waiters queued behind it; pick may offer the whole queue,
+-- since the rule is symmetric and so the waiters left ahead have already been found not to
+-- suit. For that, the others waiting are counted once, as the call finds the queue, and not
+-- again as pairs leave it.
 function ops.matchwaiting()
-	local now = tonumber(ARGV[3])
-	local cutoff = now - tonumber(ARGV[4])
+	local now = tonumber(ARGV[arg0])
+	local cutoff = now - interestWait
 	sweep(now, 1000)
+	local others = redis.call('ZCARD', wait) - 2
 	local set = hopeful(cutoff)
 	local out = {}
 	for _, id in ipairs(redis.call('ZRANGE', wait, 0, -1)) do
 		local w = set[id] and load(id)
 		if w then
-			local c = pick(w, now, cutoff)
+			local c = pick(w, now, cutoff, others)
 			if c then
 				dequeue(w)
 				out[#out + 1] = reply(w)
@@ -232,18 +278,18 @@ function ops.matchwaiting()
 	return out
 end
 
--- requeue: ARGV waiter.
+-- requeue: waiter.
 function ops.requeue()
-	local w = argWaiter(3)
+	local w = argWaiter(arg0)
 	if not redis.call('ZSCORE', wait, w.id) then
 		enqueue(w)
 	end
 	return 0
 end
 
--- cancel: ARGV id. Replies 1 if it was waiting, else 0.
+-- cancel: id. Replies 1 if it was waiting, else 0.
 function ops.cancel()
-	local w = load(ARGV[3])
+	local w = load(ARGV[arg0])
 	if not w then
 		return 0
 	end
@@ -251,24 +297,24 @@ function ops.cancel()
 	return 1
 end
 
--- release: ARGV a, b, until (Unix ms).
+-- release: a, b, when they parted (Unix ms).
 function ops.release()
-	local a, b = ARGV[3], ARGV[4]
+	local a, b = ARGV[arg0], ARGV[arg0 + 1]
 	if redis.call('HGET', bars, pairKey(a, b)) ~= 'b' then
-		bar(a, b, ARGV[5])
+		bar(a, b, ARGV[arg0 + 2])
 	end
 	return 0
 end
 
--- block: ARGV a, b.
+-- block: a, b.
 function ops.block()
-	bar(ARGV[3], ARGV[4], 'b')
+	bar(ARGV[arg0], ARGV[arg0 + 1], 'b')
 	return 0
 end
 
--- forget: ARGV id.
+-- forget: id.
 function ops.forget()
-	local id = ARGV[3]
+	local id = ARGV[arg0]
 	local w = load(id)
 	if w then
 		dequeue(w)

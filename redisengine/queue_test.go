@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,7 @@ import (
 	"github.com/duetchat/duet/redisengine/redistest"
 )
 
-var queueRule = match.Rule{InterestWait: matchtest.InterestWait}
+var queueRule = match.Rule{InterestWait: 10 * time.Second, PartnerCooldown: time.Minute, CooldownQueue: 10}
 
 func TestQueue(t *testing.T) {
 	// Each deployment the queue must work on returns a function that connects a new client,
@@ -45,8 +46,8 @@ func TestQueue(t *testing.T) {
 			connect := d.start(t)
 			client := connect(t)
 			t.Run("Contract", func(t *testing.T) {
-				matchtest.Run(t, func(t *testing.T) match.Queue {
-					return redisengine.NewQueue(client, t.Name()+":", queueRule)
+				matchtest.Run(t, func(t *testing.T, rule match.Rule) match.Queue {
+					return redisengine.NewQueue(client, t.Name()+":", rule)
 				})
 			})
 			t.Run("Nodes", func(t *testing.T) { queueNodes(t, connect) })
@@ -144,8 +145,8 @@ func queueNodes(t *testing.T, connect func(t *testing.T) redis.UniversalClient) 
 }
 
 // TestQueueLikeMemory drives the Redis queue and the memory queue through the same random
-// history and wants the same answers from both: the script applies match.Rule and the bars
-// exactly as the memory queue does.
+// history, under a random rule, and wants the same answers from both: the script applies
+// match.Rule and the bars exactly as the memory queue does.
 func TestQueueLikeMemory(t *testing.T) {
 	client := queueClient(t, &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr}})
 	ctx := context.Background()
@@ -153,8 +154,17 @@ func TestQueueLikeMemory(t *testing.T) {
 		t.Run(fmt.Sprint("Seed", seed), func(t *testing.T) {
 			t.Parallel()
 			rnd := rand.New(rand.NewPCG(seed, seed))
-			queues := []match.Queue{match.NewMemoryQueue(queueRule), redisengine.NewQueue(client, t.Name()+":", queueRule)}
+			// Cooldowns with odd milliseconds, so that the shrunk ones are rounded.
+			rule := match.Rule{
+				InterestWait:    queueRule.InterestWait,
+				PartnerCooldown: time.Duration(rnd.IntN(20_000)) * time.Millisecond,
+				CooldownQueue:   rnd.IntN(7),
+				DistinctClients: seed%2 == 1,
+			}
+			t.Logf("rule %+v", rule)
+			queues := []match.Queue{match.NewMemoryQueue(rule), redisengine.NewQueue(client, t.Name()+":", rule)}
 			tagSet := []string{"go", "rust", "c++", "日本語", "a:b"}
+			clients := []string{"", "home", "office", "café ☕"}
 			now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 			var paired []match.Pair // every pair made so far
 			account := func() int64 { return 1 + rnd.Int64N(12) }
@@ -182,7 +192,10 @@ func TestQueueLikeMemory(t *testing.T) {
 							interests = append(interests, tag)
 						}
 					}
-					w := match.Waiter{AccountID: id, Nickname: fmt.Sprintf("Zoë ✨ %d", id), Interests: interests, Since: now}
+					w := match.Waiter{
+						AccountID: id, Nickname: fmt.Sprintf("Zoë ✨ %d", id), Interests: interests, Since: now,
+						Client: clients[rnd.IntN(len(clients))],
+					}
 					desc = fmt.Sprintf("Match(%+v)", w)
 					call = func(q match.Queue) (string, []match.Pair, error) {
 						p, ok, err := q.Match(ctx, w, now)
@@ -210,9 +223,9 @@ func TestQueueLikeMemory(t *testing.T) {
 					}
 				case r < 92:
 					a, b := couple()
-					until := now.Add(time.Duration(rnd.IntN(12)) * time.Second)
-					desc = fmt.Sprintf("Release(%d, %d, %v)", a, b, until)
-					call = func(q match.Queue) (string, []match.Pair, error) { return "", nil, q.Release(ctx, a, b, until) }
+					at := now.Add(-time.Duration(rnd.IntN(8)) * 250 * time.Millisecond)
+					desc = fmt.Sprintf("Release(%d, %d, %v)", a, b, at)
+					call = func(q match.Queue) (string, []match.Pair, error) { return "", nil, q.Release(ctx, a, b, at) }
 				case r < 96:
 					a, b := couple()
 					desc = fmt.Sprintf("Block(%d, %d)", a, b)
@@ -251,7 +264,7 @@ func TestQueueLikeMemory(t *testing.T) {
 func queueString(v any) string {
 	switch v := v.(type) {
 	case match.Waiter:
-		return fmt.Sprintf("{%d %q %q %d}", v.AccountID, v.Nickname, v.Interests, v.Since.UnixMilli())
+		return fmt.Sprintf("{%d %q %q %d %q}", v.AccountID, v.Nickname, v.Interests, v.Since.UnixMilli(), v.Client)
 	case match.Pair:
 		return fmt.Sprintf("{%s %s %q}", queueString(v.A), queueString(v.B), v.Common)
 	case []match.Waiter:
@@ -285,7 +298,7 @@ func TestQueueKeys(t *testing.T) {
 			t.Fatalf("Match(%d) = %v, %v, want paired %v", id, ok, err, id%2 == 0)
 		}
 		if id%2 == 0 {
-			if err := q.Release(ctx, id-1, id, t0.Add(time.Minute)); err != nil {
+			if err := q.Release(ctx, id-1, id, t0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -321,27 +334,65 @@ func TestQueueKeys(t *testing.T) {
 	}
 }
 
+// TestQueueWaiterFromBeforeClients: a waiter queued by a node that kept no client address, as
+// nodes did before distinct_clients, is read as coming from an unknown client and still pairs.
+func TestQueueWaiterFromBeforeClients(t *testing.T) {
+	client := queueClient(t, &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr}})
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// What the earlier script wrote for a waiter: its Since in wait and plain, and the record
+	// {nickname, {interests}} in waiter.
+	old := redis.NewScript(`
+		redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+		redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+		redis.call('HSET', KEYS[3], ARGV[1], cmsgpack.pack({ARGV[3], {}}))
+		return 0
+	`)
+	keys := []string{"old:{q}:wait", "old:{q}:plain", "old:{q}:waiter"}
+	if err := old.Run(ctx, client, keys, 1, t0.UnixMilli(), "Ann").Err(); err != nil {
+		t.Fatal(err)
+	}
+	q := redisengine.NewQueue(client, "old:", match.Rule{DistinctClients: true})
+	waiting, err := q.Waiting(ctx)
+	if err != nil || len(waiting) != 1 || waiting[0].Nickname != "Ann" || waiting[0].Client != "" {
+		t.Fatalf("Waiting = %v, %v, want Ann from an unknown client", waiting, err)
+	}
+	p, ok, err := q.Match(ctx, match.Waiter{AccountID: 2, Nickname: "Bob", Since: t0, Client: "home"}, t0)
+	if err != nil || !ok || p.B.AccountID != 1 {
+		t.Fatalf("Match(Bob) = %v, %v, %v, want paired with Ann", p, ok, err)
+	}
+}
+
 // BenchmarkQueueMatch reports how many pairs per second the queue makes on one Redis, with
 // requests from many goroutines at once.
 func BenchmarkQueueMatch(b *testing.B) {
+	distinct := queueRule
+	distinct.DistinctClients = true
 	for _, bc := range []struct {
 		name      string
+		rule      match.Rule
 		interests [][]string
+		clients   int // how many client addresses the accounts share; 0: unknown
 	}{
-		{"NoInterests", [][]string{nil}},
-		{"Interests", [][]string{{"go"}, {"rust"}, {"music", "go"}, {"chess"}}},
+		{"NoInterests", queueRule, [][]string{nil}, 0},
+		{"Interests", queueRule, [][]string{{"go"}, {"rust"}, {"music", "go"}, {"chess"}}, 0},
+		{"DistinctClients", distinct, [][]string{nil}, 4},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client := queueClient(b, &redis.UniversalOptions{Addrs: []string{redistest.Start(b).Addr}})
-			q := redisengine.NewQueue(client, "bench:", queueRule)
+			q := redisengine.NewQueue(client, "bench:", bc.rule)
 			ctx := context.Background()
 			now := time.Now()
 			var ids, pairs atomic.Int64
+			scriptTime := serverScriptTime(b, client)
 			b.SetParallelism(16) // many connections, as on a busy node
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					id := ids.Add(1)
 					w := match.Waiter{AccountID: id, Nickname: "n", Interests: bc.interests[id%int64(len(bc.interests))], Since: now}
+					if bc.clients > 0 {
+						w.Client = fmt.Sprint("client", id%int64(bc.clients))
+					}
 					_, ok, err := q.Match(ctx, w, now)
 					if err != nil {
 						b.Error(err)
@@ -353,6 +404,39 @@ func BenchmarkQueueMatch(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(pairs.Load())/b.Elapsed().Seconds(), "pairs/s")
+			b.ReportMetric(float64(scriptTime().Nanoseconds())/float64(b.N), "redis-ns/op")
 		})
 	}
+}
+
+// serverScriptTime returns a function that reports how long Redis has spent running scripts
+// since the call, by its own count: unlike the wall clock, it hardly moves with the load of the
+// machine the benchmark shares.
+func serverScriptTime(tb testing.TB, client redis.UniversalClient) func() time.Duration {
+	tb.Helper()
+	total := func() time.Duration {
+		info, err := client.Info(context.Background(), "commandstats").Result()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var us int64
+		for line := range strings.Lines(info) {
+			name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if name != "cmdstat_evalsha" && name != "cmdstat_eval" || !ok {
+				continue
+			}
+			for field := range strings.SplitSeq(stats, ",") {
+				if v, ok := strings.CutPrefix(field, "usec="); ok {
+					n, err := strconv.ParseInt(v, 10, 64)
+					if err != nil {
+						tb.Fatalf("commandstats %s: %v", line, err)
+					}
+					us += n
+				}
+			}
+		}
+		return time.Duration(us) * time.Microsecond
+	}
+	start := total()
+	return func() time.Duration { return total() - start }
 }

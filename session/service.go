@@ -521,7 +521,7 @@ func (s *Service) End(ctx context.Context, sessionID, by int64, reason string) (
 		return false, err
 	}
 	a, b := sess.Members[0].ID, sess.Members[1].ID
-	if err := s.queue.Release(ctx, a, b, now.Add(s.opt.PartnerCooldown)); err != nil {
+	if err := s.queue.Release(ctx, a, b, now); err != nil {
 		s.log.Warn("releasing a pair", "err", err)
 	}
 	for _, m := range sess.Members {

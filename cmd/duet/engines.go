@@ -36,7 +36,10 @@ type engines struct {
 const nodeLeaseTTL = 30 * time.Second
 
 func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*engines, error) {
-	rule := match.Rule{InterestWait: cfg.InterestWait}
+	rule := match.Rule{
+		InterestWait: cfg.InterestWait, PartnerCooldown: cfg.PartnerCooldown, CooldownQueue: cfg.CooldownQueue,
+		DistinctClients: cfg.DistinctClients,
+	}
 	switch cfg.Engine {
 	case "redis":
 		return openRedis(ctx, cfg, rule, log)
