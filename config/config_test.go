@@ -104,6 +104,13 @@ func TestPrecedence(t *testing.T) {
 			flag: "--ping-interval=4s",
 			want: [4]any{5 * time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second},
 		},
+		"bool, its flag standing alone": {
+			get:  func(c Config) any { return c.DistinctClients },
+			file: "distinct_clients: true",
+			env:  map[string]string{"DUET_DISTINCT_CLIENTS": "false"},
+			flag: "--distinct-clients",
+			want: [4]any{false, true, false, true},
+		},
 		"int": {
 			get:  func(c Config) any { return c.MaxSessions },
 			file: "max_sessions: 4",

@@ -102,6 +102,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	path := fs.String("config", "", "")
 	flags := make([]flagText, len(settings))
 	for i, s := range settings {
+		_, flags[i].isBool = s.field(&Config{}).(*bool)
 		fs.Var(&flags[i], s.flagName(), s.help)
 	}
 	if err := fs.Parse(args); err != nil {
@@ -146,10 +147,14 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 }
 
 // flagText is a flag's value as given, kept to be parsed after the file and the environment.
+// A bool flag may stand alone (--distinct-clients) or take a value (--distinct-clients=false).
 type flagText struct {
-	text string
-	set  bool
+	text   string
+	set    bool
+	isBool bool
 }
+
+func (f *flagText) IsBoolFlag() bool { return f.isBool }
 
 func (f *flagText) String() string { return f.text }
 

@@ -226,3 +226,25 @@ func TestSkippingAndSizeLimits(t *testing.T) {
 	sbc := pair(t, b, c)
 	wantCode(t, c.request("REPORT", map[string]any{"sessionId": sbc, "category": "spam"}), 6)
 }
+
+// TestDistinctClients: with distinct_clients on, two accounts from one address are never
+// paired (one person cannot chat with themself, nor a bot with its twin); off, they are.
+func TestDistinctClients(t *testing.T) {
+	t.Run("on", func(t *testing.T) {
+		s := startServerRaw(t, append(behindProxy, "--distinct-clients")...)
+		first, twin := userFrom(t, s, seedDialect, "Ann", "203.0.113.7"), userFrom(t, s, seedDialect, "Ann again", "203.0.113.7")
+		other := userFrom(t, s, seedDialect, "Bob", "198.51.100.1")
+		wantCode(t, first.match(), 4)
+		wantCode(t, twin.match(), 4)
+		r := other.match()
+		wantCode(t, r, 0)
+		wantFields(t, r, map[string]any{"partnerId": first.id})
+		twin.expectNone("a NewSession with its twin", 1500*time.Millisecond, twin.isSignal("NewSession"))
+	})
+	t.Run("off", func(t *testing.T) {
+		s := startServerRaw(t, behindProxy...)
+		first, twin := userFrom(t, s, seedDialect, "Ann", "203.0.113.7"), userFrom(t, s, seedDialect, "Ann again", "203.0.113.7")
+		wantCode(t, first.match(), 4)
+		wantCode(t, twin.match(), 0)
+	})
+}

@@ -37,7 +37,6 @@ type Options struct {
 	MaxNickname     int           // characters per nickname
 	PingInterval    time.Duration // between heartbeats, when connections report presence
 	PresenceTimeout time.Duration // silence after which an account is gone
-	PartnerCooldown time.Duration // how long two who parted are not matched again
 	TypingTimeout   time.Duration // how long typing:true lasts unless refreshed
 	Cooloff         time.Duration // automatic ban of a flooding client; 0: none
 	Observer        Observer      // hears of matches; nil: nobody
@@ -345,7 +344,7 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 		return Matched{}, duet.Errorf(duet.LimitReached, "you are already in %d chats, the most allowed", s.opt.MaxSessions)
 	}
 	now := s.now()
-	pair, ok, err := s.queue.Match(ctx, match.Waiter{AccountID: id, Nickname: a.Nickname, Interests: tags, Since: now}, now)
+	pair, ok, err := s.queue.Match(ctx, match.Waiter{AccountID: id, Nickname: a.Nickname, Interests: tags, Since: now, Client: a.Client.Addr}, now)
 	if err != nil {
 		return Matched{}, err
 	}

@@ -112,7 +112,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	measure := metrics.New()
 	svc := session.NewService(eng.store, eng.queue, eng.bans, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
-		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, PartnerCooldown: cfg.PartnerCooldown, TypingTimeout: cfg.TypingTimeout,
+		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
 		Cooloff: cfg.Cooloff, Observer: measure,
 	})
 	clientIP := web.ClientIP(cfg.TrustedProxies)
