@@ -44,8 +44,8 @@
 //
 // # Reloading
 //
-// Reload reads the word list again, and Watch calls it whenever the file's modification time or
-// size changes. A list that fails to load leaves the rules in use as they were. A Filter is safe
+// Reload reads the word list again, and Watch calls it when the file's modification time or size
+// changes and then stays the same for one interval. A list that fails to load leaves the rules in use as they were. A Filter is safe
 // for concurrent use: every check sees one whole set of rules, old or new.
 package filter
 
@@ -219,9 +219,11 @@ func examine(path string) fileInfo {
 	return fileInfo{modTime: st.ModTime().UnixNano(), size: st.Size()}
 }
 
-// Watch reloads the word list whenever its modification time or size changes, looking every
-// interval, until ctx ends. It logs each reload and each failure once; after a failure the rules
-// stay as they were until the file loads again. Without a word list it returns at once.
+// Watch reloads the word list when its modification time or size changes, looking every
+// interval, until ctx ends. It waits for the file to stay the same for one interval before it
+// reads it, so that a file still being written is not read half-way. It logs each reload, and
+// each failure once; after a failure the rules stay as they were until the file loads again.
+// Without a word list it returns at once.
 func (f *Filter) Watch(ctx context.Context, every time.Duration, log *slog.Logger) error {
 	path := f.opt.WordsFile
 	if path == "" {
@@ -232,7 +234,8 @@ func (f *Filter) Watch(ctx context.Context, every time.Duration, log *slog.Logge
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	seen := f.words.Load().file
+	handled := f.words.Load().file // the state of the file last loaded or reported
+	previous := handled            // the state seen one interval ago
 	for {
 		select {
 		case <-ctx.Done():
@@ -240,10 +243,12 @@ func (f *Filter) Watch(ctx context.Context, every time.Duration, log *slog.Logge
 		case <-tick.C:
 		}
 		now := examine(path)
-		if now == seen {
+		settled := now == previous
+		previous = now
+		if !settled || now == handled {
 			continue
 		}
-		seen = now
+		handled = now
 		if now.err != "" {
 			log.Error("filter: cannot read the word list; keeping the rules in use", "path", path, "err", now.err)
 			continue

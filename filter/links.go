@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/publicsuffix"
 )
@@ -71,7 +72,7 @@ func hasLink(text []rune, s *scratch) bool {
 		case l.after == sepScheme:
 			return true
 		case isDot(l.after) && i+1 < len(labels):
-			if string(s.joined[l.from:l.to]) == "www" || isTopLevelDomain(s.joined[labels[i+1].from:labels[i+1].to], l.after) {
+			if runesAre(s.joined[l.from:l.to], "www") || isTopLevelDomain(s.joined[labels[i+1].from:labels[i+1].to], l.after) {
 				return true
 			}
 			if (i == 0 || labels[i-1].after != sepDot) && isIPv4(s.joined, labels[i:]) {
@@ -83,7 +84,23 @@ func hasLink(text []rune, s *scratch) bool {
 }
 
 func isLabelRune(r rune) bool {
-	return r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' // folded: no capitals
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// runesAre reports whether rs spells the ASCII string s.
+func runesAre(rs []rune, s string) bool {
+	if len(rs) != len(s) {
+		return false
+	}
+	for i, r := range rs {
+		if r != rune(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func isDot(s separator) bool { return s == sepDot || s == sepMasked || s == sepSpaced }
@@ -134,7 +151,7 @@ func classifySeparator(sep []rune) separator {
 func readDotWords(labels []label, joined []rune) []label {
 	out := labels[:0]
 	for _, l := range labels {
-		if n := len(out); n > 0 && string(joined[l.from:l.to]) == "dot" {
+		if n := len(out); n > 0 && runesAre(joined[l.from:l.to], "dot") {
 			prev := &out[n-1]
 			switch {
 			case prev.after == sepSpace && l.after == sepSpace:
@@ -190,8 +207,8 @@ func isTopLevelDomain(label []rune, sep separator) bool {
 	if !bytes.HasPrefix(tld, []byte("xn--")) { // punycode, whose digits are digits
 		for i, c := range tld {
 			if '0' <= c && c <= '9' {
-				ls, _ := leet(rune(c))
-				tld[i] = byte(ls[0])
+				letter, _ := leet(rune(c))
+				tld[i] = byte(letter)
 			}
 		}
 	}

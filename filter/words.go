@@ -2,16 +2,20 @@ package filter
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 )
 
 // A text is matched against the word list as a sequence of units: the folded letters of its
 // words, with one gap unit between two words. Letters that were typed spaced out ("f u c k",
-// "f.u.c.k") are joined into one word first.
+// "f.u.c.k") are joined into one word first. Inside a word, a digit or symbol is replaced by the
+// letter it stands for, or the two it may stand for.
 type unit struct {
 	r     rune
+	alt   rune // the other letter that a digit or symbol may stand for, or 0
 	flags unitFlags
 }
 
@@ -24,8 +28,6 @@ const (
 	// mayEnd marks a unit where a listed word may end: the last letter of a word, or the last
 	// before trailing symbols ("ass!!" may end at the last "s" or the last "!").
 	mayEnd
-	// literal marks a unit of a number: its digits stand for themselves, not for letters.
-	literal
 )
 
 // gap is the unit between two words, and the separator of words in a listed phrase.
@@ -35,50 +37,74 @@ const gap = ' '
 // are still read as one spaced-out word: "f u c k", "f . u . c . k".
 const maxSpacedGap = 3
 
-// leet returns the letters that the digit or symbol r is commonly typed for, or r itself.
-func leet(r rune) (letters [2]rune, n int) {
-	switch r {
-	case '0':
-		return [2]rune{'o'}, 1
-	case '1', '|':
-		return [2]rune{'i', 'l'}, 2
-	case '2':
-		return [2]rune{'z'}, 1
-	case '3':
-		return [2]rune{'e'}, 1
-	case '4', '@':
-		return [2]rune{'a'}, 1
-	case '5', '$':
-		return [2]rune{'s'}, 1
-	case '6':
-		return [2]rune{'b', 'g'}, 2
-	case '7':
-		return [2]rune{'t'}, 1
-	case '8':
-		return [2]rune{'b'}, 1
-	case '9':
-		return [2]rune{'g'}, 1
-	case '!':
-		return [2]rune{'i'}, 1
+// leet returns the letter that the digit or symbol r is commonly typed for, and another that it
+// may be typed for or 0; for any other rune it returns r and 0.
+func leet(r rune) (letter, alt rune) {
+	if r < utf8.RuneSelf {
+		l := leetLetters[r]
+		return l[0], l[1]
 	}
-	return [2]rune{r}, 1
+	return r, 0
 }
 
-// isLeetSymbol reports whether r is a symbol that is read as a letter inside a word.
-func isLeetSymbol(r rune) bool {
-	return r == '@' || r == '$' || r == '!' || r == '|'
+var leetLetters = func() (t [utf8.RuneSelf][2]rune) {
+	for c := range t {
+		t[c][0] = rune(c)
+	}
+	for _, l := range []string{"0o", "1il", "|il", "2z", "3e", "4a", "@a", "5s", "$s", "6bg", "7t", "8b", "9g", "!i"} {
+		copy(t[l[0]][:], []rune(l[1:]))
+	}
+	return t
+}()
+
+// runeClass is what a folded rune is to the word scanner.
+type runeClass uint8
+
+const (
+	nonWord    runeClass = iota // white space, punctuation and the rest
+	letter                      // a letter, or a spacing mark inside a word of an Indic script
+	digit                       // read as a letter inside a word, as itself in a number
+	symbol                      // read as a letter inside a word: @ $ ! |
+	apostrophe                  // dropped from inside a word: "don't" is read "dont"
+)
+
+func classify(r rune) runeClass {
+	if r < utf8.RuneSelf {
+		return asciiClasses[r]
+	}
+	return classifyNonASCII(r)
 }
 
-// isApostrophe reports whether r is dropped from inside words: "don't" is read "dont".
-func isApostrophe(r rune) bool {
-	return r == '\'' || r == '`' || r == '\u2019' || r == '\u02bc'
+func classifyNonASCII(r rune) runeClass {
+	switch {
+	case r == '\u2019' || r == '\u02bc': // right single quotation mark, modifier letter apostrophe
+		return apostrophe
+	case unicode.IsLetter(r) || unicode.Is(unicode.Mc, r):
+		return letter
+	case unicode.IsDigit(r):
+		return digit
+	}
+	return nonWord
 }
 
-func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mc, r) || isLeetSymbol(r)
-}
+var asciiClasses = func() (t [utf8.RuneSelf]runeClass) {
+	for c := range t {
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+			t[c] = letter
+		case '0' <= c && c <= '9':
+			t[c] = digit
+		case c == '@' || c == '$' || c == '!' || c == '|':
+			t[c] = symbol
+		case c == '\'' || c == '`':
+			t[c] = apostrophe
+		}
+	}
+	return t
+}()
 
-// token is one word of a folded text: the runes text[from:to], less apostrophes.
+// token is one word of a folded text: the runes text[from:to], less apostrophes. A word begins
+// with a letter, digit or symbol; an apostrophe is a separator unless it is inside a word.
 type token struct {
 	from, to  int
 	runes     int  // word runes, apostrophes not counted
@@ -92,20 +118,25 @@ func scan(text []rune, units []unit, toks []token) ([]unit, []token) {
 	toks = toks[:0]
 	sep := 0
 	for i := 0; i < len(text); {
-		r := text[i]
-		if !isWordRune(r) {
-			sep++
+		switch classify(text[i]) {
+		case nonWord, apostrophe:
+			if text[i] != ' ' || i == 0 || text[i-1] != ' ' { // a run of spaces is one separator, as in Normalize
+				sep++
+			}
 			i++
 			continue
 		}
 		t := token{from: i, sepBefore: sep}
-		for ; i < len(text) && (isWordRune(text[i]) || isApostrophe(text[i])); i++ {
-			if isApostrophe(text[i]) {
-				continue
+		for ; i < len(text); i++ {
+			c := classify(text[i])
+			if c == nonWord {
+				break
 			}
-			t.runes++
-			t.letter = t.letter || unicode.IsLetter(text[i])
-			t.digit = t.digit || unicode.IsDigit(text[i])
+			if c != apostrophe {
+				t.runes++
+			}
+			t.letter = t.letter || c == letter
+			t.digit = t.digit || c == digit
 		}
 		t.to = i
 		toks = append(toks, t)
@@ -130,40 +161,42 @@ func scan(text []rune, units []unit, toks []token) ([]unit, []token) {
 
 // appendWord appends the units of one word, made of toks: one token, or single runes spaced out.
 func appendWord(units []unit, text []rune, toks []token) []unit {
-	var letter, digit bool
-	for _, t := range toks {
-		letter, digit = letter || t.letter, digit || t.digit
-	}
-	var flags unitFlags
-	if digit && !letter {
-		flags = literal
-	}
+	first := len(units)
 	if len(toks) > 1 {
 		for k, t := range toks {
-			f := flags | mayEnd
+			flags := mayEnd
 			// A repeated letter cannot begin a match that the letter before it does not.
 			if k == 0 || text[t.from] != text[toks[k-1].from] {
-				f |= mayStart
+				flags |= mayStart
 			}
-			units = append(units, unit{r: text[t.from], flags: f})
+			units = append(units, unit{r: text[t.from], flags: flags})
 		}
-		return units
-	}
-	first := len(units)
-	t := toks[0]
-	for _, r := range text[t.from:t.to] {
-		if !isApostrophe(r) {
-			units = append(units, unit{r: r, flags: flags})
+	} else {
+		t := toks[0]
+		for _, r := range text[t.from:t.to] {
+			if classify(r) != apostrophe {
+				units = append(units, unit{r: r})
+			}
+		}
+		word := units[first:]
+		word[0].flags |= mayStart
+		word[len(word)-1].flags |= mayEnd
+		if lead := indexFunc(word, func(u unit) bool { return classify(u.r) != symbol }); lead > 0 {
+			word[lead].flags |= mayStart
+		}
+		if trail := lastIndexFunc(word, func(u unit) bool { return classify(u.r) != symbol }); trail >= 0 {
+			word[trail].flags |= mayEnd
 		}
 	}
-	word := units[first:]
-	word[0].flags |= mayStart
-	word[len(word)-1].flags |= mayEnd
-	if lead := indexFunc(word, func(u unit) bool { return !isLeetSymbol(u.r) }); lead > 0 {
-		word[lead].flags |= mayStart
+	var hasLetter, hasDigit bool
+	for _, t := range toks {
+		hasLetter, hasDigit = hasLetter || t.letter, hasDigit || t.digit
 	}
-	if trail := lastIndexFunc(word, func(u unit) bool { return !isLeetSymbol(u.r) }); trail >= 0 {
-		word[trail].flags |= mayEnd
+	if hasDigit && !hasLetter {
+		return units // a number: its digits stand for themselves
+	}
+	for i := first; i < len(units); i++ {
+		units[i].r, units[i].alt = leet(units[i].r)
 	}
 	return units
 }
@@ -186,11 +219,14 @@ func lastIndexFunc(us []unit, f func(unit) bool) int {
 	return -1
 }
 
-// trie holds the listed words and phrases, spelled as scan spells them with each digit or
-// symbol replaced by its first letter, and a gap between the words of a phrase.
+// trie holds the listed words and phrases, spelled as scan spells them (a digit or symbol that
+// may stand for two letters stands for the first), with a gap between the words of a phrase.
 type trie struct {
 	nodes []node // nodes[0] is the root
 	words int
+	// rootASCII indexes the root's children on ASCII runes, where most words begin, most of
+	// which match nothing.
+	rootASCII [utf8.RuneSelf]int32
 }
 
 type node struct {
@@ -209,18 +245,22 @@ func newTrie() *trie { return &trie{nodes: make([]node, 1)} }
 
 // child returns the node reached from n by r, or 0.
 func (t *trie) child(n int32, r rune) int32 {
+	if n == 0 && r < utf8.RuneSelf {
+		return t.rootASCII[r]
+	}
 	edges := t.nodes[n].edges
-	lo, hi := 0, len(edges)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if edges[mid].r < r {
-			lo = mid + 1
+	for len(edges) > 8 {
+		mid := len(edges) / 2
+		if r < edges[mid].r {
+			edges = edges[:mid]
 		} else {
-			hi = mid
+			edges = edges[mid:]
 		}
 	}
-	if lo < len(edges) && edges[lo].r == r {
-		return edges[lo].to
+	for _, e := range edges {
+		if e.r == r {
+			return e.to
+		}
 	}
 	return 0
 }
@@ -230,20 +270,16 @@ func (t *trie) add(units []unit) {
 	var n int32
 	for _, u := range units {
 		r := u.r
-		if u.flags&literal == 0 {
-			letters, _ := leet(r)
-			r = letters[0]
-		}
 		next := t.child(n, r)
 		if next == 0 {
 			next = int32(len(t.nodes))
 			t.nodes = append(t.nodes, node{r: r})
 			edges := t.nodes[n].edges
-			i := 0
-			for i < len(edges) && edges[i].r < r {
-				i++
+			i, _ := slices.BinarySearchFunc(edges, r, func(e edge, r rune) int { return cmp.Compare(e.r, r) })
+			t.nodes[n].edges = slices.Insert(edges, i, edge{r, next})
+			if n == 0 && r < utf8.RuneSelf {
+				t.rootASCII[r] = next
 			}
-			t.nodes[n].edges = append(edges[:i], append([]edge{{r, next}}, edges[i:]...)...)
 			if r == gap {
 				t.nodes[n].gap = next
 			}
@@ -291,9 +327,9 @@ func (t *trie) match(units []unit, s *scratch) bool {
 		}
 		s.states = append(s.states[:0], 0)
 		for _, u := range units[start:] {
-			letters, n := [2]rune{u.r}, 1
-			if u.flags&literal == 0 {
-				letters, n = leet(u.r)
+			letters, n := [2]rune{u.r, u.alt}, 1
+			if u.alt != 0 {
+				n = 2
 			}
 			s.next = s.next[:0]
 			for _, from := range s.states {
