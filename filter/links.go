@@ -260,7 +260,8 @@ func isIPv4(joined []rune, labels []label) bool {
 }
 
 // hasIPv6 reports whether text holds an IPv6 address: a run of hexadecimal digits, colons and
-// dots with at least two colons that parses as an address other than "::".
+// dots with at least two colons, not part of a longer word ("std::vector"), that parses as an
+// address other than "::".
 func hasIPv6(text []rune) bool {
 	for i := 0; i < len(text); {
 		j, colons := i, 0
@@ -269,10 +270,14 @@ func hasIPv6(text []rune) bool {
 				colons++
 			}
 		}
-		if colons >= 2 {
+		if colons >= 2 && (j == len(text) || !isLabelRune(text[j])) {
 			candidate := string(text[i:j])
-			if !strings.HasPrefix(candidate, "::") {
-				candidate = strings.TrimPrefix(candidate, ":") // "ip:2001:db8::1"
+			switch {
+			case i == 0 || !isLabelRune(text[i-1]):
+			case candidate[0] == ':' && candidate[1] != ':': // a label before a colon: "ip:2001:db8::1"
+				candidate = candidate[1:]
+			default:
+				candidate = "" // the end of a longer word
 			}
 			candidate = strings.TrimRight(candidate, ".") // the end of a sentence
 			if ip, err := netip.ParseAddr(candidate); err == nil && !ip.IsUnspecified() {

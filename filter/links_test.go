@@ -76,6 +76,9 @@ func TestMessageAllowsTextWithDots(t *testing.T) {
 		"brackets":                 "(it) [is] {fine}",
 		"colon":                    "note: this",
 		"unspecified IPv6":         "::",
+		"C++ scope":                "use std::vector or a::b::c",
+		"Rust path":                "std::fmt::Debug",
+		"emoticon":                 "::) :: ok",
 		"number with many dots":    "1.2.3.4.5.6 is not an address: 999.1.1.1",
 		"empty":                    "",
 	} {
