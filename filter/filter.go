@@ -8,12 +8,13 @@
 // "fúck", "fu\u200bck" and Cyrillic "аss" read as their plain Latin spelling. On top of that the
 // word matcher reads digits and symbols inside a word as the letters they stand for (0→o, 1→i or
 // l, 2→z, 3→e, 4→a, 5→s, 6→b or g, 7→t, 8→b, 9→g, @→a, $→s, !→i, |→i or l), but a number on its
-// own stays a number; it lets a letter repeat ("fuuuck"); it drops apostrophes ("don't"); and it
+// own stays a number; it lets a letter repeat ("fuuuck"); it drops apostrophes ("don't"); it
 // joins letters typed one at a time with up to three separators between them ("f u c k",
-// "f.u.c.k", "f-u-c-k", "f_u_c_k").
+// "f.u.c.k", "f-u-c-k", "f_u_c_k"); and it reads the capitals of a camel-case compound as the
+// starts of words ("BigAss": every capital followed by a small letter, so not "ClAsS").
 //
-// A listed word matches whole words only: with "ass" listed, "@ss", "a s s" and "a$$!" are
-// refused but "class", "assignment" and "passage" are not. A listed phrase matches its words in
+// A listed word matches whole words only: with "ass" listed, "@ss", "a s s", "a$$!" and "BigAss"
+// are refused but "class", "assignment", "passage" and "bigass" are not. A listed phrase matches its words in
 // order with any separators between them, or none ("kill yourself", "kill... yourself",
 // "killyourself"). Plurals and other forms are different words: list each form to refuse.
 // Words of scripts written without spaces (Chinese, Japanese, Thai) only match when they stand

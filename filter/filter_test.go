@@ -56,8 +56,10 @@ func TestNickname(t *testing.T) {
 		"plain":        {"Ann", ""},
 		"innocent":     {"Classy Cassandra", ""},
 		"with a dot":   {"J.R.", ""},
-		"listed word":  {"BigAss", ""}, // one word, not the listed one
+		"camel case":   {"McDonaldFan", ""},
+		"compound":     {"bigass", ""}, // one word, not the listed one
 		"word apart":   {"big ass", "nickname not allowed: it contains a word this site does not allow"},
+		"camel word":   {"BigAss", "nickname not allowed: it contains a word this site does not allow"},
 		"word in leet": {"Sh1t_Lord", "nickname not allowed: it contains a word this site does not allow"},
 		"domain":       {"spam.com", "nickname not allowed: it looks like a link, and nicknames cannot contain links"},
 		"masked link":  {"spam dot com", "nickname not allowed: it looks like a link, and nicknames cannot contain links"},

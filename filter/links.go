@@ -52,8 +52,10 @@ func hasLink(text []rune, s *scratch) bool {
 			continue
 		}
 		l := label{from: len(s.joined)}
-		for ; i < len(text) && isLabelRune(text[i]); i++ {
-			s.joined = append(s.joined, text[i])
+		for ; i < len(text) && (isLabelRune(text[i]) || text[i] == caseBreak); i++ {
+			if text[i] != caseBreak { // case makes no difference to a link
+				s.joined = append(s.joined, text[i])
+			}
 		}
 		l.to = len(s.joined)
 		sepFrom := i

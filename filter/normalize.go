@@ -25,6 +25,9 @@ func Normalize(s string) string {
 	b.Grow(len(s))
 	space := false
 	for _, r := range folded {
+		if r == caseBreak {
+			continue
+		}
 		if r == ' ' {
 			space = b.Len() > 0
 			continue
@@ -38,21 +41,73 @@ func Normalize(s string) string {
 	return b.String()
 }
 
-// appendFoldedString appends the folded runes of s to dst; see appendFolded.
+// caseBreak is put by appendFoldedString between the words of a camel-case compound ("BigAss",
+// "FuckFace"), where a listed word may begin or end. It is not a character: Normalize drops it.
+const caseBreak rune = -1
+
+// appendFoldedString appends the folded runes of s to dst (see appendFolded), with a caseBreak
+// before each word but the first of a camel-case compound.
 func appendFoldedString(dst []rune, s string) []rune {
+	var camel camelCase
+	prevLower := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= utf8.RuneSelf {
-			for _, r := range s[i:] {
+			for j, r := range s[i:] {
+				if prevLower && unicode.IsUpper(r) && camel.at(s, i+j) {
+					dst = append(dst, caseBreak)
+				}
+				prevLower = unicode.IsLower(r)
 				dst = appendFolded(dst, r)
 			}
 			return dst
 		}
+		if prevLower && 'A' <= c && c <= 'Z' && camel.at(s, i) {
+			dst = append(dst, caseBreak)
+		}
+		prevLower = 'a' <= c && c <= 'z'
 		if f := asciiFolded[c]; f >= 0 {
 			dst = append(dst, rune(f))
 		}
 	}
 	return dst
+}
+
+// camelCase tells whether runs of letters are camel-case compounds, remembering its answer
+// for the last run it looked at.
+type camelCase struct {
+	end int  // where the last run looked at ends
+	is  bool // whether it is camel case
+}
+
+// at reports whether the run of letters around s[i] is a camel-case compound: every capital is
+// followed by a small letter ("BigAss", "iPhone"; not "ClAsS" or "NASA").
+func (c *camelCase) at(s string, i int) bool {
+	if i < c.end {
+		return c.is
+	}
+	start := i
+	for start > 0 {
+		r, n := utf8.DecodeLastRuneInString(s[:start])
+		if !unicode.IsLetter(r) {
+			break
+		}
+		start -= n
+	}
+	c.end, c.is = len(s), true
+	afterCapital := false
+	for j, r := range s[start:] {
+		if !unicode.IsLetter(r) {
+			c.end = start + j
+			break
+		}
+		if afterCapital && !unicode.IsLower(r) {
+			c.is = false
+		}
+		afterCapital = unicode.IsUpper(r)
+	}
+	c.is = c.is && !afterCapital
+	return c.is
 }
 
 // appendFolded appends to dst the runes r folds to: none for an invisible character, one space

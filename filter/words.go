@@ -66,10 +66,11 @@ const (
 	digit                       // read as a letter inside a word, as itself in a number
 	symbol                      // read as a letter inside a word: @ $ ! |
 	apostrophe                  // dropped from inside a word: "don't" is read "dont"
+	wordBreak                   // a caseBreak: a listed word may begin or end here
 )
 
 func classify(r rune) runeClass {
-	if r < utf8.RuneSelf {
+	if uint32(r) < utf8.RuneSelf {
 		return asciiClasses[r]
 	}
 	return classifyNonASCII(r)
@@ -77,6 +78,8 @@ func classify(r rune) runeClass {
 
 func classifyNonASCII(r rune) runeClass {
 	switch {
+	case r == caseBreak:
+		return wordBreak
 	case r == '\u2019' || r == '\u02bc': // right single quotation mark, modifier letter apostrophe
 		return apostrophe
 	case unicode.IsLetter(r) || unicode.Is(unicode.Mc, r):
@@ -103,11 +106,12 @@ var asciiClasses = func() (t [utf8.RuneSelf]runeClass) {
 	return t
 }()
 
-// token is one word of a folded text: the runes text[from:to], less apostrophes. A word begins
-// with a letter, digit or symbol; an apostrophe is a separator unless it is inside a word.
+// token is one word of a folded text: the runes text[from:to], less apostrophes and case breaks.
+// A word begins with a letter, digit or symbol; an apostrophe is a separator unless it is inside
+// a word.
 type token struct {
 	from, to  int
-	runes     int  // word runes, apostrophes not counted
+	runes     int  // word runes: apostrophes and case breaks not counted
 	sepBefore int  // separator runes between the previous token and this one
 	letter    bool // it has a letter
 	digit     bool // it has a digit
@@ -119,7 +123,7 @@ func scan(text []rune, units []unit, toks []token) ([]unit, []token) {
 	sep := 0
 	for i := 0; i < len(text); {
 		switch classify(text[i]) {
-		case nonWord, apostrophe:
+		case nonWord, apostrophe, wordBreak:
 			if text[i] != ' ' || i == 0 || text[i-1] != ' ' { // a run of spaces is one separator, as in Normalize
 				sep++
 			}
@@ -132,7 +136,7 @@ func scan(text []rune, units []unit, toks []token) ([]unit, []token) {
 			if c == nonWord {
 				break
 			}
-			if c != apostrophe {
+			if c != apostrophe && c != wordBreak {
 				t.runes++
 			}
 			t.letter = t.letter || c == letter
@@ -173,9 +177,16 @@ func appendWord(units []unit, text []rune, toks []token) []unit {
 		}
 	} else {
 		t := toks[0]
+		var flags unitFlags
 		for _, r := range text[t.from:t.to] {
-			if classify(r) != apostrophe {
-				units = append(units, unit{r: r})
+			switch classify(r) {
+			case apostrophe:
+			case wordBreak:
+				units[len(units)-1].flags |= mayEnd
+				flags = mayStart
+			default:
+				units = append(units, unit{r: r, flags: flags})
+				flags = 0
 			}
 		}
 		word := units[first:]

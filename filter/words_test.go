@@ -91,6 +91,10 @@ func TestMessageRefusesListedWordsHoweverSpelled(t *testing.T) {
 		"phrase with a line break": "kill\nyourself",
 		"number":                   "88",
 		"apostrophe in the word":   "sh'it",
+		"camel-case compound":      "you BigAss",
+		"camel-case first word":    "FuckFace",
+		"camel-case phrase":        "KillYourself",
+		"camel-case Cyrillic":      "ТыСука",
 		"invalid UTF-8 inside":     "fu\xffck",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -132,6 +136,10 @@ func TestMessageAllowsInnocentWords(t *testing.T) {
 		"white space":             " \t\n",
 		"emoji":                   "😀👍",
 		"Chinese":                 "你好",
+		"camel case":              "ClassAct iPhone McDonald",
+		"alternating case":        "ClAsS",
+		"capitals":                "CLASS ASSIGNMENT",
+		"compound":                "bigass", // one word, not the listed one
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := f.Message(text, 100); err != nil {
