@@ -17,8 +17,8 @@
 // are refused but "class", "assignment", "passage" and "bigass" are not. A listed phrase matches its words in
 // order with any separators between them, or none ("kill yourself", "kill... yourself",
 // "killyourself"). Plurals and other forms are different words: list each form to refuse.
-// Words of scripts written without spaces (Chinese, Japanese, Thai) only match when they stand
-// apart.
+// In scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese) a word may
+// begin and end at any character, so a listed word of those scripts matches anywhere.
 //
 // # The word list
 //

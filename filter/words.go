@@ -198,6 +198,19 @@ func appendWord(units []unit, text []rune, toks []token) []unit {
 		if trail := lastIndexFunc(word, func(u unit) bool { return classify(u.r) != symbol }); trail >= 0 {
 			word[trail].flags |= mayEnd
 		}
+		for i, u := range word {
+			if !isUnspaced(u.r) {
+				continue
+			}
+			// Any character of a script written without spaces may begin or end a word.
+			word[i].flags |= mayStart | mayEnd
+			if i > 0 {
+				word[i-1].flags |= mayEnd
+			}
+			if i+1 < len(word) {
+				word[i+1].flags |= mayStart
+			}
+		}
 	}
 	var hasLetter, hasDigit bool
 	for _, t := range toks {
@@ -210,6 +223,15 @@ func appendWord(units []unit, text []rune, toks []token) []unit {
 		units[i].r, units[i].alt = leet(units[i].r)
 	}
 	return units
+}
+
+// unspacedScripts are the scripts written without spaces between words.
+var unspacedScripts = []*unicode.RangeTable{
+	unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar,
+}
+
+func isUnspaced(r rune) bool {
+	return r >= 0x0e00 && unicode.IsOneOf(unspacedScripts, r) // Thai, the first of them, starts at U+0E00
 }
 
 func indexFunc(us []unit, f func(unit) bool) int {

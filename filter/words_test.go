@@ -19,6 +19,8 @@ var testWords = []string{
 	"kill yourself",
 	"сука", // Cyrillic, to show that other scripts are matched too
 	"88",   // a number, matched as a number
+	"马鹿",   // Chinese, written without spaces
+	"ควาย", // Thai, written without spaces
 }
 
 // writeWords writes a word list with lines to a new file and returns its path.
@@ -91,6 +93,10 @@ func TestMessageRefusesListedWordsHoweverSpelled(t *testing.T) {
 		"phrase with a line break": "kill\nyourself",
 		"number":                   "88",
 		"apostrophe in the word":   "sh'it",
+		"Chinese in a sentence":    "你是马鹿吗",
+		"Chinese after Latin":      "ok马鹿",
+		"Thai in a sentence":       "คุณเป็นควายหรือ",
+		"Latin before Chinese":     "ass你好",
 		"camel-case compound":      "you BigAss",
 		"camel-case first word":    "FuckFace",
 		"camel-case phrase":        "KillYourself",
@@ -136,6 +142,7 @@ func TestMessageAllowsInnocentWords(t *testing.T) {
 		"white space":             " \t\n",
 		"emoji":                   "😀👍",
 		"Chinese":                 "你好",
+		"Chinese half of a word":  "马上",
 		"camel case":              "ClassAct iPhone McDonald",
 		"alternating case":        "ClAsS",
 		"capitals":                "CLASS ASSIGNMENT",
