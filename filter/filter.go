@@ -13,12 +13,13 @@
 // "f.u.c.k", "f-u-c-k", "f_u_c_k"); and it reads the capitals of a camel-case compound as the
 // starts of words ("BigAss": every capital followed by a small letter, so not "ClAsS").
 //
-// A listed word matches whole words only: with "ass" listed, "@ss", "a s s", "a$$!" and "BigAss"
-// are refused but "class", "assignment", "passage" and "bigass" are not. A listed phrase matches its words in
-// order with any separators between them, or none ("kill yourself", "kill... yourself",
-// "killyourself"). Plurals and other forms are different words: list each form to refuse.
-// In scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese) a word may
-// begin and end at any character, so a listed word of those scripts matches anywhere.
+// A listed word matches whole words only: with "ass" listed, "@ss", "a s s", "a$$!" and
+// "BigAss" are refused but "class", "assignment", "passage" and "bigass" are not. A listed phrase
+// matches its words in order with any separators between them, or none ("kill yourself",
+// "kill... yourself", "killyourself"). Plurals and other forms are different words: list each
+// form to refuse. A word split in two ("fu ck") is two words. In scripts written without spaces
+// (Chinese, Japanese, Thai, Lao, Khmer, Burmese) a word may begin and end at any character, so a
+// listed word of those scripts matches anywhere.
 //
 // # The word list
 //
@@ -30,12 +31,13 @@
 // # Links
 //
 // A link is a URL with a scheme ("https://…", "hxxp://…"), a domain name ("example.com",
-// "www.example", "bit.ly/x") or an IP address ("192.0.2.1", "2001:db8::1"), also when written to
-// dodge a filter: "example[.]com", "example (.) com", "example(dot)com", "example dot com",
-// "example . com", "e x a m p l e . c o m", "ехample.com" in Cyrillic, "example.c0m". A plain or
-// masked dot counts with any top-level domain of the public suffix list; a spaced dot or the
-// word "dot" counts only with a common top-level domain that is not also an English word, so "a
-// dot in the sky" is text. Text that merely has dots is not a link: "ok...sure", "3.14", "e.g.",
+// "www.example", "bit.ly/x", "me@example.org") or an IP address ("192.0.2.1", "2001:db8::1"),
+// also when written to dodge a filter: "example[.]com", "example (.) com", "example(dot)com",
+// "example dot com", "example . com", "e x a m p l e . c o m", "ехample.com" in Cyrillic,
+// "example.c0m". A plain or masked dot counts with any top-level domain of the public suffix
+// list; a spaced dot or the word "dot" counts only with a common top-level domain that is not
+// also an English word ("com", "net", "ru", "xyz"…), so "a dot in the sky" is text, though "the
+// dot com bubble" is not. Text that merely has dots is not a link: "ok...sure", "3.14", "e.g.",
 // "Mr. Smith", "file.txt". A file name whose extension is also a top-level domain ("main.py",
 // "README.md", "movie.mov") does read as a link: it is one.
 //
@@ -43,11 +45,23 @@
 // LinksAfter messages of a session, which is where spam bots put them, and allowed after; 0
 // allows links always and -1 never. Nicknames never contain links.
 //
+// # Refusals
+//
+// Message and Nickname return nil or a *duet.Error with code ParamErr (1) and a sentence for
+// the person who typed the text, which never repeats the offending word or link:
+//
+//	message not sent: it contains a word this site does not allow
+//	message not sent: links are not allowed in your first 3 messages of a chat
+//	message not sent: links are not allowed in chats
+//	nickname not allowed: it contains a word this site does not allow
+//	nickname not allowed: it looks like a link, and nicknames cannot contain links
+//
 // # Reloading
 //
 // Reload reads the word list again, and Watch calls it when the file's modification time or size
-// changes and then stays the same for one interval. A list that fails to load leaves the rules in use as they were. A Filter is safe
-// for concurrent use: every check sees one whole set of rules, old or new.
+// changes and then stays the same for one interval. A list that fails to load leaves the rules in
+// use as they were. A Filter is safe for concurrent use: every check sees one whole set of rules,
+// old or new.
 package filter
 
 import (
