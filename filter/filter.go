@@ -33,8 +33,8 @@
 // A link is a URL with a scheme ("https://…", "hxxp://…"), a domain name ("example.com",
 // "www.example", "bit.ly/x", "me@example.org") or an IP address ("192.0.2.1", "2001:db8::1"),
 // also when written to dodge a filter: "example[.]com", "example (.) com", "example(dot)com",
-// "example dot com", "example . com", "e x a m p l e . c o m", "ехample.com" in Cyrillic,
-// "example.c0m". A plain or masked dot counts with any top-level domain of the public suffix
+// "example dot com", "example . com", "example·com", "e x a m p l e . c o m", "ехample.com" in
+// Cyrillic, "example.c0m". A plain or masked dot counts with any top-level domain of the public suffix
 // list; a spaced dot or the word "dot" counts only with a common top-level domain that is not
 // also an English word ("com", "net", "ru", "xyz"…), so "a dot in the sky" is text, though "the
 // dot com bubble" is not. Text that merely has dots is not a link: "ok...sure", "3.14", "e.g.",

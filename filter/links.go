@@ -123,7 +123,7 @@ func classifySeparator(sep []rune) separator {
 			continue
 		case n == len(compact):
 			return sepOther
-		case r == '\u3002' || r == '\uff61': // ideographic full stops
+		case isDotLike(r):
 			r = '.'
 		}
 		compact[n] = r
@@ -148,12 +148,22 @@ func classifySeparator(sep []rune) separator {
 	return sepOther
 }
 
+// isDotLike reports whether r is drawn as a dot and may stand for one in a domain name: the
+// ideographic full stop and the middle dots.
+func isDotLike(r rune) bool {
+	switch r {
+	case '\u3002', '\u00b7', '\u2022', '\u2219', '\u30fb':
+		return true
+	}
+	return false
+}
+
 // readDotWords removes the labels that are the word "dot" standing for a dot, in place: between
 // spaces ("example dot com") or brackets ("example(dot)com", "example [dot] com").
 func readDotWords(labels []label, joined []rune) []label {
 	out := labels[:0]
 	for _, l := range labels {
-		if n := len(out); n > 0 && runesAre(joined[l.from:l.to], "dot") {
+		if n := len(out); n > 0 && (runesAre(joined[l.from:l.to], "dot") || runesAre(joined[l.from:l.to], "d0t")) {
 			prev := &out[n-1]
 			switch {
 			case prev.after == sepSpace && l.after == sepSpace:

@@ -34,6 +34,11 @@ func TestMessageRefusesLinksHoweverWritten(t *testing.T) {
 		"letters spaced out with dot":  "e x a m p l e dot c o m",
 		"full width":                   "ｅｘａｍｐｌｅ．ｃｏｍ",
 		"ideographic full stop":        "example。com",
+		"middle dot":                   "example·com",
+		"bullet":                       "example•com",
+		"dot in leet":                  "example d0t com",
+		"scheme spaced out":            "h t t p s : / / example",
+		"www spaced out":               "w w w . example",
 		"Cyrillic look-alikes":         "ехаmple.соm",
 		"zero-width space in it":       "exam\u200bple.com",
 		"leet top-level domain":        "example.c0m",
@@ -81,6 +86,7 @@ func TestMessageAllowsTextWithDots(t *testing.T) {
 		"Rust path":                "std::fmt::Debug",
 		"emoticon":                 "::) :: ok",
 		"number with many dots":    "1.2.3.4.5.6 is not an address: 999.1.1.1",
+		"Catalan middle dot":       "un col·lega",
 		"empty":                    "",
 	} {
 		t.Run(name, func(t *testing.T) {
