@@ -88,10 +88,13 @@ type Options struct {
 // Filter checks messages and nicknames against the word list and the link policy.
 type Filter struct {
 	opt       Options
-	linksMsg  string // why a message with a link is refused
-	reloadMu  sync.Mutex
-	words     atomic.Pointer[wordList] // never nil
-	scratches sync.Pool                // of *scratch
+	linksMsg  string    // why a message with a link is refused
+	scratches sync.Pool // of *scratch
+
+	// reloadMu serializes reloads, so that a slow reading of the file never replaces a newer one.
+	reloadMu sync.Mutex
+	// words is the word list in use, swapped whole by a reload; never nil.
+	words atomic.Pointer[wordList]
 }
 
 // wordList is one reading of the word list.
