@@ -102,6 +102,9 @@ func TestMessageRefusesListedWordsHoweverSpelled(t *testing.T) {
 		"camel-case phrase":        "KillYourself",
 		"camel-case Cyrillic":      "ТыСука",
 		"invalid UTF-8 inside":     "fu\xffck",
+		"everything at once":       "ｆ\u200b.υ . c.\u00adＫ",
+		"all symbols and digits":   "$h!7",
+		"nickname style":           "xXx_Sh1t_xXx",
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := f.Message(text, 100)
