@@ -41,9 +41,11 @@ bench: ## run the Go benchmarks
 	@echo "==> go test -bench"
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-fuzz: ## fuzz the frame decoder for 30s
-	@echo "==> go test -fuzz FuzzDecodeRequest"
+fuzz: ## fuzz the frame decoder and the content filter, 30s each
+	@echo "==> go test -fuzz FuzzDecodeRequest, FuzzNormalize, FuzzMessage"
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 30s ./push
+	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./filter
+	$(GO) test -run '^$$' -fuzz FuzzMessage -fuzztime 30s ./filter
 
 clean: ## remove build output
 	rm -rf bin

@@ -74,9 +74,13 @@ type Config struct {
 	CooldownQueue   int           // waiting accounts at which PartnerCooldown applies in full
 	DistinctClients bool          // never pair two accounts from one client address
 	ReportRetention time.Duration // how long reports and their evidence are kept
-	AuditSize       int           // entries kept in the admin audit log
-	TypingTimeout   time.Duration // how long a typing:true lasts unless refreshed
-	ShutdownTimeout time.Duration // how long shutdown waits for connections and requests
+
+	FilterWords      string        // path of the word list refused in messages and nicknames
+	FilterLinksAfter int           // messages a sender sends in a chat before links are allowed; 0: always, -1: never
+	FilterReload     time.Duration // how often the word list file is checked for changes
+	AuditSize        int           // entries kept in the admin audit log
+	TypingTimeout    time.Duration // how long a typing:true lasts unless refreshed
+	ShutdownTimeout  time.Duration // how long shutdown waits for connections and requests
 
 	LogFormat string // "text" or "json"
 	LogLevel  string // "debug", "info", "warn" or "error"
@@ -125,6 +129,8 @@ func Default() Config {
 		PartnerCooldown:    time.Minute,
 		CooldownQueue:      10,
 		ReportRetention:    30 * 24 * time.Hour,
+		FilterLinksAfter:   3,
+		FilterReload:       10 * time.Second,
 		AuditSize:          10000,
 		TypingTimeout:      6 * time.Second,
 		ShutdownTimeout:    10 * time.Second,
@@ -197,6 +203,8 @@ func (c Config) Validate() error {
 		{"partner_cooldown", c.PartnerCooldown >= 0, gotValue("must not be negative", c.PartnerCooldown)},
 		{"cooldown_queue", c.CooldownQueue >= 1, gotValue("must be at least 1", c.CooldownQueue)},
 		{"report_retention", c.ReportRetention > 0, gotValue("must be positive", c.ReportRetention)},
+		{"filter_links_after", c.FilterLinksAfter >= -1, gotValue("must be -1 (never), 0 (always) or a number of messages", c.FilterLinksAfter)},
+		{"filter_reload", c.FilterReload > 0, gotValue("must be positive", c.FilterReload)},
 		{"audit_size", c.AuditSize >= 1, gotValue("must be at least 1", c.AuditSize)},
 		{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
 		{"shutdown_timeout", c.ShutdownTimeout > 0, gotValue("must be positive", c.ShutdownTimeout)},

@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -247,4 +249,66 @@ func TestDistinctClients(t *testing.T) {
 		wantCode(t, first.match(), 4)
 		wantCode(t, twin.match(), 0)
 	})
+}
+
+// TestContentFilter: listed words, however spelled, and early links never reach the partner;
+// innocent words do; the list reloads while the server runs; and a client that keeps trying
+// is cooled off.
+func TestContentFilter(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		words := filepath.Join(t.TempDir(), "words.txt")
+		writeWords(t, words, "# the site's list\nbadword\nass\nkill yourself\n")
+		s := startServerRaw(t, append(behindProxy, "--filter-words", words, "--filter-links-after", "2",
+			"--filter-reload", "100ms", "--bad-frame-limit", "6")...)
+
+		r := dialFrom(t, s, d, "nickname", "198.51.100.9").request("CRT_ACCOUNT", map[string]any{"nickName": "B4dW0rd"})
+		wantCode(t, r, 1)
+		if !strings.Contains(r.str("msg"), "nickname not allowed") || strings.Contains(strings.ToLower(r.str("msg")), "badword") {
+			t.Errorf("refused nickname: %s, want why, without the word", r)
+		}
+		a, b := userFrom(t, s, d, "Ann", "198.51.100.1"), userFrom(t, s, d, "Bob", "198.51.100.2")
+		sid := pair(t, a, b)
+
+		refuse := func(content, why string) {
+			t.Helper()
+			r := a.request("DIALOGUE", map[string]any{"requestId": a.nextRequestID(), "sessionId": sid, "content": content})
+			wantCode(t, r, 1)
+			if !strings.Contains(r.str("msg"), why) {
+				t.Errorf("refusal of %q: %s, want it to say %q", content, r, why)
+			}
+		}
+		refuse("you b a d w o r d", "word this site does not allow")
+		refuse("what a b\u200badword", "word this site does not allow")
+		refuse("kill... yourself", "word this site does not allow")
+		refuse("cheap pills at example dot com", "links are not allowed in your first 2 messages")
+		a.sayTo(b, sid, "this class assignment is hard") // innocent, though it contains "ass"
+		a.sayTo(b, sid, "second message")
+		a.sayTo(b, sid, "my blog: example.com") // links are fine from the third message
+		time.Sleep(quiet)
+		if got := b.receivedCount(b.d.push("PUSH_DIALOGUE")); got != 3 {
+			t.Errorf("Bob received %d messages, want the 3 that were accepted", got)
+		}
+
+		writeWords(t, words, "badword\nass\nkill yourself\nnewword\n")
+		for deadline := time.Now().Add(waitTimeout); ; time.Sleep(50 * time.Millisecond) {
+			r := a.request("DIALOGUE", map[string]any{"requestId": a.nextRequestID(), "sessionId": sid, "content": "a n3wword"})
+			if r.code() == 1 {
+				break
+			}
+			b.waitPush("PUSH_DIALOGUE")
+			if time.Now().After(deadline) {
+				t.Fatal("the reloaded word list was not in use within 5s")
+			}
+		}
+		// Six refusals in the bad-frame window: the sender is cooled off.
+		refuse("badword", "word")
+		wantKicked(t, a)
+	})
+}
+
+func writeWords(t *testing.T, path, words string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(words), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -48,13 +48,13 @@ func BenchmarkMessage(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			bc.opt.WordsFile = writeWords(b, benchWords(1000)...)
 			f := newFilter(b, bc.opt)
-			if err := f.Message(benchMessage, 0); err != nil {
+			if err := f.Message(benchMessage, Sent(0)); err != nil {
 				b.Fatalf("Message(benchMessage) = %v", err)
 			}
 			b.SetBytes(int64(len(benchMessage)))
 			b.ReportAllocs()
 			for b.Loop() {
-				_ = f.Message(benchMessage, 0)
+				_ = f.Message(benchMessage, Sent(0))
 			}
 		})
 	}
@@ -75,7 +75,7 @@ func BenchmarkMessageWorstCase(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = f.Message(text, 0)
+		_ = f.Message(text, Sent(0))
 	}
 }
 

@@ -31,11 +31,11 @@ func Example() {
 	defer stop()
 	go f.Watch(ctx, 5*time.Second, slog.Default()) // reload the list when it is edited
 
-	fmt.Println(f.Message("hello there", 0))
-	fmt.Println(f.Message("what a B4DW0RD!", 7))
-	fmt.Println(f.Message("what a b a d w o r d", 7))
-	fmt.Println(f.Message("see example dot com", 0))
-	fmt.Println(f.Message("see example dot com", 3))
+	fmt.Println(f.Message("hello there", filter.Sent(0)))
+	fmt.Println(f.Message("what a B4DW0RD!", filter.Sent(7)))
+	fmt.Println(f.Message("what a b a d w o r d", filter.Sent(7)))
+	fmt.Println(f.Message("see example dot com", filter.Sent(0)))
+	fmt.Println(f.Message("see example dot com", filter.Sent(3)))
 	fmt.Println(f.Nickname("b.a.d.w.o.r.d"))
 	// Output:
 	// <nil>

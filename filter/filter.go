@@ -85,7 +85,8 @@ type Options struct {
 	LinksAfter int
 }
 
-// Filter checks messages and nicknames against the word list and the link policy.
+// Filter checks messages and nicknames against the word list and the link policy. A nil
+// *Filter allows everything.
 type Filter struct {
 	opt       Options
 	linksMsg  string    // why a message with a link is refused
@@ -147,26 +148,43 @@ func linksRefusal(after int) string {
 	return fmt.Sprintf("message not sent: links are not allowed in your first %d messages of a chat", after)
 }
 
-// Message checks the text of a chat message whose sender already sent sentBefore messages in the
-// session. It returns a *duet.Error with code ParamErr that says why, without the offending
-// word, if the message must not be sent.
-func (f *Filter) Message(text string, sentBefore int) error {
+// Message checks the text of a chat message. sentBefore tells how many messages its sender
+// already sent in the session; it is asked only for a message with a link under a policy that
+// depends on it, since counting may cost the caller a read, and its error is returned as is.
+// Otherwise Message returns a *duet.Error with code ParamErr that says why, without the
+// offending word, if the message must not be sent.
+func (f *Filter) Message(text string, sentBefore func() (int, error)) error {
+	if f == nil {
+		return nil
+	}
 	s := f.scratches.Get().(*scratch)
 	defer f.scratches.Put(s)
 	s.runes = appendFoldedString(s.runes[:0], text)
-	noLinks := f.opt.LinksAfter == -1 || sentBefore < f.opt.LinksAfter
 	switch {
 	case f.hasListedWord(s):
 		return &duet.Error{Code: duet.ParamErr, Msg: "message not sent: it contains a word this site does not allow"}
-	case noLinks && hasLink(s.runes, s):
-		return &duet.Error{Code: duet.ParamErr, Msg: f.linksMsg}
+	case f.opt.LinksAfter == 0 || !hasLink(s.runes, s):
+		return nil
+	case f.opt.LinksAfter > 0:
+		n, err := sentBefore()
+		if err != nil || n >= f.opt.LinksAfter {
+			return err
+		}
 	}
-	return nil
+	return &duet.Error{Code: duet.ParamErr, Msg: f.linksMsg}
+}
+
+// Sent is a sentBefore for Message when the count is known: n.
+func Sent(n int) func() (int, error) {
+	return func() (int, error) { return n, nil }
 }
 
 // Nickname checks a nickname. It returns a *duet.Error with code ParamErr that says why, without
 // the offending word, if the nickname must not be used.
 func (f *Filter) Nickname(name string) error {
+	if f == nil {
+		return nil
+	}
 	s := f.scratches.Get().(*scratch)
 	defer f.scratches.Put(s)
 	s.runes = appendFoldedString(s.runes[:0], name)

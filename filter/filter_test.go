@@ -85,7 +85,7 @@ func TestNickname(t *testing.T) {
 func TestRefusalsNeverRepeatTheWord(t *testing.T) {
 	f := newFilter(t, Options{WordsFile: writeWords(t, "bluecheese"), LinksAfter: -1})
 	for _, text := range []string{"bluecheese", "BLUECHEESE example.com"} {
-		for _, err := range []error{f.Message(text, 0), f.Nickname(text)} {
+		for _, err := range []error{f.Message(text, Sent(0)), f.Nickname(text)} {
 			if err == nil {
 				t.Fatalf("%q was not refused", text)
 			}
@@ -99,7 +99,7 @@ func TestRefusalsNeverRepeatTheWord(t *testing.T) {
 func TestReloadUsesTheNewListAndKeepsTheOldOnError(t *testing.T) {
 	path := writeWords(t, "apple")
 	f := newFilter(t, Options{WordsFile: path})
-	if f.Message("apple", 0) == nil || f.Message("banana", 0) != nil {
+	if f.Message("apple", Sent(0)) == nil || f.Message("banana", Sent(0)) != nil {
 		t.Fatal("the first list is not in use")
 	}
 
@@ -107,7 +107,7 @@ func TestReloadUsesTheNewListAndKeepsTheOldOnError(t *testing.T) {
 	if err := f.Reload(); err != nil {
 		t.Fatalf("Reload() = %v", err)
 	}
-	if f.Message("apple", 0) != nil || f.Message("banana", 0) == nil {
+	if f.Message("apple", Sent(0)) != nil || f.Message("banana", Sent(0)) == nil {
 		t.Error("after Reload, the new list is not in use")
 	}
 
@@ -121,7 +121,7 @@ func TestReloadUsesTheNewListAndKeepsTheOldOnError(t *testing.T) {
 	if err := f.Reload(); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("Reload() of a missing list = %v, want an error naming %s", err, path)
 	}
-	if f.Message("banana", 0) == nil || f.Message("cherry", 0) != nil {
+	if f.Message("banana", Sent(0)) == nil || f.Message("cherry", Sent(0)) != nil {
 		t.Error("after failed reloads, the last good list is not in use")
 	}
 }
@@ -141,12 +141,12 @@ func TestWatchReloadsWhenTheFileChanges(t *testing.T) {
 	}()
 
 	writeFile(t, path, "apple\nbanana\n")
-	eventually(t, "banana refused", func() bool { return f.Message("banana", 0) != nil })
+	eventually(t, "banana refused", func() bool { return f.Message("banana", Sent(0)) != nil })
 	eventually(t, "the reload logged", func() bool { return logs.has(slog.LevelInfo, "word list reloaded") })
 
 	writeFile(t, path, "apple\nbanana\n...\n")
 	eventually(t, "the bad list logged", func() bool { return logs.has(slog.LevelError, path+":3:") })
-	if f.Message("banana", 0) == nil {
+	if f.Message("banana", Sent(0)) == nil {
 		t.Error("after a bad list, the last good one is not in use")
 	}
 
@@ -156,8 +156,8 @@ func TestWatchReloadsWhenTheFileChanges(t *testing.T) {
 	eventually(t, "the missing file logged", func() bool { return logs.has(slog.LevelError, "no such file") })
 
 	writeFile(t, path, "cherry\n")
-	eventually(t, "cherry refused", func() bool { return f.Message("cherry", 0) != nil })
-	if f.Message("banana", 0) != nil {
+	eventually(t, "cherry refused", func() bool { return f.Message("cherry", Sent(0)) != nil })
+	if f.Message("banana", Sent(0)) != nil {
 		t.Error("a word of the replaced list is still refused")
 	}
 	if n := logs.count(path + ":3:"); n != 1 {
@@ -186,8 +186,8 @@ func TestConcurrentChecksAndReloads(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				apple, banana := f.Message("apple", 0) != nil, f.Nickname("banana") != nil
-				if f.Message("apple banana", 0) == nil {
+				apple, banana := f.Message("apple", Sent(0)) != nil, f.Nickname("banana") != nil
+				if f.Message("apple banana", Sent(0)) == nil {
 					t.Errorf("a message with both words passed (apple refused alone: %v, banana: %v)", apple, banana)
 					return
 				}

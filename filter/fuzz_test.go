@@ -36,14 +36,14 @@ func FuzzNormalize(f *testing.F) {
 func FuzzMessage(f *testing.F) {
 	filter := newFilter(f, Options{WordsFile: writeWords(f, testWords...), LinksAfter: 3})
 	f.Fuzz(func(t *testing.T, text string, sentBefore int) {
-		err := filter.Message(text, sentBefore)
+		err := filter.Message(text, Sent(sentBefore))
 		if err != nil {
 			if e, ok := errors.AsType[*duet.Error](err); !ok || e.Code != duet.ParamErr {
 				t.Fatalf("Message(%q, %d) = %v, want nil or a ParamErr", text, sentBefore, err)
 			}
 		}
 		normal := Normalize(text)
-		normalErr := filter.Message(normal, sentBefore)
+		normalErr := filter.Message(normal, Sent(sentBefore))
 		if normalErr != nil && err == nil || !strings.ContainsFunc(text, unicode.IsUpper) && duet.ErrorMessage(normalErr) != duet.ErrorMessage(err) {
 			t.Fatalf("Message(%q) = %v but Message(%q) = %v", text, err, normal, normalErr)
 		}

@@ -50,7 +50,7 @@ func TestMessageRefusesLinksHoweverWritten(t *testing.T) {
 		"IPv6 at the end of sentence":  "at 2001:db8::1.",
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := f.Message(text, 100)
+			err := f.Message(text, Sent(100))
 			if got := duet.ErrorCode(err); got != duet.ParamErr {
 				t.Fatalf("Message(%q) code = %d, want %d (ParamErr); err = %v", text, got, duet.ParamErr, err)
 			}
@@ -90,7 +90,7 @@ func TestMessageAllowsTextWithDots(t *testing.T) {
 		"empty":                    "",
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := f.Message(text, 100); err != nil {
+			if err := f.Message(text, Sent(100)); err != nil {
 				t.Errorf("Message(%q) = %v, want nil", text, err)
 			}
 		})
@@ -112,7 +112,7 @@ func TestLinksAfterCountsTheSendersMessages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFilter(t, Options{LinksAfter: tc.linksAfter})
 			for sent := range 6 {
-				err := f.Message("visit example.com", sent)
+				err := f.Message("visit example.com", Sent(sent))
 				allowed := tc.allowedAt >= 0 && sent >= tc.allowedAt
 				switch {
 				case allowed && err != nil:
@@ -120,7 +120,7 @@ func TestLinksAfterCountsTheSendersMessages(t *testing.T) {
 				case !allowed && duet.ErrorMessage(err) != tc.refusal:
 					t.Errorf("after %d messages: Message = %v, want %q", sent, err, tc.refusal)
 				}
-				if err := f.Message("no link here", sent); err != nil {
+				if err := f.Message("no link here", Sent(sent)); err != nil {
 					t.Errorf("after %d messages: Message without a link = %v, want nil", sent, err)
 				}
 			}

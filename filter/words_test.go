@@ -107,7 +107,7 @@ func TestMessageRefusesListedWordsHoweverSpelled(t *testing.T) {
 		"nickname style":           "xXx_Sh1t_xXx",
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := f.Message(text, 100)
+			err := f.Message(text, Sent(100))
 			if got := duet.ErrorCode(err); got != duet.ParamErr {
 				t.Fatalf("Message(%q) code = %d, want %d (ParamErr); err = %v", text, got, duet.ParamErr, err)
 			}
@@ -152,7 +152,7 @@ func TestMessageAllowsInnocentWords(t *testing.T) {
 		"compound":                "bigass", // one word, not the listed one
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := f.Message(text, 100); err != nil {
+			if err := f.Message(text, Sent(100)); err != nil {
 				t.Errorf("Message(%q) = %v, want nil", text, err)
 			}
 		})
@@ -161,7 +161,7 @@ func TestMessageAllowsInnocentWords(t *testing.T) {
 
 func TestMessageWithoutWordList(t *testing.T) {
 	f := newFilter(t, Options{})
-	if err := f.Message("fuck", 0); err != nil {
+	if err := f.Message("fuck", Sent(0)); err != nil {
 		t.Errorf("Message with no word list = %v, want nil", err)
 	}
 	if got := f.Words(); got != 0 {
@@ -181,7 +181,7 @@ func TestWordListEntriesAreNormalized(t *testing.T) {
 		t.Errorf("Words() = %d, want %d", got, want)
 	}
 	for _, text := range []string{"bad", "word", "w0rd", "two words", "bom"} {
-		if err := f.Message(text, 100); err == nil {
+		if err := f.Message(text, Sent(100)); err == nil {
 			t.Errorf("Message(%q) = nil, want it refused", text)
 		}
 	}

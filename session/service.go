@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/filter"
 	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/moderation"
 )
@@ -32,14 +33,15 @@ type Deliverer interface {
 
 // Options are the limits and timings of a Service.
 type Options struct {
-	MaxSessions     int           // live sessions per account
-	MaxContent      int           // characters per message
-	MaxNickname     int           // characters per nickname
-	PingInterval    time.Duration // between heartbeats, when connections report presence
-	PresenceTimeout time.Duration // silence after which an account is gone
-	TypingTimeout   time.Duration // how long typing:true lasts unless refreshed
-	Cooloff         time.Duration // automatic ban of a flooding client; 0: none
-	Observer        Observer      // hears of matches; nil: nobody
+	MaxSessions     int            // live sessions per account
+	MaxContent      int            // characters per message
+	MaxNickname     int            // characters per nickname
+	PingInterval    time.Duration  // between heartbeats, when connections report presence
+	PresenceTimeout time.Duration  // silence after which an account is gone
+	TypingTimeout   time.Duration  // how long typing:true lasts unless refreshed
+	Cooloff         time.Duration  // automatic ban of a flooding client; 0: none
+	Observer        Observer       // hears of matches; nil: nobody
+	Filter          *filter.Filter // the rules for messages and nicknames
 }
 
 // Observer hears of what the service does, for metrics.
@@ -114,6 +116,9 @@ func (s *Service) CheckBan(ctx context.Context, id int64, client moderation.Clie
 func (s *Service) CreateAccount(ctx context.Context, nickname string, client moderation.Client) (Account, string, error) {
 	nickname, err := cleanText("nickName", nickname, s.opt.MaxNickname)
 	if err != nil {
+		return Account{}, "", err
+	}
+	if err := s.opt.Filter.Nickname(nickname); err != nil {
 		return Account{}, "", err
 	}
 	if err := s.CheckBan(ctx, 0, client); err != nil {
@@ -446,6 +451,10 @@ func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, cont
 	if n := utf8.RuneCountInString(content); n > s.opt.MaxContent {
 		return Message{}, duet.Errorf(duet.ParamErr, "content must be at most %d characters, got %d", s.opt.MaxContent, n)
 	}
+	sentBefore := func() (int, error) { return s.sentBefore(ctx, sessionID, id) }
+	if err := s.opt.Filter.Message(content, sentBefore); err != nil {
+		return Message{}, err
+	}
 	res, err := s.store.AppendMessage(ctx, Message{
 		ID: s.ids.Next(), SessionID: sessionID, SenderID: id, Content: content, SentAt: s.now(), RequestID: requestID,
 	})
@@ -457,6 +466,22 @@ func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, cont
 		s.deliver(ctx, res.Partner, DialoguePush(res.Message))
 	}
 	return res.Message, nil
+}
+
+// sentBefore counts the messages the account sent in the session, as far as its history
+// reaches: the filter asks, for a message with a link, only while links are not yet allowed.
+func (s *Service) sentBefore(ctx context.Context, sessionID, id int64) (int, error) {
+	if _, err := s.liveMember(ctx, id, sessionID); err != nil {
+		return 0, err
+	}
+	msgs, _, err := s.store.Messages(ctx, sessionID, 0)
+	n := 0
+	for _, m := range msgs {
+		if m.SenderID == id {
+			n++
+		}
+	}
+	return n, err
 }
 
 // Viewed moves the account's read receipt forward and tells the partner.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/duetchat/duet/admin"
 	"github.com/duetchat/duet/config"
+	"github.com/duetchat/duet/filter"
 	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
@@ -109,11 +110,15 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	if err != nil {
 		return nil, err
 	}
+	content, err := filter.New(filter.Options{WordsFile: cfg.FilterWords, LinksAfter: cfg.FilterLinksAfter})
+	if err != nil {
+		return nil, err
+	}
 	measure := metrics.New()
 	svc := session.NewService(eng.store, eng.queue, eng.bans, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
-		Cooloff: cfg.Cooloff, Observer: measure,
+		Cooloff: cfg.Cooloff, Observer: measure, Filter: content,
 	})
 	clientIP := web.ClientIP(cfg.TrustedProxies)
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
@@ -156,7 +161,12 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		id := metrics.Identity{Node: eng.nodeID, Version: version, StartedAt: now()}
 		measure.PostEvery(ctx, eng.board, cfg.PingInterval, id, hub.Len, now, log)
 	}
-	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats) {
+	watchWords := func(ctx context.Context) {
+		if err := content.Watch(ctx, cfg.FilterReload, log); err != nil {
+			log.Error("watching the word list", "err", err)
+		}
+	}
+	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats, watchWords) {
 		n.loops.Go(func() { loop(ctx) })
 	}
 	go func() { n.served <- n.http.Serve(listener) }()
