@@ -463,3 +463,44 @@ func TestDocs(t *testing.T) {
 		t.Errorf("docs example: %v", err)
 	}
 }
+
+// docs/privacy.md states the retention defaults that the code has.
+func TestPrivacyDocs(t *testing.T) {
+	data, err := os.ReadFile("../docs/privacy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]setting{}
+	for _, s := range settings {
+		byKey[s.key] = s
+	}
+	defaults, checked := Default(), 0
+	for line := range strings.Lines(string(data)) {
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), " | ")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) != 4 || !strings.HasPrefix(cells[3], "`") {
+			continue
+		}
+		key := cells[2]
+		if _, k, ok := strings.Cut(key, ": "); ok { // "set per ban; automatic cooling-off: `cooloff`"
+			key = k
+		}
+		s, ok := byKey[strings.Trim(key, "`")]
+		if !ok {
+			t.Errorf("privacy.md names %s, which is not a setting", cells[2])
+			continue
+		}
+		var documented Config
+		if err := parse(s.field(&documented), strings.Trim(cells[3], "`")); err != nil {
+			t.Errorf("privacy.md: default of %s: %v", s.key, err)
+		} else if got, want := s.field(&documented), s.field(&defaults); !reflect.DeepEqual(got, want) {
+			t.Errorf("privacy.md: %s defaults to %s, but the code's default is %s", s.key, cells[3], format(want))
+		}
+		checked++
+	}
+	if checked < 7 {
+		t.Errorf("privacy.md: checked %d retention rows, want 7", checked)
+	}
+}
