@@ -312,3 +312,33 @@ func writeWords(t *testing.T, path, words string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRetention: a chat's messages are gone the history retention after it ends, and a report
+// with its evidence the report retention after it was filed.
+func TestRetention(t *testing.T) {
+	s := startServer(t, append(withAdmin, "--history-retention", "1s", "--report-retention", "3s")...)
+	a, b := newUser(t, s, seedDialect, "Ann"), newUser(t, s, seedDialect, "Bob")
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "something private")
+	r := b.request("REPORT", map[string]any{"sessionId": sid, "category": "other"})
+	wantCode(t, r, 0)
+	report := fmt.Sprint("/admin/api/reports/", wantID(t, r, "reportId"))
+	a.waitSignal("PartnerExit")
+	wantCode(t, a.request("RESUME", map[string]any{"sessionId": sid, "afterMsgId": 0}), 0)
+	a.waitPush("PUSH_DIALOGUE")
+
+	time.Sleep(1500 * time.Millisecond)
+	r = a.request("RESUME", map[string]any{"sessionId": sid, "afterMsgId": 0})
+	wantCode(t, r, 4)
+	a.expectNone("a message of an expired chat", quiet, a.isPush("PUSH_DIALOGUE"))
+	wantFields(t, s.wantAdmin(t, 200, "GET", report, nil), map[string]any{"evidence.0.content": "something private"})
+
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(100 * time.Millisecond) {
+		if status, _ := s.admin(t, "GET", report, nil); status == http.StatusNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the report was still kept 5s after its retention of 3s")
+		}
+	}
+}

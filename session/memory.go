@@ -246,11 +246,14 @@ func (m *MemoryStore) purgeLocked() {
 	m.ended = slices.Delete(m.ended, 0, n)
 }
 
+// session returns a live session or one ended within the retention. One ended longer ago is
+// gone for readers at once, though its memory is freed only at the next purge.
 func (m *MemoryStore) session(id int64) (*memSession, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	ms, ok := m.sessions[id]
-	if !ok {
+	// EndedAt is written under m.mu too; the rest of the session needs ms.mu.
+	if !ok || (!ms.EndedAt.IsZero() && ms.EndedAt.Before(m.now().Add(-m.retention))) {
 		return nil, ErrNoSession
 	}
 	return ms, nil
