@@ -131,6 +131,8 @@ type accountView struct {
 	CreatedAt time.Time         `json:"createdAt"`
 	LastSeen  time.Time         `json:"lastSeen"`
 	Away      bool              `json:"away"`
+	Connected bool              `json:"connected"`
+	Node      *int64            `json:"node,omitempty"` // the node holding its connection
 	Client    moderation.Client `json:"client"`
 	Sessions  []sessionView     `json:"sessions"`
 }
@@ -186,10 +188,14 @@ func (a *api) account(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, accountView{
+	v := accountView{
 		ID: acct.ID, Nickname: acct.Nickname, CreatedAt: acct.CreatedAt, LastSeen: acct.LastSeen, Away: acct.Away,
-		Client: acct.Client, Sessions: viewSessions(live),
-	})
+		Connected: acct.Connected, Client: acct.Client, Sessions: viewSessions(live),
+	}
+	if acct.Connected {
+		v.Node = &acct.Node
+	}
+	return c.JSON(http.StatusOK, v)
 }
 
 func (a *api) kick(c echo.Context) error {

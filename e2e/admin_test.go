@@ -186,7 +186,8 @@ func TestAdminKick(t *testing.T) {
 		a, b := newUser(t, s, d, "Ann"), newUser(t, s, d, "Bob")
 		sid := pair(t, a, b)
 		f := s.wantAdmin(t, 200, "GET", fmt.Sprintf("/admin/api/accounts/%d", a.id), nil)
-		wantFields(t, f, map[string]any{"accountId": a.id, "nickName": "Ann"})
+		node, _ := s.wantAdmin(t, 200, "GET", "/admin/api/nodes", nil).int("nodes.0.node")
+		wantFields(t, f, map[string]any{"accountId": a.id, "nickName": "Ann", "connected": true, "node": node})
 		if len(f.str("client.addr")) != 32 || len(f.str("client.network")) != 32 || strings.Contains(f.raw, "127.0.0.1") {
 			t.Errorf("account view: %s, want the client address as two 32-digit hashes and never the address", f)
 		}
@@ -262,7 +263,7 @@ func TestAdminReports(t *testing.T) {
 	var reportIDs []int64
 	for _, victim := range []*client{ann, bob} {
 		sid := pair(t, victim, spammer)
-		spammer.sayTo(victim, sid, "cheap pills at example dot com")
+		spammer.sayTo(victim, sid, "cheap pills, write to me")
 		victim.sayTo(spammer, sid, "no thanks")
 		r := victim.request("REPORT", map[string]any{"sessionId": sid, "category": "spam", "note": "ad bot"})
 		wantCode(t, r, 0)
@@ -281,7 +282,7 @@ func TestAdminReports(t *testing.T) {
 
 	one := s.wantAdmin(t, 200, "GET", fmt.Sprint("/admin/api/reports/", reportIDs[0]), nil)
 	wantFields(t, one, map[string]any{"reporterId": ann.id, "status": "open", "note": "ad bot",
-		"evidence.0.senderId": spammer.id, "evidence.0.content": "cheap pills at example dot com",
+		"evidence.0.senderId": spammer.id, "evidence.0.content": "cheap pills, write to me",
 		"evidence.1.senderId": ann.id, "evidence.1.content": "no thanks"})
 	for _, path := range []string{"evidence.0.sentAt", "evidence.1.sentAt"} {
 		if at, err := time.Parse(time.RFC3339Nano, one.str(path)); err != nil || time.Since(at) > time.Minute {

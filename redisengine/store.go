@@ -131,7 +131,10 @@ func (s *Store) Account(ctx context.Context, id int64) (session.Account, error) 
 	f := hashFields{m: m}
 	a := session.Account{
 		ID: id, Nickname: m["nick"], CreatedAt: f.time("created"), LastSeen: f.time("seen"), Away: m["away"] == "1",
-		Client: moderation.Client{Addr: m["ca"], Network: m["cn"]},
+		Client: moderation.Client{Addr: m["ca"], Network: m["cn"]}, Connected: m["routed"] == "1",
+	}
+	if a.Connected {
+		a.Node = f.int("node")
 	}
 	tok, err := hex.DecodeString(m["tok"])
 	if err != nil || len(tok) != len(a.TokenHash) {

@@ -91,7 +91,9 @@ func (m *MemoryStore) Account(_ context.Context, id int64) (Account, error) {
 	if !ok {
 		return Account{}, ErrNoAccount
 	}
-	return a.Account, nil
+	acct := a.Account
+	acct.Connected, acct.Node = a.routed, a.node
+	return acct, nil
 }
 
 // DeleteAccount implements Store.

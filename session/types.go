@@ -24,6 +24,9 @@ type Account struct {
 	Away bool
 	// Client is the hashed address the account was created from.
 	Client moderation.Client
+	// Connected is set while a node holds the account's connection: node Node.
+	Connected bool
+	Node      int64
 }
 
 // Member is one side of a session.

@@ -348,13 +348,23 @@ func backlog(t *testing.T, s session.Store) {
 // claimRelease: a node's release keeps what it could not write, but never undoes a later
 // claim by another node.
 func claimRelease(t *testing.T, s session.Store) {
+	connectedTo := func(when string, wantConnected bool, wantNode int64) {
+		t.Helper()
+		a, err := s.Account(ctx, 1)
+		if err != nil || a.Connected != wantConnected || (wantConnected && a.Node != wantNode) {
+			t.Errorf("Account %s: connected %v to node %d (%v); want %v, %d", when, a.Connected, a.Node, err, wantConnected, wantNode)
+		}
+	}
 	account(t, s, 1)
+	connectedTo("before any claim", false, 0)
 	if _, err := s.Claim(ctx, 1, 7); err != nil {
 		t.Fatal(err)
 	}
+	connectedTo("claimed by node 7", true, 7)
 	if err := s.Release(ctx, 1, 7, []session.Push{pushN(1), pushN(2)}); err != nil {
 		t.Fatal(err)
 	}
+	connectedTo("released", false, 0)
 	if _, err := s.Claim(ctx, 1, 8); err != nil { // a reconnect elsewhere takes the backlog
 		t.Fatal(err)
 	}
