@@ -1,9 +1,10 @@
-// Package web is Duet's HTTP edge: the Echo application that routes the WebSocket endpoint and
-// the health checks, and answers every request that is not a WebSocket.
+// Package web is Duet's HTTP edge: the Echo application that routes the WebSocket endpoint, the
+// health checks and the web page, and answers every request that is not a WebSocket.
 package web
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -22,20 +23,9 @@ type Options struct {
 	WebSocket http.Handler // the protocol endpoint, served at /ws
 	Ready     Readiness
 	Log       *slog.Logger
+	// Page is the web page: index.html at its root, content-hashed files under assets/.
+	Page fs.FS
 }
-
-// indexPage is what / shows: this build serves the protocol, and clients speak it at /ws.
-const indexPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Duet</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem">
-<h1>Duet is running</h1>
-<p>This build serves the chat protocol without the web page. Connect any client of the
-protocol to the WebSocket at <code>/ws</code>; the protocol is described in
-<code>docs/protocol.md</code> of the source.</p>
-<p>Health: <a href="/healthz">/healthz</a>, readiness: <a href="/readyz">/readyz</a>.</p>
-</body></html>
-`
 
 // readyTimeout bounds how long /readyz waits for the engines.
 const readyTimeout = 2 * time.Second
@@ -50,10 +40,6 @@ func New(o Options) *echo.Echo {
 	e.HTTPErrorHandler = errorHandler(o.Log)
 
 	e.GET("/ws", echo.WrapHandler(o.WebSocket))
-	e.GET("/", func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-cache")
-		return c.HTML(http.StatusOK, indexPage)
-	})
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -66,6 +52,7 @@ func New(o Options) *echo.Echo {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
+	servePage(e, o.Page)
 	return e
 }
 
