@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet/config"
+	"github.com/duetchat/duet/frontend"
 	"github.com/duetchat/duet/push"
 	"github.com/duetchat/duet/session"
 	"github.com/duetchat/duet/web"
@@ -117,7 +118,10 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		TypingRate: rate.Limit(cfg.TypingRate), TypingBurst: cfg.TypingBurst,
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow,
 	})
-	app := web.New(web.Options{WebSocket: pushSrv, Ready: svc, Log: log})
+	app := web.New(web.Options{WebSocket: pushSrv, Ready: svc, Log: log, Page: frontend.Page()})
+	if !frontend.Built() {
+		log.Warn("this binary has no web page; / says how to build it (make build)")
+	}
 
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
