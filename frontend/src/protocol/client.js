@@ -101,6 +101,7 @@ export class DuetClient {
     this.outbox = new Map() // requestId → {sessionId, content, resolve, reject}
     this.watermarks = new Map() // sessionId → highest msgId delivered in order
     this.resyncing = new Map() // sessionId → highest msgId seen while waiting for RESUME's reply
+    this.resyncingAll = false // between RECONNECT and its reply: every session is resyncing
     this.waitingFor = null // interests of the MATCH we are queued with, or null
     this.account = null
   }
@@ -179,6 +180,9 @@ export class DuetClient {
   /** Sends RECONNECT on the open socket, then RESUME for each session; see "Writing a client". */
   async reattach() {
     const { accountId, token, nickName } = this.credentials
+    // The backlog may come right behind the reply, ahead of any code of ours: hold the
+    // watermarks from now on, until each session's RESUME answers.
+    this.resyncingAll = true
     let reply
     try {
       reply = await this.request('RECONNECT', { accountId, token })
@@ -198,7 +202,9 @@ export class DuetClient {
         m.reject(new ProtocolError('DIALOGUE', { code: Code.SessionEnded, msg: 'the session has ended' }))
       }
     }
-    for (const s of reply.sessions) this.resyncing.set(s.sessionId, 0)
+    for (const s of reply.sessions) if (!this.resyncing.has(s.sessionId)) this.resyncing.set(s.sessionId, 0)
+    for (const id of this.resyncing.keys()) if (!live.has(id)) this.resyncing.delete(id)
+    this.resyncingAll = false
     this.emit('restored', { sessions: reply.sessions })
     await Promise.all(
       reply.sessions.map((s) =>
@@ -247,20 +253,24 @@ export class DuetClient {
 
   closeSocket() {
     const ws = this.socket
-    this.socket = null
-    this.ready = false
-    clearInterval(this.heartbeatTimer)
+    this.detach()
     if (ws && ws.readyState <= 1) ws.close(1000)
   }
 
-  /** The socket closed: decide whether to come back, after failing what waited on it. */
-  lost(code, reason) {
+  /** Forgets the socket, failing the requests that waited on it; the outbox stays. */
+  detach() {
     this.socket = null
     this.ready = false
     clearInterval(this.heartbeatTimer)
     for (const queue of this.pending.values()) for (const p of queue) p.reject(new OfflineError())
     this.pending.clear()
     this.resyncing.clear()
+    this.resyncingAll = false
+  }
+
+  /** The socket closed: decide whether to come back. */
+  lost(code, reason) {
+    this.detach()
     if (this.stopped) return
     if (code === CLOSE_REPLACED) return this.end(EndReason.Replaced)
     if (code === 1000 && reason === 'logged out') return this.end(EndReason.LoggedOut)
@@ -391,8 +401,8 @@ export class DuetClient {
    * watermark waits for that reply.
    */
   delivered(m) {
-    if (this.resyncing.has(m.sessionId)) {
-      this.resyncing.set(m.sessionId, Math.max(this.resyncing.get(m.sessionId), m.msgId))
+    if (this.resyncingAll || this.resyncing.has(m.sessionId)) {
+      this.resyncing.set(m.sessionId, Math.max(this.resyncing.get(m.sessionId) || 0, m.msgId))
     } else if (m.msgId > (this.watermarks.get(m.sessionId) || 0)) {
       this.watermarks.set(m.sessionId, m.msgId)
     }
@@ -472,7 +482,7 @@ export class DuetClient {
     const stored = new Promise((resolve, reject) => {
       const m = { sessionId, content, resolve, reject }
       this.outbox.set(requestId, m)
-      if (!this.resyncing.size) this.sendDialogue(requestId, m)
+      if (!this.resyncing.size && !this.resyncingAll) this.sendDialogue(requestId, m)
     })
     return { requestId, stored }
   }
