@@ -161,8 +161,7 @@ export function createChatStore(client, o = {}) {
       if (!live.has(c.sessionId)) end(c, { by: 'partner', text: 'This chat ended while you were away.' })
     }
     for (const s of sessions) {
-      const c = addChat({ ...s, commonInterests: kept[s.sessionId] || [] }, { announceIt: false })
-      if (c.status === 'away') c.status = 'live'
+      addChat({ ...s, commonInterests: kept[s.sessionId] || [] }, { announceIt: false })
     }
     if (state.activeId === null && state.chats.length) state.activeId = state.chats[0].sessionId
   })

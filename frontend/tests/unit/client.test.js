@@ -2,7 +2,8 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import WebSocket from 'ws'
 import { Code, Dialect, DuetClient, EndReason, ProtocolError } from '../../src/protocol/client.js'
-import { memoryStorage, scriptedServer } from './server.js'
+import { scriptedServer } from './server.js'
+import { memoryStorage } from './storage.js'
 
 const ANN = 1111
 const BOB = 1212
