@@ -227,8 +227,8 @@ export function createChatStore(client, o = {}) {
     }
   })
   client.on('problem', (p) => {
-    // The replies that are states rather than problems are handled where they are asked.
-    if (p.cmd === 'RECONNECT' || p.cmd === 'CRT_ACCOUNT') return
+    // An unknown account after a reload and a refused nickname are answered where they are asked.
+    if ((p.cmd === 'RECONNECT' && p.code === Code.NoDataFound) || (p.cmd === 'CRT_ACCOUNT' && p.code === Code.ParamErr)) return
     const text = describeProblem(p)
     if (text) toast(text)
   })
@@ -241,6 +241,9 @@ export function createChatStore(client, o = {}) {
       [EndReason.Kicked]: banText(data?.reason, data?.until),
       [EndReason.Banned]: banText(data?.reason, data?.until),
       [EndReason.LoggedOut]: 'You have left Duet.',
+    }
+    if (reason === EndReason.Kicked || reason === EndReason.Banned) {
+      for (const c of state.chats) end(c, { by: 'me', text: texts[reason] })
     }
     if (reason === EndReason.Expired || reason === EndReason.LoggedOut) {
       state.me = null
@@ -277,8 +280,8 @@ export function createChatStore(client, o = {}) {
         try {
           await client.createAccount(nickName)
         } catch (err) {
-          if (err instanceof ProtocolError) toast(`That nickname was not accepted: ${err.message}.`)
-          else toast('Could not reach Duet. Check your connection and try again.')
+          if (!(err instanceof ProtocolError)) toast('Could not reach Duet. Check your connection and try again.')
+          else if (err.code === Code.ParamErr) toast(`That nickname was not accepted: ${err.message}.`)
           return
         }
       }

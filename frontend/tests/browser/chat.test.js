@@ -1,4 +1,5 @@
 // Two people chatting in real browsers against the real server, as a user sees it.
+import { readFile } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { buildServer, freePort, launchBrowser, openPage, screenshot, startChatting, startServer } from './harness.js'
 
@@ -17,7 +18,8 @@ function chatLog(page) {
 
 beforeAll(async () => {
   binary = await buildServer()
-  server = startServer(binary.bin)
+  // Ann holds out for a shared interest only briefly, so that her second chat opens soon.
+  server = startServer(binary.bin, ['--interest-wait', '1s'])
   url = await server.ready
   browser = await launchBrowser()
 })
@@ -91,6 +93,26 @@ describe('two strangers', () => {
     await screenshot(bob.page, 'after-reload')
   })
 
+  test('a second chat opens as a tab, and the other counts what is unread', async () => {
+    const cy = await open()
+    await ann.page.getByRole('button', { name: '+ New chat' }).click()
+    await ann.page.getByText('Looking for someone…').waitFor()
+    await startChatting(cy.page, 'Cy')
+    await ann.page.getByRole('heading', { name: "You're now chatting with Cy" }).waitFor()
+
+    await bob.page.getByLabel('Message to Ann').fill('are you still here?')
+    await bob.page.getByLabel('Message to Ann').press('Enter')
+    const bobTab = ann.page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: /^Bob/ })
+    await bobTab.locator('.badge', { hasText: '1' }).waitFor()
+    await expect.poll(() => ann.page.title()).toBe('(1) Duet')
+    await screenshot(ann.page, 'two-chats-unread')
+
+    await bobTab.click()
+    await chatLog(ann.page).getByText('are you still here?').waitFor()
+    await expect.poll(() => ann.page.title()).toBe('Duet')
+    expect(await bobTab.locator('.badge').count()).toBe(0)
+  })
+
   test('Leave asks once, then shows the partner who left', async () => {
     await ann.page.getByRole('button', { name: 'Leave' }).click()
     await ann.page.getByRole('button', { name: 'Really?' }).click()
@@ -99,6 +121,12 @@ describe('two strangers', () => {
     await ann.page.getByRole('button', { name: 'New chat' }).first().waitFor()
     await bob.page.getByRole('button', { name: 'New chat' }).first().waitFor()
     await screenshot(ann.page, 'left')
+
+    const [download] = await Promise.all([ann.page.waitForEvent('download'), ann.page.getByRole('button', { name: 'Save chat' }).click()])
+    const saved = await readFile(await download.path(), 'utf8')
+    expect(saved).toMatch(/^Duet chat with Bob\n/)
+    expect(saved).toMatch(/\] Ann: hi Bob\n/)
+    expect(saved).toMatch(/\] Bob: hello Ann\nhow are you\?\n/)
     await screenshot(bob.page, 'partner-left')
   })
 })
@@ -118,6 +146,14 @@ test('a phone-sized page in dark mode pairs and chats', async () => {
     expect(width, 'the page scrolls sideways').toBeLessThanOrEqual(360)
   }
   await screenshot(cara.page, 'phone-dark')
+
+  await cara.page.getByRole('button', { name: 'Report' }).tap()
+  await cara.page.getByLabel('Spam or advertising').check()
+  await cara.page.getByLabel(/Anything else/).fill('sent links')
+  await screenshot(cara.page, 'phone-report')
+  await cara.page.getByRole('button', { name: 'Report and end chat' }).tap()
+  await chatLog(cara.page).getByText('Your report was sent and the chat has ended.').waitFor()
+  await chatLog(dan.page).getByText('Cara left the chat.').waitFor()
 })
 
 test('the page works when the origin must be in --allowed-origins', async () => {
