@@ -1,7 +1,7 @@
 // Two people chatting in real browsers against the real server, as a user sees it.
 import { readFile } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { buildServer, freePort, launchBrowser, openPage, screenshot, startChatting, startServer } from './harness.js'
+import { buildServer, freePort, launchBrowser, openPage, resetOutput, screenshot, startChatting, startServer } from './harness.js'
 
 let server, browser, binary, url
 const opened = []
@@ -17,6 +17,7 @@ function chatLog(page) {
 }
 
 beforeAll(async () => {
+  await resetOutput()
   binary = await buildServer()
   // Ann holds out for a shared interest only briefly, so that her second chat opens soon.
   server = startServer(binary.bin, ['--interest-wait', '1s'])

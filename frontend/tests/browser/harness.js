@@ -80,10 +80,15 @@ export async function openPage(browser, url, contextOptions = {}) {
   return { context, page, errors }
 }
 
+/** Empties the screenshot folder, so that it holds this run's steps only. */
+export async function resetOutput() {
+  await rm(outputDir, { recursive: true, force: true })
+  await mkdir(outputDir, { recursive: true })
+}
+
 let shot = 0
 /** Saves a screenshot named after the step, numbered in the order taken. */
 export async function screenshot(page, step) {
-  await mkdir(outputDir, { recursive: true })
   const name = `${String(++shot).padStart(2, '0')}-${step}.png`
   await page.screenshot({ path: join(outputDir, name), fullPage: true })
   return name
