@@ -296,7 +296,15 @@ export class DuetClient {
   end(reason, data) {
     this.stopped = true
     clearTimeout(this.reconnectTimer)
-    if (reason === EndReason.Expired || reason === EndReason.LoggedOut) this.storage.removeItem(CREDENTIALS_KEY)
+    if (reason === EndReason.Expired || reason === EndReason.LoggedOut) {
+      // The account and its sessions are gone: nothing of theirs is to be resumed or resent.
+      this.storage.removeItem(CREDENTIALS_KEY)
+      this.account = null
+      this.waitingFor = null
+      this.watermarks.clear()
+      for (const m of this.outbox.values()) m.reject(new OfflineError())
+      this.outbox.clear()
+    }
     this.closeSocket()
     this.emit('status', { state: 'offline' })
     this.emit('ended', { reason, data })
