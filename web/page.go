@@ -28,13 +28,17 @@ var pageSecurityHeaders = map[string]string{
 	"Referrer-Policy":        "no-referrer",
 }
 
-// servePage routes the web page. It is a single-page app: /assets/ holds its files, a file at
+// servePage routes the web page and its settings. The page is a single-page app: /assets/ holds its files, a file at
 // the root (favicon.svg) is served as it is, and every other path that does not look like a
 // file gets index.html, whose router shows the view for it (/, /admin). A missing asset or
 // file is a 404, so that a stale reference fails loudly instead of getting HTML.
-func servePage(e *echo.Echo, page fs.FS) {
+func servePage(e *echo.Echo, page fs.FS, settings PageSettings) {
 	gzip := middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024})
 	methods := []string{http.MethodGet, http.MethodHead}
+	e.GET("/settings.json", func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", cacheIndex)
+		return c.JSON(http.StatusOK, settings)
+	})
 	e.Match(methods, "/assets/*", func(c echo.Context) error {
 		return serveFile(c, page, c.Request().URL.Path, cacheAsset)
 	}, gzip)

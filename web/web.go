@@ -25,6 +25,17 @@ type Options struct {
 	Log       *slog.Logger
 	// Page is the web page: index.html at its root, content-hashed files under assets/.
 	Page fs.FS
+	// PageSettings are served at /settings.json for the page.
+	PageSettings PageSettings
+}
+
+// PageSettings are the server's limits that the page needs to know: it offers chats up to
+// MaxSessions, checks lengths before sending and offers to drop interests after InterestWait.
+type PageSettings struct {
+	MaxSessions    int   `json:"maxSessions"`
+	MaxContent     int   `json:"maxContent"`
+	MaxNickname    int   `json:"maxNickname"`
+	InterestWaitMs int64 `json:"interestWaitMs"`
 }
 
 // readyTimeout bounds how long /readyz waits for the engines.
@@ -52,7 +63,7 @@ func New(o Options) *echo.Echo {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
-	servePage(e, o.Page)
+	servePage(e, o.Page, o.PageSettings)
 	return e
 }
 

@@ -26,10 +26,11 @@ var page = fstest.MapFS{
 
 func newApp(ready error) http.Handler {
 	return New(Options{
-		WebSocket: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "websocket") }),
-		Ready:     readiness{ready},
-		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Page:      page,
+		WebSocket:    http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "websocket") }),
+		Ready:        readiness{ready},
+		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Page:         page,
+		PageSettings: PageSettings{MaxSessions: 4, MaxContent: 500, MaxNickname: 20, InterestWaitMs: 3000},
 	})
 }
 
@@ -62,6 +63,7 @@ func TestRoutes(t *testing.T) {
 		"missing file":     {"/robots.txt", nil, http.StatusNotFound, `"error"`, ""},
 		"escape":           {"/assets/../../web.go", nil, http.StatusNotFound, `"error"`, ""},
 		"websocket":        {"/ws", nil, http.StatusOK, "websocket", ""},
+		"page settings":    {"/settings.json", nil, http.StatusOK, `{"maxSessions":4,"maxContent":500,"maxNickname":20,"interestWaitMs":3000}`, cacheIndex},
 		"health":           {"/healthz", errors.New("down"), http.StatusOK, `"ok"`, ""},
 		"ready":            {"/readyz", nil, http.StatusOK, `"ready"`, ""},
 		"not ready":        {"/readyz", errors.New("dial tcp: refused"), http.StatusServiceUnavailable, "the engine does not answer", ""},

@@ -5,6 +5,7 @@ import { DuetClient } from './protocol/client.js'
 import { createChatStore } from './chat/store.js'
 import { chime } from './chat/sound.js'
 import { preferences } from './preferences.js'
+import { loadSettings } from './settings.js'
 import './styles/main.css'
 
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
@@ -13,4 +14,5 @@ const chat = createChatStore(client, {
   onPartnerMessage: () => preferences.sound && chime(),
 })
 
+loadSettings()
 createApp(App).provide('chat', chat).use(router).mount('#app')

@@ -5,15 +5,7 @@ import { reactive } from 'vue'
 import { Code, EndReason, ProtocolError } from '../protocol/client.js'
 import { TypingNotifier } from './typing.js'
 import { describeProblem, banText } from './problems.js'
-
-/** Limits the page checks before sending; the server checks them again. */
-export const limits = Object.freeze({
-  nickname: 30, // max_nickname's default
-  content: 2000, // max_content's default, in code points
-  interests: 10,
-  interest: 30,
-  note: 500,
-})
+import { limits } from '../settings.js'
 
 export const reportCategories = Object.freeze([
   { value: 'spam', label: 'Spam or advertising' },

@@ -19,8 +19,9 @@ function chatLog(page) {
 beforeAll(async () => {
   await resetOutput()
   binary = await buildServer()
-  // Ann holds out for a shared interest only briefly, so that her second chat opens soon.
-  server = startServer(binary.bin, ['--interest-wait', '1s'])
+  // Ann holds out for a shared interest only briefly, so that her second chat opens soon; two
+  // chats are her most.
+  server = startServer(binary.bin, ['--interest-wait', '1s', '--max-sessions', '2'])
   url = await server.ready
   browser = await launchBrowser()
 })
@@ -100,6 +101,7 @@ describe('two strangers', () => {
     await ann.page.getByText('Looking for someone…').waitFor()
     await startChatting(cy.page, 'Cy')
     await ann.page.getByRole('heading', { name: "You're now chatting with Cy" }).waitFor()
+    await ann.page.getByText('2 chats at once at most').waitFor()
 
     await bob.page.getByLabel('Message to Ann').fill('are you still here?')
     await bob.page.getByLabel('Message to Ann').press('Enter')

@@ -4,6 +4,8 @@ import { nextTick } from 'vue'
 import LandingForm from '../../src/components/LandingForm.vue'
 import ChatPanel from '../../src/components/ChatPanel.vue'
 import SearchPanel from '../../src/components/SearchPanel.vue'
+import ChatTabs from '../../src/components/ChatTabs.vue'
+import { limits } from '../../src/settings.js'
 import { createChatStore } from '../../src/chat/store.js'
 import { fakeClient, inChat, partnerMessage, SESSION } from './fakeClient.js'
 import { memoryStorage } from './storage.js'
@@ -158,5 +160,21 @@ describe('the search', () => {
       expect(w.text().includes('Talk to anyone instead')).toBe(offered)
       w.unmount()
     })
+  }
+})
+
+test('the tabs offer a new chat until the live ones reach the maximum', async () => {
+  const { store, client } = inChat(createChatStore)
+  limits.sessions = 2
+  try {
+    const w = mount(ChatTabs, withStore(store))
+    expect(w.text()).toContain('+ New chat')
+    client.emit('session', { sessionId: 10001, partnerId: 1313, partnerName: 'Cy', commonInterests: [] })
+    await nextTick()
+    expect(w.text()).not.toContain('+ New chat')
+    expect(w.text()).toContain('2 chats at once at most')
+    w.unmount()
+  } finally {
+    limits.sessions = 3
   }
 })
