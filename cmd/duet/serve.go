@@ -118,7 +118,13 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		TypingRate: rate.Limit(cfg.TypingRate), TypingBurst: cfg.TypingBurst,
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow,
 	})
-	app := web.New(web.Options{WebSocket: pushSrv, Ready: svc, Log: log, Page: frontend.Page()})
+	app := web.New(web.Options{
+		WebSocket: pushSrv, Ready: svc, Log: log, Page: frontend.Page(),
+		PageSettings: web.PageSettings{
+			MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
+			InterestWaitMs: cfg.InterestWait.Milliseconds(),
+		},
+	})
 	if !frontend.Built() {
 		log.Warn("this binary has no web page; / says how to build it (make build)")
 	}
