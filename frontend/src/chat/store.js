@@ -98,7 +98,6 @@ export function createChatStore(client, o = {}) {
       commonInterests: s.commonInterests || [],
       items: [],
       status: 'live', // 'live' | 'away' | 'ended'
-      exit: null, // {by: 'me' | 'partner', text}
       partnerTyping: false,
       unread: 0,
       viewedThrough: 0, // the partner's newest msgId we have told the server we saw
@@ -121,15 +120,14 @@ export function createChatStore(client, o = {}) {
     return true
   }
 
-  function end(c, exit) {
+  function end(c, text) {
     if (c.status === 'ended') return
     c.status = 'ended'
-    c.exit = exit
     c.partnerTyping = false
     c.leaveStep = 0
     typers.get(c.sessionId)?.stop(false)
-    system(c, exit.text)
-    announce(exit.text)
+    system(c, text)
+    announce(text)
   }
 
   /** The state a stored message of ours shows before the partner reads it. */
@@ -150,7 +148,7 @@ export function createChatStore(client, o = {}) {
     const kept = remembered()
     const live = new Set(sessions.map((s) => s.sessionId))
     for (const c of state.chats) {
-      if (!live.has(c.sessionId)) end(c, { by: 'partner', text: 'This chat ended while you were away.' })
+      if (!live.has(c.sessionId)) end(c, 'This chat ended while you were away.')
     }
     for (const s of sessions) {
       addChat({ ...s, commonInterests: kept[s.sessionId] || [] }, { announceIt: false })
@@ -207,7 +205,7 @@ export function createChatStore(client, o = {}) {
         }
         break
       case 'PartnerExit':
-        if (c) end(c, { by: 'partner', text: `${name(c)} ${exitWords[s.data.reason] || 'left the chat'}.` })
+        if (c) end(c, `${name(c)} ${exitWords[s.data.reason] || 'left the chat'}.`)
         break
       case 'Typing':
         if (c && c.status !== 'ended') c.partnerTyping = !!s.data.typing
@@ -235,7 +233,7 @@ export function createChatStore(client, o = {}) {
       [EndReason.LoggedOut]: 'You have left Duet.',
     }
     if (reason === EndReason.Kicked || reason === EndReason.Banned) {
-      for (const c of state.chats) end(c, { by: 'me', text: texts[reason] })
+      for (const c of state.chats) end(c, texts[reason])
     }
     if (reason === EndReason.Expired || reason === EndReason.LoggedOut) {
       state.me = null
@@ -376,7 +374,7 @@ export function createChatStore(client, o = {}) {
           return showError(err)
         }
       }
-      end(c, { by: 'me', text: 'You left the chat.' })
+      end(c, 'You left the chat.')
     },
 
     cancelLeave(c) {
@@ -409,7 +407,7 @@ export function createChatStore(client, o = {}) {
         showError(err)
         return false
       }
-      end(c, { by: 'me', text: 'Thank you. Your report was sent and the chat has ended.' })
+      end(c, 'Thank you. Your report was sent and the chat has ended.')
       return true
     },
 
