@@ -160,6 +160,14 @@ describe('reconnection', () => {
     expect(await conn.next()).toEqual({ cmd: 'MATCH', interests: ['go'] })
   })
 
+  test('a silent server is pinged, then given up and reconnected to', async () => {
+    newClient({ heartbeatMs: 40, silenceMs: 120 })
+    let conn = await annInChat()
+    expect(await conn.next()).toEqual({ cmd: 'PING' }) // nothing heard for heartbeatMs
+    conn = await server.connection() // nothing heard for silenceMs: a new connection
+    expect(await conn.next()).toEqual({ cmd: 'RECONNECT', accountId: ANN, token: TOKEN })
+  })
+
   test('back-off doubles up to its maximum', async () => {
     newClient()
     const statuses = record('status')
