@@ -230,12 +230,11 @@ export function createChatStore(client, o = {}) {
       [EndReason.Expired]: 'You were away too long, so your chats have ended. You can start again.',
       [EndReason.Kicked]: banText(data?.reason, data?.until),
       [EndReason.Banned]: banText(data?.reason, data?.until),
-      [EndReason.LoggedOut]: 'You have left Duet.',
     }
     if (reason === EndReason.Kicked || reason === EndReason.Banned) {
       for (const c of state.chats) end(c, texts[reason])
     }
-    if (reason === EndReason.Expired || reason === EndReason.LoggedOut) {
+    if (reason === EndReason.Expired) {
       state.me = null
       state.chats.splice(0)
       state.activeId = null

@@ -26,7 +26,6 @@ export const EndReason = Object.freeze({
   Expired: 'expired', // the account lapsed or is unknown: start again with CRT_ACCOUNT
   Kicked: 'kicked', // an operator removed or banned the account
   Banned: 'banned', // a reply said code 7
-  LoggedOut: 'loggedOut',
 })
 
 /** A reply with a non-zero code. */
@@ -273,7 +272,6 @@ export class DuetClient {
     this.detach()
     if (this.stopped) return
     if (code === CLOSE_REPLACED) return this.end(EndReason.Replaced)
-    if (code === 1000 && reason === 'logged out') return this.end(EndReason.LoggedOut)
     if (code === 1000 && reason === 'presence timeout') return this.end(EndReason.Expired)
     if (!this.credentials) {
       this.emit('status', { state: 'offline' })
@@ -296,7 +294,7 @@ export class DuetClient {
   end(reason, data) {
     this.stopped = true
     clearTimeout(this.reconnectTimer)
-    if (reason === EndReason.Expired || reason === EndReason.LoggedOut) {
+    if (reason === EndReason.Expired) {
       // The account and its sessions are gone: nothing of theirs is to be resumed or resent.
       this.storage.removeItem(CREDENTIALS_KEY)
       this.account = null
@@ -310,7 +308,7 @@ export class DuetClient {
     this.emit('ended', { reason, data })
   }
 
-  /** Closes the connection without ending the account, as a page that is going away does. */
+  /** Closes the connection and stops reconnecting; the account lapses unless RECONNECTed. */
   close() {
     this.stopped = true
     clearTimeout(this.reconnectTimer)
@@ -532,11 +530,6 @@ export class DuetClient {
 
   report(sessionId, category, note) {
     return this.request('REPORT', note ? { sessionId, category, note } : { sessionId, category })
-  }
-
-  async logout() {
-    await this.request('LOGOUT')
-    this.end(EndReason.LoggedOut)
   }
 }
 
