@@ -6,7 +6,7 @@ BIN     := bin/duet
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build deps test lint bench fuzz clean
+.PHONY: help run build deps test lint bench fuzz clean ui ui-deps test-ui clean-ui
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,3 +49,37 @@ fuzz: ## fuzz the frame decoder and the content filter, 30s each
 
 clean: ## remove build output
 	rm -rf bin
+
+# The web page (frontend/): built into frontend/dist before go build embeds it.
+UI_DEPS  := frontend/node_modules/.package-lock.json
+UI_PAGE  := frontend/dist/index.html
+UI_INPUT := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/index.html frontend/vite.config.js
+
+build: ui
+test: test-ui
+clean: clean-ui
+
+ui: $(UI_PAGE) ## build the web page into frontend/dist
+
+# npm ci only when node_modules is missing or package-lock.json is newer than the install.
+$(UI_DEPS): frontend/package-lock.json
+	@echo "==> npm ci (frontend)"
+	cd frontend && npm ci --no-audit --no-fund
+
+$(UI_PAGE): $(UI_DEPS) $(UI_INPUT)
+	@echo "==> vite build (frontend/dist)"
+	cd frontend && npm run build
+
+ui-deps: ## install what the browser tests need: Debian's chromium
+	@test -x /usr/bin/chromium || { \
+		echo "==> apt-get install chromium"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test-ui: ui-deps ui ## run the page's unit tests, then its browser tests against the real binary
+	@echo "==> vitest (frontend unit tests)"
+	cd frontend && npm test
+	@echo "==> vitest (browser tests: chromium against a freshly built duet)"
+	cd frontend && npm run test:browser
+
+clean-ui:
+	rm -rf frontend/dist frontend/test-output

@@ -1,9 +1,10 @@
-// Package web is Duet's HTTP edge: the Echo application that routes the WebSocket endpoint and
-// the health checks, and answers every request that is not a WebSocket.
+// Package web is Duet's HTTP edge: the Echo application that routes the WebSocket endpoint, the
+// health checks and the web page, and answers every request that is not a WebSocket.
 package web
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +26,10 @@ type Options struct {
 	Ready     Readiness
 	ClientIP  func(r *http.Request) string // see ClientIP
 	Log       *slog.Logger
+	// Page is the web page: index.html at its root, content-hashed files under assets/.
+	Page fs.FS
+	// PageSettings are served at /settings.json for the page.
+	PageSettings PageSettings
 }
 
 // ClientIP returns how the address of the client behind a request is found. Without trusted
@@ -43,18 +48,14 @@ func ClientIP(trusted []netip.Prefix) func(r *http.Request) string {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// indexPage is what / shows: this build serves the protocol, and clients speak it at /ws.
-const indexPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Duet</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem">
-<h1>Duet is running</h1>
-<p>This build serves the chat protocol without the web page. Connect any client of the
-protocol to the WebSocket at <code>/ws</code>; the protocol is described in
-<code>docs/protocol.md</code> of the source.</p>
-<p>Health: <a href="/healthz">/healthz</a>, readiness: <a href="/readyz">/readyz</a>.</p>
-</body></html>
-`
+// PageSettings are the server's limits that the page needs to know: it offers chats up to
+// MaxSessions, checks lengths before sending and offers to drop interests after InterestWait.
+type PageSettings struct {
+	MaxSessions    int   `json:"maxSessions"`
+	MaxContent     int   `json:"maxContent"`
+	MaxNickname    int   `json:"maxNickname"`
+	InterestWaitMs int64 `json:"interestWaitMs"`
+}
 
 // readyTimeout bounds how long /readyz waits for the engines.
 const readyTimeout = 2 * time.Second
@@ -68,10 +69,6 @@ func New(o Options) *echo.Echo {
 	e.HTTPErrorHandler = errorHandler(o.Log)
 
 	e.GET("/ws", echo.WrapHandler(o.WebSocket))
-	e.GET("/", func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-cache")
-		return c.HTML(http.StatusOK, indexPage)
-	})
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -84,6 +81,7 @@ func New(o Options) *echo.Echo {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
+	servePage(e, o.Page, o.PageSettings)
 	return e
 }
 

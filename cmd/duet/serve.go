@@ -19,6 +19,7 @@ import (
 	"github.com/duetchat/duet/admin"
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/filter"
+	"github.com/duetchat/duet/frontend"
 	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
@@ -137,7 +138,16 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: measure,
 	})
 	measure.Register(engineGauges(eng, hub)...)
-	app := web.New(web.Options{WebSocket: pushSrv, Ready: svc, ClientIP: clientIP, Log: log})
+	app := web.New(web.Options{
+		WebSocket: pushSrv, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
+		PageSettings: web.PageSettings{
+			MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
+			InterestWaitMs: cfg.InterestWait.Milliseconds(),
+		},
+	})
+	if !frontend.Built() {
+		log.Warn("this binary has no web page; / says how to build it (make build)")
+	}
 	if cfg.AdminToken != "" {
 		admin.Register(app, admin.Options{
 			Token: cfg.AdminToken, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.bans, Board: eng.board,

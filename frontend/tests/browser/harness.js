@@ -1,0 +1,106 @@
+// What the browser tests run on: the real duet binary, built from this checkout with the built
+// page embedded, started on a free loopback port with the memory engine, and Debian's chromium.
+import { spawn, execFile } from 'node:child_process'
+import { mkdtemp, mkdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { createServer } from 'node:net'
+import { chromium } from 'playwright-core'
+
+const frontend = resolve(import.meta.dirname, '../..')
+const repo = resolve(frontend, '..')
+export const outputDir = join(frontend, 'test-output')
+
+/** Builds bin into a temporary folder; fails when the page was not built first. */
+export async function buildServer() {
+  await stat(join(frontend, 'dist/index.html')).catch(() => {
+    throw new Error('frontend/dist is missing: run `npm run build` (or `make test`) first')
+  })
+  const dir = await mkdtemp(join(tmpdir(), 'duet-browser-'))
+  const bin = join(dir, 'duet')
+  await promisify(execFile)('go', ['build', '-o', bin, './cmd/duet'], { cwd: repo })
+  return { bin, remove: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/** A loopback port free at the time of asking, for a server whose origin must be known first. */
+export function freePort() {
+  return new Promise((resolvePromise, reject) => {
+    const srv = createServer()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolvePromise(port))
+    })
+  })
+}
+
+/** Starts `duet serve` (on a free port unless args choose one) and resolves with its base URL once it serves. */
+export function startServer(bin, args = []) {
+  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--engine', 'memory', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let log = ''
+  const ready = new Promise((resolvePromise, reject) => {
+    proc.stderr.on('data', (chunk) => {
+      log += chunk
+      const m = /duet is serving.*addr=(\S+)/.exec(log)
+      if (m) resolvePromise(`http://${m[1]}`)
+    })
+    proc.on('exit', (code) => reject(new Error(`duet serve exited with ${code}:\n${log}`)))
+  })
+  return {
+    ready,
+    log: () => log,
+    stop: () =>
+      new Promise((done) => {
+        if (proc.exitCode !== null) return done()
+        proc.on('exit', done)
+        proc.kill('SIGTERM')
+      }),
+  }
+}
+
+export function launchBrowser() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] })
+}
+
+/**
+ * Opens a page in a new browser context, collecting its console errors and uncaught
+ * exceptions in errors; a dialog (the warning before leaving a chat) is accepted.
+ */
+export async function openPage(browser, url, contextOptions = {}) {
+  const context = await browser.newContext(contextOptions)
+  const page = await context.newPage()
+  const errors = []
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
+  page.on('pageerror', (e) => errors.push(e.message))
+  page.on('dialog', (d) => d.accept())
+  await page.goto(url)
+  return { context, page, errors }
+}
+
+/** Empties the screenshot folder, so that it holds this run's steps only. */
+export async function resetOutput() {
+  await rm(outputDir, { recursive: true, force: true })
+  await mkdir(outputDir, { recursive: true })
+}
+
+let shot = 0
+/** Saves a screenshot named after the step, numbered in the order taken. */
+export async function screenshot(page, step) {
+  const name = `${String(++shot).padStart(2, '0')}-${step}.png`
+  await page.screenshot({ path: join(outputDir, name), fullPage: true })
+  return name
+}
+
+/** Fills the landing form and presses Start. */
+export async function startChatting(page, nickName, interests = []) {
+  await page.getByLabel('Nickname').fill(nickName)
+  for (const tag of interests) {
+    await page.getByLabel(/Interests/).fill(tag)
+    await page.getByLabel(/Interests/).press('Enter')
+  }
+  await page.getByLabel(/I am 18 or older/).check()
+  await page.getByRole('button', { name: 'Start chatting' }).click()
+}

@@ -1,0 +1,180 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { mount } from '@vue/test-utils'
+import { nextTick } from 'vue'
+import LandingForm from '../../src/components/LandingForm.vue'
+import ChatPanel from '../../src/components/ChatPanel.vue'
+import SearchPanel from '../../src/components/SearchPanel.vue'
+import ChatTabs from '../../src/components/ChatTabs.vue'
+import { limits } from '../../src/settings.js'
+import { createChatStore } from '../../src/chat/store.js'
+import { fakeClient, inChat, partnerMessage, SESSION } from './fakeClient.js'
+import { memoryStorage } from './storage.js'
+
+// jsdom lays nothing out: this IntersectionObserver lets a test say what is on screen.
+const observers = []
+class FakeIntersectionObserver {
+  constructor(callback) {
+    this.callback = callback
+    this.elements = new Set()
+    observers.push(this)
+  }
+  observe(el) {
+    this.elements.add(el)
+  }
+  disconnect() {
+    this.elements.clear()
+  }
+}
+function showAll() {
+  for (const o of observers) o.callback([...o.elements].map((target) => ({ target, isIntersecting: true })))
+}
+
+beforeEach(() => {
+  observers.length = 0
+  vi.stubGlobal('IntersectionObserver', FakeIntersectionObserver)
+  HTMLDialogElement.prototype.showModal ||= function () {
+    this.open = true
+  }
+  HTMLDialogElement.prototype.close ||= function () {
+    this.open = false
+  }
+})
+afterEach(() => vi.unstubAllGlobals())
+
+const withStore = (store) => ({ global: { provide: { chat: store } }, attachTo: document.body })
+
+describe('the landing form', () => {
+  test('says what is missing and sends nothing', async () => {
+    const client = fakeClient()
+    const w = mount(LandingForm, withStore(createChatStore(client, { storage: memoryStorage() })))
+    await w.find('form').trigger('submit')
+    expect(w.text()).toContain('Choose a nickname.')
+    expect(w.text()).toContain('Please confirm you are 18 or older and accept the rules.')
+    expect(client.createAccount).not.toHaveBeenCalled()
+    w.unmount()
+  })
+
+  test('starts with the trimmed nickname and the interests as tags', async () => {
+    const client = fakeClient()
+    const w = mount(LandingForm, withStore(createChatStore(client, { storage: memoryStorage() })))
+    await w.find('#nickname').setValue('  Ann ')
+    const interest = w.find('#interest')
+    await interest.setValue('Music')
+    await interest.trigger('keydown', { key: 'Enter' })
+    await interest.setValue('go,')
+    await interest.trigger('input')
+    expect(w.findAll('.tag').map((t) => t.text().replace('×', '').trim())).toEqual(['music', 'go'])
+    await w.find('input[type=checkbox]').setValue(true)
+    await w.find('form').trigger('submit')
+    await vi.waitFor(() => expect(client.match).toHaveBeenCalledWith(['music', 'go']))
+    expect(client.createAccount).toHaveBeenCalledWith('Ann')
+    w.unmount()
+  })
+})
+
+describe('the chat panel', () => {
+  function panel() {
+    const t = inChat(createChatStore)
+    const w = mount(ChatPanel, { props: { chat: t.chat }, ...withStore(t.store) })
+    return { ...t, w }
+  }
+
+  test('greets with the partner and what you share', () => {
+    const { w } = panel()
+    expect(w.find('h2').text()).toBe("You're now chatting with Bob")
+    expect(w.text()).toContain('You both like')
+    expect(w.find('.tag').text()).toBe('music')
+    w.unmount()
+  })
+
+  test('Enter sends, Shift+Enter does not', async () => {
+    const { w, client } = panel()
+    const box = w.find('textarea')
+    await box.setValue('line one')
+    await box.trigger('keydown', { key: 'Enter', shiftKey: true })
+    expect(client.send).not.toHaveBeenCalled()
+    await box.trigger('keydown', { key: 'Enter' })
+    expect(client.send).toHaveBeenCalledWith(SESSION, 'line one')
+    expect(box.element.value).toBe('')
+    await nextTick()
+    expect(w.find('.own .bubble').text()).toBe('line one')
+    expect(w.find('.own .mark').text()).toBe('Sending…')
+    w.unmount()
+  })
+
+  test("the partner's text is shown as text, never as HTML", async () => {
+    const { w, client } = panel()
+    partnerMessage(client, 20002, '<img src=x onerror="alert(1)"><b>bold</b>')
+    await nextTick()
+    expect(w.find('.partner .bubble').text()).toBe('<img src=x onerror="alert(1)"><b>bold</b>')
+    expect(w.find('.partner img').exists()).toBe(false)
+    w.unmount()
+  })
+
+  test('a read receipt only for messages on screen in a focused page', async () => {
+    const { w, client, store } = panel()
+    store.setFocused(false)
+    partnerMessage(client, 20002)
+    await nextTick()
+    await nextTick()
+    showAll()
+    expect(client.viewed).not.toHaveBeenCalled()
+    store.setFocused(true)
+    await nextTick()
+    expect(client.viewed).toHaveBeenCalledWith(SESSION, 20002)
+    w.unmount()
+  })
+
+  test('Leave, Really?, New chat, and Esc drives it too', async () => {
+    const { w, client } = panel()
+    const leave = () => w.find('button.leave')
+    expect(leave().text()).toBe('Leave')
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }))
+    await nextTick()
+    expect(leave().text()).toBe('Really?')
+    await leave().trigger('click')
+    await vi.waitFor(() => expect(leave().text()).toBe('New chat'))
+    expect(client.leave).toHaveBeenCalledWith(SESSION)
+    expect(w.text()).toContain('You left the chat.')
+    expect(w.find('textarea').exists()).toBe(false)
+    w.unmount()
+  })
+})
+
+describe('the search', () => {
+  beforeEach(() => vi.useFakeTimers())
+  afterEach(() => vi.useRealTimers())
+
+  for (const [interests, offered] of [
+    [['music'], true],
+    [[], false],
+  ]) {
+    test(`with ${interests.length ? 'interests' : 'no interests'}, anyone is ${offered ? '' : 'not '}offered after 10 s`, async () => {
+      const client = fakeClient()
+      const store = createChatStore(client, { storage: memoryStorage() })
+      store.search(interests)
+      const w = mount(SearchPanel, withStore(store))
+      expect(w.text()).toContain('Looking for someone…')
+      expect(w.text()).not.toContain('Talk to anyone instead')
+      await vi.advanceTimersByTimeAsync(10000)
+      expect(w.text().includes('Talk to anyone instead')).toBe(offered)
+      w.unmount()
+    })
+  }
+})
+
+test('the tabs offer a new chat until the live ones reach the maximum', async () => {
+  const { store, client } = inChat(createChatStore)
+  limits.sessions = 2
+  try {
+    const w = mount(ChatTabs, withStore(store))
+    expect(w.text()).toContain('+ New chat')
+    client.emit('session', { sessionId: 10001, partnerId: 1313, partnerName: 'Cy', commonInterests: [] })
+    await nextTick()
+    expect(w.text()).not.toContain('+ New chat')
+    expect(w.text()).toContain('2 chats at once at most')
+    w.unmount()
+  } finally {
+    limits.sessions = 3
+  }
+})

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+// The browser tests: Debian's chromium, driven by playwright-core, against the real duet
+// binary with the built page in it (run `npm run build` first; `make test` does).
+export default defineConfig({
+  test: {
+    environment: 'node',
+    include: ['tests/browser/**/*.test.js'],
+    testTimeout: 30000,
+    hookTimeout: 180000, // building the binary
+    fileParallelism: false,
+  },
+})
