@@ -342,6 +342,12 @@ func TestAdminStats(t *testing.T) {
 	}
 	f := s.wantAdmin(t, 200, "GET", "/admin/api/sessions", nil)
 	wantFields(t, f, map[string]any{"live": 1, "sessions.0.sessionId": sid})
+	// The page's count, public, from the same figures.
+	status, online := s.adminAs(t, "", "", "GET", "/online.json", nil)
+	if status != 200 {
+		t.Fatalf("/online.json: status %d", status)
+	}
+	wantFields(t, online, map[string]any{"online": 3, "waiting": 1})
 
 	metrics := scrape(t, s)
 	for name, want := range map[string]float64{

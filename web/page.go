@@ -47,11 +47,17 @@ func servePage(e *echo.Echo, page fs.FS, settings PageSettings) {
 		if err := serveFile(c, page, name, cacheIndex); !errors.Is(err, echo.ErrNotFound) {
 			return err
 		}
-		if path.Ext(name) != "" {
+		if path.Ext(name) != "" || isAPI(name) {
 			return echo.ErrNotFound
 		}
 		return serveFile(c, page, "/index.html", cacheIndex)
 	}, gzip)
+}
+
+// isAPI reports whether a path belongs to the server's own endpoints rather than to a view of
+// the page, so that it is a 404 when the endpoint is not there (the admin API is off, say).
+func isAPI(urlPath string) bool {
+	return urlPath == "/metrics" || urlPath == "/admin/api" || strings.HasPrefix(urlPath, "/admin/api/")
 }
 
 // serveFile answers with the named file of page, or echo.ErrNotFound when there is none.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,7 +31,18 @@ type Options struct {
 	Page fs.FS
 	// PageSettings are served at /settings.json for the page.
 	PageSettings PageSettings
+	// Online counts the people using the whole service, served at /online.json.
+	Online func(ctx context.Context) (OnlineCount, error)
 }
+
+// OnlineCount is what the page shows of the service's use.
+type OnlineCount struct {
+	Online  int `json:"online"`  // accounts connected
+	Waiting int `json:"waiting"` // accounts waiting for a partner
+}
+
+// onlineMaxAge is how long a count is reused: every page asks, and counting reads the engines.
+const onlineMaxAge = 5 * time.Second
 
 // ClientIP returns how the address of the client behind a request is found. Without trusted
 // proxies it is the TCP peer, and X-Forwarded-For is ignored. From a trusted proxy it is the
@@ -81,8 +93,32 @@ func New(o Options) *echo.Echo {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
+	e.GET("/online.json", onlineHandler(o.Online, o.Log))
 	servePage(e, o.Page, o.PageSettings)
 	return e
+}
+
+// onlineHandler answers /online.json with a count at most onlineMaxAge old.
+func onlineHandler(count func(ctx context.Context) (OnlineCount, error), log *slog.Logger) echo.HandlerFunc {
+	var mu sync.Mutex // guards last and at, and lets one request count while the others wait
+	var last OnlineCount
+	var at time.Time
+	return func(c echo.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) >= onlineMaxAge {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+			defer cancel()
+			n, err := count(ctx)
+			if err != nil {
+				log.Warn("counting who is online", "err", err)
+				return echo.NewHTTPError(http.StatusServiceUnavailable, "the count is not available now")
+			}
+			last, at = n, time.Now()
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=5")
+		return c.JSON(http.StatusOK, last)
+	}
 }
 
 // errorHandler answers failures with a JSON message and never with a Go error's text.

@@ -31,6 +31,12 @@ func newApp(ready error) http.Handler {
 		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Page:         page,
 		PageSettings: PageSettings{MaxSessions: 4, MaxContent: 500, MaxNickname: 20, InterestWaitMs: 3000},
+		Online: func(context.Context) (OnlineCount, error) {
+			if ready != nil {
+				return OnlineCount{}, ready
+			}
+			return OnlineCount{Online: 12, Waiting: 3}, nil
+		},
 	})
 }
 
@@ -63,6 +69,10 @@ func TestRoutes(t *testing.T) {
 		"missing file":     {"/robots.txt", nil, http.StatusNotFound, `"error"`, ""},
 		"escape":           {"/assets/../../web.go", nil, http.StatusNotFound, `"error"`, ""},
 		"websocket":        {"/ws", nil, http.StatusOK, "websocket", ""},
+		"admin API, off":   {"/admin/api/stats", nil, http.StatusNotFound, `"error"`, ""},
+		"metrics, off":     {"/metrics", nil, http.StatusNotFound, `"error"`, ""},
+		"online":           {"/online.json", nil, http.StatusOK, `{"online":12,"waiting":3}`, "public, max-age=5"},
+		"online, no count": {"/online.json", errors.New("dial tcp: refused"), http.StatusServiceUnavailable, "not available", ""},
 		"page settings":    {"/settings.json", nil, http.StatusOK, `{"maxSessions":4,"maxContent":500,"maxNickname":20,"interestWaitMs":3000}`, cacheIndex},
 		"health":           {"/healthz", errors.New("down"), http.StatusOK, `"ok"`, ""},
 		"ready":            {"/readyz", nil, http.StatusOK, `"ready"`, ""},

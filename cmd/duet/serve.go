@@ -144,6 +144,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 			InterestWaitMs: cfg.InterestWait.Milliseconds(),
 		},
+		Online: func(ctx context.Context) (web.OnlineCount, error) { return countOnline(ctx, eng, now()) },
 	})
 	if !frontend.Built() {
 		log.Warn("this binary has no web page; / says how to build it (make build)")
@@ -212,6 +213,23 @@ func engineGauges(eng *engines, hub *push.Hub) []prometheus.Collector {
 				return n, err
 			})),
 	}
+}
+
+// countOnline counts the accounts connected to every node and those waiting, for the page.
+func countOnline(ctx context.Context, eng *engines, now time.Time) (web.OnlineCount, error) {
+	nodes, err := eng.board.Nodes(ctx, now)
+	if err != nil {
+		return web.OnlineCount{}, err
+	}
+	waiting, err := eng.queue.Waiting(ctx)
+	if err != nil {
+		return web.OnlineCount{}, err
+	}
+	n := web.OnlineCount{Waiting: len(waiting)}
+	for _, node := range nodes {
+		n.Online += node.Accounts
+	}
+	return n, nil
 }
 
 // gaugeTimeout bounds how long a scrape waits for the engines.
