@@ -97,6 +97,31 @@ func TestAdminAuth(t *testing.T) {
 	if status, _ := s.admin(t, http.MethodGet, "/admin/api/secrets", nil); status != http.StatusNotFound {
 		t.Errorf("an unknown endpoint with the token: status %d, want 404", status)
 	}
+	// Every endpoint, with a body that would do something: refused, and nothing done.
+	a := newUser(t, s, seedDialect, "Ann")
+	kick := map[string]any{"reason": "x"}
+	for _, call := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/admin/api/stats", nil}, {"GET", "/admin/api/nodes", nil}, {"GET", "/metrics", nil},
+		{"GET", "/admin/api/queue", nil}, {"GET", "/admin/api/sessions", nil}, {"GET", "/admin/api/sessions/1", nil},
+		{"POST", "/admin/api/sessions/1/end", kick}, {"GET", fmt.Sprint("/admin/api/accounts/", a.id), nil},
+		{"POST", fmt.Sprint("/admin/api/accounts/", a.id, "/kick"), kick}, {"GET", "/admin/api/bans", nil},
+		{"POST", "/admin/api/bans", map[string]any{"kind": "account", "accountId": a.id, "duration": "1h", "reason": "x"}},
+		{"DELETE", "/admin/api/bans/1", kick}, {"GET", "/admin/api/reports", nil}, {"GET", "/admin/api/reports/1", nil},
+		{"POST", "/admin/api/reports/1/resolve", map[string]any{"decision": "reject", "note": "x"}},
+		{"POST", "/admin/api/broadcast", map[string]any{"text": "hi", "level": "info"}},
+		{"GET", "/admin/api/settings", nil}, {"PUT", "/admin/api/settings", map[string]any{"matchingPaused": true, "reason": "x"}},
+		{"GET", "/admin/api/audit", nil},
+	} {
+		status, f := s.adminAs(t, "wrong-token-0123456789", "tester", call.method, call.path, call.body)
+		if status != http.StatusUnauthorized {
+			t.Errorf("%s %s with a wrong token: status %d, want 401: %s", call.method, call.path, status, f)
+		}
+	}
+	a.expectNone("any effect of a refused call", quiet, anyFrame)
+	wantCode(t, a.match(), 4)
 }
 
 func TestAdminValidation(t *testing.T) {

@@ -139,12 +139,10 @@ func (c *conn) named(t *moderation.Target) bool {
 
 // kickedError is the refusal of a request from a connection that was kicked.
 func kickedError(k *session.KickedData) error {
-	e := &duet.Error{Code: duet.Banned, Msg: "you were removed from the service", Reason: k.Reason}
 	if k.Until != 0 {
-		e.Until = time.UnixMilli(k.Until)
-		e.Msg = "you are banned until " + e.Until.UTC().Format(time.RFC3339) + ": " + k.Reason
+		return moderation.Ban{Reason: k.Reason, Until: time.UnixMilli(k.Until)}.Error()
 	}
-	return e
+	return &duet.Error{Code: duet.Banned, Msg: "you were removed from the service", Reason: k.Reason}
 }
 
 // strikeOut ends a connection that keeps sending bad or rate-limited frames: it is closed with
