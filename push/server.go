@@ -102,12 +102,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	s.mu.Unlock()
 
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	gw := &gatheringWriter{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(gw, r, nil)
 	if err != nil {
 		s.handlers.Done()
 		return // the upgrader has answered with the reason
 	}
-	c := s.newConn(ws, remoteAddr(r))
+	c := s.newConn(ws, gw.conn, remoteAddr(r))
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -132,9 +133,9 @@ func (s *Server) serve(c *conn) {
 	s.cleanup(c)
 }
 
-func (s *Server) newConn(ws *websocket.Conn, remote netip.Addr) *conn {
+func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, remote netip.Addr) *conn {
 	c := &conn{
-		srv: s, ws: ws, remote: remote,
+		srv: s, ws: ws, sock: sock, remote: remote,
 		room:      make(chan struct{}, 1),
 		badFrames: make([]time.Time, s.opt.BadFrameLimit),
 	}
