@@ -38,10 +38,12 @@ type Options struct {
 	SetupTimeout time.Duration
 
 	// Idle, when not 0, replaces the message load: Idle connections are matched and held
-	// silent (answering heartbeats) for Hold, and Memory weighs the server before and after.
-	Idle   int
-	Hold   time.Duration
-	Memory MemorySource
+	// silent (answering heartbeats) for Hold.
+	Idle int
+	Hold time.Duration
+	// Server, when set, reads the server's figures: its memory before and after holding idle
+	// connections, its processor time per message under a message load.
+	Server ServerStats
 
 	// Baseline runs the same message load against a Relay started for the run, after the load
 	// against URLs, and reports Duet's throughput as a share of the relay's.
@@ -125,7 +127,7 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 		return runIdle(ctx, opt)
 	}
 	var report Report
-	loadReport, matching, err := runLoad(ctx, opt, duetTarget(opt.URLs))
+	loadReport, matching, err := runLoad(ctx, opt, duetTarget(opt.URLs), opt.Server)
 	if err != nil {
 		return Report{}, err
 	}
@@ -138,7 +140,7 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 		return Report{}, fmt.Errorf("baseline: %w", err)
 	}
 	defer relay.Close()
-	baseline, _, err := runLoad(ctx, opt, relayTarget(relay.URL()))
+	baseline, _, err := runLoad(ctx, opt, relayTarget(relay.URL()), nil)
 	if err != nil {
 		return Report{}, fmt.Errorf("baseline: %w", err)
 	}
@@ -153,9 +155,9 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 // before and after.
 func runIdle(ctx context.Context, opt Options) (Report, error) {
 	var before int64
-	if opt.Memory != nil {
+	if opt.Server != nil {
 		var err error
-		if before, err = opt.Memory.ResidentBytes(ctx); err != nil {
+		if before, err = opt.Server.ResidentBytes(ctx); err != nil {
 			return Report{}, err
 		}
 	}
@@ -178,8 +180,8 @@ func runIdle(ctx context.Context, opt Options) (Report, error) {
 	if dropped := countDisconnects(clients); dropped > 0 {
 		return Report{}, fmt.Errorf("%d of %d idle connections were closed by the server while held", dropped, len(clients))
 	}
-	if opt.Memory != nil {
-		after, err := opt.Memory.ResidentBytes(ctx)
+	if opt.Server != nil {
+		after, err := opt.Server.ResidentBytes(ctx)
 		if err != nil {
 			return Report{}, err
 		}

@@ -12,8 +12,8 @@ const progressEvery = time.Second
 
 // runLoad connects opt.Conns clients to t, pairs them, has every client send messages to its
 // partner for opt.Duration, waits up to opt.Drain for the last pushes, and reports. Matching is
-// nil for a target without chats.
-func runLoad(ctx context.Context, opt Options, t target) (Messages, *Matching, error) {
+// nil for a target without chats. server, if not nil, tells the processor time t spends.
+func runLoad(ctx context.Context, opt Options, t target, server ServerStats) (Messages, *Matching, error) {
 	window := 0
 	if opt.Rate == 0 {
 		window = opt.Window
@@ -31,6 +31,12 @@ func runLoad(ctx context.Context, opt Options, t target) (Messages, *Matching, e
 		}
 	}
 
+	var cpuBefore time.Duration
+	if server != nil {
+		if cpuBefore, err = server.CPUTime(ctx); err != nil {
+			return Messages{}, nil, err
+		}
+	}
 	start, end := sink.open(opt.Duration)
 	stopProgress := reportProgress(opt.Progress, t.name, sink, start)
 	var senders sync.WaitGroup
@@ -40,13 +46,21 @@ func runLoad(ctx context.Context, opt Options, t target) (Messages, *Matching, e
 	senders.Wait()
 	drain(ctx, sink, opt.Drain)
 	stopProgress()
+	var cpuPerMessage float64
+	if server != nil && sink.delivered.Load() > 0 {
+		cpuAfter, err := server.CPUTime(ctx)
+		if err != nil {
+			return Messages{}, nil, err
+		}
+		cpuPerMessage = float64((cpuAfter - cpuBefore).Microseconds()) / float64(sink.delivered.Load())
+	}
 
 	m := Messages{
 		Target: t.name, Connections: opt.Conns, Rate: opt.Rate, Size: opt.Size, DurationSec: opt.Duration.Seconds(),
 		Sent: sink.sent.Load(), Acked: sink.acked.Load(), Delivered: sink.delivered.Load(),
 		DeliveredPerSec: float64(sink.inWindow.Load()) / opt.Duration.Seconds(),
 		Lost:            sink.lost(), Duplicated: sink.duplicated.Load(), Unexpected: sink.foreign.Load(),
-		Disconnects: countDisconnects(clients),
+		Disconnects: countDisconnects(clients), ServerCPUPerMessage: cpuPerMessage,
 	}
 	m.Errors, m.ErrorCodes = sink.errorCodes()
 	h := sink.latencies()

@@ -38,6 +38,10 @@ type Messages struct {
 	// Unexpected counts frames that are not JSON or speak of messages this run did not send.
 	Unexpected  int64 `json:"unexpected"`
 	Disconnects int   `json:"disconnects"` // connections the server closed during the run
+	// ServerCPUPerMessage is the server's processor time per delivered message, in
+	// microseconds, when its figures were read (--pid): a measure of its work that holds on a
+	// busy machine, where messages per second depend on what else runs.
+	ServerCPUPerMessage float64 `json:"server_cpu_us_per_msg,omitempty"`
 }
 
 // Latency percentiles, in milliseconds.
@@ -125,6 +129,9 @@ func writeMessages(b *strings.Builder, m *Messages) {
 		m.DeliveredPerSec, m.Latency.P50, m.Latency.P90, m.Latency.P99, m.Latency.Max)
 	fmt.Fprintf(b, "           sent %d, acknowledged %d, delivered %d; lost %d, duplicated %d, unexpected %d, disconnects %d\n",
 		m.Sent, m.Acked, m.Delivered, m.Lost, m.Duplicated, m.Unexpected, m.Disconnects)
+	if m.ServerCPUPerMessage > 0 {
+		fmt.Fprintf(b, "           server processor time %.1f us per delivered message\n", m.ServerCPUPerMessage)
+	}
 	fmt.Fprintf(b, "           errors %d", m.Errors)
 	codes := make([]int, 0, len(m.ErrorCodes))
 	for code := range m.ErrorCodes {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -50,17 +49,5 @@ func TestBitsetGrowsAndCounts(t *testing.T) {
 	}
 	if got := acked.countAndNot(delivered); got != 3 {
 		t.Errorf("countAndNot = %d, want 3", got)
-	}
-}
-
-func TestParseVmRSS(t *testing.T) {
-	status := "Name:\tduet\nVmPeak:\t  900 kB\nVmRSS:\t   2048 kB\nThreads:\t7\n"
-	if got, err := parseVmRSS([]byte(status), "status"); err != nil || got != 2048*1024 {
-		t.Errorf("parseVmRSS = %d, %v, want %d", got, err, 2048*1024)
-	}
-	for _, bad := range []string{"Name:\tduet\n", "VmRSS:\t12 MB\n", "VmRSS:\tlots kB\n"} {
-		if _, err := parseVmRSS([]byte(bad), "status"); err == nil || !strings.Contains(err.Error(), "VmRSS") {
-			t.Errorf("parseVmRSS(%q) = %v, want an error about VmRSS", bad, err)
-		}
 	}
 }

@@ -20,7 +20,8 @@ nodes), creates accounts, matches them into chats, then sends --size-byte messag
 for --duration, at --rate messages per second in total or as fast as the server answers. Reports
 delivered messages/s, send-to-push latency, matches/s and time to match, reply codes other than
 0, and lost or duplicated messages. With --idle N, holds N matched silent connections instead and
-reports the server's memory per connection (with --pid). With --baseline, runs the same load
+reports the server's memory per connection (with --pid; with a message load, --pid adds the
+server's processor time per message). With --baseline, runs the same load
 against a minimal relay built in, for this machine's ceiling.
 
 Run the server with rate limits off for the load generator, e.g. --rate-limit-exempt 127.0.0.0/8.
@@ -82,7 +83,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (bench.Options, bool, erro
 	fs.DurationVar(&opt.SetupTimeout, "setup-timeout", time.Minute, "bound on connecting, creating accounts and matching")
 	fs.IntVar(&opt.Idle, "idle", 0, "hold this many matched, silent connections instead of sending messages")
 	fs.DurationVar(&opt.Hold, "hold", 10*time.Second, "with --idle: how long the connections are held before the server is weighed")
-	fs.IntVar(&pid, "pid", 0, "with --idle: process id of the server, when it runs on this machine, to read its memory from /proc")
+	fs.IntVar(&pid, "pid", 0, "process id of the server, when it runs on this machine, to read its memory (--idle) or processor time per message from /proc")
 	fs.BoolVar(&opt.Baseline, "baseline", false, "also run the same load against a minimal relay built in, and compare")
 	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	if err := fs.Parse(args); err != nil {
@@ -94,10 +95,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (bench.Options, bool, erro
 	switch {
 	case pid < 0:
 		return bench.Options{}, false, fmt.Errorf("bench: --pid: must be a process id, got %d", pid)
-	case pid > 0 && opt.Idle == 0:
-		return bench.Options{}, false, fmt.Errorf("bench: --pid weighs the server with --idle; give --idle too")
 	case pid > 0:
-		opt.Memory = bench.ProcStatus{PID: pid}
+		opt.Server = bench.ProcStatus{PID: pid}
 	}
 	opt.URLs = urls
 	if len(opt.URLs) == 0 {

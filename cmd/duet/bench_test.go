@@ -48,6 +48,8 @@ type messages struct {
 	Duplicated  int64 `json:"duplicated"`
 	Unexpected  int64 `json:"unexpected"`
 	Disconnects int   `json:"disconnects"`
+
+	ServerCPUPerMessage float64 `json:"server_cpu_us_per_msg"`
 }
 
 // startBenchNode runs a node whose rate limits spare the load generator on loopback.
@@ -77,7 +79,9 @@ func runBenchJSON(t *testing.T, args ...string) benchReport {
 func TestBenchCountsAddUp(t *testing.T) {
 	url := startBenchNode(t)
 	// 6 connections sending 300 messages/s in all for 1s: 50 each.
-	r := runBenchJSON(t, "--url", url, "--url", url, "--conns", "6", "--rate", "300", "--duration", "1s", "--size", "64")
+	// The node runs in this process, whose processor time is then the server's (and the tool's).
+	r := runBenchJSON(t, "--url", url, "--url", url, "--conns", "6", "--rate", "300", "--duration", "1s", "--size", "64",
+		"--pid", strconv.Itoa(os.Getpid()))
 	if r.Pairs != 3 || r.DoubleMatches != 0 || r.MatchesPerSec <= 0 {
 		t.Errorf("matching: %d pairs, %v/s, %d double, want 3 pairs, a rate, none double", r.Pairs, r.MatchesPerSec, r.DoubleMatches)
 	}
@@ -90,6 +94,9 @@ func TestBenchCountsAddUp(t *testing.T) {
 	}
 	if r.DeliveredPerSec < 250 || r.DeliveredPerSec > 300 {
 		t.Errorf("delivered %v/s, want about 300/s", r.DeliveredPerSec)
+	}
+	if r.ServerCPUPerMessage <= 0 {
+		t.Errorf("server processor time per message %v, want it read from /proc", r.ServerCPUPerMessage)
 	}
 	if l := r.Latency; !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) {
 		t.Errorf("latency %+v, want 0 < p50 <= p90 <= p99 <= max", l)
@@ -144,14 +151,14 @@ func TestBenchBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		"odd connections":  {[]string{"--conns", "3"}, "--conns"},
-		"small content":    {[]string{"--size", "8"}, "--size"},
-		"negative rate":    {[]string{"--rate", "-1"}, "--rate"},
-		"window too big":   {[]string{"--window", "1000"}, "--window"},
-		"http url":         {[]string{"--url", "http://localhost:8080/ws"}, "--url"},
-		"pid without idle": {[]string{"--pid", "1"}, "--idle"},
-		"idle baseline":    {[]string{"--idle", "2", "--baseline"}, "--baseline"},
-		"stray argument":   {[]string{"now"}, `"now"`},
+		"odd connections": {[]string{"--conns", "3"}, "--conns"},
+		"small content":   {[]string{"--size", "8"}, "--size"},
+		"negative rate":   {[]string{"--rate", "-1"}, "--rate"},
+		"window too big":  {[]string{"--window", "1000"}, "--window"},
+		"http url":        {[]string{"--url", "http://localhost:8080/ws"}, "--url"},
+		"negative pid":    {[]string{"--pid", "-1"}, "--pid"},
+		"idle baseline":   {[]string{"--idle", "2", "--baseline"}, "--baseline"},
+		"stray argument":  {[]string{"now"}, `"now"`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
