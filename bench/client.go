@@ -195,15 +195,25 @@ func (c *client) handle(in *inbound) {
 		c.acknowledged(in)
 	case in.Code != nil && in.Cmd == "MATCH" && *in.Code == 0:
 		c.chatFormed(in.SessionID, in.PartnerID)
-		c.replies <- *in
+		c.reply(in)
 	case in.Code != nil && (in.Cmd == "CRT_ACCOUNT" || in.Cmd == "MATCH"):
-		c.replies <- *in
+		c.reply(in)
 	case in.Code != nil:
 		c.sink.refused(*in.Code)
 	case in.SignalType == "NewSession":
 		c.chatFormed(in.SessionID, in.Data.AccountID)
 	case in.Content != "":
 		c.sink.arrived(in.Content)
+	}
+}
+
+// reply hands the reply to a request to the waiting request. One request waits at a time; a
+// reply nobody waits for any more (its request gave up) is counted, never waited on.
+func (c *client) reply(in *inbound) {
+	select {
+	case c.replies <- *in:
+	default:
+		c.sink.unexpected()
 	}
 }
 

@@ -77,32 +77,33 @@ func millis(us int64) float64 { return float64(us) / 1000 }
 // send sends the client's messages until the end of the sending window: at its share of
 // opt.Rate, or else whenever fewer than opt.Window are unacknowledged.
 func (c *client) send(ctx context.Context, opt Options, start, end time.Time) {
-	var interval time.Duration
-	next := start
-	if opt.Rate > 0 {
-		interval = time.Duration(float64(opt.Conns) / opt.Rate * float64(time.Second))
-		// Spread the connections' sends over the interval rather than all at its start.
-		next = next.Add(interval * time.Duration(c.index) / time.Duration(opt.Conns))
+	if opt.Rate == 0 {
+		c.sendByWindow(ctx, opt.Size, end)
+		return
 	}
+	interval := time.Duration(float64(opt.Conns) / opt.Rate * float64(time.Second))
+	// Spread the connections' sends over the interval rather than all at its start.
+	next := start.Add(interval * time.Duration(c.index) / time.Duration(opt.Conns))
+	for next.Before(end) && sleepUntil(ctx, next) && c.sendOne(opt.Size) {
+		next = next.Add(interval)
+	}
+}
+
+// sendByWindow sends a message whenever fewer than the window are unanswered, until end.
+func (c *client) sendByWindow(ctx context.Context, size int, end time.Time) {
+	over := time.NewTimer(time.Until(end))
+	defer over.Stop()
 	for {
-		if interval > 0 {
-			if !next.Before(end) || !sleepUntil(ctx, next) {
-				return
-			}
-			next = next.Add(interval)
-		} else {
-			select {
-			case c.inFlight <- struct{}{}:
-			case <-ctx.Done():
-				return
-			case <-c.done:
-				return
-			}
-			if !time.Now().Before(end) {
-				return
-			}
+		select {
+		case c.inFlight <- struct{}{}:
+		case <-over.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
 		}
-		if !c.sendOne(opt.Size) {
+		if !time.Now().Before(end) || !c.sendOne(size) {
 			return
 		}
 	}
