@@ -82,6 +82,7 @@ type inbound struct {
 	Cmd        string `json:"cmd"`
 	Code       *int   `json:"code"`
 	Msg        string `json:"msg"`
+	RetryAfter int64  `json:"retryAfterMs"`
 	AccountID  int64  `json:"accountId"`
 	SessionID  int64  `json:"sessionId"`
 	PartnerID  int64  `json:"partnerId"`

@@ -61,6 +61,9 @@ type Matching struct {
 	// DoubleMatches counts connections told of more than one chat, or whose partner was told
 	// of another chat.
 	DoubleMatches int `json:"double_matches"`
+	// Retries counts CRT_ACCOUNT and MATCH requests answered with code 2 (the server failed)
+	// or 6 (rate limited), and sent again.
+	Retries int64 `json:"setup_retries"`
 }
 
 // MatchLatency percentiles, in milliseconds.
@@ -97,8 +100,8 @@ func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if r.Matching != nil {
 		m := r.Matching
-		fmt.Fprintf(&b, "matching   %d pairs, %.0f matches/s, time to match p50 %.1f ms p99 %.1f ms, double matches %d\n",
-			m.Pairs, m.MatchesPerSec, m.MatchMillis.P50, m.MatchMillis.P99, m.DoubleMatches)
+		fmt.Fprintf(&b, "matching   %d pairs, %.0f matches/s, time to match p50 %.1f ms p99 %.1f ms, double matches %d, set-up requests retried %d\n",
+			m.Pairs, m.MatchesPerSec, m.MatchMillis.P50, m.MatchMillis.P99, m.DoubleMatches, m.Retries)
 	}
 	if r.Messages != nil {
 		writeMessages(&b, r.Messages)

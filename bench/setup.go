@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -12,13 +13,15 @@ import (
 
 // setUp creates an account on every connection, then has them all ask for a partner at once,
 // and reports how fast the chats formed. Every connection must end up in one chat with another
-// connection of the run, within timeout.
+// connection of the run, within timeout. Requests answered with code 2 or 6 are sent again,
+// and counted.
 func setUp(ctx context.Context, clients []*client, timeout time.Duration) (*Matching, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("setting up took longer than --setup-timeout %v", timeout))
 	defer cancel()
+	var retries atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range clients {
-		g.Go(func() error { return c.createAccount(gctx) })
+		g.Go(func() error { return c.createAccount(gctx, &retries) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -28,18 +31,47 @@ func setUp(ctx context.Context, clients []*client, timeout time.Duration) (*Matc
 	for i, c := range clients {
 		g.Go(func() error {
 			asked[i] = time.Now()
-			return c.match(gctx)
+			return c.match(gctx, &retries)
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return matching(clients, asked)
+	m, err := matching(clients, asked)
+	if err != nil {
+		return nil, err
+	}
+	m.Retries = retries.Load()
+	return m, nil
 }
 
-func (c *client) createAccount(ctx context.Context) error {
+// Codes after which a request is sent again, as the protocol allows: the server failed (2), or
+// asked for a pause (6).
+const (
+	codeInternal    = 2
+	codeRateLimited = 6
+	retryPause      = 50 * time.Millisecond
+)
+
+// requestSetUp sends a set-up request until it gets a reply other than 2 or 6, counting the
+// retries, or ctx ends.
+func (c *client) requestSetUp(ctx context.Context, cmd string, frame []byte, retries *atomic.Int64) (inbound, error) {
+	for {
+		reply, err := c.request(ctx, cmd, frame)
+		if err != nil || (*reply.Code != codeInternal && *reply.Code != codeRateLimited) {
+			return reply, err
+		}
+		retries.Add(1)
+		pause := max(retryPause, time.Duration(reply.RetryAfter)*time.Millisecond)
+		if !sleepUntil(ctx, time.Now().Add(pause)) {
+			return inbound{}, fmt.Errorf("connection %d: %s answered code %d (%s) until: %w", c.index+1, cmd, *reply.Code, reply.Msg, context.Cause(ctx))
+		}
+	}
+}
+
+func (c *client) createAccount(ctx context.Context, retries *atomic.Int64) error {
 	frame := `{"cmd":"CRT_ACCOUNT","nickName":"bench-` + strconv.Itoa(c.index+1) + `"}`
-	reply, err := c.request(ctx, "CRT_ACCOUNT", []byte(frame))
+	reply, err := c.requestSetUp(ctx, "CRT_ACCOUNT", []byte(frame), retries)
 	if err != nil {
 		return err
 	}
@@ -54,8 +86,8 @@ func (c *client) createAccount(ctx context.Context) error {
 
 // match asks for a partner and waits until the client is in a chat: at once (code 0) or when
 // a NewSession push says so (code 4).
-func (c *client) match(ctx context.Context) error {
-	reply, err := c.request(ctx, "MATCH", []byte(`{"cmd":"MATCH"}`))
+func (c *client) match(ctx context.Context, retries *atomic.Int64) error {
+	reply, err := c.requestSetUp(ctx, "MATCH", []byte(`{"cmd":"MATCH"}`), retries)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type benchReport struct {
 	Pairs         int     `json:"pairs"`
 	MatchesPerSec float64 `json:"matches_per_sec"`
 	DoubleMatches int     `json:"double_matches"`
+	Retries       int64   `json:"setup_retries"`
 	Baseline      *messages
 	Ratio         float64 `json:"ratio_to_baseline"`
 	Idle          *struct {
@@ -115,10 +116,21 @@ func TestBenchReportsRateLimitedReplies(t *testing.T) {
 }
 
 func TestBenchReportsADroppedMessageAsLost(t *testing.T) {
-	url := startDroppingProxy(t, startBenchNode(t), `"cmd":"PUSH_DIALOGUE"`)
+	url := startProxy(t, startBenchNode(t), fault{drop: `"cmd":"PUSH_DIALOGUE"`})
 	r := runBenchJSON(t, "--url", url, "--conns", "2", "--window", "2", "--duration", "300ms", "--drain", "500ms")
 	if r.Lost != 1 || r.Delivered != r.Acked-1 || r.Sent != r.Acked {
 		t.Errorf("sent %d, acknowledged %d, delivered %d, lost %d; want the one dropped push lost", r.Sent, r.Acked, r.Delivered, r.Lost)
+	}
+}
+
+func TestBenchRetriesAFailedMatch(t *testing.T) {
+	url := startProxy(t, startBenchNode(t), fault{refuseMatch: true})
+	r := runBenchJSON(t, "--url", url, "--conns", "4", "--rate", "40", "--duration", "200ms")
+	if r.Pairs != 2 || r.Retries != 1 || r.DoubleMatches != 0 {
+		t.Errorf("%d pairs, %d set-up retries, %d double matches; want 2 pairs after 1 retry", r.Pairs, r.Retries, r.DoubleMatches)
+	}
+	if r.Errors != 0 || r.Lost != 0 || r.Delivered != r.Sent {
+		t.Errorf("errors %d, lost %d, delivered %d of %d, want the chats to work", r.Errors, r.Lost, r.Delivered, r.Sent)
 	}
 }
 
@@ -182,11 +194,17 @@ func TestBenchUnreachableNode(t *testing.T) {
 	}
 }
 
-// startDroppingProxy forwards WebSocket connections to upstream, and drops the first frame
-// from the server that contains drop. It returns the proxy's URL.
-func startDroppingProxy(t *testing.T, upstream, drop string) string {
+// fault is what a test proxy does wrong, once: drop the first frame from the server that
+// contains drop, or answer the first MATCH itself with code 2 as a failing server would.
+type fault struct {
+	drop        string
+	refuseMatch bool
+}
+
+// startProxy forwards WebSocket connections to upstream, committing f, and returns its URL.
+func startProxy(t *testing.T, upstream string, f fault) string {
 	t.Helper()
-	var dropped atomic.Bool
+	var committed atomic.Bool
 	var pumps sync.WaitGroup
 	var upgrader websocket.Upgrader
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +218,8 @@ func startDroppingProxy(t *testing.T, upstream, drop string) string {
 			t.Errorf("proxy: %v", err)
 			return
 		}
-		pump := func(from, to *websocket.Conn, filter bool) {
+		var toClient sync.Mutex // guards writes to client
+		pump := func(from, to *websocket.Conn, lock *sync.Mutex, alter func([]byte) bool) {
 			defer from.Close()
 			defer to.Close()
 			for {
@@ -208,22 +227,36 @@ func startDroppingProxy(t *testing.T, upstream, drop string) string {
 				if err != nil {
 					return
 				}
-				if filter && bytes.Contains(data, []byte(drop)) && dropped.CompareAndSwap(false, true) {
+				if alter(data) {
 					continue
 				}
-				if err := to.WriteMessage(typ, data); err != nil {
+				lock.Lock()
+				err = to.WriteMessage(typ, data)
+				lock.Unlock()
+				if err != nil {
 					return
 				}
 			}
 		}
-		pumps.Go(func() { pump(client, server, false) })
-		pumps.Go(func() { pump(server, client, true) })
+		fromClient := func(data []byte) bool {
+			if !f.refuseMatch || !bytes.Contains(data, []byte(`"cmd":"MATCH"`)) || !committed.CompareAndSwap(false, true) {
+				return false
+			}
+			toClient.Lock()
+			defer toClient.Unlock()
+			return client.WriteMessage(websocket.TextMessage, []byte(`{"cmd":"MATCH","code":2,"msg":"the server failed"}`)) == nil
+		}
+		fromServer := func(data []byte) bool {
+			return f.drop != "" && bytes.Contains(data, []byte(f.drop)) && committed.CompareAndSwap(false, true)
+		}
+		pumps.Go(func() { pump(client, server, &sync.Mutex{}, fromClient) })
+		pumps.Go(func() { pump(server, client, &toClient, fromServer) })
 	}))
 	t.Cleanup(func() {
 		srv.Close()
 		pumps.Wait()
-		if !dropped.Load() {
-			t.Errorf("the proxy dropped no frame containing %s", drop)
+		if !committed.Load() {
+			t.Errorf("the proxy never committed its fault %+v", f)
 		}
 	})
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
