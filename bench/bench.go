@@ -177,6 +177,7 @@ func runIdle(ctx context.Context, opt Options) (Report, error) {
 	case <-ctx.Done():
 		return Report{}, ctx.Err()
 	}
+	matching.DoubleMatches += countExtraChats(clients)
 	if dropped := countDisconnects(clients); dropped > 0 {
 		return Report{}, fmt.Errorf("%d of %d idle connections were closed by the server while held", dropped, len(clients))
 	}

@@ -46,6 +46,9 @@ func runLoad(ctx context.Context, opt Options, t target, server ServerStats) (Me
 	senders.Wait()
 	drain(ctx, sink, opt.Drain)
 	stopProgress()
+	if matching != nil {
+		matching.DoubleMatches += countExtraChats(clients)
+	}
 	var cpuPerMessage float64
 	if server != nil && sink.delivered.Load() > 0 {
 		cpuAfter, err := server.CPUTime(ctx)

@@ -104,8 +104,9 @@ func (c *client) match(ctx context.Context, retries *atomic.Int64) error {
 	}
 }
 
-// matching checks that the chats pair the run's connections two by two, each told of one chat
-// only, and measures the time from each MATCH to its client learning of its chat.
+// matching checks that the chats pair the run's connections two by two, and measures the time
+// from each MATCH to its client learning of its chat. Chats told of later are counted by
+// countExtraChats at the end of the run.
 func matching(clients []*client, asked []time.Time) (*Matching, error) {
 	byAccount := make(map[int64]*client, len(clients))
 	for _, c := range clients {
@@ -116,7 +117,7 @@ func matching(clients []*client, asked []time.Time) (*Matching, error) {
 	m := &Matching{Pairs: len(clients) / 2}
 	for i, c := range clients {
 		c.mu.Lock()
-		sessionID, partnerID, at, sessions := c.sessionID, c.partnerID, c.matchedAt, c.sessions
+		sessionID, partnerID, at := c.sessionID, c.partnerID, c.matchedAt
 		c.mu.Unlock()
 		partner := byAccount[partnerID]
 		if partner == nil {
@@ -125,7 +126,7 @@ func matching(clients []*client, asked []time.Time) (*Matching, error) {
 		partner.mu.Lock()
 		mutual := partner.sessionID == sessionID && partner.partnerID == c.accountID
 		partner.mu.Unlock()
-		if sessions > 1 || !mutual {
+		if !mutual {
 			m.DoubleMatches++
 		}
 		_ = times.RecordValue(max(1, at.Sub(asked[i]).Microseconds()))
@@ -139,4 +140,18 @@ func matching(clients []*client, asked []time.Time) (*Matching, error) {
 	m.MatchesPerSec = float64(m.Pairs) / last.Sub(first).Seconds()
 	m.MatchMillis = MatchLatency{P50: millis(times.ValueAtQuantile(50)), P99: millis(times.ValueAtQuantile(99))}
 	return m, nil
+}
+
+// countExtraChats counts the connections told of more than the one chat their MATCH formed: a
+// second NewSession may come at any time, so this is counted when the run ends.
+func countExtraChats(clients []*client) int {
+	n := 0
+	for _, c := range clients {
+		c.mu.Lock()
+		if c.sessions > 1 {
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n
 }

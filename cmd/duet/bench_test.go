@@ -134,6 +134,14 @@ func TestBenchRetriesAFailedMatch(t *testing.T) {
 	}
 }
 
+func TestBenchReportsADoubleMatch(t *testing.T) {
+	url := startProxy(t, startBenchNode(t), fault{twice: `"signalType":"NewSession"`})
+	r := runBenchJSON(t, "--url", url, "--conns", "2", "--rate", "20", "--duration", "200ms")
+	if r.DoubleMatches != 1 {
+		t.Errorf("%d double matches, want 1: the connection told twice of its chat", r.DoubleMatches)
+	}
+}
+
 func TestBenchBaseline(t *testing.T) {
 	url := startBenchNode(t)
 	r := runBenchJSON(t, "--url", url, "--conns", "4", "--duration", "300ms", "--baseline")
@@ -195,9 +203,10 @@ func TestBenchUnreachableNode(t *testing.T) {
 }
 
 // fault is what a test proxy does wrong, once: drop the first frame from the server that
-// contains drop, or answer the first MATCH itself with code 2 as a failing server would.
+// contains drop, pass it on twice if it contains twice, or answer the first MATCH itself with
+// code 2 as a failing server would.
 type fault struct {
-	drop        string
+	drop, twice string
 	refuseMatch bool
 }
 
@@ -247,6 +256,11 @@ func startProxy(t *testing.T, upstream string, f fault) string {
 			return client.WriteMessage(websocket.TextMessage, []byte(`{"cmd":"MATCH","code":2,"msg":"the server failed"}`)) == nil
 		}
 		fromServer := func(data []byte) bool {
+			if f.twice != "" && bytes.Contains(data, []byte(f.twice)) && committed.CompareAndSwap(false, true) {
+				toClient.Lock()
+				defer toClient.Unlock()
+				return client.WriteMessage(websocket.TextMessage, data) != nil
+			}
 			return f.drop != "" && bytes.Contains(data, []byte(f.drop)) && committed.CompareAndSwap(false, true)
 		}
 		pumps.Go(func() { pump(client, server, &sync.Mutex{}, fromClient) })
