@@ -4,6 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/duet
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+BENCHTIME ?= 1s
 
 .DEFAULT_GOAL := help
 .PHONY: help run build deps test lint bench fuzz clean ui ui-deps test-ui clean-ui
@@ -37,9 +38,9 @@ lint: ## check formatting, go vet, staticcheck and go.mod tidiness
 	$(GO) tool staticcheck ./...
 	$(GO) mod tidy -diff
 
-bench: ## run the Go benchmarks
-	@echo "==> go test -bench"
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: deps ## run the Go benchmarks of the frame codec and the message paths (BENCHTIME=1s)
+	@echo "==> go test -bench (the Redis ones on a redis-server of their own); see BENCHMARKS.md for duet bench"
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 fuzz: ## fuzz the frame decoder and the content filter, 30s each
 	@echo "==> go test -fuzz FuzzDecodeRequest, FuzzNormalize, FuzzMessage"

@@ -46,6 +46,7 @@ func pushFrame(p session.Push) frame {
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
+	sock   *gatherConn // ws's socket, on which the writer gathers each batch into one write
 	remote netip.Addr
 	client moderation.Client // remote, hashed
 	exempt bool              // from rate limits
@@ -150,6 +151,8 @@ func (c *conn) abort(code int, reason string) {
 	default:
 	}
 	go func() {
+		// What the writer has gathered goes first; the close frame must not wait for it.
+		_ = c.sock.flush()
 		msg := websocket.FormatCloseMessage(code, reason)
 		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.srv.opt.WriteTimeout))
 		_ = c.ws.Close()
@@ -171,7 +174,8 @@ func (c *conn) takePushes() []frame {
 }
 
 // writeLoop writes queued frames until the queue is empty, a close frame, a write error or the
-// connection closing. It takes the queue as a whole, so writing never holds the lock.
+// connection closing. It takes the queue as a whole, so writing never holds the lock, and
+// sends each batch to the socket in one system call.
 func (c *conn) writeLoop() {
 	defer c.writer.Done()
 	for {
@@ -188,18 +192,26 @@ func (c *conn) writeLoop() {
 		case c.room <- struct{}{}:
 		default:
 		}
+		c.sock.gather()
+		var rest []frame // what the client will not get, when the batch ends the connection
+		code, reason := 0, ""
 		for i, f := range batch {
 			if f.close != 0 {
-				c.requeue(batch[i+1:])
-				c.abort(f.close, f.closeReason)
+				rest, code, reason = batch[i+1:], f.close, f.closeReason
 				break
 			}
 			if err := c.write(f); err != nil {
-				// What was not written goes to the backlog when the connection is cleaned up.
-				c.requeue(batch[i:])
-				c.abort(closeWriteFailed, "write failed")
+				rest, code, reason = batch[i:], closeWriteFailed, "write failed"
 				break
 			}
+		}
+		if err := c.sock.flush(); err != nil {
+			rest, code, reason = batch, closeWriteFailed, "write failed"
+		}
+		if code != 0 {
+			// What was not written goes to the backlog when the connection is cleaned up.
+			c.requeue(rest)
+			c.abort(code, reason)
 		}
 	}
 }

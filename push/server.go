@@ -160,12 +160,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.handlers.Done()
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	gw := &gatheringWriter{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(gw, r, nil)
 	if err != nil {
 		giveUp()
 		return // the upgrader has answered with the reason
 	}
-	c := s.newConn(ws, remote, exempt)
+	c := s.newConn(ws, gw.conn, remote, exempt)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -228,9 +229,9 @@ func (s *Server) release(c *conn) {
 	}
 }
 
-func (s *Server) newConn(ws *websocket.Conn, remote netip.Addr, exempt bool) *conn {
+func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, remote netip.Addr, exempt bool) *conn {
 	c := &conn{
-		srv: s, ws: ws, remote: remote, client: s.opt.Hasher.Client(remote), exempt: exempt,
+		srv: s, ws: ws, sock: sock, remote: remote, client: s.opt.Hasher.Client(remote), exempt: exempt,
 		room:      make(chan struct{}, 1),
 		badFrames: make([]time.Time, s.opt.BadFrameLimit),
 	}

@@ -3,6 +3,7 @@ package redisengine
 import (
 	"fmt"
 	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,7 +18,8 @@ import (
 // Query parameters set client options (dial_timeout, read_timeout, pool_size, ...). What the URL
 // leaves unset is bounded so that a request fails with an error in bounded time when Redis is
 // down or slow: timeout for every dial, read, write and wait for a pooled connection, one retry
-// of a failed command and one attempt per dial.
+// of a failed command and one attempt per dial. The pool holds at least minPoolSize
+// connections (per server), as a node has a request in flight for many clients at once.
 func Open(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -30,33 +32,43 @@ func Open(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redisengine: sentinel url: %w", err)
 		}
-		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries})
+		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize})
 		return redis.NewFailoverClient(o), nil
 	case q.Has("addr"):
 		o, err := redis.ParseClusterURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redisengine: cluster url: %w", err)
 		}
-		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries})
+		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize})
 		return redis.NewClusterClient(o), nil
 	default:
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redisengine: redis url: %w", err)
 		}
-		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries})
+		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize})
 		return redis.NewClient(o), nil
 	}
 }
 
-// limits are the client options that bound how long a failing request takes.
+// minPoolSize is the smallest connection pool a node gets unless its URL sets pool_size.
+// go-redis's own default, 10 per core, made requests wait for a connection under duet bench's
+// 100 connections on 2 cores (BENCHMARKS.md): 66 to 69 us of the node's processor time per
+// message, against 55 with 100.
+const minPoolSize = 100
+
+// limits are the client options that bound how long a failing request takes, and the pool.
 type limits struct {
 	dial, read, write, pool *time.Duration
 	retries, dialRetries    *int
+	poolSize                *int
 }
 
 // bound sets the limits the URL left unset.
 func bound(timeout time.Duration, l limits) {
+	if *l.poolSize == 0 {
+		*l.poolSize = max(minPoolSize, 10*runtime.GOMAXPROCS(0))
+	}
 	for _, d := range []*time.Duration{l.dial, l.read, l.write, l.pool} {
 		if *d == 0 {
 			*d = timeout

@@ -2,8 +2,11 @@ package redisengine
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/duetchat/duet/redisengine/redistest"
 	"github.com/duetchat/duet/session"
@@ -42,5 +45,22 @@ func TestOpen(t *testing.T) {
 		if _, err := Open(bad, time.Second); err == nil {
 			t.Errorf("Open(%q) succeeded, want an error", bad)
 		}
+	}
+}
+
+// TestOpenPoolSize: a node's pool is sized for many requests at once unless the URL says.
+func TestOpenPoolSize(t *testing.T) {
+	for url, want := range map[string]int{
+		"redis://127.0.0.1:1/0":             max(minPoolSize, 10*runtime.GOMAXPROCS(0)),
+		"redis://127.0.0.1:1/0?pool_size=7": 7,
+	} {
+		client, err := Open(url, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := client.(*redis.Client).Options().PoolSize; got != want {
+			t.Errorf("Open(%q) pool size %d, want %d", url, got, want)
+		}
+		client.Close()
 	}
 }

@@ -440,20 +440,27 @@ func (m *MemoryStore) ResolveReport(_ context.Context, id int64, status string, 
 	return m.reports[i], nil
 }
 
-// ring is a session's bounded history, oldest first.
+// ring is a session's bounded history, oldest first. Its buffer grows with the history up to
+// size, so that a quiet session costs little.
 type ring struct {
 	buf     []Message
-	head    int   // index of the oldest message
+	size    int
+	head    int   // index of the oldest message; 0 until the ring is full
 	n       int   // messages held
 	dropped int64 // msgId of the newest message that fell out, 0 if none
 }
 
-func newRing(size int) ring { return ring{buf: make([]Message, size)} }
+func newRing(size int) ring { return ring{size: size} }
 
 // push appends m and returns the message it evicted, if the ring was full.
 func (r *ring) push(m Message) (Message, bool) {
-	if r.n < len(r.buf) {
-		r.buf[(r.head+r.n)%len(r.buf)] = m
+	if r.n < r.size {
+		if len(r.buf) == cap(r.buf) {
+			grown := make([]Message, len(r.buf), min(max(2*len(r.buf), 8), r.size))
+			copy(grown, r.buf)
+			r.buf = grown
+		}
+		r.buf = append(r.buf, m)
 		r.n++
 		return Message{}, false
 	}

@@ -1,5 +1,5 @@
-// Command duet is the Duet stranger-chat service: `duet serve` runs a node, `duet version`
-// prints the build. Only this package reads configuration and wires the parts together.
+// Command duet is the Duet stranger-chat service: `duet serve` runs a node, `duet bench`
+// measures nodes under load, `duet version` prints the build. Only this package reads configuration and wires the parts together.
 package main
 
 import (
@@ -33,6 +33,7 @@ const usage = `Duet, an anonymous stranger-chat service.
 
 Usage:
   duet serve [flags]   run a node (duet serve -h lists every setting)
+  duet bench [flags]   measure nodes under load (duet bench -h lists the flags)
   duet version         print the version
 `
 
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "duet", version)
 		return nil
