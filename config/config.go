@@ -196,7 +196,7 @@ func (c Config) Validate() error {
 		{"address_connections", c.AddressConnections >= 1, gotValue("must be at least 1", c.AddressConnections)},
 		{"account_rate", c.AccountRate > 0, gotValue("must be positive", c.AccountRate)},
 		{"account_burst", c.AccountBurst >= 1, gotValue("must be at least 1", c.AccountBurst)},
-		{"bad_frame_limit", c.BadFrameLimit >= 1, gotValue("must be at least 1", c.BadFrameLimit)},
+		{"bad_frame_limit", 1 <= c.BadFrameLimit && c.BadFrameLimit <= 1000, gotValue("must be 1 to 1000", c.BadFrameLimit)},
 		{"bad_frame_window", c.BadFrameWindow > 0, gotValue("must be positive", c.BadFrameWindow)},
 		{"cooloff", c.Cooloff >= 0, gotValue("must not be negative", c.Cooloff)},
 		{"interest_wait", c.InterestWait >= 0, gotValue("must not be negative", c.InterestWait)},
