@@ -67,14 +67,14 @@ const (
 // Service carries out the requests of accounts. It is safe for concurrent use; every account's
 // requests arrive in order from its one connection.
 type Service struct {
-	store Store
-	queue match.Queue
-	bans  moderation.Store
-	out   Deliverer
-	ids   *IDs
-	now   func() time.Time
-	log   *slog.Logger
-	opt   Options
+	store      Store
+	queue      match.Queue
+	moderation moderation.Store
+	out        Deliverer
+	ids        *IDs
+	now        func() time.Time
+	log        *slog.Logger
+	opt        Options
 
 	typingMu sync.Mutex // guards typing
 	typing   map[typingKey]*time.Timer
@@ -86,12 +86,12 @@ type Service struct {
 type typingKey struct{ session, account int64 }
 
 // NewService returns a Service over its engines.
-func NewService(store Store, queue match.Queue, bans moderation.Store, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
+func NewService(store Store, queue match.Queue, mod moderation.Store, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
 	if opt.Observer == nil {
 		opt.Observer = nobody{}
 	}
 	return &Service{
-		store: store, queue: queue, bans: bans, out: out, ids: ids, now: now, log: log, opt: opt,
+		store: store, queue: queue, moderation: mod, out: out, ids: ids, now: now, log: log, opt: opt,
 		typing: make(map[typingKey]*time.Timer),
 	}
 }
@@ -102,7 +102,12 @@ func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 // CheckBan refuses a client that is banned, by its account (0 if it has none yet), its
 // address or its network, with Banned.
 func (s *Service) CheckBan(ctx context.Context, id int64, client moderation.Client) error {
-	b, banned, err := s.bans.FindBan(ctx, s.now(), moderation.Targets(id, client))
+	return s.refuseBanned(ctx, moderation.Targets(id, client))
+}
+
+// refuseBanned returns Banned, with the ban that ends last, if any of targets is banned.
+func (s *Service) refuseBanned(ctx context.Context, targets []moderation.Target) error {
+	b, banned, err := s.moderation.FindBan(ctx, s.now(), targets)
 	if err != nil {
 		return err
 	}
@@ -169,14 +174,7 @@ func (s *Service) checkAccountBan(ctx context.Context, a Account, now moderation
 	if now != a.Client {
 		targets = append(targets, moderation.Targets(0, now)...)
 	}
-	b, banned, err := s.bans.FindBan(ctx, s.now(), targets)
-	if err != nil {
-		return err
-	}
-	if banned {
-		return b.Error()
-	}
-	return nil
+	return s.refuseBanned(ctx, targets)
 }
 
 // CoolOff bans, for the cooling-off time, a client that kept flooding: its account (if it has
@@ -197,7 +195,7 @@ func (s *Service) CoolOff(ctx context.Context, id int64, client moderation.Clien
 	now := s.now()
 	for _, t := range targets {
 		b := moderation.Ban{ID: s.ids.Next(), Target: t, Reason: reason, By: moderation.ByAuto, CreatedAt: now, Until: now.Add(s.opt.Cooloff)}
-		if err := s.bans.AddBan(ctx, b); err != nil {
+		if err := s.moderation.AddBan(ctx, b); err != nil {
 			return moderation.Ban{}, false, err
 		}
 		last = b
@@ -213,7 +211,7 @@ func (s *Service) Ban(ctx context.Context, t moderation.Target, reason, by strin
 	}
 	now := s.now()
 	b := moderation.Ban{ID: s.ids.Next(), Target: t, Reason: reason, By: by, CreatedAt: now, Until: now.Add(d)}
-	if err := s.bans.AddBan(ctx, b); err != nil {
+	if err := s.moderation.AddBan(ctx, b); err != nil {
 		return moderation.Ban{}, err
 	}
 	return b, s.out.Broadcast(ctx, Broadcast{To: &t, Kick: &KickedData{Reason: reason, Until: b.Until.UnixMilli()}})
@@ -258,7 +256,7 @@ func (s *Service) Remove(ctx context.Context, sessionID int64) error {
 // PauseMatching pauses or resumes matching on every node. While paused, MATCH is refused with
 // Unavailable and nobody waiting is paired.
 func (s *Service) PauseMatching(ctx context.Context, paused bool) error {
-	return s.bans.SetMatchingPaused(ctx, paused)
+	return s.moderation.SetMatchingPaused(ctx, paused)
 }
 
 // Seen records, for each account, its last sign of life.
@@ -336,7 +334,7 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 	if err := s.checkAccountBan(ctx, a, moderation.Client{}); err != nil {
 		return Matched{}, err
 	}
-	if paused, err := s.bans.MatchingPaused(ctx); err != nil {
+	if paused, err := s.moderation.MatchingPaused(ctx); err != nil {
 		return Matched{}, err
 	} else if paused {
 		return Matched{}, errPaused
@@ -368,7 +366,7 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 // MatchWaiting pairs the waiters that time made compatible and tells both sides, unless
 // matching is paused.
 func (s *Service) MatchWaiting(ctx context.Context) error {
-	if paused, err := s.bans.MatchingPaused(ctx); err != nil || paused {
+	if paused, err := s.moderation.MatchingPaused(ctx); err != nil || paused {
 		return err
 	}
 	now := s.now()

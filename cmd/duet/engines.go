@@ -19,12 +19,12 @@ import (
 
 // engines are where a node keeps its shared state, and how its pushes reach other nodes.
 type engines struct {
-	nodeID int64
-	store  session.Store
-	queue  match.Queue
-	bans   moderation.Store
-	board  metrics.Board
-	secret []byte // the key of client address hashes
+	nodeID     int64
+	store      session.Store
+	queue      match.Queue
+	moderation moderation.Store
+	board      metrics.Board
+	secret     []byte // the key of client address hashes
 	// deliverer returns how pushes leave this node, given its hub of local connections. It is
 	// ready to receive before it returns.
 	deliverer func(ctx context.Context, hub *push.Hub) (session.Deliverer, error)
@@ -53,12 +53,12 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 			secret = []byte(rand.Text())
 		}
 		return &engines{
-			nodeID: 0, // the only node
-			store:  store,
-			queue:  match.NewMemoryQueue(rule),
-			bans:   moderation.NewMemoryStore(cfg.AuditSize),
-			board:  metrics.NewMemoryBoard(),
-			secret: secret,
+			nodeID:     0, // the only node
+			store:      store,
+			queue:      match.NewMemoryQueue(rule),
+			moderation: moderation.NewMemoryStore(cfg.AuditSize),
+			board:      metrics.NewMemoryBoard(),
+			secret:     secret,
 			deliverer: func(_ context.Context, hub *push.Hub) (session.Deliverer, error) {
 				return hub, nil
 			},
@@ -90,12 +90,12 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 	})
 	var delivery *redisengine.Delivery
 	return &engines{
-		nodeID: lease.ID(),
-		store:  store,
-		queue:  redisengine.NewQueue(client, cfg.RedisPrefix, rule),
-		bans:   redisengine.NewBans(client, cfg.RedisPrefix, cfg.AuditSize),
-		board:  redisengine.NewBoard(client, cfg.RedisPrefix),
-		secret: secret,
+		nodeID:     lease.ID(),
+		store:      store,
+		queue:      redisengine.NewQueue(client, cfg.RedisPrefix, rule),
+		moderation: redisengine.NewModeration(client, cfg.RedisPrefix, cfg.AuditSize),
+		board:      redisengine.NewBoard(client, cfg.RedisPrefix),
+		secret:     secret,
 		deliverer: func(ctx context.Context, hub *push.Hub) (session.Deliverer, error) {
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, log)
 			return delivery, delivery.Subscribe(ctx)

@@ -116,7 +116,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		return nil, err
 	}
 	measure := metrics.New()
-	svc := session.NewService(eng.store, eng.queue, eng.bans, out, ids, now, log, session.Options{
+	svc := session.NewService(eng.store, eng.queue, eng.moderation, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
 		Cooloff: cfg.Cooloff, Observer: measure, Filter: content,
@@ -151,7 +151,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	if cfg.AdminToken != "" {
 		admin.Register(app, admin.Options{
-			Token: cfg.AdminToken, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.bans, Board: eng.board,
+			Token: cfg.AdminToken, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.moderation, Board: eng.board,
 			Metrics: measure.Handler(), Now: now, Log: log,
 		})
 	}

@@ -15,20 +15,20 @@ import (
 	"github.com/duetchat/duet/moderation"
 )
 
-// Bans is the moderation.Store of many nodes. Every ban key shares the {bans} hash tag, so each
-// call is one script in one slot; each key expires when the last ban in it ends.
-type Bans struct {
+// Moderation is the moderation.Store of many nodes. Every ban key shares the {bans} hash tag, so
+// each ban call is one script in one slot, and each key expires when the last ban in it ends.
+type Moderation struct {
 	rdb       redis.UniversalClient
 	keys      keyspace
 	auditSize int
 }
 
-var _ moderation.Store = (*Bans)(nil)
+var _ moderation.Store = (*Moderation)(nil)
 
-// NewBans returns the bans, audit log (of auditSize entries) and settings kept under prefix by
+// NewModeration returns the bans, audit log (of auditSize entries) and settings kept under prefix by
 // client.
-func NewBans(client redis.UniversalClient, prefix string, auditSize int) *Bans {
-	return &Bans{rdb: client, keys: keyspace{prefix}, auditSize: auditSize}
+func NewModeration(client redis.UniversalClient, prefix string, auditSize int) *Moderation {
+	return &Moderation{rdb: client, keys: keyspace{prefix}, auditSize: auditSize}
 }
 
 // banLib holds what the ban scripts share: prune(KEYS[1], KEYS[2], now) forgets the ended bans,
@@ -62,7 +62,7 @@ expire(KEYS[3])
 return 1`)
 
 // AddBan implements moderation.Store.
-func (b *Bans) AddBan(ctx context.Context, ban moderation.Ban) error {
+func (b *Moderation) AddBan(ctx context.Context, ban moderation.Ban) error {
 	data, err := json.Marshal(ban)
 	if err != nil {
 		return fmt.Errorf("redisengine: add ban: %w", err)
@@ -86,7 +86,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return ban`)
 
 // LiftBan implements moderation.Store. The ban is read first to learn its target's key.
-func (b *Bans) LiftBan(ctx context.Context, id int64, now time.Time) (moderation.Ban, error) {
+func (b *Moderation) LiftBan(ctx context.Context, id int64, now time.Time) (moderation.Ban, error) {
 	ban, err := b.ban(ctx, id)
 	if err != nil {
 		return moderation.Ban{}, err
@@ -102,7 +102,7 @@ func (b *Bans) LiftBan(ctx context.Context, id int64, now time.Time) (moderation
 	return decodeBan(data)
 }
 
-func (b *Bans) ban(ctx context.Context, id int64) (moderation.Ban, error) {
+func (b *Moderation) ban(ctx context.Context, id int64) (moderation.Ban, error) {
 	data, err := b.rdb.HGet(ctx, b.keys.bans(), strconv.FormatInt(id, 10)).Result()
 	if errors.Is(err, redis.Nil) {
 		return moderation.Ban{}, moderation.ErrNoBan
@@ -114,7 +114,7 @@ func (b *Bans) ban(ctx context.Context, id int64) (moderation.Ban, error) {
 }
 
 // Bans implements moderation.Store.
-func (b *Bans) Bans(ctx context.Context, now time.Time) ([]moderation.Ban, error) {
+func (b *Moderation) Bans(ctx context.Context, now time.Time) ([]moderation.Ban, error) {
 	all, err := b.rdb.HGetAll(ctx, b.keys.bans()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: list bans: %w", err)
@@ -145,7 +145,7 @@ if not best then return false end
 return redis.call('HGET', KEYS[1], best)`)
 
 // FindBan implements moderation.Store.
-func (b *Bans) FindBan(ctx context.Context, now time.Time, targets []moderation.Target) (moderation.Ban, bool, error) {
+func (b *Moderation) FindBan(ctx context.Context, now time.Time, targets []moderation.Target) (moderation.Ban, bool, error) {
 	if len(targets) == 0 {
 		return moderation.Ban{}, false, nil
 	}
@@ -188,7 +188,7 @@ func AddressSecret(ctx context.Context, client redis.UniversalClient, prefix str
 }
 
 // AddAudit implements moderation.Store.
-func (b *Bans) AddAudit(ctx context.Context, e moderation.Entry) error {
+func (b *Moderation) AddAudit(ctx context.Context, e moderation.Entry) error {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("redisengine: add audit entry: %w", err)
@@ -205,7 +205,7 @@ func (b *Bans) AddAudit(ctx context.Context, e moderation.Entry) error {
 }
 
 // Audit implements moderation.Store.
-func (b *Bans) Audit(ctx context.Context, limit int) ([]moderation.Entry, error) {
+func (b *Moderation) Audit(ctx context.Context, limit int) ([]moderation.Entry, error) {
 	all, err := b.rdb.LRange(ctx, b.keys.audit(), 0, int64(limit-1)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: read the audit log: %w", err)
@@ -220,7 +220,7 @@ func (b *Bans) Audit(ctx context.Context, limit int) ([]moderation.Entry, error)
 }
 
 // SetMatchingPaused implements moderation.Store.
-func (b *Bans) SetMatchingPaused(ctx context.Context, paused bool) error {
+func (b *Moderation) SetMatchingPaused(ctx context.Context, paused bool) error {
 	if err := b.rdb.HSet(ctx, b.keys.settings(), "paused", boolField(paused)).Err(); err != nil {
 		return fmt.Errorf("redisengine: pausing matching: %w", err)
 	}
@@ -228,7 +228,7 @@ func (b *Bans) SetMatchingPaused(ctx context.Context, paused bool) error {
 }
 
 // MatchingPaused implements moderation.Store.
-func (b *Bans) MatchingPaused(ctx context.Context) (bool, error) {
+func (b *Moderation) MatchingPaused(ctx context.Context) (bool, error) {
 	v, err := b.rdb.HGet(ctx, b.keys.settings(), "paused").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("redisengine: reading the settings: %w", err)

@@ -11,16 +11,20 @@ import (
 	"github.com/duetchat/duet/redisengine/redistest"
 )
 
-func TestBans(t *testing.T) {
+func TestModeration(t *testing.T) {
 	client := storeClient(t)
-	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":", moderationtest.AuditSize) })
+	moderationtest.Run(t, func(t *testing.T) moderation.Store {
+		return NewModeration(client, t.Name()+":", moderationtest.AuditSize)
+	})
 }
 
-func TestBansCluster(t *testing.T) {
+func TestModerationCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
 	t.Cleanup(func() { client.Close() })
-	moderationtest.Run(t, func(t *testing.T) moderation.Store { return NewBans(client, t.Name()+":", moderationtest.AuditSize) })
+	moderationtest.Run(t, func(t *testing.T) moderation.Store {
+		return NewModeration(client, t.Name()+":", moderationtest.AuditSize)
+	})
 }
 
 func TestBoard(t *testing.T) {
