@@ -14,41 +14,104 @@ import (
 	"github.com/duetchat/duet/session"
 )
 
-// readLoop reads and serves the client's frames, one at a time, until the connection fails.
+// readLoop reads the client's frames until the connection fails, and hands them, in order, to a
+// goroutine that serves them. It only reads: decoding and serving need a deeper stack than
+// waiting for a frame does, and a goroutine's stack only ever grows, so on the read loop, which
+// an idle connection keeps, they would cost every connection that stack for good. The serving
+// goroutine ends once the client has been quiet for servingIdle and starts again with its next
+// frame, so a chatting client pays for no new goroutine per frame and a quiet one holds none.
 func (c *conn) readLoop(ctx context.Context) {
+	var s *servingLoop
+	defer func() {
+		if s != nil {
+			close(s.frames)
+			<-s.gone
+		}
+	}()
 	for {
 		c.ws.SetReadDeadline(time.Now().Add(c.srv.opt.PresenceTimeout + c.srv.opt.PingInterval))
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
 			return
 		}
-		now := c.srv.now()
-		c.lastFrame.Store(now.UnixNano())
-		if c.silent.CompareAndSwap(true, false) {
-			if err := c.srv.svc.Back(ctx, c.account.Load()); err != nil {
-				c.srv.log.Warn("marking an account back", "account", c.account.Load(), "err", err)
+		for f := (inFrame{typ, data}); ; s = nil {
+			if s == nil {
+				s = c.startServing(ctx)
+			}
+			select {
+			case s.frames <- f:
+			case <-s.gone: // it went quiet just now: start another
+				continue
+			}
+			break
+		}
+	}
+}
+
+// servingIdle is how long a serving goroutine waits for the next frame before it ends.
+const servingIdle = 5 * time.Millisecond
+
+type inFrame struct {
+	typ  int
+	data []byte
+}
+
+// servingLoop is a goroutine serving a connection's frames; gone is closed when it ends.
+type servingLoop struct {
+	frames chan inFrame
+	gone   chan struct{}
+}
+
+func (c *conn) startServing(ctx context.Context) *servingLoop {
+	s := &servingLoop{frames: make(chan inFrame), gone: make(chan struct{})}
+	go func() {
+		defer close(s.gone)
+		idle := time.NewTimer(servingIdle)
+		defer idle.Stop()
+		for {
+			select {
+			case f, ok := <-s.frames:
+				if !ok {
+					return
+				}
+				c.handle(ctx, f.typ, f.data)
+				idle.Reset(servingIdle)
+			case <-idle.C:
+				return
 			}
 		}
-		if typ != websocket.TextMessage {
-			c.reject(ctx, now, "frames must be text frames holding one JSON object")
-			continue
+	}()
+	return s
+}
+
+// handle serves one frame from the client.
+func (c *conn) handle(ctx context.Context, typ int, data []byte) {
+	now := c.srv.now()
+	c.lastFrame.Store(now.UnixNano())
+	if c.silent.CompareAndSwap(true, false) {
+		if err := c.srv.svc.Back(ctx, c.account.Load()); err != nil {
+			c.srv.log.Warn("marking an account back", "account", c.account.Load(), "err", err)
 		}
-		var r request
-		err = decodeRequest(data, &r)
-		var fe fieldError
-		switch cmd, _ := baseCommand(r.Cmd); {
-		case err == nil:
-		case !errors.As(err, &fe):
-			c.reject(ctx, now, err.Error())
-			continue
-		case cmd != cmdPing && cmd != cmdPong: // a heartbeat with an odd field is still a heartbeat
-			c.fix(r.Cmd)
-			c.answer(ctx, now, cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
-			continue
-		}
-		c.fix(r.Cmd)
-		c.serve(ctx, now, &r)
 	}
+	if typ != websocket.TextMessage {
+		c.reject(ctx, now, "frames must be text frames holding one JSON object")
+		return
+	}
+	var r request
+	err := decodeRequest(data, &r)
+	var fe fieldError
+	switch cmd, _ := baseCommand(r.Cmd); {
+	case err == nil:
+	case !errors.As(err, &fe):
+		c.reject(ctx, now, err.Error())
+		return
+	case cmd != cmdPing && cmd != cmdPong: // a heartbeat with an odd field is still a heartbeat
+		c.fix(r.Cmd)
+		c.answer(ctx, now, cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
+		return
+	}
+	c.fix(r.Cmd)
+	c.serve(ctx, now, &r)
 }
 
 // fix fixes the connection's dialect by its first command.
