@@ -74,7 +74,7 @@ type conn struct {
 	leaving   *rate.Limiter
 	typing    *rate.Limiter
 	reporting *rate.Limiter
-	badFrames []time.Time // ring of the times of the last bad frames
+	badFrames []time.Time // ring of the times of the last bad frames; made at the first one
 	badNext   int
 }
 
@@ -245,6 +245,9 @@ func (c *conn) write(f frame) error {
 
 // badFrame records a bad frame and reports whether the client has now sent too many of them.
 func (c *conn) badFrame(now time.Time) bool {
+	if c.badFrames == nil {
+		c.badFrames = make([]time.Time, c.srv.opt.BadFrameLimit)
+	}
 	c.badFrames[c.badNext] = now
 	c.badNext = (c.badNext + 1) % len(c.badFrames)
 	oldest := c.badFrames[c.badNext]

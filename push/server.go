@@ -232,8 +232,7 @@ func (s *Server) release(c *conn) {
 func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, remote netip.Addr, exempt bool) *conn {
 	c := &conn{
 		srv: s, ws: ws, sock: sock, remote: remote, client: s.opt.Hasher.Client(remote), exempt: exempt,
-		room:      make(chan struct{}, 1),
-		badFrames: make([]time.Time, s.opt.BadFrameLimit),
+		room: make(chan struct{}, 1),
 	}
 	c.lastFrame.Store(s.now().UnixNano())
 	if !c.exempt {
