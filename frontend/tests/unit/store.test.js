@@ -103,7 +103,7 @@ describe('signals', () => {
     expect(store.state.toasts.map((t) => t.text)).toEqual([
       "You're going a bit fast. Try again in 2 s.",
       "You're already in as many chats as allowed at once. Leave one to start another.",
-      'Duet is not available right now. Please try again in a moment.',
+      'The moderators have paused new chats for a while. Please try again later.',
     ])
   })
 
