@@ -14,13 +14,11 @@ export const LIVE_REFRESH_MS = 3000
 export function useRequest(fetcher, o = {}) {
   const data = ref(null)
   const error = ref('')
-  const loading = ref(false)
   let timer = null
   let latest = 0
 
   async function load() {
     const mine = ++latest
-    loading.value = true
     try {
       const answer = await fetcher()
       if (mine !== latest) return // a newer load answers for the view
@@ -28,8 +26,6 @@ export function useRequest(fetcher, o = {}) {
       error.value = ''
     } catch (err) {
       if (mine === latest) error.value = err.message
-    } finally {
-      if (mine === latest) loading.value = false
     }
   }
 
@@ -44,5 +40,5 @@ export function useRequest(fetcher, o = {}) {
     if (o.everyMs) timer = setInterval(load, o.everyMs)
   })
   onBeforeUnmount(() => clearInterval(timer))
-  return { data, error, loading, load }
+  return { data, error, load }
 }
