@@ -52,6 +52,11 @@ export function createAdminApi(o = {}) {
     if (!credentials.operator || [...credentials.operator].length > MAX_OPERATOR) {
       throw new AdminApiError(400, `Give your name, in 1 to ${MAX_OPERATOR} characters: it goes into the audit log.`)
     }
+    // The name travels in an HTTP header, where a browser sends only single bytes, and the
+    // server reads UTF-8: plain ASCII is what arrives as written.
+    if (!/^[\x20-\x7e]+$/.test(credentials.operator)) {
+      throw new AdminApiError(400, 'Write your name in plain ASCII letters, digits and punctuation: it is sent in an HTTP header.')
+    }
     if (!credentials.token) throw new AdminApiError(400, 'Give the admin token.')
     let settings
     try {

@@ -39,6 +39,7 @@ describe('signing in', () => {
   for (const [name, operator, token, want] of [
     ['no name', '  ', TOKEN, /Give your name/],
     ['a name too long', 'x'.repeat(61), TOKEN, /1 to 60 characters/],
+    ['a name a header cannot carry', 'Łukasz', TOKEN, /plain ASCII/],
     ['no token', 'ann', ' ', /Give the admin token/],
   ]) {
     test(`${name} is refused before anything is sent`, async () => {
