@@ -1,13 +1,21 @@
 import { defineConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
 
-// `npm run dev` serves the page on :5173 and forwards /ws to a `duet serve` on :8080; the
-// server then sees the dev server as the origin, so start it with
-// --allowed-origins http://localhost:5173.
+// `npm run dev` serves the page on :5173 and forwards the server's paths (/ws, the JSON the
+// page reads, the admin API) to a `duet serve` on :8080; the server then sees the dev server as
+// the origin, so start it with --allowed-origins http://localhost:5173.
+const server = 'http://localhost:8080'
 export default defineConfig({
   plugins: [vue()],
   build: { outDir: 'dist', emptyOutDir: true },
-  server: { proxy: { '/ws': { target: 'ws://localhost:8080', ws: true } } },
+  server: {
+    proxy: {
+      '/ws': { target: 'ws://localhost:8080', ws: true },
+      '/settings.json': server,
+      '/online.json': server,
+      '/admin/api': server,
+    },
+  },
   test: {
     environment: 'jsdom',
     include: ['tests/unit/**/*.test.js'],

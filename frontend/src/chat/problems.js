@@ -33,7 +33,8 @@ export function describeProblem(p) {
     case Code.LimitReached:
       return "You're already in as many chats as allowed at once. Leave one to start another."
     case Code.Unavailable:
-      return 'Duet is not available right now. Please try again in a moment.'
+      // Only MATCH gets it, while an operator has paused matching.
+      return 'The moderators have paused new chats for a while. Please try again later.'
     default:
       return p.msg ? `Something went wrong: ${p.msg}.` : 'Something went wrong.'
   }

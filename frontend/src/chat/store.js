@@ -269,6 +269,8 @@ export function createChatStore(client, o = {}) {
         try {
           await client.createAccount(nickName)
         } catch (err) {
+          // A ban ends the client as it connects: the banner says so, not a connection problem.
+          if (state.ended) return
           if (!(err instanceof ProtocolError)) toast('Could not reach Duet. Check your connection and try again.')
           else if (err.code === Code.ParamErr) toast(`That nickname was not accepted: ${err.message}.`)
           return

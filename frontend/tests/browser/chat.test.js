@@ -17,7 +17,7 @@ function chatLog(page) {
 }
 
 beforeAll(async () => {
-  await resetOutput()
+  await resetOutput('chat')
   binary = await buildServer()
   // Ann holds out for a shared interest only briefly, so that her second chat opens soon; two
   // chats are her most.

@@ -80,17 +80,19 @@ export async function openPage(browser, url, contextOptions = {}) {
   return { context, page, errors }
 }
 
-/** Empties the screenshot folder, so that it holds this run's steps only. */
-export async function resetOutput() {
-  await rm(outputDir, { recursive: true, force: true })
-  await mkdir(outputDir, { recursive: true })
+let shots = outputDir
+/** Empties the test file's screenshot folder (test-output/<folder>), so that it holds this run's steps only. */
+export async function resetOutput(folder) {
+  shots = join(outputDir, folder)
+  await rm(shots, { recursive: true, force: true })
+  await mkdir(shots, { recursive: true })
 }
 
 let shot = 0
 /** Saves a screenshot named after the step, numbered in the order taken. */
 export async function screenshot(page, step) {
   const name = `${String(++shot).padStart(2, '0')}-${step}.png`
-  await page.screenshot({ path: join(outputDir, name), fullPage: true })
+  await page.screenshot({ path: join(shots, name), fullPage: true })
   return name
 }
 

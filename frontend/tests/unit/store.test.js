@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { chatTranscript, createChatStore } from '../../src/chat/store.js'
-import { EndReason } from '../../src/protocol/client.js'
+import { EndReason, OfflineError } from '../../src/protocol/client.js'
 import { memoryStorage } from './storage.js'
 import { fakeClient, inChat, ME, PARTNER, partnerMessage, SESSION, signal } from './fakeClient.js'
 
@@ -103,7 +103,7 @@ describe('signals', () => {
     expect(store.state.toasts.map((t) => t.text)).toEqual([
       "You're going a bit fast. Try again in 2 s.",
       "You're already in as many chats as allowed at once. Leave one to start another.",
-      'Duet is not available right now. Please try again in a moment.',
+      'The moderators have paused new chats for a while. Please try again later.',
     ])
   })
 
@@ -111,6 +111,19 @@ describe('signals', () => {
     const { store, client } = inChat(createChatStore)
     client.emit('ended', { reason: EndReason.Kicked, data: { reason: 'spam', until: 0 } })
     expect(store.state.ended.text).toBe('You have been removed from Duet. Reason: spam.')
+  })
+
+  test('a banned start says so once, not that Duet is unreachable', async () => {
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage() })
+    client.createAccount.mockImplementation(async () => {
+      client.emit('ended', { reason: EndReason.Kicked, data: { reason: 'spam', until: Date.UTC(2027, 0, 1) } })
+      throw new OfflineError()
+    })
+    await store.start({ nickName: 'Cy', interests: [] })
+    expect(store.state.ended.text).toMatch(/^You are banned from Duet until .*Reason: spam\.$/)
+    expect(store.state.toasts).toEqual([])
+    expect(client.match).not.toHaveBeenCalled()
   })
 })
 

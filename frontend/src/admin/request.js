@@ -1,0 +1,44 @@
+// useRequest: the state of one admin API read for a view, loaded when the view shows, again
+// when what it depends on changes, and every few seconds for live figures.
+import { onBeforeUnmount, onMounted, ref, watch } from 'vue'
+
+/** How often the live figures (stats, queue) are read again while shown. */
+export const LIVE_REFRESH_MS = 3000
+
+/**
+ * @param {() => Promise<any>} fetcher
+ * @param {object} [o]
+ * @param {number} [o.everyMs] reload this often while the view shows
+ * @param {() => any} [o.watch] reload when this changes (a route parameter, say)
+ */
+export function useRequest(fetcher, o = {}) {
+  const data = ref(null)
+  const error = ref('')
+  let timer = null
+  let latest = 0
+
+  async function load() {
+    const mine = ++latest
+    try {
+      const answer = await fetcher()
+      if (mine !== latest) return // a newer load answers for the view
+      data.value = answer
+      error.value = ''
+    } catch (err) {
+      if (mine === latest) error.value = err.message
+    }
+  }
+
+  if (o.watch) {
+    watch(o.watch, () => {
+      data.value = null
+      load()
+    })
+  }
+  onMounted(() => {
+    load()
+    if (o.everyMs) timer = setInterval(load, o.everyMs)
+  })
+  onBeforeUnmount(() => clearInterval(timer))
+  return { data, error, load }
+}

@@ -1,0 +1,247 @@
+// An operator runs the site from the admin page while strangers chat, in real browsers against
+// the real server: what the operator does shows on the chat pages, and in the audit log.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { buildServer, launchBrowser, openPage, resetOutput, screenshot, startChatting, startServer } from './harness.js'
+
+const TOKEN = 'browser-test-admin-token-0123456789'
+const OPERATOR = 'Olga'
+const STEP_MS = 10000 // how long one step may wait, so that a stuck step names itself within the test's time
+
+let server, browser, binary, url
+const opened = []
+
+/** A chat page of a person at their own address: the server believes X-Forwarded-For from loopback. */
+async function person(address, contextOptions = {}) {
+  const p = await openPage(browser, url, { ...contextOptions, extraHTTPHeaders: { 'X-Forwarded-For': address } })
+  p.page.setDefaultTimeout(STEP_MS)
+  opened.push(p)
+  return p
+}
+
+const chatLog = (page) => page.getByRole('log')
+
+beforeAll(async () => {
+  await resetOutput('admin')
+  binary = await buildServer()
+  // Figures are posted every ping interval: short, so that they change within the test.
+  server = startServer(binary.bin, ['--admin-token', TOKEN, '--trusted-proxies', '127.0.0.1/32', '--ping-interval', '1s'])
+  url = await server.ready
+  browser = await launchBrowser()
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.stop()
+  await binary?.remove()
+})
+
+afterEach(() => {
+  for (const p of opened) expect(p.errors, `console errors on ${p.page.url()}`).toEqual([])
+})
+
+describe('an operator', () => {
+  let admin, ann, bob, cy
+  const nav = (name) => admin.page.getByRole('navigation', { name: 'Admin screens' }).getByRole('link', { name, exact: true })
+  const figure = (name) => admin.page.locator('.figure', { has: admin.page.getByText(name, { exact: true }) }).locator('dd')
+  const button = (page, name) => page.getByRole('button', { name, exact: true })
+
+  /** Confirms the open dialog's action with a reason. */
+  async function confirm(action, reason) {
+    const dialog = admin.page.getByRole('dialog')
+    await dialog.getByLabel(/Reason/).fill(reason)
+    await dialog.getByRole('button', { name: action, exact: true }).click()
+    await dialog.waitFor({ state: 'hidden' })
+  }
+
+  test('signs in with the keyboard; a wrong token is refused', async () => {
+    admin = await openPage(browser, `${url}/admin`)
+    admin.page.setDefaultTimeout(STEP_MS)
+    opened.push(admin)
+    await admin.page.getByRole('heading', { name: 'Duet admin' }).waitFor()
+    await admin.page.getByLabel('Your name').focus()
+    await admin.page.keyboard.type(OPERATOR)
+    await admin.page.keyboard.press('Tab')
+    await admin.page.keyboard.type('not-the-admin-token')
+    await admin.page.keyboard.press('Enter')
+    await admin.page.getByText('That admin token is not the right one.').waitFor()
+    // The browser logs the refused request itself; that one is expected.
+    expect(admin.errors).toEqual([expect.stringMatching(/status of 401/)])
+    admin.errors.length = 0
+    await screenshot(admin.page, 'wrong-token')
+
+    await admin.page.getByLabel('Admin token').fill(TOKEN)
+    await admin.page.keyboard.press('Enter')
+    await admin.page.getByText(`Signed in as ${OPERATOR}`).waitFor()
+    await expect.poll(() => figure('Live sessions').textContent()).toBe('0')
+    await screenshot(admin.page, 'overview')
+  })
+
+  test('sees the figures change when two people chat; the chat page shows who is online', async () => {
+    ann = await person('198.51.100.1')
+    bob = await person('198.51.100.2')
+    await ann.page.getByText(/\d+ (person|people) online$/).waitFor()
+    await startChatting(ann.page, 'Ann')
+    await ann.page.getByText(/\d+ (person|people) online, \d+ waiting for a partner/).waitFor()
+    await screenshot(ann.page, 'searching-with-count')
+    await startChatting(bob.page, 'Bob')
+    await ann.page.getByRole('heading', { name: "You're now chatting with Bob" }).waitFor()
+    await ann.page.getByLabel('Message to Bob').fill('hello Bob')
+    await ann.page.getByLabel('Message to Bob').press('Enter')
+    await chatLog(bob.page).getByText('hello Bob').waitFor()
+
+    await expect.poll(() => figure('Live sessions').textContent(), { timeout: 10000 }).toBe('1')
+    await expect.poll(() => figure('Accounts online').textContent(), { timeout: 10000 }).toBe('2')
+    await expect.poll(async () => Number(await figure('Messages per minute').textContent()), { timeout: 10000 }).toBeGreaterThan(0)
+    await expect.poll(async () => Number(await figure('Matches per minute').textContent()), { timeout: 10000 }).toBe(1)
+    await admin.page.locator('tbody tr').first().waitFor()
+    await screenshot(admin.page, 'overview-chatting')
+  })
+
+  test('ends their session: both chat pages say a moderator removed them', async () => {
+    await nav('Sessions').click()
+    const row = admin.page.locator('tbody tr', { hasText: 'Ann' })
+    await row.getByRole('link', { name: 'Bob' }).waitFor()
+    await screenshot(admin.page, 'sessions')
+    await row.getByRole('rowheader').getByRole('link').click()
+    await admin.page.getByText('Live', { exact: true }).waitFor()
+    await button(admin.page, 'End session').click()
+    await screenshot(admin.page, 'end-session-dialog')
+    await confirm('End session', 'harassment seen in the logs')
+    await admin.page.getByText('Ended', { exact: false }).first().waitFor()
+
+    await chatLog(ann.page).getByText('Bob was removed by a moderator.').waitFor()
+    await chatLog(bob.page).getByText('Ann was removed by a moderator.').waitFor()
+    await screenshot(ann.page, 'session-ended-ann')
+  })
+
+  test('finds the one waiting in the queue and kicks them', async () => {
+    await button(bob.page, 'New chat').first().click()
+    await bob.page.getByText('Looking for someone…').waitFor()
+    await nav('Queue').click()
+    await admin.page.getByRole('cell', { name: 'Bob', exact: true }).waitFor()
+    await screenshot(admin.page, 'queue')
+    await admin.page.locator('tbody tr', { hasText: 'Bob' }).getByRole('link').click()
+    await admin.page.getByText('Connected to node').waitFor()
+    await screenshot(admin.page, 'account')
+    await button(admin.page, 'Kick').click()
+    await confirm('Kick', 'please calm down')
+    await admin.page.getByText(/^Kicked/).waitFor()
+
+    await bob.page.getByRole('alert').getByText('You have been removed from Duet. Reason: please calm down.').waitFor()
+    await screenshot(bob.page, 'kicked')
+  })
+
+  test('reviews a report from the chat page and accepts it with an address ban', async () => {
+    cy = await person('203.0.113.9')
+    await button(ann.page, 'New chat').first().click()
+    await startChatting(cy.page, 'Cy')
+    await ann.page.getByRole('heading', { name: "You're now chatting with Cy" }).waitFor()
+    await cy.page.getByLabel('Message to Ann').fill('buy cheap followers, write to me')
+    await cy.page.getByLabel('Message to Ann').press('Enter')
+    await chatLog(ann.page).getByText('buy cheap followers, write to me').waitFor()
+    await button(ann.page, 'Report').click()
+    await ann.page.getByLabel('Spam or advertising').check()
+    await ann.page.getByLabel(/Anything else/).fill('selling followers')
+    await button(ann.page, 'Report and end chat').click()
+    await chatLog(ann.page).getByText('Your report was sent and the chat has ended.').waitFor()
+
+    await nav('Reports').click()
+    await admin.page.getByRole('cell', { name: 'selling followers' }).waitFor()
+    await screenshot(admin.page, 'reports')
+    await admin.page.getByRole('link', { name: /^Review / }).click()
+    const evidence = admin.page.getByRole('list', { name: 'Evidence' })
+    await evidence.getByText('buy cheap followers, write to me').waitFor()
+    expect(await evidence.locator('li').last().locator('.meta').textContent()).toMatch(/^Reported \(\d+\) · /)
+    await admin.page.getByLabel('Also ban the reported client').check()
+    await admin.page.getByLabel(/^Its address/).check()
+    await admin.page.getByLabel('For how long').fill('72h')
+    await admin.page.getByLabel(/^Note/).fill('a follower seller')
+    await screenshot(admin.page, 'report-review')
+    await button(admin.page, 'Accept and ban').click()
+    await admin.page.getByText(`by ${OPERATOR}`).waitFor()
+    await admin.page.getByText('accepted', { exact: true }).waitFor()
+
+    await cy.page.getByRole('alert').getByText(/You are banned from Duet until .*Reason: reported for spam: a follower seller\./).waitFor()
+    await screenshot(cy.page, 'banned')
+    // Starting again fails too, after a reload, with a new nickname: the address is banned.
+    await cy.page.reload()
+    await cy.page.getByRole('alert').getByText(/You are banned from Duet until/).waitFor()
+    await startChatting(cy.page, 'Cyrus')
+    await cy.page.getByRole('alert').getByText(/You are banned from Duet until/).waitFor()
+    await cy.page.waitForTimeout(500) // long enough for a wrongly accepted start to show its search
+    expect(await cy.page.getByText('Looking for someone…').count()).toBe(0)
+    expect(await cy.page.getByText(/Could not reach Duet/).count()).toBe(0)
+    await screenshot(cy.page, 'banned-start-again')
+
+    await nav('Bans').click()
+    await admin.page.getByRole('cell', { name: /reported for spam/ }).waitFor()
+    await screenshot(admin.page, 'bans')
+  })
+
+  test('broadcasts a notice that the chat page shows', async () => {
+    await nav('Broadcast').click()
+    await admin.page.getByLabel('Notice', { exact: true }).fill('Maintenance at 22:00 UTC')
+    await admin.page.getByLabel('Warning').check()
+    await button(admin.page, 'Send to everyone').click()
+    await admin.page.getByText('Sent to everyone connected').waitFor()
+    await ann.page.locator('.toast', { hasText: 'Maintenance at 22:00 UTC' }).waitFor()
+    await screenshot(ann.page, 'notice')
+  })
+
+  test('pauses matching: a new chat gets the readable code-10 message', async () => {
+    await nav('Overview').click()
+    await button(admin.page, 'Pause matching').click()
+    await confirm('Pause matching', 'spam wave')
+    await admin.page.getByText('Matching is paused: nobody is paired until it is resumed.').waitFor()
+    await screenshot(admin.page, 'paused')
+
+    await button(ann.page, 'New chat').first().click()
+    await ann.page.getByText('The moderators have paused new chats for a while. Please try again later.').waitFor()
+    await screenshot(ann.page, 'paused-chat-page')
+
+    await button(admin.page, 'Resume matching').click()
+    await confirm('Resume matching', 'wave over')
+    await admin.page.getByText('On: people are being paired.').waitFor()
+  })
+
+  test('finds every action in the audit log, newest first', async () => {
+    await nav('Audit log').click()
+    await admin.page.locator('tbody tr').first().waitFor()
+    const rows = await admin.page.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)))
+    expect(rows.map(([, operator, , action, , reason]) => [operator, action, reason])).toEqual([
+      [OPERATOR, 'resume-matching', 'wave over'],
+      [OPERATOR, 'pause-matching', 'spam wave'],
+      [OPERATOR, 'broadcast', 'Maintenance at 22:00 UTC'],
+      [OPERATOR, 'resolve-report', 'a follower seller'],
+      [OPERATOR, 'kick', 'please calm down'],
+      [OPERATOR, 'end-session', 'harassment seen in the logs'],
+    ])
+    await screenshot(admin.page, 'audit')
+  })
+})
+
+test('the admin page fits a phone in dark mode', async () => {
+  const phone = await openPage(browser, `${url}/admin`, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'dark' })
+  opened.push(phone)
+  await phone.page.getByLabel('Your name').fill(OPERATOR)
+  await phone.page.getByLabel('Admin token').fill(TOKEN)
+  await phone.page.getByRole('button', { name: 'Sign in' }).tap()
+  for (const screen of ['Overview', 'Reports', 'Audit log']) {
+    await phone.page.getByRole('navigation', { name: 'Admin screens' }).getByRole('link', { name: screen }).tap()
+    await phone.page.locator('.admin-section').first().waitFor()
+    const width = await phone.page.evaluate(() => document.documentElement.scrollWidth)
+    expect(width, `${screen} scrolls sideways`).toBeLessThanOrEqual(360)
+  }
+  await screenshot(phone.page, 'phone-dark-audit')
+})
+
+test('the chat page does not download the admin screens', async () => {
+  const visitor = await person('192.0.2.50')
+  const scripts = (page) => page.evaluate(() => performance.getEntriesByType('resource').map((r) => r.name).filter((n) => n.endsWith('.js')))
+  await visitor.page.getByRole('heading', { name: 'Talk to a stranger' }).waitFor()
+  const chat = await scripts(visitor.page)
+  await visitor.page.goto(`${url}/admin`)
+  await visitor.page.getByRole('heading', { name: 'Duet admin' }).waitFor()
+  const onlyAdmin = (await scripts(visitor.page)).filter((s) => !chat.includes(s))
+  expect(onlyAdmin.length, 'scripts the admin page loads and the chat page does not').toBeGreaterThan(0)
+})

@@ -1,0 +1,310 @@
+// The admin page's screens, mounted with the real routes against a fake admin API.
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { flushPromises, mount } from '@vue/test-utils'
+import { h } from 'vue'
+import { createMemoryHistory, createRouter, RouterView } from 'vue-router'
+import { routes } from '../../src/router.js'
+import { createAdminApi } from '../../src/admin/api.js'
+import { fakeFetch, json, noContent } from './fakeFetch.js'
+import { memoryStorage } from './storage.js'
+
+const TOKEN = 'a-long-admin-token-for-tests'
+const API = '/admin/api/'
+
+beforeEach(() => {
+  HTMLDialogElement.prototype.showModal ||= function () {
+    this.open = true
+  }
+  HTMLDialogElement.prototype.close ||= function () {
+    this.open = false
+  }
+})
+
+const mounted = []
+afterEach(() => {
+  for (const w of mounted.splice(0)) w.unmount()
+  vi.useRealTimers()
+})
+
+const settings = (paused = false) => json(200, { matchingPaused: paused })
+const stats = (over = {}) =>
+  json(200, {
+    accountsOnline: 12,
+    connections: 14,
+    waiting: 3,
+    liveSessions: 4,
+    messagesPerMinute: 90,
+    matchesPerMinute: 6,
+    timeToMatchMs: { p50: 850, p95: 4200, samples: 30 },
+    nodes: [{ node: 7, version: 'v1.2.0', startedAt: '2026-11-22T06:00:00Z', postedAt: '2026-11-22T06:30:00Z', connections: 14, accountsOnline: 12, messagesPerMinute: 90, matchesPerMinute: 6 }],
+    ...over,
+  })
+
+/** The admin page at path, signed in (unless told otherwise) to a server answering answers. */
+async function open(path, answers, { signedIn = true } = {}) {
+  const fetch = fakeFetch({ [`GET ${API}settings`]: settings(), ...answers })
+  const storage = memoryStorage(signedIn ? { 'duet.admin': JSON.stringify({ operator: 'ann', token: TOKEN }) } : {})
+  const api = createAdminApi({ fetch, storage })
+  const router = createRouter({ history: createMemoryHistory(), routes })
+  router.push(path)
+  await router.isReady()
+  const w = mount({ render: () => h(RouterView) }, { global: { plugins: [router], provide: { adminApi: api } }, attachTo: document.body })
+  mounted.push(w)
+  await flushPromises()
+  return { w, fetch, api, router }
+}
+
+const sent = (fetch, method, path) => fetch.requests.filter((r) => r.method === method && r.url === API + path)
+
+describe('signing in', () => {
+  test('a wrong token is refused, the right one opens the overview', async () => {
+    let token = 'wrong'
+    const { w } = await open(
+      '/admin',
+      {
+        [`GET ${API}settings`]: (r) => (r.headers.Authorization === `Bearer ${TOKEN}` ? settings() : json(401, { error: 'a valid admin token is required' })),
+        [`GET ${API}stats`]: stats(),
+      },
+      { signedIn: false },
+    )
+    expect(w.find('nav').exists()).toBe(false)
+    await w.find('#operator').setValue('ann')
+    await w.find('#token').setValue(token)
+    await w.find('form').trigger('submit')
+    await flushPromises()
+    expect(w.text()).toContain('That admin token is not the right one.')
+
+    token = TOKEN
+    await w.find('#token').setValue(token)
+    await w.find('form').trigger('submit')
+    await flushPromises()
+    expect(w.text()).toContain('Signed in as ann')
+    expect(w.find('nav[aria-label="Admin screens"] [aria-current="page"]').text()).toBe('Overview')
+    expect(w.text()).toContain('Accounts online12')
+  })
+
+  test('sign out returns to the sign-in form', async () => {
+    const { w, api } = await open('/admin/audit', { [`GET ${API}audit?limit=200`]: json(200, { entries: [] }) })
+    await w.findAll('button').find((b) => b.text() === 'Sign out').trigger('click')
+    expect(api.state.token).toBe('')
+    expect(w.find('#token').exists()).toBe(true)
+  })
+})
+
+describe('the overview', () => {
+  test('shows the figures and the nodes, and reads them again every few seconds', async () => {
+    vi.useFakeTimers()
+    let online = 12
+    const { w, fetch } = await open('/admin', { [`GET ${API}stats`]: () => stats({ accountsOnline: online }) })
+    const figure = (name) => w.findAll('.figure').find((f) => f.find('dt').text() === name).find('dd').text()
+    expect(figure('Accounts online')).toBe('12')
+    expect(figure('Time to match, median')).toBe('850 ms')
+    expect(figure('Time to match, 95th percentile')).toBe('4.2 s')
+    expect(w.find('tbody th').text()).toBe('7')
+    online = 13
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(figure('Accounts online')).toBe('13')
+    expect(sent(fetch, 'GET', 'stats').length).toBe(2)
+  })
+
+  test('pausing matching needs a reason, then says matching is paused', async () => {
+    const { w, fetch } = await open('/admin', {
+      [`GET ${API}stats`]: stats(),
+      [`PUT ${API}settings`]: (r) => settings(r.body.matchingPaused),
+    })
+    expect(w.text()).toContain('On: people are being paired.')
+    await w.findAll('button').find((b) => b.text() === 'Pause matching').trigger('click')
+    const dialog = w.find('dialog')
+    await dialog.find('form').trigger('submit')
+    expect(dialog.text()).toContain('Give a reason.')
+    expect(sent(fetch, 'PUT', 'settings')).toEqual([])
+
+    await dialog.find('textarea').setValue('spam wave')
+    await dialog.find('form').trigger('submit')
+    await flushPromises()
+    expect(sent(fetch, 'PUT', 'settings')[0].body).toEqual({ matchingPaused: true, reason: 'spam wave' })
+    expect(w.find('dialog').exists()).toBe(false)
+    expect(w.text()).toContain('Matching is paused: nobody is paired until it is resumed.')
+    expect(w.findAll('button').some((b) => b.text() === 'Resume matching')).toBe(true)
+  })
+})
+
+describe('sessions', () => {
+  const live = {
+    sessionId: 500,
+    members: [
+      { accountId: 11, nickName: 'Ann' },
+      { accountId: 12, nickName: 'Bob' },
+    ],
+    commonInterests: ['music'],
+    startedAt: '2026-11-22T06:00:00Z',
+    lastMsgId: 900,
+  }
+
+  test('filter by account', async () => {
+    const { w, fetch } = await open('/admin/sessions', {
+      [`GET ${API}sessions`]: json(200, { sessions: [live], live: 1 }),
+      [`GET ${API}sessions?account=12`]: json(200, { sessions: [], live: 0 }),
+    })
+    expect(w.text()).toContain('1 live session; the newest 1 shown.')
+    expect(w.find('tbody a[href="/admin/accounts/12"]').text()).toBe('Bob')
+    await w.find('#session-account').setValue('12')
+    await w.find('form').trigger('submit')
+    await flushPromises()
+    expect(sent(fetch, 'GET', 'sessions?account=12').length).toBe(1)
+    expect(w.text()).toContain('Account 12 is in 0 live sessions.')
+  })
+
+  test('End session, with a reason, ends it for good', async () => {
+    let ended = false
+    const { w, fetch } = await open('/admin/sessions/500', {
+      [`GET ${API}sessions/500`]: () => json(200, ended ? { ...live, endedAt: '2026-11-22T06:10:00Z', endReason: 'removed' } : live),
+      [`POST ${API}sessions/500/end`]: () => (ended ? json(409, { error: 'the session has ended' }) : ((ended = true), noContent())),
+    })
+    await w.findAll('button').find((b) => b.text() === 'End session').trigger('click')
+    await w.find('dialog textarea').setValue('harassment')
+    await w.find('dialog form').trigger('submit')
+    await flushPromises()
+    expect(sent(fetch, 'POST', 'sessions/500/end')[0].body).toEqual({ reason: 'harassment' })
+    expect(w.text()).toContain('The session was ended')
+    expect(w.text()).toContain('(removed)')
+    expect(w.findAll('button').some((b) => b.text() === 'End session')).toBe(false)
+  })
+})
+
+test('an account is kicked and banned by address, and a refusal is shown in the dialog', async () => {
+  const { w, fetch } = await open('/admin/accounts/11', {
+    [`GET ${API}accounts/11`]: json(200, {
+      accountId: 11,
+      nickName: 'Ann',
+      createdAt: '2026-11-22T06:00:00Z',
+      lastSeen: '2026-11-22T06:05:00Z',
+      away: false,
+      connected: true,
+      node: 7,
+      client: { addr: 'a'.repeat(32), network: 'b'.repeat(32) },
+      sessions: [],
+    }),
+    [`POST ${API}accounts/11/kick`]: noContent(),
+    [`POST ${API}bans`]: (r) =>
+      r.body.duration === 'forever'
+        ? json(400, { error: 'duration must be a positive duration like 30m or 72h, at most 87600h' })
+        : json(201, { id: 70, target: { kind: 'address', value: 'a'.repeat(32) }, reason: r.body.reason, until: '2026-11-25T06:00:00Z' }),
+  })
+  expect(w.text()).toContain('Connected to node 7')
+  const button = (name) => w.findAll('button').find((b) => b.text() === name)
+
+  await button('Kick').trigger('click')
+  await w.find('dialog textarea').setValue('calm down')
+  await w.find('dialog form').trigger('submit')
+  await flushPromises()
+  expect(sent(fetch, 'POST', 'accounts/11/kick')[0].body).toEqual({ reason: 'calm down' })
+
+  await button('Ban…').trigger('click')
+  await w.find('dialog input[value="address"]').setValue(true)
+  await w.find('#account-ban-duration').setValue('forever')
+  await w.find('dialog textarea').setValue('spam')
+  await w.find('dialog form').trigger('submit')
+  await flushPromises()
+  expect(w.find('dialog').text()).toContain('Duration must be a positive duration like 30m or 72h, at most 87600h.')
+  await w.find('#account-ban-duration').setValue('72h')
+  await w.find('dialog form').trigger('submit')
+  await flushPromises()
+  expect(sent(fetch, 'POST', 'bans')[1].body).toEqual({ kind: 'address', accountId: 11, duration: '72h', reason: 'spam' })
+  expect(w.find('dialog').exists()).toBe(false)
+  expect(w.text()).toContain('Banned (address) until')
+})
+
+describe('a report', () => {
+  const report = {
+    reportId: 30,
+    sessionId: 500,
+    reporterId: 11,
+    reportedId: 12,
+    reportedClient: { addr: 'a'.repeat(32), network: 'b'.repeat(32) },
+    category: 'spam',
+    note: 'links',
+    createdAt: '2026-11-22T06:10:00Z',
+    status: 'open',
+    priority: 2,
+    evidence: [
+      { msgId: 1, sessionId: 500, senderId: 11, content: 'hi', sentAt: '2026-11-22T06:01:00Z' },
+      { msgId: 2, sessionId: 500, senderId: 12, content: '<img src=x onerror="alert(1)">buy now', sentAt: '2026-11-22T06:02:00Z' },
+    ],
+  }
+
+  test('shows its evidence as a conversation, as text', async () => {
+    const { w } = await open('/admin/reports/30', { [`GET ${API}reports/30`]: json(200, report) })
+    const lines = w.findAll('.evidence li')
+    expect(lines.map((l) => l.find('.meta').text().split(' · ')[0])).toEqual(['Reporter (11)', 'Reported (12)'])
+    expect(lines[1].find('.bubble').text()).toBe('<img src=x onerror="alert(1)">buy now')
+    expect(w.find('.evidence img').exists()).toBe(false)
+    expect(w.text()).toContain('Spam or advertising')
+  })
+
+  test('is accepted with an address ban and a note, then shows the decision', async () => {
+    let decided = null
+    const { w, fetch } = await open('/admin/reports/30', {
+      [`GET ${API}reports/30`]: () => json(200, decided || report),
+      [`POST ${API}reports/30/resolve`]: (r) => {
+        decided = { ...report, status: 'accepted', resolution: { operator: 'ann', note: r.body.note, at: '2026-11-22T06:20:00Z', banId: 71 } }
+        return json(200, decided)
+      },
+    })
+    await w.find('input[name=ban]').setValue(true)
+    await w.find('form.decision').trigger('submit')
+    expect(w.text()).toContain('Write a note')
+    expect(sent(fetch, 'POST', 'reports/30/resolve')).toEqual([])
+    await w.find('#decision-note').setValue('ad bot')
+    await w.find('form.decision').trigger('submit')
+    await flushPromises()
+    expect(sent(fetch, 'POST', 'reports/30/resolve')[0].body).toEqual({ decision: 'accept', note: 'ad bot', ban: { kind: 'address', duration: '72h' } })
+    expect(w.find('form.decision').exists()).toBe(false)
+    expect(w.text()).toContain('by ann')
+    expect(w.text()).toContain('ad bot (ban 71)')
+  })
+
+  test('the list filters by status and category', async () => {
+    const { w, fetch } = await open('/admin/reports', {
+      [`GET ${API}reports?status=open`]: json(200, { reports: [report] }),
+      [`GET ${API}reports?status=open&category=spam`]: json(200, { reports: [] }),
+    })
+    expect(w.find('tbody a[href="/admin/reports/30"]').exists()).toBe(true)
+    await w.find('#report-category').setValue('spam')
+    await flushPromises()
+    expect(sent(fetch, 'GET', 'reports?status=open&category=spam').length).toBe(1)
+    expect(w.text()).toContain('No reports.')
+  })
+})
+
+test('a ban is lifted with a reason', async () => {
+  let bans = [{ id: 70, target: { kind: 'account', value: '12' }, reason: 'spam', by: 'ann', createdAt: '2026-11-22T06:00:00Z', until: '2026-11-25T06:00:00Z' }]
+  const { w, fetch } = await open('/admin/bans', {
+    [`GET ${API}bans`]: () => json(200, { bans }),
+    [`DELETE ${API}bans/70`]: () => {
+      bans = []
+      return json(200, {})
+    },
+  })
+  expect(w.find('tbody a[href="/admin/accounts/12"]').exists()).toBe(true)
+  await w.findAll('button').find((b) => b.text() === 'Lift').trigger('click')
+  await w.find('dialog textarea').setValue('appeal accepted')
+  await w.find('dialog form').trigger('submit')
+  await flushPromises()
+  expect(sent(fetch, 'DELETE', 'bans/70')[0].body).toEqual({ reason: 'appeal accepted' })
+  expect(w.text()).toContain('Ban 70 was lifted.')
+  expect(w.text()).toContain('No bans.')
+})
+
+test('a broadcast needs text, then goes out with its level', async () => {
+  const { w, fetch } = await open('/admin/broadcast', { [`POST ${API}broadcast`]: noContent() })
+  await w.find('form').trigger('submit')
+  expect(w.text()).toContain('Write the notice.')
+  await w.find('#notice-text').setValue('Maintenance at 22:00 UTC')
+  await w.find('input[value=warning]').setValue(true)
+  await w.find('form').trigger('submit')
+  await flushPromises()
+  expect(sent(fetch, 'POST', 'broadcast')).toHaveLength(1)
+  expect(sent(fetch, 'POST', 'broadcast')[0].body).toEqual({ text: 'Maintenance at 22:00 UTC', level: 'warning' })
+  expect(w.text()).toContain('Sent to everyone connected')
+})

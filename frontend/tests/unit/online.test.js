@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, expect, test, vi } from 'vitest'
+import { mount } from '@vue/test-utils'
+import OnlineCount from '../../src/components/OnlineCount.vue'
+import { ONLINE_POLL_MS } from '../../src/chat/online.js'
+
+beforeEach(() => vi.useFakeTimers())
+afterEach(() => {
+  vi.useRealTimers()
+  vi.unstubAllGlobals()
+})
+
+/** fetch answering /online.json from what the test sets in answer.now. */
+function server() {
+  const answer = { now: { online: 12, waiting: 3 } }
+  const fetch = vi.fn(async (url) => {
+    expect(url).toBe('/online.json')
+    const a = answer.now
+    if (a instanceof Error) throw a
+    return { ok: a !== 503, json: async () => a }
+  })
+  vi.stubGlobal('fetch', fetch)
+  return { answer, fetch }
+}
+
+test('the count shows, and is read again every 15 s', async () => {
+  const { answer, fetch } = server()
+  const w = mount(OnlineCount, { props: { waiting: true } })
+  await vi.advanceTimersByTimeAsync(0)
+  expect(w.text()).toBe('12 people online, 3 waiting for a partner')
+  answer.now = { online: 1, waiting: 0 }
+  await vi.advanceTimersByTimeAsync(ONLINE_POLL_MS)
+  expect(w.text()).toBe('1 person online, 0 waiting for a partner')
+  expect(fetch).toHaveBeenCalledTimes(2)
+  w.unmount()
+  await vi.advanceTimersByTimeAsync(ONLINE_POLL_MS)
+  expect(fetch).toHaveBeenCalledTimes(2)
+})
+
+test('without waiting, only who is online', async () => {
+  server()
+  const w = mount(OnlineCount)
+  await vi.advanceTimersByTimeAsync(0)
+  expect(w.text()).toBe('12 people online')
+  w.unmount()
+})
+
+for (const [name, failure] of [
+  ['an error status', 503],
+  ['no server', new TypeError('Failed to fetch')],
+  ['a malformed answer', { online: '12', waiting: 3 }],
+]) {
+  test(`${name} hides the figure quietly`, async () => {
+    const { answer } = server()
+    const w = mount(OnlineCount)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(w.text()).toContain('12 people online')
+    answer.now = failure
+    await vi.advanceTimersByTimeAsync(ONLINE_POLL_MS)
+    expect(w.find('.online').exists()).toBe(false)
+    w.unmount()
+  })
+}
