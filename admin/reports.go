@@ -18,7 +18,9 @@ type reportView struct {
 	ID             int64             `json:"reportId"`
 	SessionID      int64             `json:"sessionId"`
 	Reporter       int64             `json:"reporterId"`
+	ReporterNick   string            `json:"reporterNickName"`
 	Reported       int64             `json:"reportedId"`
+	ReportedNick   string            `json:"reportedNickName"`
 	ReportedClient moderation.Client `json:"reportedClient"`
 	Category       string            `json:"category"`
 	Note           string            `json:"note"`
@@ -67,7 +69,8 @@ func priorities(reports []session.Report) map[int64]int {
 
 func viewReport(r session.Report, priority int, evidence bool) reportView {
 	v := reportView{
-		ID: r.ID, SessionID: r.SessionID, Reporter: r.Reporter, Reported: r.Reported, ReportedClient: r.ReportedClient,
+		ID: r.ID, SessionID: r.SessionID, Reporter: r.Reporter, ReporterNick: r.ReporterNick, Reported: r.Reported,
+		ReportedNick: r.ReportedNick, ReportedClient: r.ReportedClient,
 		Category: r.Category, Note: r.Note, CreatedAt: r.CreatedAt, Status: r.Status, Priority: priority,
 	}
 	if r.Resolution != nil {

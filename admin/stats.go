@@ -19,6 +19,7 @@ type statsView struct {
 	MessagesPerMinute int         `json:"messagesPerMinute"`
 	MatchesPerMinute  int         `json:"matchesPerMinute"`
 	TimeToMatchMs     percentiles `json:"timeToMatchMs"`
+	MatchingPaused    bool        `json:"matchingPaused"`
 	Nodes             []nodeView  `json:"nodes"`
 }
 
@@ -65,7 +66,11 @@ func (a *api) stats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := statsView{Waiting: len(waiting), LiveSessions: live, Nodes: viewNodes(nodes)}
+	paused, err := a.Moderation.MatchingPaused(ctx)
+	if err != nil {
+		return err
+	}
+	v := statsView{Waiting: len(waiting), LiveSessions: live, MatchingPaused: paused, Nodes: viewNodes(nodes)}
 	var waits []int64
 	for _, n := range nodes {
 		v.AccountsOnline += n.Accounts

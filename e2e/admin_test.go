@@ -306,7 +306,7 @@ func TestAdminReports(t *testing.T) {
 	}
 
 	one := s.wantAdmin(t, 200, "GET", fmt.Sprint("/admin/api/reports/", reportIDs[0]), nil)
-	wantFields(t, one, map[string]any{"reporterId": ann.id, "status": "open", "note": "ad bot",
+	wantFields(t, one, map[string]any{"reporterId": ann.id, "reporterNickName": "Ann", "reportedNickName": "Spam", "status": "open", "note": "ad bot",
 		"evidence.0.senderId": spammer.id, "evidence.0.content": "cheap pills, write to me",
 		"evidence.1.senderId": ann.id, "evidence.1.content": "no thanks"})
 	for _, path := range []string{"evidence.0.sentAt", "evidence.1.sentAt"} {
@@ -361,7 +361,7 @@ func TestAdminStats(t *testing.T) {
 		}
 	}
 	wantFields(t, st, map[string]any{"accountsOnline": 3, "connections": 3, "waiting": 1, "liveSessions": 1,
-		"messagesPerMinute": 2, "matchesPerMinute": 1, "timeToMatchMs.samples": 2})
+		"messagesPerMinute": 2, "matchesPerMinute": 1, "timeToMatchMs.samples": 2, "matchingPaused": false})
 	if nodes := st.m["nodes"].([]any); len(nodes) != 1 {
 		t.Errorf("nodes in the stats: %v, want this one", nodes)
 	}

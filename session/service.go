@@ -673,8 +673,9 @@ func (s *Service) Report(ctx context.Context, id, sessionID int64, category, not
 	if err != nil {
 		return 0, err
 	}
+	me, _ := sess.Partner(partner.ID)
 	r := Report{
-		ID: s.ids.Next(), SessionID: sessionID, Reporter: id, Reported: partner.ID,
+		ID: s.ids.Next(), SessionID: sessionID, Reporter: id, Reported: partner.ID, ReporterNick: me.Nickname, ReportedNick: partner.Nickname,
 		Category: category, Note: note, Evidence: evidence, CreatedAt: s.now(), Status: ReportOpen,
 	}
 	if reported, err := s.store.Account(ctx, partner.ID); err == nil {

@@ -86,6 +86,8 @@ type Report struct {
 	SessionID      int64
 	Reporter       int64
 	Reported       int64
+	ReporterNick   string
+	ReportedNick   string
 	ReportedClient moderation.Client // the hashed address the reported account came from
 	Category       string
 	Note           string

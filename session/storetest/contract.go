@@ -407,7 +407,7 @@ func retention(t *testing.T, s session.Store) {
 func report(id int64, created time.Time) session.Report {
 	sent := created.Add(-time.Minute)
 	return session.Report{
-		ID: id, SessionID: 10, Reporter: 1, Reported: 2, Category: "spam", Note: "links",
+		ID: id, SessionID: 10, Reporter: 1, Reported: 2, ReporterNick: "Ann", ReportedNick: "Bob", Category: "spam", Note: "links",
 		ReportedClient: moderation.NewHasher(nil).Client(netip.MustParseAddr("192.0.2.2")),
 		Evidence: []session.Message{
 			{ID: 100, SessionID: 10, SenderID: 2, Content: "buy now", SentAt: sent},
@@ -420,6 +420,7 @@ func report(id int64, created time.Time) session.Report {
 func sameReport(t *testing.T, what string, got, want session.Report) {
 	t.Helper()
 	ok := got.ID == want.ID && got.SessionID == want.SessionID && got.Reporter == want.Reporter && got.Reported == want.Reported &&
+		got.ReporterNick == want.ReporterNick && got.ReportedNick == want.ReportedNick &&
 		got.ReportedClient == want.ReportedClient && got.Category == want.Category && got.Note == want.Note &&
 		got.CreatedAt.Equal(want.CreatedAt) && got.Status == want.Status && len(got.Evidence) == len(want.Evidence) &&
 		(got.Resolution == nil) == (want.Resolution == nil)
