@@ -5,6 +5,7 @@ import { reactive } from 'vue'
 
 const KEY = 'duet.admin'
 const MAX_OPERATOR = 60 // the server's limit on X-Duet-Operator
+const NO_ADMIN_API = 'This server has no admin API: start it with admin_token set.'
 
 /** A failed call: status is the HTTP status, or 0 when the server could not be reached. */
 export class AdminApiError extends Error {
@@ -36,8 +37,8 @@ export function createAdminApi(o = {}) {
     }
     if (res.status === 204) return null
     const json = (res.headers.get('Content-Type') || '').includes('application/json')
-    // Without admin_token the server has no admin API, and answers with the page instead.
-    if (!json) throw new AdminApiError(res.status, 'This server has no admin API: start it with admin_token set.')
+    // The admin API answers JSON only; anything else (a proxy's page, say) is not it.
+    if (!json) throw new AdminApiError(res.status, NO_ADMIN_API)
     const answer = await res.json().catch(() => null)
     if (res.ok) return answer
     if (res.status === 401 && credentials === state && state.token) {
@@ -63,6 +64,8 @@ export function createAdminApi(o = {}) {
       settings = await call('GET', 'settings', undefined, credentials)
     } catch (err) {
       if (err.status === 401) throw new AdminApiError(401, 'That admin token is not the right one.')
+      // Without admin_token the server has no admin API: its paths are all 404.
+      if (err.status === 404) throw new AdminApiError(404, NO_ADMIN_API)
       throw err
     }
     storage.setItem(KEY, JSON.stringify(credentials))

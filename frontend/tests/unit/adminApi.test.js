@@ -51,6 +51,12 @@ describe('signing in', () => {
   }
 
   test('a server without the admin API says so', async () => {
+    const fetch = fakeFetch({ 'GET /admin/api/settings': json(404, { error: 'Not Found' }) })
+    const err = await failure(createAdminApi({ fetch, storage: memoryStorage() }).signIn('ann', TOKEN))
+    expect(err.message).toBe('This server has no admin API: start it with admin_token set.')
+  })
+
+  test('an answer that is not the API\'s JSON says so', async () => {
     const fetch = fakeFetch({ 'GET /admin/api/settings': html() })
     const err = await failure(createAdminApi({ fetch, storage: memoryStorage() }).signIn('ann', TOKEN))
     expect(err.message).toBe('This server has no admin API: start it with admin_token set.')
