@@ -40,9 +40,10 @@ func pushFrame(p session.Push) frame {
 	return frame{kind: kindPush, cmd: p.Cmd, body: p.Body, push: true}
 }
 
-// conn is one client's WebSocket. Its read loop (the HTTP handler's goroutine) is the only
-// reader. Everything written goes through its queue to one writer goroutine, which runs only
-// while there is something to write, so an idle connection costs one goroutine and no queue.
+// conn is one client's WebSocket. Its read loop is the only reader, and hands frames to a
+// serving goroutine that runs only while frames come. Everything written goes through its
+// queue to one writer goroutine, which runs only while there is something to write, so an idle
+// connection costs one goroutine and no queue.
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
@@ -65,7 +66,7 @@ type conn struct {
 	evicted   atomic.Bool // removed from the hub for being too slow
 	kicked    atomic.Pointer[session.KickedData]
 
-	// Owned by the read loop.
+	// Owned by whichever goroutine serves the connection's frames: one at a time, in order.
 	dialect   dialect
 	dialected bool
 	dialogue  *rate.Limiter // nil when the client is exempt from rate limits
@@ -103,7 +104,7 @@ func (c *conn) enqueueAll(frames []frame) {
 
 // reply queues a frame of the connection's own: an answer to the client's request. Unlike a
 // push, it waits for room, so a client that floods requests without reading is slowed down
-// rather than disconnected. Only the read loop calls it.
+// rather than disconnected. Only whatever serves the connection's frames calls it, one at a time.
 func (c *conn) reply(f frame) {
 	for {
 		c.mu.Lock()

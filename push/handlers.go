@@ -34,16 +34,17 @@ func (c *conn) readLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		for f := (inFrame{typ, data}); ; s = nil {
+		f := inFrame{typ, data}
+		for handed := false; !handed; {
 			if s == nil {
 				s = c.startServing(ctx)
 			}
 			select {
 			case s.frames <- f:
+				handed = true
 			case <-s.gone: // it went quiet just now: start another
-				continue
+				s = nil
 			}
-			break
 		}
 	}
 }
