@@ -20,11 +20,6 @@ func idParam(c echo.Context, name string) (int64, error) {
 	return id, nil
 }
 
-// reasonBody is the body of calls that need only a reason.
-type reasonBody struct {
-	Reason string `json:"reason"`
-}
-
 func (a *api) bans(c echo.Context) error {
 	bans, err := a.Moderation.Bans(c.Request().Context(), a.Now())
 	if err != nil {
@@ -79,15 +74,13 @@ func parseBanDuration(text string) (time.Duration, error) {
 	return d, nil
 }
 
-// target is what a ban request names.
+// target is what a ban request names: a hash given as is, or the account given, or the address
+// or network it came from.
 func (a *api) target(c echo.Context, body banBody) (moderation.Target, error) {
 	if body.AccountID < 0 || (body.AccountID == 0) == (body.Value == "") {
 		return moderation.Target{}, echo.NewHTTPError(http.StatusBadRequest, "name exactly one of accountId and value")
 	}
-	if body.AccountID == 0 || body.Kind == moderation.KindAccount {
-		if body.AccountID != 0 {
-			return moderation.AccountTarget(body.AccountID), nil
-		}
+	if body.Value != "" {
 		t := moderation.Target{Kind: body.Kind, Value: body.Value}
 		return t, httpError(t.Validate())
 	}
@@ -95,26 +88,47 @@ func (a *api) target(c echo.Context, body banBody) (moderation.Target, error) {
 	if err != nil {
 		return moderation.Target{}, httpError(err)
 	}
-	switch body.Kind {
+	return clientTarget(body.Kind, acct.ID, acct.Client)
+}
+
+// clientTarget is the ban of kind on account, or on the address or network it came from.
+func clientTarget(kind moderation.Kind, account int64, client moderation.Client) (moderation.Target, error) {
+	var t moderation.Target
+	switch kind {
+	case moderation.KindAccount:
+		t = moderation.AccountTarget(account)
 	case moderation.KindAddress:
-		return moderation.Target{Kind: body.Kind, Value: acct.Client.Addr}, nil
+		t = moderation.Target{Kind: kind, Value: client.Addr}
 	case moderation.KindNetwork:
-		return moderation.Target{Kind: body.Kind, Value: acct.Client.Network}, nil
+		t = moderation.Target{Kind: kind, Value: client.Network}
+	default:
+		return t, echo.NewHTTPError(http.StatusBadRequest, "kind must be account, address or network")
 	}
-	return moderation.Target{}, httpError(moderation.Target{Kind: body.Kind}.Validate())
+	if t.Validate() != nil {
+		return t, echo.NewHTTPError(http.StatusConflict, "this client's address is not known; ban the account instead")
+	}
+	return t, nil
+}
+
+// idAndReason reads the path's id and a body that gives only a reason.
+func idAndReason(c echo.Context) (int64, string, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return 0, "", err
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	return id, body.Reason, bind(c, &body)
 }
 
 func (a *api) liftBan(c echo.Context) error {
-	id, err := idParam(c, "id")
+	id, reason, err := idAndReason(c)
 	if err != nil {
 		return err
 	}
-	var body reasonBody
-	if err := bind(c, &body); err != nil {
-		return err
-	}
 	var ban moderation.Ban
-	err = a.change(c, "lift-ban", strconv.FormatInt(id, 10), body.Reason, func() (err error) {
+	err = a.change(c, "lift-ban", strconv.FormatInt(id, 10), reason, func() (err error) {
 		ban, err = a.Moderation.LiftBan(c.Request().Context(), id, a.Now())
 		return err
 	})
@@ -199,16 +213,12 @@ func (a *api) account(c echo.Context) error {
 }
 
 func (a *api) kick(c echo.Context) error {
-	id, err := idParam(c, "id")
+	id, reason, err := idAndReason(c)
 	if err != nil {
 		return err
 	}
-	var body reasonBody
-	if err := bind(c, &body); err != nil {
-		return err
-	}
-	err = a.change(c, "kick", moderation.AccountTarget(id).String(), body.Reason, func() error {
-		return a.Service.Kick(c.Request().Context(), id, body.Reason)
+	err = a.change(c, "kick", moderation.AccountTarget(id).String(), reason, func() error {
+		return a.Service.Kick(c.Request().Context(), id, reason)
 	})
 	if err != nil {
 		return err
@@ -255,15 +265,11 @@ func (a *api) session(c echo.Context) error {
 }
 
 func (a *api) endSession(c echo.Context) error {
-	id, err := idParam(c, "id")
+	id, reason, err := idAndReason(c)
 	if err != nil {
 		return err
 	}
-	var body reasonBody
-	if err := bind(c, &body); err != nil {
-		return err
-	}
-	err = a.change(c, "end-session", "session:"+strconv.FormatInt(id, 10), body.Reason, func() error {
+	err = a.change(c, "end-session", "session:"+strconv.FormatInt(id, 10), reason, func() error {
 		return a.Service.Remove(c.Request().Context(), id)
 	})
 	if err != nil {

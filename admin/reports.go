@@ -164,7 +164,7 @@ func (a *api) resolveReport(c echo.Context) error {
 		if banFor, err = parseBanDuration(body.Ban.Duration); err != nil {
 			return err
 		}
-		if banTarget, err = reportedTarget(r, body.Ban.Kind); err != nil {
+		if banTarget, err = clientTarget(body.Ban.Kind, r.Reported, r.ReportedClient); err != nil {
 			return err
 		}
 	}
@@ -191,23 +191,4 @@ func (a *api) resolveReport(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, viewReport(resolved, 0, false))
-}
-
-// reportedTarget is the ban target of kind for the client a report is about.
-func reportedTarget(r session.Report, kind moderation.Kind) (moderation.Target, error) {
-	var t moderation.Target
-	switch kind {
-	case moderation.KindAccount:
-		t = moderation.AccountTarget(r.Reported)
-	case moderation.KindAddress:
-		t = moderation.Target{Kind: kind, Value: r.ReportedClient.Addr}
-	case moderation.KindNetwork:
-		t = moderation.Target{Kind: kind, Value: r.ReportedClient.Network}
-	default:
-		return t, echo.NewHTTPError(http.StatusBadRequest, "ban.kind must be account, address or network")
-	}
-	if t.Validate() != nil {
-		return t, echo.NewHTTPError(http.StatusConflict, "the reported client's address is not known; ban the account instead")
-	}
-	return t, nil
 }

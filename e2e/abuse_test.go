@@ -20,16 +20,7 @@ var behindProxy = []string{"--trusted-proxies", "127.0.0.1"}
 // forwarded header may carry what the client itself claimed before the proxy's entry.
 func dialFrom(t testing.TB, s *server, d dialect, name, forwardedFor string) *client {
 	t.Helper()
-	h := http.Header{"X-Forwarded-For": {forwardedFor}}
-	conn, resp, err := dialer.Dial(s.wsURL(), h)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("%s: dial %s: %v (HTTP %d)", name, s.wsURL(), err, status)
-	}
-	return newClient(t, conn, d, name)
+	return dialWith(t, s, d, name, http.Header{"X-Forwarded-For": {forwardedFor}})
 }
 
 func userFrom(t testing.TB, s *server, d dialect, nick, addr string) *client {

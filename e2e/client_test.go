@@ -275,7 +275,13 @@ var dialer = websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 // dial opens a connection to the server's /ws.
 func dial(t testing.TB, s *server, d dialect, name string) *client {
 	t.Helper()
-	conn, resp, err := dialer.Dial(s.wsURL(), nil)
+	return dialWith(t, s, d, name, nil)
+}
+
+// dialWith opens a connection to the server's /ws with the given request headers.
+func dialWith(t testing.TB, s *server, d dialect, name string, h http.Header) *client {
+	t.Helper()
+	conn, resp, err := dialer.Dial(s.wsURL(), h)
 	if err != nil {
 		status := 0
 		if resp != nil {
