@@ -1,43 +1,23 @@
 // An operator runs the site from the admin page while strangers chat, in real browsers against
 // the real server: what the operator does shows on the chat pages, and in the audit log.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { buildServer, launchBrowser, openPage, resetOutput, screenshot, startChatting, startServer } from './harness.js'
+import { describe, expect, test } from 'vitest'
+import { screenshot, serveForTests, startChatting } from './harness.js'
 
 const TOKEN = 'browser-test-admin-token-0123456789'
 const OPERATOR = 'Olga'
 const STEP_MS = 10000 // how long one step may wait, so that a stuck step names itself within the test's time
 
-let server, browser, binary, url
-const opened = []
+// Figures are posted every ping interval: short, so that they change within the test.
+const run = serveForTests('admin', ['--admin-token', TOKEN, '--trusted-proxies', '127.0.0.1/32', '--ping-interval', '1s'])
 
 /** A chat page of a person at their own address: the server believes X-Forwarded-For from loopback. */
 async function person(address, contextOptions = {}) {
-  const p = await openPage(browser, url, { ...contextOptions, extraHTTPHeaders: { 'X-Forwarded-For': address } })
+  const p = await run.open(run.url, { ...contextOptions, extraHTTPHeaders: { 'X-Forwarded-For': address } })
   p.page.setDefaultTimeout(STEP_MS)
-  opened.push(p)
   return p
 }
 
 const chatLog = (page) => page.getByRole('log')
-
-beforeAll(async () => {
-  await resetOutput('admin')
-  binary = await buildServer()
-  // Figures are posted every ping interval: short, so that they change within the test.
-  server = startServer(binary.bin, ['--admin-token', TOKEN, '--trusted-proxies', '127.0.0.1/32', '--ping-interval', '1s'])
-  url = await server.ready
-  browser = await launchBrowser()
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
-  await binary?.remove()
-})
-
-afterEach(() => {
-  for (const p of opened) expect(p.errors, `console errors on ${p.page.url()}`).toEqual([])
-})
 
 describe('an operator', () => {
   let admin, ann, bob, cy
@@ -54,9 +34,8 @@ describe('an operator', () => {
   }
 
   test('signs in with the keyboard; a wrong token is refused', async () => {
-    admin = await openPage(browser, `${url}/admin`)
+    admin = await run.open(`${run.url}/admin`)
     admin.page.setDefaultTimeout(STEP_MS)
-    opened.push(admin)
     await admin.page.getByRole('heading', { name: 'Duet admin' }).waitFor()
     await admin.page.getByLabel('Your name').focus()
     await admin.page.keyboard.type(OPERATOR)
@@ -221,8 +200,7 @@ describe('an operator', () => {
 })
 
 test('the admin page fits a phone in dark mode', async () => {
-  const phone = await openPage(browser, `${url}/admin`, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'dark' })
-  opened.push(phone)
+  const phone = await run.open(`${run.url}/admin`, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'dark' })
   await phone.page.getByLabel('Your name').fill(OPERATOR)
   await phone.page.getByLabel('Admin token').fill(TOKEN)
   await phone.page.getByRole('button', { name: 'Sign in' }).tap()
@@ -240,7 +218,7 @@ test('the chat page does not download the admin screens', async () => {
   const scripts = (page) => page.evaluate(() => performance.getEntriesByType('resource').map((r) => r.name).filter((n) => n.endsWith('.js')))
   await visitor.page.getByRole('heading', { name: 'Talk to a stranger' }).waitFor()
   const chat = await scripts(visitor.page)
-  await visitor.page.goto(`${url}/admin`)
+  await visitor.page.goto(`${run.url}/admin`)
   await visitor.page.getByRole('heading', { name: 'Duet admin' }).waitFor()
   const onlyAdmin = (await scripts(visitor.page)).filter((s) => !chat.includes(s))
   expect(onlyAdmin.length, 'scripts the admin page loads and the chat page does not').toBeGreaterThan(0)

@@ -1,41 +1,16 @@
 // Two people chatting in real browsers against the real server, as a user sees it.
 import { readFile } from 'node:fs/promises'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { buildServer, freePort, launchBrowser, openPage, resetOutput, screenshot, startChatting, startServer } from './harness.js'
+import { describe, expect, test } from 'vitest'
+import { freePort, screenshot, serveForTests, startChatting, startServer } from './harness.js'
 
-let server, browser, binary, url
-const opened = []
-
-async function open(contextOptions) {
-  const p = await openPage(browser, url, contextOptions)
-  opened.push(p)
-  return p
-}
+// Ann holds out for a shared interest only briefly, so that her second chat opens soon; two
+// chats are her most.
+const run = serveForTests('chat', ['--interest-wait', '1s', '--max-sessions', '2'])
+const open = (contextOptions) => run.open(run.url, contextOptions)
 
 function chatLog(page) {
   return page.getByRole('log')
 }
-
-beforeAll(async () => {
-  await resetOutput('chat')
-  binary = await buildServer()
-  // Ann holds out for a shared interest only briefly, so that her second chat opens soon; two
-  // chats are her most.
-  server = startServer(binary.bin, ['--interest-wait', '1s', '--max-sessions', '2'])
-  url = await server.ready
-  browser = await launchBrowser()
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await server?.stop()
-  await binary?.remove()
-})
-
-afterEach(() => {
-  // Every page of the test ran without a console error or an uncaught exception.
-  for (const p of opened) expect(p.errors, `console errors on ${p.page.url()}`).toEqual([])
-})
 
 describe('two strangers', () => {
   let ann, bob
@@ -168,10 +143,9 @@ test('a phone-sized page in dark mode pairs and chats', async () => {
 test('the page works when the origin must be in --allowed-origins', async () => {
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
-  const listed = startServer(binary.bin, ['--listen', `127.0.0.1:${port}`, '--allowed-origins', origin])
+  const listed = startServer(run.binary.bin, ['--listen', `127.0.0.1:${port}`, '--allowed-origins', origin])
   try {
-    const eve = await openPage(browser, await listed.ready)
-    opened.push(eve)
+    const eve = await run.open(await listed.ready)
     await startChatting(eve.page, 'Eve')
     await eve.page.getByText('Looking for someone…').waitFor()
     await screenshot(eve.page, 'allowed-origins')

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { createServer } from 'node:net'
 import { chromium } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, expect } from 'vitest'
 
 const frontend = resolve(import.meta.dirname, '../..')
 const repo = resolve(frontend, '..')
@@ -105,4 +106,35 @@ export async function startChatting(page, nickName, interests = []) {
   }
   await page.getByLabel(/I am 18 or older/).check()
   await page.getByRole('button', { name: 'Start chatting' }).click()
+}
+
+/**
+ * Runs what a test file's browser tests need around them: the freshly built binary serving with
+ * args on a free port, and one browser. After each test, every page opened through run.open (or
+ * pushed on run.opened) must have logged no console error and thrown no exception. Screenshots go
+ * to test-output/<folder>.
+ */
+export function serveForTests(folder, args) {
+  const run = { binary: null, server: null, url: '', browser: null, opened: [] }
+  run.open = async (url, contextOptions) => {
+    const p = await openPage(run.browser, url, contextOptions)
+    run.opened.push(p)
+    return p
+  }
+  beforeAll(async () => {
+    await resetOutput(folder)
+    run.binary = await buildServer()
+    run.server = startServer(run.binary.bin, args)
+    run.url = await run.server.ready
+    run.browser = await launchBrowser()
+  })
+  afterAll(async () => {
+    await run.browser?.close()
+    await run.server?.stop()
+    await run.binary?.remove()
+  })
+  afterEach(() => {
+    for (const p of run.opened) expect(p.errors, `console errors on ${p.page.url()}`).toEqual([])
+  })
+  return run
 }
