@@ -64,9 +64,10 @@ type Identity struct {
 
 // PostEvery posts the node's Stats to b every interval until ctx ends, each fresh for three
 // intervals, so that a node that stops posting drops off the board soon after.
-func (n *Node) PostEvery(ctx context.Context, b Board, every time.Duration, id Identity, accounts func() int, now func() time.Time, log *slog.Logger) {
+func (n *Node) PostEvery(ctx context.Context, b Board, every time.Duration, id Identity, counts func() (connections, accounts int), now func() time.Time, log *slog.Logger) {
 	post := func() {
-		s := n.Snapshot(now(), accounts())
+		connections, accounts := counts()
+		s := n.Snapshot(now(), connections, accounts)
 		s.Node, s.Version, s.StartedAt = id.Node, id.Version, id.StartedAt
 		if err := b.Post(ctx, s, 3*every); err != nil && ctx.Err() == nil {
 			log.Warn("posting node stats", "err", err)

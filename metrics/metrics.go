@@ -20,7 +20,6 @@ import (
 // Node measures one node. It is safe for concurrent use.
 type Node struct {
 	reg          *prometheus.Registry
-	connections  prometheus.Gauge
 	messages     prometheus.Counter
 	matches      prometheus.Counter
 	replies      *prometheus.CounterVec
@@ -29,7 +28,6 @@ type Node struct {
 	engineErrors prometheus.Counter
 
 	mu        sync.Mutex // guards the following fields
-	conns     int
 	sent      window
 	paired    window
 	waits     []sample // recent times to match, oldest first
@@ -55,9 +53,6 @@ var latencyBuckets = prometheus.ExponentialBucketsRange(0.001, 120, 18)
 func New() *Node {
 	n := &Node{
 		reg: prometheus.NewRegistry(),
-		connections: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "duet_connections", Help: "Open WebSocket connections on this node.",
-		}),
 		messages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "duet_messages_total", Help: "DIALOGUE messages accepted on this node.",
 		}),
@@ -80,7 +75,7 @@ func New() *Node {
 			Name: "duet_engine_errors_total", Help: "Requests that failed because the engine (memory or Redis) failed: code 2.",
 		}),
 	}
-	n.reg.MustRegister(n.connections, n.messages, n.matches, n.replies, n.matchWait, n.sendToPush, n.engineErrors,
+	n.reg.MustRegister(n.messages, n.matches, n.replies, n.matchWait, n.sendToPush, n.engineErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n
 }
@@ -92,22 +87,6 @@ func (n *Node) Handler() http.Handler {
 
 // Register adds collectors of other parts of the node, such as gauges read from its registries.
 func (n *Node) Register(cs ...prometheus.Collector) { n.reg.MustRegister(cs...) }
-
-// Connected counts a connection that opened.
-func (n *Node) Connected() {
-	n.connections.Inc()
-	n.mu.Lock()
-	n.conns++
-	n.mu.Unlock()
-}
-
-// Disconnected counts a connection that closed.
-func (n *Node) Disconnected() {
-	n.connections.Dec()
-	n.mu.Lock()
-	n.conns--
-	n.mu.Unlock()
-}
 
 // Replied counts a reply to a request.
 func (n *Node) Replied(cmd string, code duet.Code) {
@@ -160,12 +139,13 @@ type Stats struct {
 	MatchWaitsMs []int64 `json:"matchWaitsMs"`
 }
 
-// Snapshot returns the node's figures at now, with accounts as given.
-func (n *Node) Snapshot(now time.Time, accounts int) Stats {
+// Snapshot returns the node's figures at now, with its connections and the accounts they hold
+// as counted by their registries.
+func (n *Node) Snapshot(now time.Time, connections, accounts int) Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	st := Stats{
-		PostedAt: now, Connections: n.conns, Accounts: accounts,
+		PostedAt: now, Connections: connections, Accounts: accounts,
 		MessagesPerMinute: n.sent.total(now), MatchesPerMinute: n.paired.total(now), MatchWaitsMs: []int64{},
 	}
 	for _, s := range n.waits {

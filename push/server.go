@@ -59,13 +59,11 @@ type Options struct {
 	BadFrameLimit  int
 	BadFrameWindow time.Duration
 
-	Observer Observer // hears of connections and requests; nil: nobody
+	Observer Observer // hears of requests; nil: nobody
 }
 
 // Observer hears of what the connections do, for metrics.
 type Observer interface {
-	Connected()
-	Disconnected()
 	// Replied is told of each reply to a request, by its command and code.
 	Replied(cmd string, code duet.Code)
 	// Sent is told of each message accepted at now, d after it arrived, with its push on its way.
@@ -74,8 +72,6 @@ type Observer interface {
 
 type nobody struct{}
 
-func (nobody) Connected()                    {}
-func (nobody) Disconnected()                 {}
 func (nobody) Replied(string, duet.Code)     {}
 func (nobody) Sent(time.Time, time.Duration) {}
 
@@ -176,7 +172,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	s.opt.Observer.Connected()
 	go s.serve(c, refusal)
 }
 
@@ -196,7 +191,6 @@ func (s *Server) serve(c *conn, refusal error) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-	s.opt.Observer.Disconnected()
 	s.cleanup(c)
 }
 
@@ -348,6 +342,13 @@ func (s *Server) clientAddr(r *http.Request) netip.Addr {
 	}
 	addr, _ := netip.ParseAddr(s.opt.ClientIP(r))
 	return addr.Unmap()
+}
+
+// Len returns how many connections are open on this node.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 // eachConn calls fn for every open connection, with or without an account, outside the

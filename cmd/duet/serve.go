@@ -137,7 +137,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		AccountRate: rate.Limit(cfg.AccountRate), AccountBurst: cfg.AccountBurst,
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: measure,
 	})
-	measure.Register(engineGauges(eng, hub)...)
+	measure.Register(gauges(eng, pushSrv, hub)...)
 	app := web.New(web.Options{
 		WebSocket: pushSrv, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
 		PageSettings: web.PageSettings{
@@ -170,7 +170,8 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	postStats := func(ctx context.Context) {
 		id := metrics.Identity{Node: eng.nodeID, Version: version, StartedAt: now()}
-		measure.PostEvery(ctx, eng.board, cfg.PingInterval, id, hub.Len, now, log)
+		counts := func() (int, int) { return pushSrv.Len(), hub.Len() }
+		measure.PostEvery(ctx, eng.board, cfg.PingInterval, id, counts, now, log)
 	}
 	watchWords := func(ctx context.Context) {
 		if err := content.Watch(ctx, cfg.FilterReload, log); err != nil {
@@ -184,10 +185,10 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	return n, nil
 }
 
-// engineGauges are the figures /metrics reads from the engines when it is scraped: the
-// accounts connected to this node, and the waiting and chatting accounts of the whole service
-// (the same on every node).
-func engineGauges(eng *engines, hub *push.Hub) []prometheus.Collector {
+// gauges are the figures /metrics reads when it is scraped: the connections and the accounts
+// they hold on this node, and the waiting and chatting accounts of the whole service (the same
+// on every node), from the engines.
+func gauges(eng *engines, pushSrv *push.Server, hub *push.Hub) []prometheus.Collector {
 	read := func(f func(ctx context.Context) (int, error)) func() float64 {
 		return func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), gaugeTimeout)
@@ -200,6 +201,8 @@ func engineGauges(eng *engines, hub *push.Hub) []prometheus.Collector {
 		}
 	}
 	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_connections", Help: "Open WebSocket connections on this node."},
+			func() float64 { return float64(pushSrv.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_accounts", Help: "Accounts connected to this node."},
 			func() float64 { return float64(hub.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_waiting", Help: "Accounts waiting for a partner, in the whole service."},
