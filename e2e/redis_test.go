@@ -34,7 +34,7 @@ func startNodes(t *testing.T, n int, redisURL string, flags ...string) []*server
 func pairAcrossNodes(t *testing.T, n int, flags ...string) (nodes []*server, a, b *client, sid int64) {
 	t.Helper()
 	r := redistest.Start(t)
-	nodes = startNodes(t, n, "redis://"+r.Addr+"/0", flags...)
+	nodes = startNodes(t, n, r.URL(), flags...)
 	a = newUser(t, nodes[0], seedDialect, "Ann")
 	b = newUser(t, nodes[1], seedDialect, "Bob")
 	return nodes, a, b, pair(t, a, b)
@@ -69,7 +69,7 @@ func chatAcross(t *testing.T, a, b *client) int64 {
 func TestRedisTwoNodes(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		r := redistest.Start(t)
-		nodes := startNodes(t, 2, "redis://"+r.Addr+"/0")
+		nodes := startNodes(t, 2, r.URL())
 		a := newUser(t, nodes[0], d, "Ann")
 		b := newUser(t, nodes[1], d, "Bob")
 		sid := chatAcross(t, a, b)
@@ -83,7 +83,7 @@ func TestRedisTwoNodes(t *testing.T) {
 func TestRedisMatchStormAcrossNodes(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t)
-	nodes := startNodes(t, 3, "redis://"+r.Addr+"/0")
+	nodes := startNodes(t, 3, r.URL())
 	const n = 30
 	clients := make([]*client, n)
 	for i := range clients {
@@ -180,11 +180,11 @@ func TestRedisURLForms(t *testing.T) {
 	tests := map[string]func(t *testing.T) string{
 		"cluster": func(t *testing.T) string {
 			c := redistest.StartCluster(t)
-			return "redis://" + c.Addrs[0] + "?addr=" + c.Addrs[1] + "&addr=" + c.Addrs[2]
+			return c.URL()
 		},
 		"sentinel": func(t *testing.T) string {
 			s := redistest.StartSentinel(t)
-			return "redis://" + s.Addr + "?master_name=" + s.MasterName
+			return s.URL()
 		},
 	}
 	for name, redisURL := range tests {
@@ -203,7 +203,7 @@ func TestRedisURLForms(t *testing.T) {
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t)
-	node := startNodes(t, 1, "redis://"+r.Addr+"/0")[0]
+	node := startNodes(t, 1, r.URL())[0]
 	newUser(t, node, seedDialect, "before")
 
 	r.Stop()
@@ -263,7 +263,7 @@ func TestRedisRestartKeepsChats(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	const presence = 1500 * time.Millisecond
-	node := startNodes(t, 1, "redis://"+r.Addr+"/0", "--presence-timeout", presence.String())[0]
+	node := startNodes(t, 1, r.URL(), "--presence-timeout", presence.String())[0]
 	a := newUser(t, node, seedDialect, "Ann")
 	b := newUser(t, node, seedDialect, "Bob")
 	sid := pair(t, a, b)

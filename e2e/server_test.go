@@ -110,7 +110,7 @@ func startServerRaw(t testing.TB, flags ...string) *server {
 	t.Helper()
 	args := []string{"serve", "--listen", "127.0.0.1:0"}
 	if os.Getenv(engineEnv) == "redis" && !slices.Contains(flags, "--engine") {
-		args = append(args, "--engine", "redis", "--redis-url", "redis://"+redistest.Start(t).Addr+"/0")
+		args = append(args, "--engine", "redis", "--redis-url", redistest.Start(t).URL())
 	}
 	args = append(args, flags...)
 	cmd := exec.Command(duetBin, args...)

@@ -3,8 +3,6 @@ package redisengine
 import (
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/duetchat/duet/metrics/boardtest"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/moderation/moderationtest"
@@ -20,8 +18,7 @@ func TestModeration(t *testing.T) {
 
 func TestModerationCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
-	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
-	t.Cleanup(func() { client.Close() })
+	client := openClient(t, c.URL())
 	moderationtest.Run(t, func(t *testing.T) moderation.Store {
 		return NewModeration(client, t.Name()+":", moderationtest.AuditSize)
 	})

@@ -3,6 +3,9 @@ package redisengine
 import (
 	"context"
 	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,9 +21,9 @@ func TestOpen(t *testing.T) {
 	cluster := redistest.StartCluster(t)
 	sentinel := redistest.StartSentinel(t)
 	tests := map[string]string{
-		"server":   "redis://" + server.Addr + "/0",
-		"cluster":  "redis://" + cluster.Addrs[0] + "?addr=" + cluster.Addrs[1] + "&addr=" + cluster.Addrs[2],
-		"sentinel": "redis://" + sentinel.Addr + "?master_name=" + sentinel.MasterName,
+		"server":   server.URL(),
+		"cluster":  cluster.URL(),
+		"sentinel": sentinel.URL(),
 	}
 	for name, url := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -58,9 +61,60 @@ func TestOpenPoolSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := client.(*redis.Client).Options().PoolSize; got != want {
+		if got := client.(pipelinedClient).base.(*redis.Client).Options().PoolSize; got != want {
 			t.Errorf("Open(%q) pool size %d, want %d", url, got, want)
 		}
 		client.Close()
+	}
+}
+
+// countPipelines is a hook that counts the pipelines a client sends, holding the first until
+// released.
+type countPipelines struct {
+	pipelines atomic.Int64
+	release   chan struct{}
+}
+
+func (*countPipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*countPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *countPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.pipelines.Add(1) == 1 {
+			<-h.release
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestOpenPipelinesConcurrentCommands: commands that many connections issue while the node
+// waits for Redis go together, each with its own reply.
+func TestOpenPipelinesConcurrentCommands(t *testing.T) {
+	client := openClient(t, redistest.Start(t).URL())
+	hold := &countPipelines{release: make(chan struct{})}
+	client.AddHook(hold)
+	ctx := context.Background()
+	first := make(chan error)
+	go func() { first <- client.Set(ctx, "first", "1", 0).Err() }()
+	for hold.pipelines.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	const concurrent = 100
+	var wg sync.WaitGroup
+	for i := range concurrent {
+		wg.Go(func() {
+			if n, err := client.IncrBy(ctx, "n:"+strconv.Itoa(i), int64(i)).Result(); err != nil || n != int64(i) {
+				t.Errorf("INCRBY n:%d %d = %d, %v", i, i, n, err)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // the commands queue behind the held pipeline
+	close(hold.release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n := hold.pipelines.Load(); n > 10 {
+		t.Errorf("%d commands took %d round trips, want them batched", concurrent+1, n)
 	}
 }

@@ -31,13 +31,13 @@ func TestQueue(t *testing.T) {
 		{"Server", func(t *testing.T) func(t *testing.T) redis.UniversalClient {
 			srv := redistest.Start(t)
 			return func(t *testing.T) redis.UniversalClient {
-				return queueClient(t, &redis.UniversalOptions{Addrs: []string{srv.Addr}})
+				return queueClient(t, srv.URL())
 			}
 		}},
 		{"Cluster", func(t *testing.T) func(t *testing.T) redis.UniversalClient {
 			c := redistest.StartCluster(t)
 			return func(t *testing.T) redis.UniversalClient {
-				return queueClient(t, &redis.UniversalOptions{Addrs: c.Addrs, IsClusterMode: true})
+				return queueClient(t, c.URL())
 			}
 		}},
 	}
@@ -55,9 +55,13 @@ func TestQueue(t *testing.T) {
 	}
 }
 
-func queueClient(tb testing.TB, o *redis.UniversalOptions) redis.UniversalClient {
+// queueClient returns a node's client of the Redis at url.
+func queueClient(tb testing.TB, url string) redis.UniversalClient {
 	tb.Helper()
-	client := redis.NewUniversalClient(o)
+	client, err := redisengine.Open(url, 5*time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	tb.Cleanup(func() { client.Close() })
 	return client
 }
@@ -148,7 +152,7 @@ func queueNodes(t *testing.T, connect func(t *testing.T) redis.UniversalClient) 
 // history, under a random rule, and wants the same answers from both: the script applies
 // match.Rule and the bars exactly as the memory queue does.
 func TestQueueLikeMemory(t *testing.T) {
-	client := queueClient(t, &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr}})
+	client := queueClient(t, redistest.Start(t).URL())
 	ctx := context.Background()
 	for seed := range uint64(16) {
 		t.Run(fmt.Sprint("Seed", seed), func(t *testing.T) {
@@ -287,7 +291,7 @@ func queueString(v any) string {
 // that lapsed are swept even when their pair never meets again, and a forgotten account
 // leaves nothing behind.
 func TestQueueKeys(t *testing.T) {
-	client := queueClient(t, &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr}})
+	client := queueClient(t, redistest.Start(t).URL())
 	ctx := context.Background()
 	q := redisengine.NewQueue(client, "keys:", queueRule)
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -337,7 +341,7 @@ func TestQueueKeys(t *testing.T) {
 // TestQueueWaiterFromBeforeClients: a waiter queued by a node that kept no client address, as
 // nodes did before distinct_clients, is read as coming from an unknown client and still pairs.
 func TestQueueWaiterFromBeforeClients(t *testing.T) {
-	client := queueClient(t, &redis.UniversalOptions{Addrs: []string{redistest.Start(t).Addr}})
+	client := queueClient(t, redistest.Start(t).URL())
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	// What the earlier script wrote for a waiter: its Since in wait and plain, and the record
@@ -379,7 +383,7 @@ func BenchmarkQueueMatch(b *testing.B) {
 		{"DistinctClients", distinct, [][]string{nil}, 4},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			client := queueClient(b, &redis.UniversalOptions{Addrs: []string{redistest.Start(b).Addr}})
+			client := queueClient(b, redistest.Start(b).URL())
 			q := redisengine.NewQueue(client, "bench:", bc.rule)
 			ctx := context.Background()
 			now := time.Now()

@@ -53,9 +53,8 @@ var _ session.Store = (*Store)(nil)
 
 // NewStore returns the store kept under o.Prefix by client.
 func NewStore(client redis.UniversalClient, o StoreOptions) *Store {
-	_, cluster := client.(*redis.ClusterClient)
 	return &Store{
-		rdb: client, keys: keyspace{o.Prefix}, node: o.Node, publish: !cluster, historySize: o.HistorySize, backlogSize: o.BacklogSize,
+		rdb: client, keys: keyspace{o.Prefix}, node: o.Node, publish: !isCluster(client), historySize: o.HistorySize, backlogSize: o.BacklogSize,
 		retention: o.Retention.Milliseconds(), accountTTL: o.AccountTTL.Milliseconds(), reportRetention: o.ReportRetention.Milliseconds(),
 	}
 }

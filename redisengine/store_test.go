@@ -18,10 +18,18 @@ import (
 	"github.com/duetchat/duet/session/storetest"
 )
 
-// storeClient starts a redis-server for the test and returns a client of it.
-func storeClient(tb testing.TB) *redis.Client {
-	srv := redistest.Start(tb)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+// storeClient starts a redis-server for the test and returns a node's client of it.
+func storeClient(tb testing.TB) redis.UniversalClient {
+	return openClient(tb, redistest.Start(tb).URL())
+}
+
+// openClient returns a node's client of the Redis at url.
+func openClient(tb testing.TB, url string) redis.UniversalClient {
+	tb.Helper()
+	client, err := Open(url, 5*time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	tb.Cleanup(func() { client.Close() })
 	return client
 }
@@ -33,8 +41,7 @@ func TestStore(t *testing.T) {
 
 func TestStoreCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
-	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
-	t.Cleanup(func() { client.Close() })
+	client := openClient(t, c.URL())
 	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
 }
 

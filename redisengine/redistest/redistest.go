@@ -30,6 +30,9 @@ type Server struct {
 	exited chan struct{} // closed when the process has ended
 }
 
+// URL is the server's redis_url.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
 // startAttempts is how often a server is started on another port when the one it was given
 // was taken in the meantime by some other process.
 const startAttempts = 5
@@ -135,6 +138,11 @@ type Cluster struct {
 	Addrs []string
 }
 
+// URL is the cluster's redis_url: its first node, and the others as seeds.
+func (c *Cluster) URL() string {
+	return "redis://" + c.Addrs[0] + "?addr=" + strings.Join(c.Addrs[1:], "&addr=")
+}
+
 // StartCluster creates a three-master Redis Cluster and stops it when the test ends.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
@@ -177,6 +185,9 @@ type Sentinel struct {
 	Addr       string // the Sentinel's host:port
 	MasterName string
 }
+
+// URL is the redis_url of the Sentinel's master.
+func (s *Sentinel) URL() string { return "redis://" + s.Addr + "?master_name=" + s.MasterName }
 
 // StartSentinel starts a server and a Sentinel that monitors it as master "duet", and stops
 // both when the test ends.
