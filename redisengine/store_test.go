@@ -164,6 +164,46 @@ func TestStoreJSSafeIDs(t *testing.T) {
 	}
 }
 
+// TestStoreRequestKeys: requestIds of any characters, which the script reads back from the
+// message's JSON when the message leaves the history, dedupe a resend and leave with their
+// messages.
+func TestStoreRequestKeys(t *testing.T) {
+	client := storeClient(t)
+	s := newContractStore(t, client)
+	storePair(t, s, 10, 1, 2)
+	ctx := context.Background()
+	send := func(sender int64, requestID string) session.Appended {
+		t.Helper()
+		res, err := s.AppendMessage(ctx, session.Message{ID: 1, SessionID: 10, SenderID: sender, Content: "x", RequestID: requestID, SentAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	ids := []string{`q"uote\back`, "<tag>&amp;", "é✓\\u00e9", "a:b", "1:r"}
+	first := map[string]int64{}
+	for _, r := range ids {
+		first[r] = send(1, r).Message.ID
+	}
+	for _, r := range ids {
+		if got := send(1, r); !got.Duplicate || got.Message.ID != first[r] || got.Message.RequestID != r {
+			t.Errorf("resend of %q = %+v, want message %d again", r, got, first[r])
+		}
+		if got := send(2, r); got.Duplicate {
+			t.Errorf("the partner's %q = %+v, want a message of its own", r, got)
+		}
+	}
+	for range storetest.HistorySize {
+		send(2, "")
+	}
+	if keys, err := client.HKeys(ctx, s.keys.sessionReqs(10)).Result(); err != nil || len(keys) != 0 {
+		t.Errorf("request keys %q, %v, want none once their messages left", keys, err)
+	}
+	if got := send(1, ids[0]); got.Duplicate {
+		t.Errorf("resend of a requestId that left the history = %+v, want a new message", got)
+	}
+}
+
 // TestStoreDeleteOnce has many nodes delete one account at once: exactly one of them gets its
 // sessions to end.
 func TestStoreDeleteOnce(t *testing.T) {
