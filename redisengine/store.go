@@ -59,8 +59,8 @@ func NewStore(client redis.UniversalClient, o StoreOptions) *Store {
 	}
 }
 
-// errAccountTaken means an account was created with an id already in use.
-var errAccountTaken = errors.New("redisengine: account id already in use")
+// errIDTaken means an account or a session was created with an id already in use.
+var errIDTaken = errors.New("redisengine: id already in use")
 
 // refusals are the errors that the session scripts report by a status, their reply's first
 // element.
@@ -90,9 +90,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// createAccountScript writes an account unless its id is taken.
-// KEYS: account. ARGV: TTL ms, then the hash's fields and values.
-var createAccountScript = redis.NewScript(`
+// createHashScript writes an account's or a session's hash, with its expiry, unless its id is
+// taken. KEYS: the hash. ARGV: TTL ms, then the hash's fields and values.
+var createHashScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -102,8 +102,8 @@ return 1`)
 // should the account not be written, the sweep finds it lapsed and DeleteAccount drops it.
 func (s *Store) CreateAccount(ctx context.Context, a session.Account) error {
 	var created *redis.Cmd
-	err := s.pipelined(ctx, createAccountScript, func(p redis.Pipeliner) {
-		created = createAccountScript.EvalSha(ctx, p, []string{s.keys.account(a.ID)}, s.accountTTL,
+	err := s.pipelined(ctx, createHashScript, func(p redis.Pipeliner) {
+		created = createHashScript.EvalSha(ctx, p, []string{s.keys.account(a.ID)}, s.accountTTL,
 			"nick", a.Nickname, "tok", hex.EncodeToString(a.TokenHash[:]), "created", a.CreatedAt.UnixMilli(),
 			"seen", a.LastSeen.UnixMilli(), "away", boolField(a.Away), "ca", a.Client.Addr, "cn", a.Client.Network)
 		p.ZAddNX(ctx, s.keys.presence(), redis.Z{Score: float64(a.LastSeen.UnixMilli()), Member: a.ID})
@@ -113,7 +113,7 @@ func (s *Store) CreateAccount(ctx context.Context, a session.Account) error {
 		return fmt.Errorf("redisengine: create account: %w", err)
 	}
 	if n, _ := created.Int(); n == 0 {
-		return errAccountTaken
+		return errIDTaken
 	}
 	return nil
 }
@@ -275,14 +275,14 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session) error {
 	}
 	a, b := sess.Members[0], sess.Members[1]
 	key := s.keys.session(sess.ID)
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, "a", a.ID, "an", a.Nickname, "b", b.ID, "bn", b.Nickname, "common", common,
-			"started", sess.StartedAt.UnixMilli(), "last", 0, "va", 0, "vb", 0, "dropped", 0)
-		p.PExpire(ctx, key, SessionTTL)
-		return nil
-	})
+	created, err := createHashScript.Run(ctx, s.rdb, []string{key}, SessionTTL.Milliseconds(),
+		"a", a.ID, "an", a.Nickname, "b", b.ID, "bn", b.Nickname, "common", common,
+		"started", sess.StartedAt.UnixMilli(), "last", 0, "va", 0, "vb", 0, "dropped", 0).Int()
 	if err != nil {
 		return fmt.Errorf("redisengine: create session: %w", err)
+	}
+	if created == 0 {
+		return errIDTaken
 	}
 	var added [2]*redis.Cmd
 	err = s.pipelined(ctx, addLiveScript, func(p redis.Pipeliner) {
@@ -339,23 +339,23 @@ func (s *Store) Session(ctx context.Context, id int64) (session.Session, error) 
 	return parseSession(id, m)
 }
 
+// liveSetScript returns an account's live set, or nil when the account does not exist.
+// KEYS: account, live.
+var liveSetScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('SMEMBERS', KEYS[2])`)
+
 // LiveSessions implements session.Store. A live set may still name sessions that ended or
 // expired, when whoever ended them was interrupted: they are left out and tidied away.
 func (s *Store) LiveSessions(ctx context.Context, accountID int64) ([]session.Session, error) {
-	var exists *redis.IntCmd
-	var members *redis.StringSliceCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		exists = p.Exists(ctx, s.keys.account(accountID))
-		members = p.SMembers(ctx, s.keys.accountLive(accountID))
-		return nil
-	})
+	ids, err := liveSetScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountLive(accountID)}).StringSlice()
+	if errors.Is(err, redis.Nil) {
+		return nil, session.ErrNoAccount
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: live sessions: %w", err)
 	}
-	if exists.Val() == 0 {
-		return nil, session.ErrNoAccount
-	}
-	sessions, gone, err := s.readLive(ctx, members.Val())
+	sessions, gone, err := s.readLive(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: live sessions: %w", err)
 	}
