@@ -25,7 +25,7 @@ import (
 // many connections issue at the same moment together, in one pipeline per server: one round
 // trip, one write and one read on each side for the lot. On a quiet node a command goes alone
 // at once; under load the node's processor time per message falls by a quarter and the
-// matches per second rise by half (BENCHMARKS.md). The engine issues no blocking commands;
+// matches per second rise by about 40% (BENCHMARKS.md). The engine issues no blocking commands;
 // subscriptions, pipelines and transactions pass through unbatched.
 func Open(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)

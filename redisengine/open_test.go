@@ -34,6 +34,9 @@ func TestOpen(t *testing.T) {
 			defer client.Close()
 			ctx := context.Background()
 			s := NewStore(client, StoreOptions{Prefix: "open:", HistorySize: 5, BacklogSize: 5, Retention: time.Minute, AccountTTL: time.Minute})
+			if cluster := name == "cluster"; s.publish == cluster {
+				t.Errorf("store publishes from scripts: %v, want %v", s.publish, !cluster)
+			}
 			if err := s.Ping(ctx); err != nil {
 				t.Fatalf("Ping: %v", err)
 			}
