@@ -42,3 +42,25 @@ export function useRequest(fetcher, o = {}) {
   onBeforeUnmount(() => clearInterval(timer))
   return { data, error, load }
 }
+
+/**
+ * useAction: the state of a change the operator asks for: busy while it runs, and the
+ * sentence saying why it failed. run(act) calls act, a function returning a Promise.
+ */
+export function useAction() {
+  const busy = ref(false)
+  const problem = ref('')
+
+  async function run(act) {
+    busy.value = true
+    problem.value = ''
+    try {
+      await act()
+    } catch (err) {
+      problem.value = err.message
+    } finally {
+      busy.value = false
+    }
+  }
+  return { busy, problem, run }
+}
