@@ -103,15 +103,18 @@ func TestOpenPipelinesConcurrentCommands(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	const concurrent = 100
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
+	started.Add(concurrent)
 	for i := range concurrent {
 		wg.Go(func() {
+			started.Done()
 			if n, err := client.IncrBy(ctx, "n:"+strconv.Itoa(i), int64(i)).Result(); err != nil || n != int64(i) {
 				t.Errorf("INCRBY n:%d %d = %d, %v", i, i, n, err)
 			}
 		})
 	}
-	time.Sleep(200 * time.Millisecond) // the commands queue behind the held pipeline
+	started.Wait()
+	time.Sleep(200 * time.Millisecond) // each started goroutine queues its command behind the held pipeline
 	close(hold.release)
 	wg.Wait()
 	if err := <-first; err != nil {
