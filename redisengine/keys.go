@@ -32,8 +32,9 @@
 //
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
 // seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
-// after it ends, reports after StoreOptions.ReportRetention, ban keys when their last ban ends, the queue's keys a day after the last write to it, and
-// a node's lease unless the node renews it.
+// after it ends, reports after the retention given to NewReports, ban keys when their last ban
+// ends, the queue's keys a day after the last write to it, and a node's lease unless the node
+// renews it.
 package redisengine
 
 import (

@@ -37,12 +37,14 @@ func openClient(tb testing.TB, url string) redis.UniversalClient {
 func TestStore(t *testing.T) {
 	client := storeClient(t)
 	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
+	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(client, t.Name()+":", storetest.Retention) })
 }
 
 func TestStoreCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	client := openClient(t, c.URL())
 	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
+	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(client, t.Name()+":", storetest.Retention) })
 }
 
 // newContractStore returns a store sized for the contract, under a prefix of the test's own, so
@@ -50,7 +52,7 @@ func TestStoreCluster(t *testing.T) {
 func newContractStore(tb testing.TB, client redis.UniversalClient) *Store {
 	return NewStore(client, StoreOptions{
 		Prefix: tb.Name() + ":", HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
-		Retention: storetest.Retention, AccountTTL: time.Hour, ReportRetention: storetest.Retention,
+		Retention: storetest.Retention, AccountTTL: time.Hour,
 	})
 }
 
@@ -265,7 +267,8 @@ func TestStoreStaleLiveSessions(t *testing.T) {
 func TestStoreKeysExpire(t *testing.T) {
 	client := storeClient(t)
 	const retention = time.Minute
-	s := NewStore(client, StoreOptions{Prefix: "keys:", HistorySize: 5, BacklogSize: 3, Retention: retention, AccountTTL: time.Hour, ReportRetention: time.Hour})
+	s := NewStore(client, StoreOptions{Prefix: "keys:", HistorySize: 5, BacklogSize: 3, Retention: retention, AccountTTL: time.Hour})
+	reports := NewReports(client, "keys:", time.Hour)
 	storePair(t, s, 10, 1, 2)
 	ctx := context.Background()
 	for _, step := range []struct {
@@ -293,7 +296,7 @@ func TestStoreKeysExpire(t *testing.T) {
 			return err
 		}},
 		{"report", func() error {
-			return s.AddReport(ctx, session.Report{ID: 20, SessionID: 11, Reporter: 1, Reported: 3, Category: "spam", CreatedAt: time.Now()})
+			return reports.AddReport(ctx, session.Report{ID: 20, SessionID: 11, Reporter: 1, Reported: 3, Category: "spam", CreatedAt: time.Now()})
 		}},
 	} {
 		if err := step.do(); err != nil {

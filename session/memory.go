@@ -11,17 +11,15 @@ import (
 
 // MemoryStore is the Store of a single node.
 type MemoryStore struct {
-	historySize     int
-	backlogSize     int
-	retention       time.Duration
-	reportRetention time.Duration
-	now             func() time.Time
+	historySize int
+	backlogSize int
+	retention   time.Duration
+	now         func() time.Time
 
 	mu       sync.RWMutex // guards the following fields; a session's messages have their own lock
 	accounts map[int64]*memAccount
 	sessions map[int64]*memSession
 	ended    []*memSession // ended sessions in order of ending, dropped after the retention
-	reports  []Report
 }
 
 type memAccount struct {
@@ -51,9 +49,7 @@ type MemoryOptions struct {
 	HistorySize int           // messages kept per session
 	BacklogSize int           // pushes kept per away account
 	Retention   time.Duration // how long an ended session stays readable
-	// ReportRetention is how long reports are kept.
-	ReportRetention time.Duration
-	Now             func() time.Time
+	Now         func() time.Time
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -61,7 +57,7 @@ var _ Store = (*MemoryStore)(nil)
 // NewMemoryStore returns an empty store.
 func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	return &MemoryStore{
-		historySize: o.HistorySize, backlogSize: o.BacklogSize, retention: o.Retention, reportRetention: o.ReportRetention, now: o.Now,
+		historySize: o.HistorySize, backlogSize: o.BacklogSize, retention: o.Retention, now: o.Now,
 		accounts: make(map[int64]*memAccount), sessions: make(map[int64]*memSession),
 	}
 }
@@ -380,64 +376,6 @@ func (m *MemoryStore) Release(_ context.Context, accountID, node int64, pending 
 	}
 	m.appendBacklogLocked(a, pending)
 	return nil
-}
-
-// AddReport implements Store.
-func (m *MemoryStore) AddReport(_ context.Context, r Report) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pruneReportsLocked()
-	m.reports = append(m.reports, r)
-	return nil
-}
-
-// pruneReportsLocked drops the reports older than the report retention; they are kept in the
-// order they were added.
-func (m *MemoryStore) pruneReportsLocked() {
-	cutoff := m.now().Add(-m.reportRetention)
-	i := 0
-	for i < len(m.reports) && m.reports[i].CreatedAt.Before(cutoff) {
-		i++
-	}
-	m.reports = slices.Delete(m.reports, 0, i)
-}
-
-// Reports implements Store.
-func (m *MemoryStore) Reports(context.Context) ([]Report, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pruneReportsLocked()
-	reports := slices.Clone(m.reports)
-	slices.Reverse(reports)
-	return reports, nil
-}
-
-// Report implements Store.
-func (m *MemoryStore) Report(_ context.Context, id int64) (Report, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pruneReportsLocked()
-	i := slices.IndexFunc(m.reports, func(r Report) bool { return r.ID == id })
-	if i < 0 {
-		return Report{}, ErrNoReport
-	}
-	return m.reports[i], nil
-}
-
-// ResolveReport implements Store.
-func (m *MemoryStore) ResolveReport(_ context.Context, id int64, status string, res Resolution) (Report, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pruneReportsLocked()
-	i := slices.IndexFunc(m.reports, func(r Report) bool { return r.ID == id })
-	switch {
-	case i < 0:
-		return Report{}, ErrNoReport
-	case m.reports[i].Status != ReportOpen:
-		return Report{}, ErrResolved
-	}
-	m.reports[i].Status, m.reports[i].Resolution = status, &res
-	return m.reports[i], nil
 }
 
 // ring is a session's bounded history, oldest first. Its buffer grows with the history up to

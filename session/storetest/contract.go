@@ -1,5 +1,5 @@
-// Package storetest is the contract every session.Store engine must meet, as a test suite that
-// each engine's tests run against a fresh store.
+// Package storetest is the contract every session.Store and session.Reports engine must meet, as
+// test suites that each engine's tests run against a fresh store.
 package storetest
 
 import (
@@ -23,9 +23,9 @@ const (
 	Retention   = 300 * time.Millisecond
 )
 
-// Run runs the contract against stores made by newStore, each holding HistorySize messages per
-// session and BacklogSize pushes per account, and keeping ended sessions and reports for
-// Retention.
+// Run runs the contract of session.Store against stores made by newStore, each holding
+// HistorySize messages per session and BacklogSize pushes per account, and keeping ended
+// sessions for Retention.
 func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 	tests := []struct {
 		name string
@@ -45,12 +45,17 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"Backlog", backlog},
 		{"ClaimRelease", claimRelease},
 		{"Retention", retention},
-		{"Reports", reports},
-		{"ReportRetention", reportRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
 	}
+}
+
+// RunReports runs the contract of session.Reports against stores made by newReports, each
+// keeping reports for Retention.
+func RunReports(t *testing.T, newReports func(t *testing.T) session.Reports) {
+	t.Run("Reports", func(t *testing.T) { reports(t, newReports(t)) })
+	t.Run("ReportRetention", func(t *testing.T) { reportRetention(t, newReports(t)) })
 }
 
 var ctx = context.Background()
@@ -437,7 +442,7 @@ func sameReport(t *testing.T, what string, got, want session.Report) {
 	}
 }
 
-func reports(t *testing.T, s session.Store) {
+func reports(t *testing.T, s session.Reports) {
 	now := time.Now()
 	var want []session.Report
 	for i := range int64(3) {
@@ -480,7 +485,7 @@ func reports(t *testing.T, s session.Store) {
 	wantCode(t, "ResolveReport(unknown)", err, duet.NoDataFound)
 }
 
-func reportRetention(t *testing.T, s session.Store) {
+func reportRetention(t *testing.T, s session.Reports) {
 	if err := s.AddReport(ctx, report(1, time.Now())); err != nil {
 		t.Fatal(err)
 	}
