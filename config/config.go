@@ -40,9 +40,9 @@ type Config struct {
 	TrustedProxies  []netip.Prefix // proxies whose X-Forwarded-For names the client
 	AddressSecret   string         // key of the client address hashes; empty: generated
 
-	ReadLimit    int64         // bytes of a frame from a client
-	SendQueue    int           // frames queued per connection before it is dropped as too slow
-	WriteTimeout time.Duration // deadline of each write to a connection
+	ReadLimit      int64         // bytes of a frame from a client
+	SendQueueBytes int           // bytes queued per connection before it is dropped as too slow
+	WriteTimeout   time.Duration // deadline of each write to a connection
 
 	// Token buckets per connection: a rate in frames per second and a burst in frames.
 	DialogueRate  float64
@@ -103,7 +103,7 @@ func Default() Config {
 		HistoryRetention:   10 * time.Minute,
 		BacklogSize:        500,
 		ReadLimit:          16 << 10,
-		SendQueue:          256,
+		SendQueueBytes:     1 << 20,
 		WriteTimeout:       10 * time.Second,
 		DialogueRate:       5,
 		DialogueBurst:      20,
@@ -176,7 +176,7 @@ func (c Config) Validate() error {
 		{"address_secret", c.AddressSecret == "" || utf8.RuneCountInString(c.AddressSecret) >= minSecret,
 			fmt.Sprintf("must be empty or at least %d characters, got %d", minSecret, utf8.RuneCountInString(c.AddressSecret))},
 		{"read_limit", 256 <= c.ReadLimit && c.ReadLimit <= 16<<20, gotValue("must be 256 to 16777216", c.ReadLimit)},
-		{"send_queue", c.SendQueue >= 1, gotValue("must be at least 1", c.SendQueue)},
+		{"send_queue_bytes", c.SendQueueBytes >= 1024, gotValue("must be at least 1024", c.SendQueueBytes)},
 		{"write_timeout", c.WriteTimeout > 0, gotValue("must be positive", c.WriteTimeout)},
 		{"dialogue_rate", c.DialogueRate > 0, gotValue("must be positive", c.DialogueRate)},
 		{"dialogue_burst", c.DialogueBurst >= 1, gotValue("must be at least 1", c.DialogueBurst)},

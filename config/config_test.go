@@ -355,7 +355,7 @@ func TestValidate(t *testing.T) {
 		"read_limit too small":      {func(c *Config) { c.ReadLimit = 255 }, `config: read_limit: must be 256 to 16777216, got "255"`},
 		"read_limit too big":        {func(c *Config) { c.ReadLimit = 16<<20 + 1 }, `config: read_limit: must be 256 to 16777216, got "16777217"`},
 		"read_limit bounds":         {func(c *Config) { c.ReadLimit = 256 }, ""},
-		"send_queue zero":           {func(c *Config) { c.SendQueue = 0 }, `config: send_queue: must be at least 1, got "0"`},
+		"send_queue_bytes small":    {func(c *Config) { c.SendQueueBytes = 1000 }, `config: send_queue_bytes: must be at least 1024, got "1000"`},
 		"write_timeout zero":        {func(c *Config) { c.WriteTimeout = 0 }, `config: write_timeout: must be positive, got "0s"`},
 		"dialogue_rate zero":        {func(c *Config) { c.DialogueRate = 0 }, `config: dialogue_rate: must be positive, got "0"`},
 		"dialogue_burst zero":       {func(c *Config) { c.DialogueBurst = 0 }, `config: dialogue_burst: must be at least 1, got "0"`},

@@ -51,7 +51,7 @@ var settings = []setting{
 	{"trusted_proxies", func(c *Config) any { return &c.TrustedProxies }, "CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; none: the TCP peer is the client"},
 	{"address_secret", func(c *Config) any { return &c.AddressSecret }, "key of the hashes kept of client addresses, at least 16 characters, the same on every node; none: generated (and, on the redis engine, kept in Redis)"},
 	{"read_limit", func(c *Config) any { return &c.ReadLimit }, "bytes of a frame from a client, 256 to 16777216"},
-	{"send_queue", func(c *Config) any { return &c.SendQueue }, "frames queued per connection before it is dropped as too slow"},
+	{"send_queue_bytes", func(c *Config) any { return &c.SendQueueBytes }, "bytes queued per connection before it is dropped as too slow"},
 	{"write_timeout", func(c *Config) any { return &c.WriteTimeout }, "deadline of each write to a connection"},
 	{"dialogue_rate", func(c *Config) any { return &c.DialogueRate }, "DIALOGUE frames per second per connection"},
 	{"dialogue_burst", func(c *Config) any { return &c.DialogueBurst }, "DIALOGUE frames allowed in a burst"},

@@ -53,7 +53,7 @@ type conn struct {
 	exempt bool              // from rate limits
 
 	mu      sync.Mutex    // guards the following fields
-	queue   []frame       // frames waiting for the writer; a client too slow to drain it is dropped
+	queue   sendQueue     // frames waiting for the writer; a client too slow to drain it is dropped
 	writing bool          // the writer goroutine is running
 	stopped bool          // the connection is closing: nothing more is written
 	room    chan struct{} // signalled when the writer takes frames, for a reply waiting for room
@@ -79,11 +79,11 @@ type conn struct {
 	badNext   int
 }
 
-// enqueue queues f without blocking. If the queue is full, the client is not keeping up: it is
-// disconnected, and enqueue reports false so a push can go to the backlog instead.
+// enqueue queues f without blocking. If the queue is over its limit, the client is not keeping
+// up: it is disconnected, and enqueue reports false so a push can go to the backlog instead.
 func (c *conn) enqueue(f frame) bool {
 	c.mu.Lock()
-	if len(c.queue) >= c.srv.opt.SendQueue {
+	if c.queue.full(f, c.srv.opt.SendQueueBytes) {
 		c.mu.Unlock()
 		c.abort(closePolicy, "too slow to receive")
 		return false
@@ -93,7 +93,7 @@ func (c *conn) enqueue(f frame) bool {
 	return true
 }
 
-// enqueueAll queues frames whatever the queue's bound.
+// enqueueAll queues frames whatever the queue's limit.
 func (c *conn) enqueueAll(frames []frame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -108,7 +108,7 @@ func (c *conn) enqueueAll(frames []frame) {
 func (c *conn) reply(f frame) {
 	for {
 		c.mu.Lock()
-		if c.stopped || len(c.queue) < c.srv.opt.SendQueue {
+		if c.stopped || !c.queue.full(f, c.srv.opt.SendQueueBytes) {
 			c.pushLocked(f)
 			c.mu.Unlock()
 			return
@@ -124,7 +124,7 @@ func (c *conn) pushLocked(f frame) {
 	if c.stopped {
 		return
 	}
-	c.queue = append(c.queue, f)
+	c.queue.push(f)
 	if !c.writing {
 		c.writing = true
 		c.writer.Add(1)
@@ -165,12 +165,11 @@ func (c *conn) takePushes() []frame {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var pushes []frame
-	for _, f := range c.queue {
+	for _, f := range c.queue.take() {
 		if f.push {
 			pushes = append(pushes, f)
 		}
 	}
-	c.queue = nil
 	return pushes
 }
 
@@ -181,13 +180,12 @@ func (c *conn) writeLoop() {
 	defer c.writer.Done()
 	for {
 		c.mu.Lock()
-		batch := c.queue
+		batch := c.queue.take()
 		if len(batch) == 0 || c.stopped {
-			c.queue, c.writing = nil, false
+			c.writing = false
 			c.mu.Unlock()
 			return
 		}
-		c.queue = nil
 		c.mu.Unlock()
 		select {
 		case c.room <- struct{}{}:
@@ -222,7 +220,7 @@ func (c *conn) writeLoop() {
 func (c *conn) requeue(frames []frame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.queue = append(frames[:len(frames):len(frames)], c.queue...)
+	c.queue.pushFront(frames)
 }
 
 func (c *conn) write(f frame) error {

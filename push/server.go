@@ -28,7 +28,7 @@ type Options struct {
 	PingInterval    time.Duration
 	PresenceTimeout time.Duration
 	ReadLimit       int64
-	SendQueue       int
+	SendQueueBytes  int // bytes queued for a connection before it is dropped as too slow
 	WriteTimeout    time.Duration
 	AllowedOrigins  []string // empty: only the request's own host
 	// ClientIP returns the address of the client that made a request, which may be behind

@@ -244,9 +244,9 @@ func BenchmarkDialogue(b *testing.B) {
 // TestBacklogLargerThanSendQueue: a client coming back to more pushes than its send queue holds
 // gets them all, after the RECONNECT reply, and stays connected.
 func TestBacklogLargerThanSendQueue(t *testing.T) {
-	const sendQueue, missed = 8, 30
+	const sendQueueBytes, missed = 1024, 30 // 30 pushes take about 4 KB
 	url := startTestNode(t, func(c *config.Config) {
-		c.SendQueue = sendQueue
+		c.SendQueueBytes = sendQueueBytes
 		c.PresenceTimeout = 5 * time.Second
 		c.RateLimitExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	})

@@ -124,7 +124,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	clientIP := web.ClientIP(cfg.TrustedProxies)
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout,
-		ReadLimit: cfg.ReadLimit, SendQueue: cfg.SendQueue, WriteTimeout: cfg.WriteTimeout,
+		ReadLimit: cfg.ReadLimit, SendQueueBytes: cfg.SendQueueBytes, WriteTimeout: cfg.WriteTimeout,
 		AllowedOrigins: cfg.AllowedOrigins, ClientIP: clientIP, Hasher: moderation.NewHasher(eng.secret),
 		RateLimitExempt: cfg.RateLimitExempt,
 		DialogueRate:    rate.Limit(cfg.DialogueRate), DialogueBurst: cfg.DialogueBurst,
