@@ -63,7 +63,8 @@ type conn struct {
 	lastFrame atomic.Int64 // Unix nanoseconds of the last frame received
 	silent    atomic.Bool  // set when the account was reported away for silence
 	loggedOut atomic.Bool
-	evicted   atomic.Bool // removed from the hub for being too slow
+	evicted   atomic.Bool // removed from the hub for being too slow, still holding its account
+	fenced    atomic.Bool // another connection has taken its account over: it serves no more requests
 	kicked    atomic.Pointer[session.KickedData]
 
 	// Owned by whichever goroutine serves the connection's frames: one at a time, in order.

@@ -147,6 +147,9 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	case k != nil:
 		c.answer(ctx, now, cmd, kickedError(k), nil)
 		return
+	case c.fenced.Load():
+		c.answer(ctx, now, cmd, errTakenOver, nil)
+		return
 	case answer:
 		c.answer(ctx, now, cmd, duet.Errorf(duet.ParamErr, "unknown command %q", r.Cmd), nil)
 		return
@@ -274,6 +277,9 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 	}
 	svc := c.srv.svc
 	a, sessions, err := svc.Authenticate(ctx, r.AccountID, r.Token, c.client)
+	if err == nil {
+		err = svc.TakeOver(ctx, a, c.srv.hub.node)
+	}
 	if err != nil {
 		c.answer(ctx, now, cmdReconnect, err, nil)
 		return
@@ -294,6 +300,8 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 		c.srv.log.Warn("marking an account back", "account", a.ID, "err", err)
 	}
 }
+
+var errTakenOver = duet.Errorf(duet.Unauthorized, "your account is now connected elsewhere")
 
 // checkIDs checks the ids of a request: in range, present where cmd needs them, and any that
 // names an account naming this connection's own.

@@ -63,19 +63,26 @@ func (h *Hub) DeliverLocal(ctx context.Context, accountID int64, p session.Push)
 	if c.enqueue(pushFrame(p)) {
 		return true, nil
 	}
-	return true, h.releaseLocked(ctx, sh, accountID, c, p)
+	_, err := h.releaseLocked(ctx, sh, accountID, c, p)
+	return true, err
 }
 
 // releaseLocked removes c as the account's connection and releases the account with the
-// pushes still queued on it, in order, followed by more.
-func (h *Hub) releaseLocked(ctx context.Context, sh *hubShard, accountID int64, c *conn, more ...session.Push) error {
+// pushes still queued on it, in order, followed by more. It reports whether this node still
+// held the account, rather than another node having taken it over.
+func (h *Hub) releaseLocked(ctx context.Context, sh *hubShard, accountID int64, c *conn, more ...session.Push) (bool, error) {
 	delete(sh.conns, accountID)
-	c.evicted.Store(true)
-	var pending []session.Push
-	for _, f := range c.takePushes() {
-		pending = append(pending, session.Push{Cmd: f.cmd, Body: f.body})
+	held, err := h.mailbox.Release(ctx, accountID, h.node, append(pushesOf(c.takePushes()), more...))
+	c.evicted.Store(held)
+	return held, err
+}
+
+func pushesOf(frames []frame) []session.Push {
+	var ps []session.Push
+	for _, f := range frames {
+		ps = append(ps, session.Push{Cmd: f.cmd, Body: f.body})
 	}
-	return h.mailbox.Release(ctx, accountID, h.node, append(pending, more...))
+	return ps
 }
 
 // Disconnect implements session.Deliverer.
@@ -127,9 +134,7 @@ func (h *Hub) attach(ctx context.Context, accountID int64, c *conn, reply frame)
 		frames = append(frames, pushFrame(p))
 	}
 	if old := sh.conns[accountID]; old != nil && old != c {
-		frames = append(frames, old.takePushes()...)
-		old.enqueue(pushFrame(session.SignalPush(session.SignalLoggedInElsewhere, 0, 0, accountID, nil)))
-		old.closeAfter(closeTakenOver, "logged in elsewhere")
+		frames = append(frames, takeOver(accountID, old)...)
 	}
 	// A backlog may well exceed the send queue: it is what the client came back for, and it is
 	// bounded by backlog_size, so it is queued whole.
@@ -138,6 +143,37 @@ func (h *Hub) attach(ctx context.Context, accountID int64, c *conn, reply frame)
 	c.account.Store(accountID)
 	return nil
 }
+
+// Fence takes the account away from its connection on this node, if it has one, because a
+// connection on another node has taken it over: from now on that connection serves no request;
+// it is told LoggedInElsewhere and closed with 4000. Fence returns the pushes that were still
+// queued on it, for the account's new connection.
+func (h *Hub) Fence(accountID int64) []session.Push {
+	sh := h.shard(accountID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	c := sh.conns[accountID]
+	if c == nil {
+		return nil
+	}
+	delete(sh.conns, accountID)
+	return pushesOf(takeOver(accountID, c))
+}
+
+// takeOver fences c, the account's connection until now, before the connection that takes the
+// account over is answered, so that nothing c's client sends afterwards is served. c is told
+// LoggedInElsewhere and closed with 4000; takeOver returns the pushes still queued on it.
+func takeOver(accountID int64, c *conn) []frame {
+	c.fenced.Store(true)
+	pending := c.takePushes()
+	c.enqueue(pushFrame(session.SignalPush(session.SignalLoggedInElsewhere, 0, 0, accountID, nil)))
+	c.closeAfter(closeTakenOver, "logged in elsewhere")
+	return pending
+}
+
+// TakeOver implements session.Deliverer: on a single node, attach fences the connection it
+// takes the account from.
+func (h *Hub) TakeOver(context.Context, int64, int64) error { return nil }
 
 // detach removes c if it is still its account's connection, moving the pushes it could not
 // write to the backlog. It reports whether c held its account until it ended, rather than
@@ -153,7 +189,7 @@ func (h *Hub) detach(ctx context.Context, c *conn) (bool, error) {
 	if sh.conns[id] != c {
 		return c.evicted.Load(), nil
 	}
-	return true, h.releaseLocked(ctx, sh, id, c)
+	return h.releaseLocked(ctx, sh, id, c)
 }
 
 // attached reports whether the account has a connection on this node.

@@ -3,8 +3,12 @@ package redisengine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -19,6 +23,9 @@ type Local interface {
 	Disconnect(ctx context.Context, accountID int64, code int, reason string) error
 	// BroadcastLocal takes a broadcast to the connections of this node that it names.
 	BroadcastLocal(b session.Broadcast)
+	// Fence takes the account from its connection on this node, which another node's
+	// connection has taken it over from, and returns the pushes still queued on it.
+	Fence(accountID int64) []session.Push
 }
 
 // Delivery is the session.Deliverer of a node among many: a push goes to the node that holds
@@ -34,24 +41,41 @@ type Delivery struct {
 	log    *slog.Logger
 	pubsub *redis.PubSub // this node's channel
 	bcast  *redis.PubSub // every node's broadcast channel
+	// fenceWait is how long a takeover waits for the node it takes an account from to say the
+	// old connection is fenced, before it takes that node for gone.
+	fenceWait time.Duration
+
+	fenceSeq atomic.Int64
+	fencesMu sync.Mutex // guards fences
+	fences   map[int64]chan struct{}
 }
 
 var _ session.Deliverer = (*Delivery)(nil)
 
-// envelope is what crosses between nodes: a push for an account, or an order to close its
-// connection. Hops counts forwards, so a push whose route went stale is re-routed once, then
-// kept in the backlog rather than bounced between nodes.
+// envelope is what crosses between nodes: a push for an account, an order to close its
+// connection, an order to fence it because another node took the account over, or the answer
+// that it is fenced. Hops counts forwards, so a push whose route went stale is re-routed once,
+// then kept in the backlog rather than bounced between nodes.
 type envelope struct {
-	To     int64         `json:"to"`
+	To     int64         `json:"to,omitempty"`
 	Push   *session.Push `json:"push,omitempty"`
 	Hops   int           `json:"hops,omitempty"`
 	Close  int           `json:"close,omitempty"`
 	Reason string        `json:"reason,omitempty"`
+	// Fence asks for the account's connection to be fenced, then answered to node From with
+	// Fenced set to the same number.
+	Fence  int64 `json:"fence,omitempty"`
+	From   int64 `json:"from,omitempty"`
+	Fenced int64 `json:"fenced,omitempty"`
 }
 
-// NewDelivery returns the Deliverer of node, routing through store's accounts.
-func NewDelivery(client redis.UniversalClient, store *Store, node int64, local Local, log *slog.Logger) *Delivery {
-	return &Delivery{client: client, store: store, keys: store.keys, node: node, local: local, log: log}
+// NewDelivery returns the Deliverer of node, routing through store's accounts. A takeover waits
+// up to fenceWait for another node to fence the connection it takes an account from.
+func NewDelivery(client redis.UniversalClient, store *Store, node int64, local Local, fenceWait time.Duration, log *slog.Logger) *Delivery {
+	return &Delivery{
+		client: client, store: store, keys: store.keys, node: node, local: local, fenceWait: fenceWait, log: log,
+		fences: make(map[int64]chan struct{}),
+	}
 }
 
 // Subscribe starts listening on this node's channel and on the broadcast channel. It returns
@@ -109,7 +133,24 @@ func (d *Delivery) Run(ctx context.Context) {
 }
 
 func (d *Delivery) receive(ctx context.Context, e envelope) error {
-	if e.Push == nil {
+	switch {
+	case e.Fenced != 0:
+		d.fencesMu.Lock()
+		if done, ok := d.fences[e.Fenced]; ok {
+			close(done)
+			delete(d.fences, e.Fenced)
+		}
+		d.fencesMu.Unlock()
+		return nil
+	case e.Fence != 0:
+		pending := d.local.Fence(e.To)
+		err := d.publish(ctx, e.From, envelope{Fenced: e.Fence})
+		for _, p := range pending {
+			// Once more to where the account is now, or into its backlog.
+			err = errors.Join(err, d.deliver(ctx, e.To, p, 1))
+		}
+		return err
+	case e.Push == nil:
 		return d.local.Disconnect(ctx, e.To, e.Close, e.Reason)
 	}
 	if e.Hops == 0 {
@@ -144,6 +185,47 @@ func (d *Delivery) deliver(ctx context.Context, accountID int64, p session.Push,
 		return d.store.AppendBacklog(ctx, accountID, p)
 	}
 	return d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
+}
+
+// TakeOver implements session.Deliverer: it asks node to fence the account's connection there
+// and waits until node says it has, or until fenceWait has passed; a node that has left its
+// channel is gone, and so is its connection.
+func (d *Delivery) TakeOver(ctx context.Context, accountID, node int64) error {
+	if node == d.node {
+		return nil // the hub fences its own connections as it attaches the new one
+	}
+	seq := d.fenceSeq.Add(1)
+	done := make(chan struct{})
+	d.fencesMu.Lock()
+	d.fences[seq] = done
+	d.fencesMu.Unlock()
+	defer func() {
+		d.fencesMu.Lock()
+		delete(d.fences, seq)
+		d.fencesMu.Unlock()
+	}()
+	b, err := json.Marshal(envelope{To: accountID, Fence: seq, From: d.node})
+	if err != nil {
+		return err
+	}
+	listeners, err := d.client.SPublish(ctx, d.keys.channel(node), b).Result()
+	if err != nil {
+		return fmt.Errorf("redisengine: taking account %d over from node %d: %w", accountID, node, err)
+	}
+	if listeners == 0 {
+		return nil
+	}
+	wait := time.NewTimer(d.fenceWait)
+	defer wait.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-wait.C:
+		d.log.Warn("a node did not fence a connection taken over from it in time", "node", node, "account", accountID, "wait", d.fenceWait)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Disconnect implements session.Deliverer.

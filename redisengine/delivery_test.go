@@ -43,6 +43,11 @@ func (h *recordingHub) Disconnect(context.Context, int64, int, string) error { r
 
 func (h *recordingHub) BroadcastLocal(b session.Broadcast) { h.broadcasts <- b }
 
+func (h *recordingHub) Fence(to int64) []session.Push {
+	delete(h.held, to)
+	return nil
+}
+
 // testNode is one node's engines on a shared Redis, with its own client.
 type testNode struct {
 	store    *Store
@@ -62,7 +67,7 @@ func startTestNode(t testing.TB, newClient func() redis.UniversalClient, node in
 		trips: &roundTrips{},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n.delivery = NewDelivery(client, n.store, node, n.hub, log)
+	n.delivery = NewDelivery(client, n.store, node, n.hub, time.Second, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := n.delivery.Subscribe(ctx); err != nil {
 		t.Fatal(err)
@@ -167,7 +172,7 @@ func dialogueRoundTrips(t *testing.T, newClient func() redis.UniversalClient, ac
 
 	// Bob is away: the push waits in his backlog.
 	delete(one.hub.held, bob.ID)
-	if err := one.store.Release(ctx, bob.ID, 1, nil); err != nil {
+	if _, err := one.store.Release(ctx, bob.ID, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	send("warm up: the first push kept in Bob's slot loads the script", 0)

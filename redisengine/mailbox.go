@@ -14,17 +14,19 @@ import (
 // backlogScript keeps pushes at the end of an existing account's backlog, of which it keeps the
 // newest backlog-size, and which expires with the account. Given a node, it first stops routing
 // the account's pushes to that node, unless another node has claimed the account since.
-// It returns the account's live sessions if it stopped routing, so that they stop too.
+// It returns "released" and the account's live sessions if it stopped routing, so that they
+// stop too, and "kept" if it did not.
 // KEYS: account, backlog, live. ARGV: node or "", backlog size, pushes.
 var backlogScript = redis.NewScript(`
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -2 then return {} end
-local live = {}
+if ttl == -2 then return {'kept'} end
+local reply = {'kept'}
 if ARGV[1] ~= '' then
 	local route = redis.call('HMGET', KEYS[1], 'node', 'routed')
 	if route[1] == ARGV[1] and route[2] == '1' then
 		redis.call('HSET', KEYS[1], 'routed', '0')
-		live = redis.call('SMEMBERS', KEYS[3])
+		reply = redis.call('SMEMBERS', KEYS[3])
+		table.insert(reply, 1, 'released')
 	end
 end
 if #ARGV > 2 then
@@ -32,7 +34,7 @@ if #ARGV > 2 then
 	redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 	if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 end
-return live`)
+return reply`)
 
 // AppendBacklog implements session.Store.
 func (s *Store) AppendBacklog(ctx context.Context, accountID int64, ps ...session.Push) error {
@@ -43,16 +45,17 @@ func (s *Store) AppendBacklog(ctx context.Context, accountID int64, ps ...sessio
 }
 
 // Release implements session.Store.
-func (s *Store) Release(ctx context.Context, accountID, node int64, pending []session.Push) error {
+func (s *Store) Release(ctx context.Context, accountID, node int64, pending []session.Push) (bool, error) {
 	from := strconv.FormatInt(node, 10)
-	live, err := s.keepBacklog(ctx, accountID, from, pending)
-	if err == nil {
-		err = s.routeSessions(ctx, accountID, live, "", from)
+	reply, err := s.keepBacklog(ctx, accountID, from, pending)
+	released := err == nil && reply[0] == "released"
+	if released {
+		err = s.routeSessions(ctx, accountID, reply[1:], "", from)
 	}
 	if err != nil {
-		return fmt.Errorf("redisengine: release: %w", err)
+		return false, fmt.Errorf("redisengine: release: %w", err)
 	}
-	return nil
+	return released, nil
 }
 
 // keepBacklog runs backlogScript. Only the newest backlog-size pushes would stay, so only they

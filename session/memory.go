@@ -364,18 +364,19 @@ func (m *MemoryStore) Claim(_ context.Context, accountID, node int64) ([]Push, e
 }
 
 // Release implements Store.
-func (m *MemoryStore) Release(_ context.Context, accountID, node int64, pending []Push) error {
+func (m *MemoryStore) Release(_ context.Context, accountID, node int64, pending []Push) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.accounts[accountID]
 	if !ok {
-		return nil
+		return false, nil
 	}
-	if a.routed && a.node == node {
+	held := a.routed && a.node == node
+	if held {
 		a.routed = false
 	}
 	m.appendBacklogLocked(a, pending)
-	return nil
+	return held, nil
 }
 
 // ring is a session's bounded history, oldest first. Its buffer grows with the history up to

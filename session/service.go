@@ -29,6 +29,10 @@ type Deliverer interface {
 	Disconnect(ctx context.Context, accountID int64, code int, reason string) error
 	// Broadcast takes a signal to every connection it names, on every node.
 	Broadcast(ctx context.Context, b Broadcast) error
+	// TakeOver fences the account's connection on node, when that is another node: once it
+	// returns, that connection serves no more of its client's requests; it has been told
+	// LoggedInElsewhere and is closing. A node that does not answer in time is taken for gone.
+	TakeOver(ctx context.Context, accountID, node int64) error
 }
 
 // Options are the limits and timings of a Service.
@@ -174,6 +178,16 @@ func (s *Service) Authenticate(ctx context.Context, id int64, token string, clie
 	}
 	sessions, err := s.store.LiveSessions(ctx, id)
 	return a, sessions, err
+}
+
+// TakeOver readies the account, as Authenticate returned it, for a new connection on node: a
+// connection it still has on another node is fenced first, so that one connection speaks for
+// the account. The new connection is answered only after this.
+func (s *Service) TakeOver(ctx context.Context, a Account, node int64) error {
+	if !a.Connected || a.Node == node {
+		return nil
+	}
+	return s.out.TakeOver(ctx, a.ID, a.Node)
 }
 
 // checkAccountBan refuses an account banned by id, by the client it was created from, or by

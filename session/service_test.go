@@ -42,6 +42,7 @@ type discard struct{}
 func (discard) Deliver(context.Context, int64, session.Push) error   { return nil }
 func (discard) Disconnect(context.Context, int64, int, string) error { return nil }
 func (discard) Broadcast(context.Context, session.Broadcast) error   { return nil }
+func (discard) TakeOver(context.Context, int64, int64) error         { return nil }
 
 // BenchmarkSend measures a DIALOGUE through the service and the memory engine: validation, id,
 // storage in the bounded history with requestId dedup, and the push's encoding.
@@ -106,6 +107,7 @@ func (r *recorder) Deliver(_ context.Context, _ int64, p session.Push) error {
 }
 func (r *recorder) Disconnect(context.Context, int64, int, string) error { return nil }
 func (r *recorder) Broadcast(context.Context, session.Broadcast) error   { return nil }
+func (r *recorder) TakeOver(context.Context, int64, int64) error         { return nil }
 
 // TestSweepWaitsAfterStorageFailure: while storage is down nobody's presence is refreshed, so
 // once it is back the sweep waits two ping intervals, for every node to refresh its

@@ -87,8 +87,9 @@ type Mailbox interface {
 	// empties its backlog, oldest first.
 	Claim(ctx context.Context, accountID, node int64) ([]Push, error)
 	// Release stops routing the account's pushes to node, unless another node has claimed the
-	// account since, and keeps pending at the end of its backlog.
-	Release(ctx context.Context, accountID, node int64, pending []Push) error
+	// account since, and keeps pending at the end of its backlog. It reports whether node still
+	// held the account: false once another node has taken it over.
+	Release(ctx context.Context, accountID, node int64, pending []Push) (bool, error)
 }
 
 // Reports keeps the reports people file, with their evidence, for the report retention.

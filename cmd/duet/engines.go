@@ -100,7 +100,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 		board:  redisengine.NewBoard(client, cfg.RedisPrefix),
 		secret: secret,
 		deliverer: func(ctx context.Context, hub *push.Hub) (session.Deliverer, error) {
-			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, log)
+			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, 2*cfg.RedisTimeout, log)
 			return delivery, delivery.Subscribe(ctx)
 		},
 		loops: []func(context.Context){lease.Run, func(ctx context.Context) { delivery.Run(ctx) }},

@@ -366,15 +366,15 @@ func claimRelease(t *testing.T, s session.Store) {
 		t.Fatal(err)
 	}
 	connectedTo("claimed by node 7", true, 7)
-	if err := s.Release(ctx, 1, 7, []session.Push{pushN(1), pushN(2)}); err != nil {
-		t.Fatal(err)
+	if held, err := s.Release(ctx, 1, 7, []session.Push{pushN(1), pushN(2)}); err != nil || !held {
+		t.Fatalf("Release by the node that held the account = %v, %v; want true", held, err)
 	}
 	connectedTo("released", false, 0)
 	if _, err := s.Claim(ctx, 1, 8); err != nil { // a reconnect elsewhere takes the backlog
 		t.Fatal(err)
 	}
-	if err := s.Release(ctx, 1, 7, []session.Push{pushN(3)}); err != nil { // a late release by 7
-		t.Fatal(err)
+	if held, err := s.Release(ctx, 1, 7, []session.Push{pushN(3)}); err != nil || held { // a late release by 7
+		t.Fatalf("a late Release by a node the account was taken from = %v, %v; want false", held, err)
 	}
 	got, err := s.Claim(ctx, 1, 8)
 	if err != nil || len(got) != 1 || string(got[0].Body) != `{"n":3}` {
