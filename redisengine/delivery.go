@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,31 @@ type envelope struct {
 	Fence  int64 `json:"fence,omitempty"`
 	From   int64 `json:"from,omitempty"`
 	Fenced int64 `json:"fenced,omitempty"`
+}
+
+// Stand-ins for the numbers of a message's envelope that only the append script knows; JSON
+// strings escape their quotes, so no content can spell the fields they stand in.
+const (
+	partnerHole = `"to":9007199254740991,`
+	msgIDHole   = `"msgId":9007199254740991,`
+)
+
+// dialogueEnvelope encodes the envelope of m's push, as every envelope is encoded, in three
+// pieces around the two numbers only the append script knows: the partner it goes to, and the
+// message's id. The script joins them: pieces[0], partner, pieces[1], id, pieces[2].
+func dialogueEnvelope(m session.Message) ([3]string, error) {
+	m.ID = 1<<53 - 1
+	p := session.DialoguePush(m)
+	b, err := json.Marshal(envelope{To: 1<<53 - 1, Push: &p})
+	if err != nil {
+		return [3]string{}, err
+	}
+	head, rest, ok1 := strings.Cut(string(b), partnerHole)
+	mid, tail, ok2 := strings.Cut(rest, msgIDHole)
+	if !ok1 || !ok2 {
+		return [3]string{}, fmt.Errorf("redisengine: a message envelope without its holes: %s", b)
+	}
+	return [3]string{head + `"to":`, "," + mid + `"msgId":`, "," + tail}, nil
 }
 
 // NewDelivery returns the Deliverer of node, routing through store's accounts. A takeover waits

@@ -213,3 +213,22 @@ func BenchmarkDialogueAcrossNodes(b *testing.B) {
 		<-two.hub.pushes
 	}
 }
+
+// TestDialogueEnvelope: the append script's pieces, joined around a partner and an id, are the
+// envelope Go would encode, whatever the content spells.
+func TestDialogueEnvelope(t *testing.T) {
+	for _, content := range []string{"hi", `"to":1,"msgId":2,`, `}}{"to":`, "9007199254740991"} {
+		m := session.Message{SessionID: 3, SenderID: 4, Content: content, SentAt: time.UnixMilli(5)}
+		pieces, err := dialogueEnvelope(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := pieces[0] + "42" + pieces[1] + "77" + pieces[2]
+		m.ID = 77
+		p := session.DialoguePush(m)
+		want, _ := json.Marshal(envelope{To: 42, Push: &p})
+		if got != string(want) {
+			t.Errorf("content %q: joined %s, want %s", content, got, want)
+		}
+	}
+}

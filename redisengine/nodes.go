@@ -115,11 +115,15 @@ func (l *Lease) Release(ctx context.Context) error {
 
 // channel is the sharded pub/sub channel on which node id receives pushes.
 func (k keyspace) channel(node int64) string {
-	return k.channelPrefix() + strconv.FormatInt(node, 10) + "}:push"
+	head, tail := k.channelAround()
+	return head + strconv.FormatInt(node, 10) + tail
 }
 
-// channelPrefix is what every node's channel starts with, for scripts to complete.
 func (k keyspace) channelPrefix() string { return k.prefix + "{n:" }
+
+// channelAround is a node's channel name before and after its id, for scripts that learn the
+// node from a route.
+func (k keyspace) channelAround() (string, string) { return k.channelPrefix(), "}:push" }
 
 // node is the key of node id's lease.
 func (k keyspace) node(id int64) string {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -286,8 +285,8 @@ func (s *Store) AllLive(ctx context.Context, limit int) ([]session.Session, int,
 // server where it may (not a cluster, whose scripts are bound to their slot) publishes the
 // message's push there itself, replying "1" if a node took it.
 // KEYS: session, msgs, req. ARGV: sender, proposed id, messageBody JSON, request key or "",
-// history size, session TTL ms, this node, "1" to publish, channel prefix, the PUSH_DIALOGUE
-// body after its msgId.
+// history size, session TTL ms, this node, "1" to publish, the node channel's name around the
+// node's id, the message's envelope around its partner and its id (dialogueEnvelope).
 var appendMessageScript = redis.NewScript(`
 local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last', 'ra', 'rb')
 if not s[1] then return {'nosession'} end
@@ -324,8 +323,8 @@ local route = s[6]
 if partner == s[1] then route = s[5] end
 if not route or route == ARGV[7] then route = '' end
 if ARGV[8] == '1' and route ~= '' then
-	local envelope = '{"to":' .. partner .. ',"push":{"cmd":"PUSH_DIALOGUE","body":{"msgId":' .. id .. ARGV[10] .. '}}'
-	if redis.call('SPUBLISH', ARGV[9] .. route .. '}:push', envelope) > 0 then
+	local envelope = ARGV[11] .. partner .. ARGV[12] .. id .. ARGV[13]
+	if redis.call('SPUBLISH', ARGV[9] .. route .. ARGV[10], envelope) > 0 then
 		return {'ok', partner, id, '1', route}
 	end
 end
@@ -343,17 +342,14 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 		request = strconv.FormatInt(m.SenderID, 10) + ":" + m.RequestID
 	}
 	id := m.SessionID
-	publish, pushTail := "0", ""
-	if s.publish {
-		unnumbered := m
-		unnumbered.ID = 0
-		if tail, ok := strings.CutPrefix(string(session.DialoguePush(unnumbered).Body), `{"msgId":0`); ok {
-			publish, pushTail = "1", tail
-		}
+	envelope, err := dialogueEnvelope(m)
+	if err != nil {
+		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
 	}
+	channelHead, channelTail := s.keys.channelAround()
 	reply, err := appendMessageScript.Run(ctx, s.rdb, []string{s.keys.session(id), s.keys.sessionMsgs(id), s.keys.sessionReqs(id)},
-		m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds(),
-		s.node, publish, s.keys.channelPrefix(), pushTail).StringSlice()
+		m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds(), s.node, boolField(s.publish),
+		channelHead, channelTail, envelope[0], envelope[1], envelope[2]).StringSlice()
 	if err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
 	}
@@ -377,24 +373,19 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 	delivered := reply[3] == "1"
 	if route := reply[4]; !delivered && !s.publish && route != "" {
 		// Best effort: should it fail, the service delivers the push by the account's route.
-		delivered = s.publishDialogue(ctx, route, partner, m)
+		delivered = s.publishDialogue(ctx, route, envelope[0]+reply[1]+envelope[1]+reply[2]+envelope[2])
 	}
 	return session.Appended{Message: m, Partner: partner, Delivered: delivered}, nil
 }
 
-// publishDialogue publishes m's push for the partner to the node with id route, and reports
-// whether a node took it.
-func (s *Store) publishDialogue(ctx context.Context, route string, partner int64, m session.Message) bool {
+// publishDialogue publishes a message's envelope to the node with id route, and reports whether
+// a node took it.
+func (s *Store) publishDialogue(ctx context.Context, route, envelope string) bool {
 	node, err := strconv.ParseInt(route, 10, 64)
 	if err != nil {
 		return false
 	}
-	p := session.DialoguePush(m)
-	b, err := json.Marshal(envelope{To: partner, Push: &p})
-	if err != nil {
-		return false
-	}
-	n, err := s.rdb.SPublish(ctx, s.keys.channel(node), b).Result()
+	n, err := s.rdb.SPublish(ctx, s.keys.channel(node), envelope).Result()
 	return err == nil && n > 0
 }
 
