@@ -215,3 +215,31 @@ func (c *stallingClient) write(t *testing.T, v any) {
 		t.Fatal(err)
 	}
 }
+
+// TestNodeCrashLosesNoSignal has Ann's node crash while she is in one chat and waiting for
+// another. Meanwhile Cid leaves their chat and Bob is matched with her. Coming back on the other
+// node, Ann learns both: her sessions, and, after the reply, PartnerExit and NewSession.
+func TestNodeCrashLosesNoSignal(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	nodes := startNodes(t, 2, r.URL(), "--presence-timeout", "10s")
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	c := newUser(t, nodes[1], seedDialect, "Cid")
+	left := pair(t, a, c)
+	wantCode(t, a.match(), 4)
+
+	nodes[0].kill()
+	wantCode(t, c.request("LEAVE", map[string]any{"sessionId": left}), 0)
+	b := newUser(t, nodes[1], seedDialect, "Bob")
+	r2 := b.match()
+	wantCode(t, r2, 0)
+	wantFields(t, r2, map[string]any{"partnerId": a.id})
+	matched := wantID(t, r2, "sessionId")
+
+	back := dial(t, nodes[1], seedDialect, "Ann again")
+	reply := back.request("RECONNECT", map[string]any{"accountId": a.id, "token": a.token})
+	wantCode(t, reply, 0)
+	wantSessions(t, reply, map[int64]map[string]any{matched: {"partnerId": b.id, "partnerName": "Bob"}})
+	wantExit(t, back.waitSignal("PartnerExit"), a.id, c.id, left, "left")
+	wantFields(t, back.waitSignal("NewSession"), map[string]any{"sessionId": matched, "data.accountId": b.id})
+}

@@ -170,7 +170,7 @@ func (d *Delivery) receive(ctx context.Context, e envelope) error {
 		return nil
 	case e.Fence != 0:
 		pending := d.local.Fence(e.To)
-		err := d.publish(ctx, e.From, envelope{Fenced: e.Fence})
+		_, err := d.publish(ctx, e.From, envelope{Fenced: e.Fence})
 		for _, p := range pending {
 			// Once more to where the account is now, or into its backlog.
 			err = errors.Join(err, d.deliver(ctx, e.To, p, 1))
@@ -210,7 +210,13 @@ func (d *Delivery) deliver(ctx context.Context, accountID int64, p session.Push,
 		// Routed here, yet not here: the connection ended after the check above.
 		return d.store.AppendBacklog(ctx, accountID, p)
 	}
-	return d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
+	listeners, err := d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
+	if err == nil && listeners == 0 {
+		// The node is gone, with its connection, which it had no time to release: the push
+		// waits for the account to come back.
+		err = d.store.AppendBacklog(ctx, accountID, p)
+	}
+	return err
 }
 
 // TakeOver implements session.Deliverer: it asks node to fence the account's connection there
@@ -230,16 +236,9 @@ func (d *Delivery) TakeOver(ctx context.Context, accountID, node int64) error {
 		delete(d.fences, seq)
 		d.fencesMu.Unlock()
 	}()
-	b, err := json.Marshal(envelope{To: accountID, Fence: seq, From: d.node})
-	if err != nil {
+	listeners, err := d.publish(ctx, node, envelope{To: accountID, Fence: seq, From: d.node})
+	if err != nil || listeners == 0 {
 		return err
-	}
-	listeners, err := d.client.SPublish(ctx, d.keys.channel(node), b).Result()
-	if err != nil {
-		return fmt.Errorf("redisengine: taking account %d over from node %d: %w", accountID, node, err)
-	}
-	if listeners == 0 {
-		return nil
 	}
 	wait := time.NewTimer(d.fenceWait)
 	defer wait.Stop()
@@ -263,7 +262,8 @@ func (d *Delivery) Disconnect(ctx context.Context, accountID int64, code int, re
 	case !routed || node == d.node:
 		return d.local.Disconnect(ctx, accountID, code, reason)
 	}
-	return d.publish(ctx, node, envelope{To: accountID, Close: code, Reason: reason})
+	_, err = d.publish(ctx, node, envelope{To: accountID, Close: code, Reason: reason})
+	return err
 }
 
 // Broadcast implements session.Deliverer: every node, this one included, hears it on the
@@ -279,13 +279,15 @@ func (d *Delivery) Broadcast(ctx context.Context, b session.Broadcast) error {
 	return nil
 }
 
-func (d *Delivery) publish(ctx context.Context, node int64, e envelope) error {
+// publish sends e to node's channel and returns how many listened: none once node is gone.
+func (d *Delivery) publish(ctx context.Context, node int64, e envelope) (int64, error) {
 	b, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if err := d.client.SPublish(ctx, d.keys.channel(node), b).Err(); err != nil {
-		return fmt.Errorf("redisengine: publishing to node %d: %w", node, err)
+	listeners, err := d.client.SPublish(ctx, d.keys.channel(node), b).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisengine: publishing to node %d: %w", node, err)
 	}
-	return nil
+	return listeners, nil
 }
