@@ -379,6 +379,7 @@ func TestAdminStats(t *testing.T) {
 		"duet_connections": 3, "duet_accounts": 3, "duet_waiting": 1, "duet_live_sessions": 1,
 		"duet_messages_total": 2, "duet_matches_total": 1, `duet_replies_total{cmd="DIALOGUE",code="5"}`: 1,
 		"duet_time_to_match_seconds_count": 2, "duet_send_to_push_seconds_count": 2,
+		`duet_pushes_total{where="local"}`: 3, // NewSession to Ann, then each message
 	} {
 		if got, ok := metrics[name]; !ok || got != want {
 			t.Errorf("/metrics %s = %v (present %v), want %v", name, got, ok, want)

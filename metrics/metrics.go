@@ -26,6 +26,9 @@ type Node struct {
 	matchWait    prometheus.Histogram
 	sendToPush   prometheus.Histogram
 	engineErrors prometheus.Counter
+	pushes       *prometheus.CounterVec
+	dropped      prometheus.Counter
+	takeovers    *prometheus.CounterVec
 
 	mu        sync.Mutex // guards the following fields
 	sent      window
@@ -74,8 +77,18 @@ func New() *Node {
 		engineErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "duet_engine_errors_total", Help: "Requests that failed because the engine (memory or Redis) failed: code 2.",
 		}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duet_pushes_total",
+			Help: "Pushes sent by this node, by where they went: local (a connection here), forwarded (to the node holding the connection), backlog (kept for an account without one).",
+		}, []string{"where"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duet_slow_clients_dropped_total", Help: "Connections closed for being too slow to receive (their send queue full).",
+		}),
+		takeovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duet_takeovers_total", Help: "Accounts taken over by a new connection on this node, from a connection on this node or on another.",
+		}, []string{"from"}),
 	}
-	n.reg.MustRegister(n.messages, n.matches, n.replies, n.matchWait, n.sendToPush, n.engineErrors,
+	n.reg.MustRegister(n.messages, n.matches, n.replies, n.matchWait, n.sendToPush, n.engineErrors, n.pushes, n.dropped, n.takeovers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n
 }
@@ -94,6 +107,21 @@ func (n *Node) Replied(cmd string, code duet.Code) {
 	if code == duet.InternalErr {
 		n.engineErrors.Inc()
 	}
+}
+
+// Pushed counts a push by where it went (session.PushedLocal, …).
+func (n *Node) Pushed(where string) { n.pushes.WithLabelValues(where).Inc() }
+
+// Dropped counts a connection closed for being too slow to receive.
+func (n *Node) Dropped() { n.dropped.Inc() }
+
+// TakenOver counts an account taken over from a connection on this node or on another.
+func (n *Node) TakenOver(fromAnotherNode bool) {
+	from := "same_node"
+	if fromAnotherNode {
+		from = "other_node"
+	}
+	n.takeovers.WithLabelValues(from).Inc()
 }
 
 // Sent counts a message accepted at now that took d from its arrival to its push.

@@ -87,6 +87,7 @@ func (c *conn) enqueue(f frame) bool {
 	if c.queue.full(f, c.srv.opt.SendQueueBytes) {
 		c.mu.Unlock()
 		c.abort(closePolicy, "too slow to receive")
+		c.srv.hub.observe.Dropped()
 		return false
 	}
 	c.pushLocked(f)

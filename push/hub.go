@@ -15,6 +15,7 @@ const hubShards = 256
 type Hub struct {
 	node    int64 // this node's id
 	mailbox session.Mailbox
+	observe session.DeliveryObserver
 	shards  [hubShards]hubShard
 	// all calls a function for every connection of this node, with an account or not; the
 	// Server sets it.
@@ -28,9 +29,13 @@ type hubShard struct {
 
 var _ session.Deliverer = (*Hub)(nil)
 
-// NewHub returns an empty hub for node, routing through mailbox.
-func NewHub(node int64, mailbox session.Mailbox) *Hub {
-	h := &Hub{node: node, mailbox: mailbox}
+// NewHub returns an empty hub for node, routing through mailbox; observe hears where pushes go
+// (nil: nobody).
+func NewHub(node int64, mailbox session.Mailbox, observe session.DeliveryObserver) *Hub {
+	if observe == nil {
+		observe = session.Nobody{}
+	}
+	h := &Hub{node: node, mailbox: mailbox, observe: observe}
 	for i := range h.shards {
 		h.shards[i].conns = make(map[int64]*conn)
 	}
@@ -46,6 +51,7 @@ func (h *Hub) Deliver(ctx context.Context, accountID int64, p session.Push) erro
 	if err != nil || delivered {
 		return err
 	}
+	h.observe.Pushed(session.PushedBacklog)
 	return h.mailbox.AppendBacklog(ctx, accountID, p)
 }
 
@@ -61,8 +67,10 @@ func (h *Hub) DeliverLocal(ctx context.Context, accountID int64, p session.Push)
 		return false, nil
 	}
 	if c.enqueue(pushFrame(p)) {
+		h.observe.Pushed(session.PushedLocal)
 		return true, nil
 	}
+	h.observe.Pushed(session.PushedBacklog)
 	_, err := h.releaseLocked(ctx, sh, accountID, c, p)
 	return true, err
 }
@@ -135,6 +143,7 @@ func (h *Hub) attach(ctx context.Context, accountID int64, c *conn, reply frame)
 	}
 	if old := sh.conns[accountID]; old != nil && old != c {
 		frames = append(frames, takeOver(accountID, old)...)
+		h.observe.TakenOver(false)
 	}
 	// A backlog may well exceed the send queue: it is what the client came back for, and it is
 	// bounded by backlog_size, so it is queued whole.

@@ -39,9 +39,11 @@ type Delivery struct {
 	keys   keyspace
 	node   int64
 	local  Local
-	log    *slog.Logger
-	pubsub *redis.PubSub // this node's channel
-	bcast  *redis.PubSub // every node's broadcast channel
+	// observe hears where pushes go; the local half counts its own.
+	observe session.DeliveryObserver
+	log     *slog.Logger
+	pubsub  *redis.PubSub // this node's channel
+	bcast   *redis.PubSub // every node's broadcast channel
 	// fenceWait is how long a takeover waits for the node it takes an account from to say the
 	// old connection is fenced, before it takes that node for gone.
 	fenceWait time.Duration
@@ -97,9 +99,9 @@ func dialogueEnvelope(m session.Message) ([3]string, error) {
 
 // NewDelivery returns the Deliverer of node, routing through store's accounts. A takeover waits
 // up to fenceWait for another node to fence the connection it takes an account from.
-func NewDelivery(client redis.UniversalClient, store *Store, node int64, local Local, fenceWait time.Duration, log *slog.Logger) *Delivery {
+func NewDelivery(client redis.UniversalClient, store *Store, node int64, local Local, fenceWait time.Duration, observe session.DeliveryObserver, log *slog.Logger) *Delivery {
 	return &Delivery{
-		client: client, store: store, keys: store.keys, node: node, local: local, fenceWait: fenceWait, log: log,
+		client: client, store: store, keys: store.keys, node: node, local: local, fenceWait: fenceWait, observe: observe, log: log,
 		fences: make(map[int64]chan struct{}),
 	}
 }
@@ -188,7 +190,13 @@ func (d *Delivery) receive(ctx context.Context, e envelope) error {
 	if err != nil || delivered {
 		return err
 	}
-	return d.store.AppendBacklog(ctx, e.To, *e.Push)
+	return d.keep(ctx, e.To, *e.Push)
+}
+
+// keep puts p in the account's backlog.
+func (d *Delivery) keep(ctx context.Context, accountID int64, p session.Push) error {
+	d.observe.Pushed(session.PushedBacklog)
+	return d.store.AppendBacklog(ctx, accountID, p)
 }
 
 // Deliver implements session.Deliverer.
@@ -204,19 +212,28 @@ func (d *Delivery) deliver(ctx context.Context, accountID int64, p session.Push,
 	}
 	node, routed, err := d.store.routeOrKeep(ctx, accountID, p)
 	switch {
-	case err != nil || !routed:
+	case err != nil:
 		return err
+	case !routed:
+		if node == keptInBacklog {
+			d.observe.Pushed(session.PushedBacklog)
+		}
+		return nil
 	case node == d.node:
 		// Routed here, yet not here: the connection ended after the check above.
-		return d.store.AppendBacklog(ctx, accountID, p)
+		return d.keep(ctx, accountID, p)
 	}
 	listeners, err := d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
-	if err == nil && listeners == 0 {
+	switch {
+	case err != nil:
+		return err
+	case listeners == 0:
 		// The node is gone, with its connection, which it had no time to release: the push
 		// waits for the account to come back.
-		err = d.store.AppendBacklog(ctx, accountID, p)
+		return d.keep(ctx, accountID, p)
 	}
-	return err
+	d.observe.Pushed(session.PushedForwarded)
+	return nil
 }
 
 // TakeOver implements session.Deliverer: it asks node to fence the account's connection there
@@ -240,6 +257,7 @@ func (d *Delivery) TakeOver(ctx context.Context, accountID, node int64) error {
 	if err != nil || listeners == 0 {
 		return err
 	}
+	d.observe.TakenOver(true)
 	wait := time.NewTimer(d.fenceWait)
 	defer wait.Stop()
 	select {

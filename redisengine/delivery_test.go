@@ -67,7 +67,7 @@ func startTestNode(t testing.TB, newClient func() redis.UniversalClient, node in
 		trips: &roundTrips{},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n.delivery = NewDelivery(client, n.store, node, n.hub, time.Second, log)
+	n.delivery = NewDelivery(client, n.store, node, n.hub, time.Second, session.Nobody{}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := n.delivery.Subscribe(ctx); err != nil {
 		t.Fatal(err)

@@ -26,8 +26,12 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return -1`)
 
+// keptInBacklog is what routeOrKeep returns instead of a node for an account that is away.
+const keptInBacklog = -1
+
 // routeOrKeep returns the node the account's pushes go to and true or, while it is away, keeps
-// p in its backlog and returns false. Pushes for an account that is gone are dropped.
+// p in its backlog and returns keptInBacklog and false. Pushes for an account that is gone are
+// dropped.
 func (s *Store) routeOrKeep(ctx context.Context, accountID int64, p session.Push) (int64, bool, error) {
 	b, err := json.Marshal(p)
 	if err != nil {

@@ -52,11 +52,34 @@ type Options struct {
 type Observer interface {
 	// Matched is told of a session started at now and how long its members waited.
 	Matched(now time.Time, waits ...time.Duration)
+	DeliveryObserver // of the pushes the engine sent on by itself
 }
 
-type nobody struct{}
+// Where a push went.
+const (
+	PushedLocal     = "local"     // queued on the account's connection on this node
+	PushedForwarded = "forwarded" // sent to the node that holds the account's connection
+	PushedBacklog   = "backlog"   // kept for an account that has no connection
+)
 
-func (nobody) Matched(time.Time, ...time.Duration) {}
+// DeliveryObserver hears where pushes go and what becomes of connections, for metrics.
+type DeliveryObserver interface {
+	// Pushed is told where a push went: PushedLocal, PushedForwarded or PushedBacklog.
+	Pushed(where string)
+	// Dropped is told of a connection closed for being too slow to receive.
+	Dropped()
+	// TakenOver is told of an account that a new connection took over from an old one, on this
+	// node or on another.
+	TakenOver(fromAnotherNode bool)
+}
+
+// Nobody observes nothing.
+type Nobody struct{}
+
+func (Nobody) Matched(time.Time, ...time.Duration) {}
+func (Nobody) Pushed(string)                       {}
+func (Nobody) Dropped()                            {}
+func (Nobody) TakenOver(bool)                      {}
 
 // Limits of the protocol that are not configurable.
 const (
@@ -101,7 +124,7 @@ type typingKey struct{ session, account int64 }
 // NewService returns a Service over its engines.
 func NewService(eng Engines, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
 	if opt.Observer == nil {
-		opt.Observer = nobody{}
+		opt.Observer = Nobody{}
 	}
 	return &Service{
 		store: eng.Store, reports: eng.Reports, queue: eng.Queue, moderation: eng.Moderation, out: out, ids: ids, now: now, log: log, opt: opt,
@@ -483,7 +506,9 @@ func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, cont
 		return res.Message, err
 	}
 	s.stopTyping(ctx, sessionID, id, res.Partner, true)
-	if !res.Delivered {
+	if res.Delivered {
+		s.opt.Observer.Pushed(PushedForwarded)
+	} else {
 		s.deliver(ctx, res.Partner, DialoguePush(res.Message))
 	}
 	return res.Message, nil

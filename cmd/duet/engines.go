@@ -23,9 +23,10 @@ type engines struct {
 	nodeID int64
 	board  metrics.Board
 	secret []byte // the key of client address hashes
-	// deliverer returns how pushes leave this node, given its hub of local connections. It is
+	// deliverer returns how pushes leave this node, given its hub of local connections and who
+	// hears where they go. It is
 	// ready to receive before it returns.
-	deliverer func(ctx context.Context, hub *push.Hub) (session.Deliverer, error)
+	deliverer func(ctx context.Context, hub *push.Hub, observe session.DeliveryObserver) (session.Deliverer, error)
 	loops     []func(ctx context.Context) // run until the node stops
 	close     func(ctx context.Context) error
 }
@@ -59,7 +60,7 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 			nodeID: 0, // the only node
 			board:  metrics.NewMemoryBoard(),
 			secret: secret,
-			deliverer: func(_ context.Context, hub *push.Hub) (session.Deliverer, error) {
+			deliverer: func(_ context.Context, hub *push.Hub, _ session.DeliveryObserver) (session.Deliverer, error) {
 				return hub, nil
 			},
 			close: func(context.Context) error { return nil },
@@ -99,8 +100,8 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 		nodeID: lease.ID(),
 		board:  redisengine.NewBoard(client, cfg.RedisPrefix),
 		secret: secret,
-		deliverer: func(ctx context.Context, hub *push.Hub) (session.Deliverer, error) {
-			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, 2*cfg.RedisTimeout, log)
+		deliverer: func(ctx context.Context, hub *push.Hub, observe session.DeliveryObserver) (session.Deliverer, error) {
+			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, 2*cfg.RedisTimeout, observe, log)
 			return delivery, delivery.Subscribe(ctx)
 		},
 		loops: []func(context.Context){lease.Run, func(ctx context.Context) { delivery.Run(ctx) }},

@@ -106,8 +106,9 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	if err != nil {
 		return nil, err
 	}
-	hub := push.NewHub(eng.nodeID, eng.Store)
-	out, err := eng.deliverer(ctx, hub)
+	measure := metrics.New()
+	hub := push.NewHub(eng.nodeID, eng.Store, measure)
+	out, err := eng.deliverer(ctx, hub, measure)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,6 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	if err != nil {
 		return nil, err
 	}
-	measure := metrics.New()
 	svc := session.NewService(eng.Engines, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
