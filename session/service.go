@@ -491,13 +491,24 @@ func (s *Service) sentBefore(ctx context.Context, sessionID, id int64) (int, err
 	return n, err
 }
 
-// Viewed moves the account's read receipt forward and tells the partner.
+// Viewed moves the account's read receipt forward, and its delivery receipt with it, and tells
+// the partner with PUSH_VIEWED_ACK, which stands for both.
 func (s *Service) Viewed(ctx context.Context, id, sessionID, msgID int64) error {
-	partner, moved, err := s.store.MarkViewed(ctx, sessionID, id, msgID)
-	if err != nil || !moved {
+	r, err := s.store.Acknowledge(ctx, sessionID, id, msgID, true)
+	if err != nil || !r.Viewed {
 		return err
 	}
-	s.deliver(ctx, partner, newPush(CmdPushViewedAck, viewedPush{SessionID: sessionID, AccountID: id, MsgID: msgID}))
+	s.deliver(ctx, r.Partner, newPush(CmdPushViewedAck, receiptPush{SessionID: sessionID, AccountID: id, MsgID: msgID}))
+	return nil
+}
+
+// Delivered moves the account's delivery receipt forward and tells the partner.
+func (s *Service) Delivered(ctx context.Context, id, sessionID, msgID int64) error {
+	r, err := s.store.Acknowledge(ctx, sessionID, id, msgID, false)
+	if err != nil || !r.Delivered {
+		return err
+	}
+	s.deliver(ctx, r.Partner, newPush(CmdPushDelivered, receiptPush{SessionID: sessionID, AccountID: id, MsgID: msgID}))
 	return nil
 }
 
