@@ -112,11 +112,14 @@ const (
 	ByAuto     = "auto" // an automatic cooling-off
 )
 
-// Ban keeps a target out of the service until Until.
+// Ban keeps a target out of the service until Until. Reason is public: the banned client is
+// told it (a rule category such as "spam", or a sentence written to be shown). Note is the
+// operator's private note, for operators only, and is never sent to a client.
 type Ban struct {
 	ID        int64     `json:"id"`
 	Target    Target    `json:"target"`
 	Reason    string    `json:"reason"`
+	Note      string    `json:"note,omitempty"`
 	By        string    `json:"by"`
 	CreatedAt time.Time `json:"createdAt"`
 	Until     time.Time `json:"until"`
@@ -125,7 +128,7 @@ type Ban struct {
 // Active reports whether the ban is in force at now.
 func (b Ban) Active(now time.Time) bool { return now.Before(b.Until) }
 
-// Error is the protocol's Banned refusal for this ban.
+// Error is the protocol's Banned refusal for this ban, with its public reason only.
 func (b Ban) Error() *duet.Error {
 	return &duet.Error{
 		Code: duet.Banned, Msg: fmt.Sprintf("you are banned until %s: %s", b.Until.UTC().Format(time.RFC3339), b.Reason),
@@ -144,6 +147,7 @@ type Entry struct {
 	Action   string    `json:"action"`   // e.g. "ban", "lift-ban", "kick", "end-session"
 	Target   string    `json:"target"`   // what it acted on, e.g. "account:42"
 	Reason   string    `json:"reason"`
+	Note     string    `json:"note,omitempty"` // the operator's private note, if any
 }
 
 // Store keeps bans, the audit log and the switches operators set for every node. Every method is

@@ -218,13 +218,14 @@ func (s *Service) CoolOff(ctx context.Context, id int64, client moderation.Clien
 }
 
 // Ban keeps a target out of the service for d and tells every connection it names (Kicked with
-// the ban's end), which is then closed.
-func (s *Service) Ban(ctx context.Context, t moderation.Target, reason, by string, d time.Duration) (moderation.Ban, error) {
+// the public reason and the ban's end), which is then closed. The private note stays with the
+// ban, for operators.
+func (s *Service) Ban(ctx context.Context, t moderation.Target, reason, note, by string, d time.Duration) (moderation.Ban, error) {
 	if err := t.Validate(); err != nil {
 		return moderation.Ban{}, err
 	}
 	now := s.now()
-	b := moderation.Ban{ID: s.ids.Next(), Target: t, Reason: reason, By: by, CreatedAt: now, Until: now.Add(d)}
+	b := moderation.Ban{ID: s.ids.Next(), Target: t, Reason: reason, Note: note, By: by, CreatedAt: now, Until: now.Add(d)}
 	if err := s.moderation.AddBan(ctx, b); err != nil {
 		return moderation.Ban{}, err
 	}

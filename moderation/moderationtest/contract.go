@@ -45,7 +45,7 @@ var (
 
 func ban(t *testing.T, s moderation.Store, id int64, target moderation.Target, d time.Duration) moderation.Ban {
 	t.Helper()
-	b := moderation.Ban{ID: id, Target: target, Reason: "spam", By: moderation.ByOperator, CreatedAt: now, Until: now.Add(d)}
+	b := moderation.Ban{ID: id, Target: target, Reason: "spam", Note: fmt.Sprint("private note ", id), By: moderation.ByOperator, CreatedAt: now, Until: now.Add(d)}
 	if err := s.AddBan(ctx, b); err != nil {
 		t.Fatalf("AddBan(%v): %v", target, err)
 	}
@@ -62,7 +62,7 @@ func find(t *testing.T, s moderation.Store, at time.Time, targets []moderation.T
 }
 
 func same(a, b moderation.Ban) bool {
-	return a.ID == b.ID && a.Target == b.Target && a.Reason == b.Reason && a.By == b.By &&
+	return a.ID == b.ID && a.Target == b.Target && a.Reason == b.Reason && a.Note == b.Note && a.By == b.By &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.Until.Equal(b.Until)
 }
 
@@ -167,7 +167,7 @@ func audit(t *testing.T, s moderation.Store) {
 	var added []moderation.Entry
 	for i := range AuditSize + 2 {
 		e := moderation.Entry{At: now.Add(time.Duration(i) * time.Second), Operator: "ann", Address: "192.0.2.1",
-			Action: "ban", Target: fmt.Sprint("account:", i), Reason: "spam"}
+			Action: "ban", Target: fmt.Sprint("account:", i), Reason: "spam", Note: fmt.Sprint("note ", i)}
 		if err := s.AddAudit(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func audit(t *testing.T, s moderation.Store) {
 	}
 	for i, e := range got {
 		want := added[len(added)-1-i]
-		if !e.At.Equal(want.At) || e.Target != want.Target || e.Operator != want.Operator || e.Address != want.Address || e.Reason != want.Reason {
+		if !e.At.Equal(want.At) || e.Target != want.Target || e.Operator != want.Operator || e.Address != want.Address || e.Reason != want.Reason || e.Note != want.Note {
 			t.Errorf("Audit[%d] = %+v; want %+v (newest first)", i, e, want)
 		}
 	}
