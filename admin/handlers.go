@@ -308,23 +308,56 @@ func (a *api) queue(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"waiting": views})
 }
 
+// broadcastBody sends a notice, current for a duration or until a time (RFC 3339); neither:
+// for defaultNotice.
 type broadcastBody struct {
-	Text  string `json:"text"`
-	Level string `json:"level"`
+	Text     string `json:"text"`
+	Level    string `json:"level"`
+	Duration string `json:"duration"`
+	Until    string `json:"until"`
 }
+
+// defaultNotice is how long a notice stays current when the operator does not say.
+const defaultNotice = time.Hour
 
 func (a *api) broadcast(c echo.Context) error {
 	var body broadcastBody
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	err := a.change(c, &moderation.Entry{Action: "broadcast", Target: "everyone", Reason: body.Text}, func() error {
-		return a.Service.Notice(c.Request().Context(), body.Text, body.Level)
+	until, err := noticeEnd(body, a.Now())
+	if err != nil {
+		return err
+	}
+	err = a.change(c, &moderation.Entry{Action: "broadcast", Target: "everyone", Reason: body.Text}, func() error {
+		_, err := a.Service.Notice(c.Request().Context(), body.Text, body.Level, until)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// noticeEnd reads when a notice stops being current.
+func noticeEnd(body broadcastBody, now time.Time) (time.Time, error) {
+	switch {
+	case body.Duration != "" && body.Until != "":
+		return time.Time{}, echo.NewHTTPError(http.StatusBadRequest, "give duration or until, not both")
+	case body.Until != "":
+		until, err := time.Parse(time.RFC3339, body.Until)
+		if err != nil {
+			return time.Time{}, echo.NewHTTPError(http.StatusBadRequest, "until must be a time like 2026-12-05T22:00:00Z")
+		}
+		return until, nil
+	case body.Duration != "":
+		d, err := time.ParseDuration(body.Duration)
+		if err != nil || d <= 0 || d > session.MaxNotice {
+			return time.Time{}, echo.NewHTTPError(http.StatusBadRequest, "duration must be a positive duration like 30m or 2h, at most 168h")
+		}
+		return now.Add(d), nil
+	}
+	return now.Add(defaultNotice), nil
 }
 
 type settingsBody struct {

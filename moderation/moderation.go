@@ -150,7 +150,16 @@ type Entry struct {
 	Note     string    `json:"note,omitempty"` // the operator's private note, if any
 }
 
-// Store keeps bans, the audit log and the switches operators set for every node. Every method is
+// Notice is an operator's message to everyone, current until Until: a connection that opens
+// meanwhile is shown it too.
+type Notice struct {
+	Text  string    `json:"text"`
+	Level string    `json:"level"`
+	Until time.Time `json:"until"`
+}
+
+// Store keeps bans, the audit log, the current notice and the switches operators set for every
+// node. Every method is
 // atomic; a ban is gone by itself once it has ended.
 type Store interface {
 	AddBan(ctx context.Context, b Ban) error
@@ -165,6 +174,11 @@ type Store interface {
 	AddAudit(ctx context.Context, e Entry) error
 	// Audit returns up to limit entries of the audit log, the newest first.
 	Audit(ctx context.Context, limit int) ([]Entry, error)
+
+	// SetNotice makes n the current notice, replacing any other, until n.Until.
+	SetNotice(ctx context.Context, n Notice) error
+	// CurrentNotice returns the notice current at now, if there is one.
+	CurrentNotice(ctx context.Context, now time.Time) (Notice, bool, error)
 
 	// SetMatchingPaused pauses or resumes matching on every node.
 	SetMatchingPaused(ctx context.Context, paused bool) error

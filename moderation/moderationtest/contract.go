@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) moderation.Store) {
 		{"List", list},
 		{"Audit", audit},
 		{"Pause", pause},
+		{"Notice", notice},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
@@ -199,5 +200,30 @@ func pause(t *testing.T, s moderation.Store) {
 		if got, err := s.MatchingPaused(ctx); err != nil || got != want {
 			t.Errorf("MatchingPaused = %v, %v; want %v", got, err, want)
 		}
+	}
+}
+
+// notice keeps the current notice until it ends; a new one replaces it.
+func notice(t *testing.T, s moderation.Store) {
+	if _, ok, err := s.CurrentNotice(ctx, now); ok || err != nil {
+		t.Fatalf("CurrentNotice before any = %v, %v, want none", ok, err)
+	}
+	first := moderation.Notice{Text: "Maintenance at 22:00 UTC", Level: "warning", Until: now.Add(time.Hour)}
+	if err := s.SetNotice(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.CurrentNotice(ctx, now.Add(time.Minute))
+	if err != nil || !ok || got.Text != first.Text || got.Level != first.Level || !got.Until.Equal(first.Until) {
+		t.Errorf("CurrentNotice = %+v, %v, %v, want %+v", got, ok, err, first)
+	}
+	if _, ok, _ := s.CurrentNotice(ctx, first.Until); ok {
+		t.Error("CurrentNotice at its end still has it")
+	}
+	second := moderation.Notice{Text: "Maintenance moved to 23:00 UTC", Level: "info", Until: now.Add(2 * time.Hour)}
+	if err := s.SetNotice(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, _ := s.CurrentNotice(ctx, now); !ok || got.Text != second.Text {
+		t.Errorf("CurrentNotice after a new one = %+v, %v, want %+v", got, ok, second)
 	}
 }
