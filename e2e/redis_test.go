@@ -61,6 +61,8 @@ func chatAcross(t *testing.T, a, b *client) int64 {
 	a.say(sid, "typed")
 	b.waitPush("PUSH_DIALOGUE")
 
+	wantCode(t, a.request("DELIVERED_ACK", map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last}), 0)
+	wantFields(t, b.waitPush("PUSH_DELIVERED_ACK"), map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last})
 	wantCode(t, a.request("VIEWED_ACK", map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last}), 0)
 	wantFields(t, b.waitPush("PUSH_VIEWED_ACK"), map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last})
 	return sid
@@ -321,6 +323,12 @@ func TestRedisAdminAcrossNodes(t *testing.T) {
 	for _, u := range []*client{a, b, c} {
 		wantFields(t, u.waitSignal("Notice"), map[string]any{"data.text": "hello everyone"})
 	}
+	// Late arrivals are shown it too, on the node it was sent through and on the other.
+	for i, n := range nodes {
+		late := dial(t, n, seedDialect, fmt.Sprint("late on node ", i))
+		late.createAccount("Dan")
+		wantFields(t, late.next(), map[string]any{"cmd": "PUSH_SIGNAL", "signalType": "Notice", "data.text": "hello everyone"})
+	}
 
 	nodes[1].wantAdmin(t, 200, "PUT", "/admin/api/settings", map[string]any{"matchingPaused": true, "reason": "test"})
 	wantCode(t, c.match(), 10)
@@ -342,4 +350,52 @@ func TestRedisAdminAcrossNodes(t *testing.T) {
 	if len(entries) != 5 {
 		t.Errorf("audit log read through the other node: %d entries, want 5 (broadcast, pause, resume, end, ban)", len(entries))
 	}
+}
+
+// TestRedisEpoch: nodes on one Redis name one epoch, which outlives a node's restart; once
+// Redis is emptied every node names a new one within a ping interval or so, and a RECONNECT
+// of an account lost with it says so.
+func TestRedisEpoch(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	nodes := startNodes(t, 2, r.URL())
+	epochOf := func(s *server, name string) string {
+		t.Helper()
+		e := dial(t, s, seedDialect, name).createAccount(name).str("epoch")
+		if e == "" {
+			t.Fatalf("%s: CRT_ACCOUNT reply has no epoch", name)
+		}
+		return e
+	}
+	ann := newUser(t, nodes[0], seedDialect, "Ann")
+	epoch := epochOf(nodes[0], "Bob")
+	if got := epochOf(nodes[1], "Cid"); got != epoch {
+		t.Fatalf("two nodes on one Redis: epochs %q and %q, want one", epoch, got)
+	}
+	nodes[1].stop()
+	nodes[1] = startNodes(t, 1, r.URL())[0]
+	if got := epochOf(nodes[1], "Dan"); got != epoch {
+		t.Fatalf("a restarted node: epoch %q, want the service's %q", got, epoch)
+	}
+
+	if reply, err := r.Command("FLUSHALL"); err != nil || reply != "+OK" {
+		t.Fatalf("FLUSHALL: %q, %v", reply, err)
+	}
+	var fresh string
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(nodePing / 2) {
+		if fresh = epochOf(nodes[0], "Eve"); fresh != epoch {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("epoch still %q %v after FLUSHALL", epoch, waitTimeout)
+		}
+	}
+	for deadline := time.Now().Add(waitTimeout); epochOf(nodes[1], "Fay") != fresh; time.Sleep(nodePing / 2) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second node does not name the new epoch %q within %v", fresh, waitTimeout)
+		}
+	}
+	reply := dial(t, nodes[1], seedDialect, "Ann again").request("RECONNECT", map[string]any{"accountId": ann.id, "token": ann.token})
+	wantCode(t, reply, 4)
+	wantFields(t, reply, map[string]any{"epoch": fresh})
 }

@@ -70,13 +70,15 @@ type conn struct {
 	// Owned by whichever goroutine serves the connection's frames: one at a time, in order.
 	dialect   dialect
 	dialected bool
+	greeted   bool          // the current notice was looked up, after the reply to the first request
 	dialogue  *rate.Limiter // nil when the client is exempt from rate limits
 	content   *rate.Limiter
 	matching  *rate.Limiter
 	leaving   *rate.Limiter
 	typing    *rate.Limiter
 	reporting *rate.Limiter
-	badFrames []time.Time // ring of the times of the last bad frames; made at the first one
+	receipts  *rate.Limiter // VIEWED_ACK and DELIVERED_ACK
+	badFrames []time.Time   // ring of the times of the last bad frames; made at the first one
 	badNext   int
 }
 

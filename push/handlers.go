@@ -109,10 +109,30 @@ func (c *conn) handle(ctx context.Context, typ int, data []byte) {
 	case cmd != cmdPing && cmd != cmdPong: // a heartbeat with an odd field is still a heartbeat
 		c.fix(r.Cmd)
 		c.answer(ctx, now, cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
+		c.greet(ctx)
 		return
 	}
 	c.fix(r.Cmd)
 	c.serve(ctx, now, &r)
+	c.greet(ctx)
+}
+
+// greet shows a connection, right after the reply to its first request (when its dialect is
+// known), the operator's notice current then, if any: a connection that opened after the
+// notice was sent sees it too.
+func (c *conn) greet(ctx context.Context) {
+	if c.greeted || c.kicked.Load() != nil {
+		return
+	}
+	c.greeted = true
+	p, ok, err := c.srv.svc.CurrentNotice(ctx, c.account.Load())
+	if err != nil {
+		c.srv.log.Warn("looking up the current notice", "err", err)
+		return
+	}
+	if ok {
+		c.enqueue(frame{kind: kindPush, cmd: p.Cmd, body: p.Body})
+	}
 }
 
 // fix fixes the connection's dialect by its first command.
@@ -197,8 +217,16 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			c.srv.opt.Observer.Sent(sent, sent.Sub(now))
 		}
 		c.answerRequest(ctx, now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
-	case cmdViewedAck:
-		c.answer(ctx, now, cmd, svc.Viewed(ctx, id, r.SessionID, r.MsgID), okReply{})
+	case cmdViewedAck, cmdDeliveredAck:
+		if err := allow(now, take{c.receipts, 1}); err != nil {
+			c.answer(ctx, now, cmd, err, nil)
+			return
+		}
+		acknowledge := svc.Delivered
+		if cmd == cmdViewedAck {
+			acknowledge = svc.Viewed
+		}
+		c.answer(ctx, now, cmd, acknowledge(ctx, id, r.SessionID, r.MsgID), okReply{})
 	case cmdResume:
 		msgs, complete, err := svc.Resume(ctx, id, r.SessionID, r.AfterMsgID)
 		if err == nil {
@@ -258,7 +286,7 @@ func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
 		c.answer(ctx, now, cmdCreateAccount, err, nil)
 		return
 	}
-	reply := createAccountReply{NickName: a.Nickname, AccountID: a.ID, Token: token}
+	reply := createAccountReply{NickName: a.Nickname, AccountID: a.ID, Token: token, Epoch: c.srv.svc.Epoch()}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdCreateAccount, reply)); err != nil {
 		c.answer(ctx, now, cmdCreateAccount, err, nil)
 		return
@@ -277,6 +305,14 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 	}
 	svc := c.srv.svc
 	a, sessions, err := svc.Authenticate(ctx, r.AccountID, r.Token, c.client)
+	if duet.ErrorCode(err) == duet.NoDataFound {
+		// The epoch tells the client whether the account is gone because the service lost its
+		// state, rather than because the client was away too long.
+		c.srv.opt.Observer.Replied(cmdReconnect, duet.NoDataFound)
+		body := errorBody(err, "")
+		c.reply(replyFrame(cmdReconnect, goneReply{errorReply: body, Epoch: svc.Epoch()}))
+		return
+	}
 	if err == nil {
 		err = svc.TakeOver(ctx, a, c.srv.hub.node)
 	}
@@ -284,11 +320,13 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 		c.answer(ctx, now, cmdReconnect, err, nil)
 		return
 	}
-	reply := reconnectReply{Sessions: make([]sessionSummary, 0, len(sessions))}
+	reply := reconnectReply{Sessions: make([]sessionSummary, 0, len(sessions)), Epoch: svc.Epoch()}
 	for _, s := range sessions {
 		partner, _ := s.Partner(a.ID)
+		delivered, viewed := s.Receipts(a.ID)
 		reply.Sessions = append(reply.Sessions, sessionSummary{
 			SessionID: s.ID, PartnerID: partner.ID, PartnerName: partner.Nickname, LastMsgID: s.LastMsgID,
+			DeliveredMsgID: delivered, ViewedMsgID: viewed,
 		})
 	}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdReconnect, reply)); err != nil {
@@ -314,7 +352,7 @@ func checkIDs(cmd string, account int64, r *request) error {
 	switch {
 	case r.SessionID == 0 && cmd != cmdMatch && cmd != cmdCancelMatch && cmd != cmdLogout:
 		return duet.Errorf(duet.ParamErr, "sessionId is required")
-	case r.MsgID == 0 && cmd == cmdViewedAck:
+	case r.MsgID == 0 && (cmd == cmdViewedAck || cmd == cmdDeliveredAck):
 		return duet.Errorf(duet.ParamErr, "msgId is required")
 	case (r.AccountID != 0 && r.AccountID != account) || (r.SenderID != 0 && r.SenderID != account):
 		return duet.Errorf(duet.Unauthorized, "you can only act as your own account")
@@ -324,7 +362,7 @@ func checkIDs(cmd string, account int64, r *request) error {
 
 func known(cmd string) bool {
 	switch cmd {
-	case cmdMatch, cmdCancelMatch, cmdDialogue, cmdViewedAck, cmdResume, cmdLeave, cmdLogout, cmdTyping, cmdReport:
+	case cmdMatch, cmdCancelMatch, cmdDialogue, cmdViewedAck, cmdDeliveredAck, cmdResume, cmdLeave, cmdLogout, cmdTyping, cmdReport:
 		return true
 	}
 	return false
@@ -332,7 +370,7 @@ func known(cmd string) bool {
 
 func isPush(cmd string) bool {
 	switch cmd {
-	case session.CmdPushDialogue, session.CmdPushViewedAck, session.CmdPushSignal, cmdPing:
+	case session.CmdPushDialogue, session.CmdPushViewedAck, session.CmdPushDelivered, session.CmdPushSignal, cmdPing:
 		return true
 	}
 	return false
@@ -421,6 +459,7 @@ type (
 		NickName  string    `json:"nickName"`
 		AccountID int64     `json:"accountId"`
 		Token     string    `json:"token"`
+		Epoch     string    `json:"epoch"`
 	}
 	matchReply struct {
 		Code            duet.Code `json:"code"`
@@ -449,9 +488,18 @@ type (
 		PartnerID   int64  `json:"partnerId"`
 		PartnerName string `json:"partnerName"`
 		LastMsgID   int64  `json:"lastMsgId"`
+		// How far the reconnecting account's own messages got: the partner's watermarks.
+		DeliveredMsgID int64 `json:"deliveredMsgId"`
+		ViewedMsgID    int64 `json:"viewedMsgId"`
 	}
 	reconnectReply struct {
 		Code     duet.Code        `json:"code"`
 		Sessions []sessionSummary `json:"sessions"`
+		Epoch    string           `json:"epoch"`
+	}
+	// goneReply is RECONNECT's code 4: the account is gone, in this epoch.
+	goneReply struct {
+		errorReply
+		Epoch string `json:"epoch"`
 	}
 )

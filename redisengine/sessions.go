@@ -60,7 +60,7 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session) error {
 	key := s.keys.session(sess.ID)
 	created, err := createHashScript.Run(ctx, s.rdb, []string{key}, SessionTTL.Milliseconds(),
 		"a", a.ID, "an", a.Nickname, "b", b.ID, "bn", b.Nickname, "common", common,
-		"started", sess.StartedAt.UnixMilli(), "last", 0, "va", 0, "vb", 0, "dropped", 0).Int()
+		"started", sess.StartedAt.UnixMilli(), "last", 0, "da", 0, "db", 0, "va", 0, "vb", 0, "dropped", 0).Int()
 	if err != nil {
 		return fmt.Errorf("redisengine: create session: %w", err)
 	}
@@ -422,37 +422,46 @@ func (s *Store) Messages(ctx context.Context, sessionID, afterMsgID int64) ([]se
 	return msgs, afterMsgID >= dropped, nil
 }
 
-// markViewedScript moves a member's read watermark forward. It returns "moved" or "kept" and
-// the partner, or a refusal.
-// KEYS: session. ARGV: reader, msgId.
-var markViewedScript = redis.NewScript(`
-local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last', 'va', 'vb')
+// acknowledgeScript moves a member's delivered watermark forward and, with ARGV[3] = "1", its
+// read watermark too. It returns "ok", the partner, and "1" or "0" for whether each of the
+// delivered and the read watermark moved; or a refusal. Sessions written before delivered
+// watermarks existed have none: 0.
+// KEYS: session. ARGV: reader, msgId, "1" when viewed.
+var acknowledgeScript = redis.NewScript(`
+local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last')
 if not s[1] then return {'nosession'} end
-local mark, partner, viewed
-if s[1] == ARGV[1] then mark, partner, viewed = 'va', s[2], s[5]
-elseif s[2] == ARGV[1] then mark, partner, viewed = 'vb', s[1], s[6]
+local side, partner
+if s[1] == ARGV[1] then side, partner = 'a', s[2]
+elseif s[2] == ARGV[1] then side, partner = 'b', s[1]
 else return {'notmember'} end
 if s[3] then return {'ended'} end
 local id = tonumber(ARGV[2])
 if id > tonumber(s[4]) then return {'nomessage'} end
-if id <= tonumber(viewed) then return {'kept', partner} end
-redis.call('HSET', KEYS[1], mark, ARGV[2])
-return {'moved', partner}`)
+local moved = {'ok', partner, '0', '0'}
+local marks = {'d' .. side}
+if ARGV[3] == '1' then table.insert(marks, 'v' .. side) end
+for i, mark in ipairs(marks) do
+	if id > tonumber(redis.call('HGET', KEYS[1], mark) or '0') then
+		redis.call('HSET', KEYS[1], mark, ARGV[2])
+		moved[2 + i] = '1'
+	end
+end
+return moved`)
 
-// MarkViewed implements session.Store.
-func (s *Store) MarkViewed(ctx context.Context, sessionID, reader, msgID int64) (int64, bool, error) {
-	reply, err := markViewedScript.Run(ctx, s.rdb, []string{s.keys.session(sessionID)}, reader, msgID).StringSlice()
+// Acknowledge implements session.Store.
+func (s *Store) Acknowledge(ctx context.Context, sessionID, reader, msgID int64, viewed bool) (session.Receipt, error) {
+	reply, err := acknowledgeScript.Run(ctx, s.rdb, []string{s.keys.session(sessionID)}, reader, msgID, boolField(viewed)).StringSlice()
 	if err != nil {
-		return 0, false, fmt.Errorf("redisengine: mark viewed: %w", err)
+		return session.Receipt{}, fmt.Errorf("redisengine: acknowledge: %w", err)
 	}
 	if refusal, ok := refusals[reply[0]]; ok {
-		return 0, false, refusal
+		return session.Receipt{}, refusal
 	}
 	partner, err := strconv.ParseInt(reply[1], 10, 64)
 	if err != nil {
-		return 0, false, fmt.Errorf("redisengine: mark viewed: malformed partner %q", reply[1])
+		return session.Receipt{}, fmt.Errorf("redisengine: acknowledge: malformed partner %q", reply[1])
 	}
-	return partner, reply[0] == "moved", nil
+	return session.Receipt{Partner: partner, Delivered: reply[2] == "1", Viewed: reply[3] == "1"}, nil
 }
 
 // decodeMessage decodes a message of session id's msgs list.
@@ -475,6 +484,8 @@ func parseSession(id int64, m map[string]string) (session.Session, error) {
 		StartedAt: f.time("started"),
 		EndReason: m["reason"],
 		LastMsgID: f.int("last"),
+		Delivered: [2]int64{f.optionalInt("da"), f.optionalInt("db")},
+		Viewed:    [2]int64{f.int("va"), f.int("vb")},
 	}
 	if _, ended := m["ended"]; ended {
 		sess.EndedAt = f.time("ended")

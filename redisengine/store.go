@@ -101,6 +101,14 @@ func (f *hashFields) int(name string) int64 {
 	return n
 }
 
+// optionalInt reads a number that a hash written by an older version may lack: 0 then.
+func (f *hashFields) optionalInt(name string) int64 {
+	if _, ok := f.m[name]; !ok {
+		return 0
+	}
+	return f.int(name)
+}
+
 // time reads Unix milliseconds.
 func (f *hashFields) time(name string) time.Time { return time.UnixMilli(f.int(name)) }
 

@@ -161,8 +161,11 @@ func TestStoreJSSafeIDs(t *testing.T) {
 	if got := send(1, a, "r"); got.Duplicate {
 		t.Errorf("resend of a requestId that left the history = %+v, want a new message", got)
 	}
-	if _, moved, err := s.MarkViewed(ctx, sess, b, base+7); err != nil || !moved {
-		t.Errorf("MarkViewed(%d) = %v, %v, want moved", int64(base+7), moved, err)
+	if r, err := s.Acknowledge(ctx, sess, b, base+7, true); err != nil || !r.Viewed || !r.Delivered {
+		t.Errorf("Acknowledge(%d) = %+v, %v, want both moved", int64(base+7), r, err)
+	}
+	if got, err := s.Session(ctx, sess); err != nil || got.Delivered[1] != base+7 || got.Viewed[1] != base+7 {
+		t.Errorf("watermarks after Acknowledge(%d) = %v, %v, %v, want exactly it", int64(base+7), got.Delivered, got.Viewed, err)
 	}
 }
 

@@ -41,7 +41,6 @@ type memSession struct {
 	Session
 	history  ring
 	requests map[requestKey]int64 // → msgId, for the messages still in history
-	viewed   [2]int64             // read watermark of each member
 }
 
 // MemoryOptions sizes a MemoryStore.
@@ -303,33 +302,32 @@ func (m *MemoryStore) Messages(_ context.Context, sessionID, afterMsgID int64) (
 	return msgs, afterMsgID >= ms.history.dropped, nil
 }
 
-// MarkViewed implements Store.
-func (m *MemoryStore) MarkViewed(_ context.Context, sessionID, reader, msgID int64) (int64, bool, error) {
+// Acknowledge implements Store.
+func (m *MemoryStore) Acknowledge(_ context.Context, sessionID, reader, msgID int64, viewed bool) (Receipt, error) {
 	ms, err := m.session(sessionID)
 	if err != nil {
-		return 0, false, err
+		return Receipt{}, err
 	}
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
-	partner, ok := ms.Partner(reader)
-	if !ok {
-		return 0, false, ErrNotMember
+	side := ms.side(reader)
+	if side < 0 {
+		return Receipt{}, ErrNotMember
 	}
 	if !ms.Live() {
-		return 0, false, ErrEnded
+		return Receipt{}, ErrEnded
 	}
 	if msgID > ms.LastMsgID {
-		return 0, false, ErrNoMessage
+		return Receipt{}, ErrNoMessage
 	}
-	side := 0
-	if ms.Members[1].ID == reader {
-		side = 1
+	r := Receipt{Partner: ms.Members[1-side].ID}
+	if msgID > ms.Delivered[side] {
+		ms.Delivered[side], r.Delivered = msgID, true
 	}
-	if msgID <= ms.viewed[side] {
-		return partner.ID, false, nil
+	if viewed && msgID > ms.Viewed[side] {
+		ms.Viewed[side], r.Viewed = msgID, true
 	}
-	ms.viewed[side] = msgID
-	return partner.ID, true, nil
+	return r, nil
 }
 
 // AppendBacklog implements Store.

@@ -50,7 +50,7 @@ type Accounts interface {
 	Lapsed(ctx context.Context, cutoff time.Time) ([]int64, error)
 }
 
-// Sessions keeps the 1:1 sessions, their bounded message histories and read receipts.
+// Sessions keeps the 1:1 sessions, their bounded message histories and receipt watermarks.
 type Sessions interface {
 	// CreateSession stores a new live session, or NoDataFound if a member no longer exists.
 	CreateSession(ctx context.Context, s Session) error
@@ -72,9 +72,11 @@ type Sessions interface {
 	// Messages returns the session's messages after afterMsgID in order, and whether the
 	// history still reaches back that far.
 	Messages(ctx context.Context, sessionID, afterMsgID int64) ([]Message, bool, error)
-	// MarkViewed moves reader's read watermark in a live session forward to msgID. It returns the
-	// partner and whether the watermark moved.
-	MarkViewed(ctx context.Context, sessionID, reader, msgID int64) (int64, bool, error)
+	// Acknowledge moves reader's delivered watermark in a live session forward to msgID, and with
+	// viewed its read watermark too (viewing implies delivery). A watermark never moves back. It
+	// returns the partner and which watermarks moved; ErrNoMessage if msgID is past the
+	// session's last message.
+	Acknowledge(ctx context.Context, sessionID, reader, msgID int64, viewed bool) (Receipt, error)
 }
 
 // Mailbox routes an account's pushes to the node holding its connection, and keeps them in the

@@ -133,6 +133,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		LeaveRate: rate.Limit(cfg.LeaveRate), LeaveBurst: cfg.LeaveBurst,
 		TypingRate: rate.Limit(cfg.TypingRate), TypingBurst: cfg.TypingBurst,
 		ReportRate: rate.Limit(cfg.ReportRate), ReportBurst: cfg.ReportBurst,
+		ReceiptRate: rate.Limit(cfg.ReceiptRate), ReceiptBurst: cfg.ReceiptBurst,
 		ConnectRate: rate.Limit(cfg.ConnectRate), ConnectBurst: cfg.ConnectBurst, AddressConnections: cfg.AddressConnections,
 		AccountRate: rate.Limit(cfg.AccountRate), AccountBurst: cfg.AccountBurst,
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: measure,
