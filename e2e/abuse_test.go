@@ -407,3 +407,52 @@ func TestPublicReasonsOnly(t *testing.T) {
 		wantNoNote(dan, k)
 	})
 }
+
+// TestSharedAddress: with the default limits, a crowd behind one address (a campus or carrier
+// NAT) all get in at their first click; a script on that address is slowed down to a short,
+// stated wait, after which the same connection gets its account; and a script that ignores
+// the wait is cooled off.
+func TestSharedAddress(t *testing.T) {
+	t.Parallel()
+	s := startServerRaw(t, behindProxy...)
+	const crowd, nat = 60, "203.0.113.200"
+	people := make([]*client, crowd)
+	for i := range people {
+		people[i] = dialFrom(t, s, seedDialect, fmt.Sprint("student ", i), nat)
+	}
+	for i, c := range people {
+		c.send("CRT_ACCOUNT", map[string]any{"nickName": fmt.Sprint("s", i)})
+	}
+	for _, c := range people {
+		wantCode(t, c.waitReply("CRT_ACCOUNT"), 0)
+	}
+
+	// The bucket is empty now: the next one is told how long to wait, briefly, and gets in then.
+	script := dialFrom(t, s, seedDialect, "script", nat)
+	var refused frame
+	for i := 0; ; i++ {
+		r := script.request("CRT_ACCOUNT", map[string]any{"nickName": "bot"})
+		if r.code() == 6 {
+			refused = r
+			break
+		}
+		wantCode(t, r, 0) // a token came back meanwhile: take it on a fresh connection
+		if i == 5 {
+			t.Fatalf("still accepted after %d more accounts from one address at once", crowd+i+1)
+		}
+		script = dialFrom(t, s, seedDialect, "script", nat)
+	}
+	wait, ok := refused.int("retryAfterMs")
+	if !ok || wait <= 0 || wait > 2000 {
+		t.Fatalf("refused CRT_ACCOUNT: %s, want retryAfterMs within 2 s (1/account_rate)", refused)
+	}
+	time.Sleep(time.Duration(wait) * time.Millisecond)
+	wantCode(t, script.request("CRT_ACCOUNT", map[string]any{"nickName": "patient"}), 0)
+
+	// One that ignores retryAfterMs is closed and cooled off after bad_frame_limit refusals.
+	hammer := dialFrom(t, s, seedDialect, "hammer", nat)
+	for i := range 25 {
+		_ = hammer.writeJSON(map[string]any{"cmd": "CRT_ACCOUNT", "nickName": fmt.Sprint("h", i)})
+	}
+	wantKicked(t, hammer)
+}
