@@ -31,6 +31,7 @@ type Options struct {
 	Token      string // the bearer token; Register must not be called without one
 	Service    *session.Service
 	Store      session.Store
+	Reports    session.Reports
 	Queue      match.Queue
 	Moderation moderation.Store
 	Board      metrics.Board

@@ -92,7 +92,7 @@ func (a *api) reports(c echo.Context) error {
 	if status != "" && !slices.Contains([]string{session.ReportOpen, session.ReportAccepted, session.ReportRejected}, status) {
 		return echo.NewHTTPError(http.StatusBadRequest, "status must be open, accepted or rejected")
 	}
-	all, err := a.Store.Reports(c.Request().Context())
+	all, err := a.Reports.Reports(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -113,11 +113,11 @@ func (a *api) report(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	r, err := a.Store.Report(ctx, id)
+	r, err := a.Reports.Report(ctx, id)
 	if err != nil {
 		return httpError(err)
 	}
-	all, err := a.Store.Reports(ctx)
+	all, err := a.Reports.Reports(ctx)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (a *api) resolveReport(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "only an accepted report can lead to a ban")
 	}
 	ctx := c.Request().Context()
-	r, err := a.Store.Report(ctx, id)
+	r, err := a.Reports.Report(ctx, id)
 	if err != nil {
 		return httpError(err)
 	}
@@ -178,7 +178,7 @@ func (a *api) resolveReport(c echo.Context) error {
 			}
 			res.BanID = ban.ID
 		}
-		resolved, err = a.Store.ResolveReport(ctx, id, status, res)
+		resolved, err = a.Reports.ResolveReport(ctx, id, status, res)
 		if errors.Is(err, session.ErrResolved) && res.BanID != 0 {
 			// Another operator decided first: their decision stands, this ban goes.
 			if _, lerr := a.Moderation.LiftBan(ctx, res.BanID, a.Now()); lerr != nil {

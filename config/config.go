@@ -57,6 +57,8 @@ type Config struct {
 	LeaveBurst    int
 	ReportRate    float64
 	ReportBurst   int
+	ReceiptRate   float64 // VIEWED_ACK and DELIVERED_ACK frames together
+	ReceiptBurst  int
 
 	// Limits per client address, on each node.
 	ConnectRate        float64 // new WebSockets per second
@@ -117,6 +119,8 @@ func Default() Config {
 		LeaveBurst:         5,
 		ReportRate:         0.05,
 		ReportBurst:        3,
+		ReceiptRate:        10,
+		ReceiptBurst:       30,
 		ConnectRate:        1,
 		ConnectBurst:       20,
 		AddressConnections: 50,
@@ -191,6 +195,8 @@ func (c Config) Validate() error {
 		{"leave_burst", c.LeaveBurst >= 1, gotValue("must be at least 1", c.LeaveBurst)},
 		{"report_rate", c.ReportRate > 0, gotValue("must be positive", c.ReportRate)},
 		{"report_burst", c.ReportBurst >= 1, gotValue("must be at least 1", c.ReportBurst)},
+		{"receipt_rate", c.ReceiptRate > 0, gotValue("must be positive", c.ReceiptRate)},
+		{"receipt_burst", c.ReceiptBurst >= 1, gotValue("must be at least 1", c.ReceiptBurst)},
 		{"connect_rate", c.ConnectRate > 0, gotValue("must be positive", c.ConnectRate)},
 		{"connect_burst", c.ConnectBurst >= 1, gotValue("must be at least 1", c.ConnectBurst)},
 		{"address_connections", c.AddressConnections >= 1, gotValue("must be at least 1", c.AddressConnections)},

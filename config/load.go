@@ -65,6 +65,8 @@ var settings = []setting{
 	{"leave_burst", func(c *Config) any { return &c.LeaveBurst }, "LEAVE frames allowed in a burst"},
 	{"report_rate", func(c *Config) any { return &c.ReportRate }, "REPORT frames per second per connection"},
 	{"report_burst", func(c *Config) any { return &c.ReportBurst }, "REPORT frames allowed in a burst"},
+	{"receipt_rate", func(c *Config) any { return &c.ReceiptRate }, "VIEWED_ACK and DELIVERED_ACK frames per second per connection, together"},
+	{"receipt_burst", func(c *Config) any { return &c.ReceiptBurst }, "VIEWED_ACK and DELIVERED_ACK frames allowed in a burst"},
 	{"connect_rate", func(c *Config) any { return &c.ConnectRate }, "new WebSockets per second per client address, on each node"},
 	{"connect_burst", func(c *Config) any { return &c.ConnectBurst }, "new WebSockets per client address allowed in a burst"},
 	{"address_connections", func(c *Config) any { return &c.AddressConnections }, "open WebSockets per client address, on each node"},

@@ -204,3 +204,72 @@ func TestViewedAck(t *testing.T) {
 		wantFields(t, a.waitPush("PUSH_VIEWED_ACK"), map[string]any{"msgId": m3, "accountId": b.id})
 	})
 }
+
+// TestDeliveredAck: the delivery receipt is a watermark like the read receipt, a read receipt
+// moves it too (with PUSH_VIEWED_ACK alone), and a reloaded page finds both in RECONNECT.
+func TestDeliveredAck(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s, a, b, sid := chatting(t, d)
+		m1 := a.sayTo(b, sid, "one")
+		m2 := a.sayTo(b, sid, "two")
+		ack := func(c *client, cmd string, msgID int64) frame {
+			t.Helper()
+			return c.request(cmd, map[string]any{"sessionId": sid, "accountId": c.id, "msgId": msgID})
+		}
+		isReceipt := func(f frame) bool {
+			return f.cmd() == d.push("PUSH_DELIVERED_ACK") || f.cmd() == d.push("PUSH_VIEWED_ACK")
+		}
+
+		wantCode(t, ack(b, "DELIVERED_ACK", m2), 0)
+		wantFields(t, a.waitPush("PUSH_DELIVERED_ACK"), map[string]any{"sessionId": sid, "accountId": b.id, "msgId": m2})
+		wantCode(t, ack(b, "DELIVERED_ACK", m1), 0) // older: answered, nothing pushed
+		wantCode(t, ack(b, "DELIVERED_ACK", m2), 0) // the same: likewise
+		a.expectNone("a receipt that moved nothing", quiet, isReceipt)
+
+		// Viewing implies delivery: one PUSH_VIEWED_ACK, and a later DELIVERED_ACK for it is old news.
+		m3 := a.sayTo(b, sid, "three")
+		wantCode(t, ack(b, "VIEWED_ACK", m3), 0)
+		wantFields(t, a.waitPush("PUSH_VIEWED_ACK"), map[string]any{"sessionId": sid, "accountId": b.id, "msgId": m3})
+		wantCode(t, ack(b, "DELIVERED_ACK", m3), 0)
+		a.expectNone("PUSH_DELIVERED_ACK after the message was seen", quiet, isReceipt)
+		b.expectNone("a receipt pushed to the reader", 0, isReceipt)
+
+		// Bob's own message has reached Ann's client, not her eyes.
+		m4 := b.sayTo(a, sid, "four")
+		wantCode(t, ack(a, "DELIVERED_ACK", m4), 0)
+		wantFields(t, b.waitPush("PUSH_DELIVERED_ACK"), map[string]any{"accountId": a.id, "msgId": m4})
+
+		wantCode(t, b.request("DELIVERED_ACK", map[string]any{"sessionId": sid}), 1)
+		wantCode(t, ack(b, "DELIVERED_ACK", m4+1000), 4)
+
+		// A reload: each side's RECONNECT says how far its own messages got.
+		for _, tc := range []struct {
+			c                 *client
+			delivered, viewed int64
+		}{{a, m3, m3}, {b, m4, 0}} {
+			again := dial(t, s, d, tc.c.name+" again")
+			r := again.request("RECONNECT", map[string]any{"accountId": tc.c.id, "token": tc.c.token})
+			wantCode(t, r, 0)
+			wantSessions(t, r, map[int64]map[string]any{sid: {"lastMsgId": m4, "deliveredMsgId": tc.delivered, "viewedMsgId": tc.viewed}})
+		}
+	})
+}
+
+// TestReceiptRateLimit: VIEWED_ACK and DELIVERED_ACK share one bucket per connection.
+func TestReceiptRateLimit(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServerRaw(t, "--receipt-rate", "0.01", "--receipt-burst", "2")
+		a, b := newUser(t, s, d, "Ann"), newUser(t, s, d, "Bob")
+		sid := pair(t, a, b)
+		m := a.sayTo(b, sid, "hi")
+		wantCode(t, b.request("DELIVERED_ACK", map[string]any{"sessionId": sid, "msgId": m}), 0)
+		wantCode(t, b.request("VIEWED_ACK", map[string]any{"sessionId": sid, "msgId": m}), 0)
+		for _, cmd := range []string{"VIEWED_ACK", "DELIVERED_ACK"} {
+			r := b.request(cmd, map[string]any{"sessionId": sid, "msgId": m})
+			wantCode(t, r, 6)
+			if ms, ok := r.int("retryAfterMs"); !ok || ms <= 0 {
+				t.Errorf("%s over the limit: retryAfterMs = %v, want > 0: %s", cmd, r.m["retryAfterMs"], r)
+			}
+		}
+	})
+}

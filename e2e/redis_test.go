@@ -61,6 +61,8 @@ func chatAcross(t *testing.T, a, b *client) int64 {
 	a.say(sid, "typed")
 	b.waitPush("PUSH_DIALOGUE")
 
+	wantCode(t, a.request("DELIVERED_ACK", map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last}), 0)
+	wantFields(t, b.waitPush("PUSH_DELIVERED_ACK"), map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last})
 	wantCode(t, a.request("VIEWED_ACK", map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last}), 0)
 	wantFields(t, b.waitPush("PUSH_VIEWED_ACK"), map[string]any{"sessionId": sid, "accountId": a.id, "msgId": last})
 	return sid

@@ -69,6 +69,7 @@ const (
 	cmdCancelMatch   = "CANCEL_MATCH"
 	cmdDialogue      = "DIALOGUE"
 	cmdViewedAck     = "VIEWED_ACK"
+	cmdDeliveredAck  = "DELIVERED_ACK"
 	cmdPing          = "PING"
 	cmdPong          = "PONG"
 	cmdReconnect     = "RECONNECT"

@@ -75,7 +75,8 @@ type conn struct {
 	leaving   *rate.Limiter
 	typing    *rate.Limiter
 	reporting *rate.Limiter
-	badFrames []time.Time // ring of the times of the last bad frames; made at the first one
+	receipts  *rate.Limiter // VIEWED_ACK and DELIVERED_ACK
+	badFrames []time.Time   // ring of the times of the last bad frames; made at the first one
 	badNext   int
 }
 

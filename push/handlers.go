@@ -194,8 +194,16 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			c.srv.opt.Observer.Sent(sent, sent.Sub(now))
 		}
 		c.answerRequest(ctx, now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
-	case cmdViewedAck:
-		c.answer(ctx, now, cmd, svc.Viewed(ctx, id, r.SessionID, r.MsgID), okReply{})
+	case cmdViewedAck, cmdDeliveredAck:
+		if err := allow(now, take{c.receipts, 1}); err != nil {
+			c.answer(ctx, now, cmd, err, nil)
+			return
+		}
+		acknowledge := svc.Delivered
+		if cmd == cmdViewedAck {
+			acknowledge = svc.Viewed
+		}
+		c.answer(ctx, now, cmd, acknowledge(ctx, id, r.SessionID, r.MsgID), okReply{})
 	case cmdResume:
 		msgs, complete, err := svc.Resume(ctx, id, r.SessionID, r.AfterMsgID)
 		if err == nil {
@@ -281,8 +289,10 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 	reply := reconnectReply{Sessions: make([]sessionSummary, 0, len(sessions))}
 	for _, s := range sessions {
 		partner, _ := s.Partner(a.ID)
+		delivered, viewed := s.Receipts(a.ID)
 		reply.Sessions = append(reply.Sessions, sessionSummary{
 			SessionID: s.ID, PartnerID: partner.ID, PartnerName: partner.Nickname, LastMsgID: s.LastMsgID,
+			DeliveredMsgID: delivered, ViewedMsgID: viewed,
 		})
 	}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdReconnect, reply)); err != nil {
@@ -306,7 +316,7 @@ func checkIDs(cmd string, account int64, r *request) error {
 	switch {
 	case r.SessionID == 0 && cmd != cmdMatch && cmd != cmdCancelMatch && cmd != cmdLogout:
 		return duet.Errorf(duet.ParamErr, "sessionId is required")
-	case r.MsgID == 0 && cmd == cmdViewedAck:
+	case r.MsgID == 0 && (cmd == cmdViewedAck || cmd == cmdDeliveredAck):
 		return duet.Errorf(duet.ParamErr, "msgId is required")
 	case (r.AccountID != 0 && r.AccountID != account) || (r.SenderID != 0 && r.SenderID != account):
 		return duet.Errorf(duet.Unauthorized, "you can only act as your own account")
@@ -316,7 +326,7 @@ func checkIDs(cmd string, account int64, r *request) error {
 
 func known(cmd string) bool {
 	switch cmd {
-	case cmdMatch, cmdCancelMatch, cmdDialogue, cmdViewedAck, cmdResume, cmdLeave, cmdLogout, cmdTyping, cmdReport:
+	case cmdMatch, cmdCancelMatch, cmdDialogue, cmdViewedAck, cmdDeliveredAck, cmdResume, cmdLeave, cmdLogout, cmdTyping, cmdReport:
 		return true
 	}
 	return false
@@ -324,7 +334,7 @@ func known(cmd string) bool {
 
 func isPush(cmd string) bool {
 	switch cmd {
-	case session.CmdPushDialogue, session.CmdPushViewedAck, session.CmdPushSignal, cmdPing:
+	case session.CmdPushDialogue, session.CmdPushViewedAck, session.CmdPushDelivered, session.CmdPushSignal, cmdPing:
 		return true
 	}
 	return false
@@ -441,6 +451,9 @@ type (
 		PartnerID   int64  `json:"partnerId"`
 		PartnerName string `json:"partnerName"`
 		LastMsgID   int64  `json:"lastMsgId"`
+		// How far the reconnecting account's own messages got: the partner's watermarks.
+		DeliveredMsgID int64 `json:"deliveredMsgId"`
+		ViewedMsgID    int64 `json:"viewedMsgId"`
 	}
 	reconnectReply struct {
 		Code     duet.Code        `json:"code"`

@@ -7,14 +7,6 @@ import (
 	"github.com/duetchat/duet/session"
 )
 
-// Mailbox routes an account's pushes to the node holding its connection, and keeps them in the
-// account's backlog while it has none. session.Store implements it.
-type Mailbox interface {
-	AppendBacklog(ctx context.Context, accountID int64, ps ...session.Push) error
-	Claim(ctx context.Context, accountID, node int64) ([]session.Push, error)
-	Release(ctx context.Context, accountID, node int64, pending []session.Push) error
-}
-
 const hubShards = 256
 
 // Hub is this node's registry of connections by account, and the Deliverer of the service: a
@@ -22,7 +14,7 @@ const hubShards = 256
 // delivery to one account never waits for another's.
 type Hub struct {
 	node    int64 // this node's id
-	mailbox Mailbox
+	mailbox session.Mailbox
 	shards  [hubShards]hubShard
 	// all calls a function for every connection of this node, with an account or not; the
 	// Server sets it.
@@ -37,7 +29,7 @@ type hubShard struct {
 var _ session.Deliverer = (*Hub)(nil)
 
 // NewHub returns an empty hub for node, routing through mailbox.
-func NewHub(node int64, mailbox Mailbox) *Hub {
+func NewHub(node int64, mailbox session.Mailbox) *Hub {
 	h := &Hub{node: node, mailbox: mailbox}
 	for i := range h.shards {
 		h.shards[i].conns = make(map[int64]*conn)

@@ -49,6 +49,8 @@ type Options struct {
 	TypingBurst   int
 	ReportRate    rate.Limit
 	ReportBurst   int
+	ReceiptRate   rate.Limit // VIEWED_ACK and DELIVERED_ACK together
+	ReceiptBurst  int
 	// Per client address, on this node.
 	ConnectRate        rate.Limit
 	ConnectBurst       int
@@ -236,6 +238,7 @@ func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, remote netip.Addr
 		c.leaving = rate.NewLimiter(s.opt.LeaveRate, s.opt.LeaveBurst)
 		c.typing = rate.NewLimiter(s.opt.TypingRate, s.opt.TypingBurst)
 		c.reporting = rate.NewLimiter(s.opt.ReportRate, s.opt.ReportBurst)
+		c.receipts = rate.NewLimiter(s.opt.ReceiptRate, s.opt.ReceiptBurst)
 	}
 	ws.SetReadLimit(s.opt.ReadLimit)
 	// A WebSocket-level ping is a sign of life too; it is answered as the protocol requires.

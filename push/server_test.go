@@ -25,7 +25,7 @@ func TestPanicAnswersUnknownErr(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// A service without a store: the first request that needs one panics.
-	svc := session.NewService(nil, match.NewMemoryQueue(match.Rule{}), moderation.NewMemoryStore(10), nil, ids, time.Now, log, session.Options{MaxNickname: 30})
+	svc := session.NewService(session.Engines{Queue: match.NewMemoryQueue(match.Rule{}), Moderation: moderation.NewMemoryStore(10)}, nil, ids, time.Now, log, session.Options{MaxNickname: 30})
 	srv := NewServer(svc, NewHub(1, nil), time.Now, log, Options{
 		PingInterval: time.Second, PresenceTimeout: 3 * time.Second, ReadLimit: 4096, SendQueue: 8,
 		WriteTimeout: time.Second, BadFrameLimit: 5, BadFrameWindow: time.Minute, Hasher: moderation.NewHasher(nil),

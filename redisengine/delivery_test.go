@@ -74,7 +74,7 @@ func startTestNode(t testing.TB, newClient func() redis.UniversalClient, node in
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.svc = session.NewService(n.store, NewQueue(client, "t:", match.Rule{}), NewModeration(client, "t:", 10), n.delivery, ids, time.Now, log,
+	n.svc = session.NewService(session.Engines{Store: n.store, Queue: NewQueue(client, "t:", match.Rule{}), Moderation: NewModeration(client, "t:", 10)}, n.delivery, ids, time.Now, log,
 		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PresenceTimeout: time.Minute, TypingTimeout: time.Second})
 	client.AddHook(n.trips)
 	return n

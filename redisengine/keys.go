@@ -9,7 +9,8 @@
 //	                        node, routed
 //	{prefix}{a:ID}:live     set of the account's live session ids
 //	{prefix}{a:ID}:backlog  list of pushes (JSON session.Push) waiting for the account
-//	{prefix}{s:ID}          session hash: a, an, b, bn, common (JSON), started, ended, reason, last, va, vb, dropped,
+//	{prefix}{s:ID}          session hash: a, an, b, bn, common (JSON), started, ended, reason, last, da, db (delivered
+//	                        watermarks), va, vb (read watermarks), dropped,
 //	                        ra, rb (the node each member's pushes go to, "" while away)
 //	{prefix}{s:ID}:msgs     list of the session's last messages (JSON), oldest first
 //	{prefix}{s:ID}:req      hash "sender:requestId" → msgId, for the messages still in msgs
@@ -32,8 +33,9 @@
 //
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
 // seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
-// after it ends, reports after StoreOptions.ReportRetention, ban keys when their last ban ends, the queue's keys a day after the last write to it, and
-// a node's lease unless the node renews it.
+// after it ends, reports after the retention given to NewReports, ban keys when their last ban
+// ends, the queue's keys a day after the last write to it, and a node's lease unless the node
+// renews it.
 package redisengine
 
 import (

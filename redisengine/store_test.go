@@ -37,12 +37,14 @@ func openClient(tb testing.TB, url string) redis.UniversalClient {
 func TestStore(t *testing.T) {
 	client := storeClient(t)
 	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
+	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(client, t.Name()+":", storetest.Retention) })
 }
 
 func TestStoreCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	client := openClient(t, c.URL())
 	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
+	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(client, t.Name()+":", storetest.Retention) })
 }
 
 // newContractStore returns a store sized for the contract, under a prefix of the test's own, so
@@ -50,7 +52,7 @@ func TestStoreCluster(t *testing.T) {
 func newContractStore(tb testing.TB, client redis.UniversalClient) *Store {
 	return NewStore(client, StoreOptions{
 		Prefix: tb.Name() + ":", HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
-		Retention: storetest.Retention, AccountTTL: time.Hour, ReportRetention: storetest.Retention,
+		Retention: storetest.Retention, AccountTTL: time.Hour,
 	})
 }
 
@@ -159,8 +161,11 @@ func TestStoreJSSafeIDs(t *testing.T) {
 	if got := send(1, a, "r"); got.Duplicate {
 		t.Errorf("resend of a requestId that left the history = %+v, want a new message", got)
 	}
-	if _, moved, err := s.MarkViewed(ctx, sess, b, base+7); err != nil || !moved {
-		t.Errorf("MarkViewed(%d) = %v, %v, want moved", int64(base+7), moved, err)
+	if r, err := s.Acknowledge(ctx, sess, b, base+7, true); err != nil || !r.Viewed || !r.Delivered {
+		t.Errorf("Acknowledge(%d) = %+v, %v, want both moved", int64(base+7), r, err)
+	}
+	if got, err := s.Session(ctx, sess); err != nil || got.Delivered[1] != base+7 || got.Viewed[1] != base+7 {
+		t.Errorf("watermarks after Acknowledge(%d) = %v, %v, %v, want exactly it", int64(base+7), got.Delivered, got.Viewed, err)
 	}
 }
 
@@ -265,7 +270,8 @@ func TestStoreStaleLiveSessions(t *testing.T) {
 func TestStoreKeysExpire(t *testing.T) {
 	client := storeClient(t)
 	const retention = time.Minute
-	s := NewStore(client, StoreOptions{Prefix: "keys:", HistorySize: 5, BacklogSize: 3, Retention: retention, AccountTTL: time.Hour, ReportRetention: time.Hour})
+	s := NewStore(client, StoreOptions{Prefix: "keys:", HistorySize: 5, BacklogSize: 3, Retention: retention, AccountTTL: time.Hour})
+	reports := NewReports(client, "keys:", time.Hour)
 	storePair(t, s, 10, 1, 2)
 	ctx := context.Background()
 	for _, step := range []struct {
@@ -293,7 +299,7 @@ func TestStoreKeysExpire(t *testing.T) {
 			return err
 		}},
 		{"report", func() error {
-			return s.AddReport(ctx, session.Report{ID: 20, SessionID: 11, Reporter: 1, Reported: 3, Category: "spam", CreatedAt: time.Now()})
+			return reports.AddReport(ctx, session.Report{ID: 20, SessionID: 11, Reporter: 1, Reported: 3, Category: "spam", CreatedAt: time.Now()})
 		}},
 	} {
 		if err := step.do(); err != nil {

@@ -11,17 +11,15 @@ import (
 
 // MemoryStore is the Store of a single node.
 type MemoryStore struct {
-	historySize     int
-	backlogSize     int
-	retention       time.Duration
-	reportRetention time.Duration
-	now             func() time.Time
+	historySize int
+	backlogSize int
+	retention   time.Duration
+	now         func() time.Time
 
 	mu       sync.RWMutex // guards the following fields; a session's messages have their own lock
 	accounts map[int64]*memAccount
 	sessions map[int64]*memSession
 	ended    []*memSession // ended sessions in order of ending, dropped after the retention
-	reports  []Report
 }
 
 type memAccount struct {
@@ -43,7 +41,6 @@ type memSession struct {
 	Session
 	history  ring
 	requests map[requestKey]int64 // → msgId, for the messages still in history
-	viewed   [2]int64             // read watermark of each member
 }
 
 // MemoryOptions sizes a MemoryStore.
@@ -51,9 +48,7 @@ type MemoryOptions struct {
 	HistorySize int           // messages kept per session
 	BacklogSize int           // pushes kept per away account
 	Retention   time.Duration // how long an ended session stays readable
-	// ReportRetention is how long reports are kept.
-	ReportRetention time.Duration
-	Now             func() time.Time
+	Now         func() time.Time
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -61,7 +56,7 @@ var _ Store = (*MemoryStore)(nil)
 // NewMemoryStore returns an empty store.
 func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	return &MemoryStore{
-		historySize: o.HistorySize, backlogSize: o.BacklogSize, retention: o.Retention, reportRetention: o.ReportRetention, now: o.Now,
+		historySize: o.HistorySize, backlogSize: o.BacklogSize, retention: o.Retention, now: o.Now,
 		accounts: make(map[int64]*memAccount), sessions: make(map[int64]*memSession),
 	}
 }
@@ -307,33 +302,32 @@ func (m *MemoryStore) Messages(_ context.Context, sessionID, afterMsgID int64) (
 	return msgs, afterMsgID >= ms.history.dropped, nil
 }
 
-// MarkViewed implements Store.
-func (m *MemoryStore) MarkViewed(_ context.Context, sessionID, reader, msgID int64) (int64, bool, error) {
+// Acknowledge implements Store.
+func (m *MemoryStore) Acknowledge(_ context.Context, sessionID, reader, msgID int64, viewed bool) (Receipt, error) {
 	ms, err := m.session(sessionID)
 	if err != nil {
-		return 0, false, err
+		return Receipt{}, err
 	}
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
-	partner, ok := ms.Partner(reader)
-	if !ok {
-		return 0, false, ErrNotMember
+	side := ms.side(reader)
+	if side < 0 {
+		return Receipt{}, ErrNotMember
 	}
 	if !ms.Live() {
-		return 0, false, ErrEnded
+		return Receipt{}, ErrEnded
 	}
 	if msgID > ms.LastMsgID {
-		return 0, false, ErrNoMessage
+		return Receipt{}, ErrNoMessage
 	}
-	side := 0
-	if ms.Members[1].ID == reader {
-		side = 1
+	r := Receipt{Partner: ms.Members[1-side].ID}
+	if msgID > ms.Delivered[side] {
+		ms.Delivered[side], r.Delivered = msgID, true
 	}
-	if msgID <= ms.viewed[side] {
-		return partner.ID, false, nil
+	if viewed && msgID > ms.Viewed[side] {
+		ms.Viewed[side], r.Viewed = msgID, true
 	}
-	ms.viewed[side] = msgID
-	return partner.ID, true, nil
+	return r, nil
 }
 
 // AppendBacklog implements Store.
@@ -380,64 +374,6 @@ func (m *MemoryStore) Release(_ context.Context, accountID, node int64, pending 
 	}
 	m.appendBacklogLocked(a, pending)
 	return nil
-}
-
-// AddReport implements Store.
-func (m *MemoryStore) AddReport(_ context.Context, r Report) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pruneReportsLocked()
-	m.reports = append(m.reports, r)
-	return nil
-}
-
-// pruneReportsLocked drops the reports older than the report retention; they are kept in the
-// order they were added.
-func (m *MemoryStore) pruneReportsLocked() {
-	cutoff := m.now().Add(-m.reportRetention)
-	i := 0
-	for i < len(m.reports) && m.reports[i].CreatedAt.Before(cutoff) {
-		i++
-	}
-	m.reports = slices.Delete(m.reports, 0, i)
-}
-
-// Reports implements Store.
-func (m *MemoryStore) Reports(context.Context) ([]Report, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pruneReportsLocked()
-	reports := slices.Clone(m.reports)
-	slices.Reverse(reports)
-	return reports, nil
-}
-
-// Report implements Store.
-func (m *MemoryStore) Report(_ context.Context, id int64) (Report, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pruneReportsLocked()
-	i := slices.IndexFunc(m.reports, func(r Report) bool { return r.ID == id })
-	if i < 0 {
-		return Report{}, ErrNoReport
-	}
-	return m.reports[i], nil
-}
-
-// ResolveReport implements Store.
-func (m *MemoryStore) ResolveReport(_ context.Context, id int64, status string, res Resolution) (Report, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.pruneReportsLocked()
-	i := slices.IndexFunc(m.reports, func(r Report) bool { return r.ID == id })
-	switch {
-	case i < 0:
-		return Report{}, ErrNoReport
-	case m.reports[i].Status != ReportOpen:
-		return Report{}, ErrResolved
-	}
-	m.reports[i].Status, m.reports[i].Resolution = status, &res
-	return m.reports[i], nil
 }
 
 // ring is a session's bounded history, oldest first. Its buffer grows with the history up to

@@ -11,8 +11,13 @@ import (
 func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(*testing.T) session.Store {
 		return session.NewMemoryStore(session.MemoryOptions{
-			HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
-			Retention: storetest.Retention, ReportRetention: storetest.Retention, Now: time.Now,
+			HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize, Retention: storetest.Retention, Now: time.Now,
 		})
+	})
+}
+
+func TestMemoryReports(t *testing.T) {
+	storetest.RunReports(t, func(*testing.T) session.Reports {
+		return session.NewMemoryReports(storetest.Retention, time.Now)
 	})
 }

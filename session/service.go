@@ -64,10 +64,19 @@ const (
 	closeNormal = 1000
 )
 
+// Engines are where a Service keeps its state: one node's memory, or Redis shared by many.
+type Engines struct {
+	Store      Store
+	Reports    Reports
+	Queue      match.Queue
+	Moderation moderation.Store
+}
+
 // Service carries out the requests of accounts. It is safe for concurrent use; every account's
 // requests arrive in order from its one connection.
 type Service struct {
 	store      Store
+	reports    Reports
 	queue      match.Queue
 	moderation moderation.Store
 	out        Deliverer
@@ -86,12 +95,12 @@ type Service struct {
 type typingKey struct{ session, account int64 }
 
 // NewService returns a Service over its engines.
-func NewService(store Store, queue match.Queue, mod moderation.Store, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
+func NewService(eng Engines, out Deliverer, ids *IDs, now func() time.Time, log *slog.Logger, opt Options) *Service {
 	if opt.Observer == nil {
 		opt.Observer = nobody{}
 	}
 	return &Service{
-		store: store, queue: queue, moderation: mod, out: out, ids: ids, now: now, log: log, opt: opt,
+		store: eng.Store, reports: eng.Reports, queue: eng.Queue, moderation: eng.Moderation, out: out, ids: ids, now: now, log: log, opt: opt,
 		typing: make(map[typingKey]*time.Timer),
 	}
 }
@@ -482,13 +491,24 @@ func (s *Service) sentBefore(ctx context.Context, sessionID, id int64) (int, err
 	return n, err
 }
 
-// Viewed moves the account's read receipt forward and tells the partner.
+// Viewed moves the account's read receipt forward, and its delivery receipt with it, and tells
+// the partner with PUSH_VIEWED_ACK, which stands for both.
 func (s *Service) Viewed(ctx context.Context, id, sessionID, msgID int64) error {
-	partner, moved, err := s.store.MarkViewed(ctx, sessionID, id, msgID)
-	if err != nil || !moved {
+	r, err := s.store.Acknowledge(ctx, sessionID, id, msgID, true)
+	if err != nil || !r.Viewed {
 		return err
 	}
-	s.deliver(ctx, partner, newPush(CmdPushViewedAck, viewedPush{SessionID: sessionID, AccountID: id, MsgID: msgID}))
+	s.deliver(ctx, r.Partner, newPush(CmdPushViewedAck, receiptPush{SessionID: sessionID, AccountID: id, MsgID: msgID}))
+	return nil
+}
+
+// Delivered moves the account's delivery receipt forward and tells the partner.
+func (s *Service) Delivered(ctx context.Context, id, sessionID, msgID int64) error {
+	r, err := s.store.Acknowledge(ctx, sessionID, id, msgID, false)
+	if err != nil || !r.Delivered {
+		return err
+	}
+	s.deliver(ctx, r.Partner, newPush(CmdPushDelivered, receiptPush{SessionID: sessionID, AccountID: id, MsgID: msgID}))
 	return nil
 }
 
@@ -681,7 +701,7 @@ func (s *Service) Report(ctx context.Context, id, sessionID int64, category, not
 	if reported, err := s.store.Account(ctx, partner.ID); err == nil {
 		r.ReportedClient = reported.Client
 	}
-	if err := s.store.AddReport(ctx, r); err != nil {
+	if err := s.reports.AddReport(ctx, r); err != nil {
 		return 0, err
 	}
 	if err := s.queue.Block(ctx, id, partner.ID); err != nil {

@@ -52,7 +52,7 @@ func BenchmarkSend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := session.NewService(store, match.NewMemoryQueue(match.Rule{}), moderation.NewMemoryStore(10), discard{}, ids, time.Now,
+	svc := session.NewService(session.Engines{Store: store, Queue: match.NewMemoryQueue(match.Rule{}), Moderation: moderation.NewMemoryStore(10)}, discard{}, ids, time.Now,
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
 		session.Options{MaxSessions: 3, MaxContent: 2000, MaxNickname: 30, PresenceTimeout: time.Minute, TypingTimeout: time.Second})
 	a, _, _ := svc.CreateAccount(ctx, "a", moderation.Client{})
@@ -118,7 +118,7 @@ func TestSweepWaitsAfterStorageFailure(t *testing.T) {
 	ids, _ := session.NewIDs(3)
 	out := &recorder{}
 	const ping, presence = time.Second, 5 * time.Second
-	svc := session.NewService(store, match.NewMemoryQueue(match.Rule{}), moderation.NewMemoryStore(10), out, ids, clock,
+	svc := session.NewService(session.Engines{Store: store, Queue: match.NewMemoryQueue(match.Rule{}), Moderation: moderation.NewMemoryStore(10)}, out, ids, clock,
 		slog.New(slog.NewTextHandler(io.Discard, nil)),
 		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PingInterval: ping, PresenceTimeout: presence, TypingTimeout: time.Second})
 	a, _, _ := svc.CreateAccount(ctx, "a", moderation.Client{})
@@ -167,7 +167,7 @@ func TestFailedStartRequeues(t *testing.T) {
 	store := &failingStore{MemoryStore: session.NewMemoryStore(session.MemoryOptions{HistorySize: 10, BacklogSize: 10, Retention: time.Minute, Now: time.Now})}
 	queue := match.NewMemoryQueue(match.Rule{})
 	ids, _ := session.NewIDs(4)
-	svc := session.NewService(store, queue, moderation.NewMemoryStore(10), &recorder{}, ids, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)),
+	svc := session.NewService(session.Engines{Store: store, Queue: queue, Moderation: moderation.NewMemoryStore(10)}, &recorder{}, ids, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PingInterval: time.Second, PresenceTimeout: time.Minute, TypingTimeout: time.Second})
 	a, _, _ := svc.CreateAccount(ctx, "a", moderation.Client{})
 	b, _, _ := svc.CreateAccount(ctx, "b", moderation.Client{})

@@ -18,14 +18,21 @@ var (
 	ErrResolved  = duet.Errorf(duet.ParamErr, "this report has already been resolved")
 )
 
-// Store is the shared state of accounts, sessions, messages and backlogs: the engine interface of
-// this package. Every method is atomic. Failures a client caused come back as *duet.Error with
-// their protocol code (NoDataFound, Unauthorized, SessionEnded); any other error means the store
-// failed and the request may be retried.
+// Store is the shared state of a service, one interface per concern: accounts and their
+// presence, sessions and their messages, and the mailbox of pushes. Every method is atomic.
+// Failures a client caused come back as *duet.Error with their protocol code (NoDataFound,
+// Unauthorized, SessionEnded); any other error means the store failed and the request may be
+// retried. Reports, which outlive sessions and accounts, are kept apart (Reports).
 type Store interface {
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
+	Accounts
+	Sessions
+	Mailbox
+}
 
+// Accounts keeps the anonymous accounts and when each was last seen.
+type Accounts interface {
 	CreateAccount(ctx context.Context, a Account) error
 	// Account returns the account, or NoDataFound.
 	Account(ctx context.Context, id int64) (Account, error)
@@ -41,7 +48,10 @@ type Store interface {
 	SetAway(ctx context.Context, id int64, away bool) (bool, error)
 	// Lapsed returns the accounts last seen before cutoff.
 	Lapsed(ctx context.Context, cutoff time.Time) ([]int64, error)
+}
 
+// Sessions keeps the 1:1 sessions, their bounded message histories and receipt watermarks.
+type Sessions interface {
 	// CreateSession stores a new live session, or NoDataFound if a member no longer exists.
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns a live session or one ended within the history retention, or NoDataFound.
@@ -62,10 +72,16 @@ type Store interface {
 	// Messages returns the session's messages after afterMsgID in order, and whether the
 	// history still reaches back that far.
 	Messages(ctx context.Context, sessionID, afterMsgID int64) ([]Message, bool, error)
-	// MarkViewed moves reader's read watermark in a live session forward to msgID. It returns the
-	// partner and whether the watermark moved.
-	MarkViewed(ctx context.Context, sessionID, reader, msgID int64) (int64, bool, error)
+	// Acknowledge moves reader's delivered watermark in a live session forward to msgID, and with
+	// viewed its read watermark too (viewing implies delivery). A watermark never moves back. It
+	// returns the partner and which watermarks moved; ErrNoMessage if msgID is past the
+	// session's last message.
+	Acknowledge(ctx context.Context, sessionID, reader, msgID int64, viewed bool) (Receipt, error)
+}
 
+// Mailbox routes an account's pushes to the node holding its connection, and keeps them in the
+// account's backlog while it has none.
+type Mailbox interface {
 	// AppendBacklog keeps pushes, in order, for an account that is away; the oldest go first
 	// when the backlog is full. Pushes for an account that does not exist are dropped.
 	AppendBacklog(ctx context.Context, accountID int64, ps ...Push) error
@@ -75,7 +91,10 @@ type Store interface {
 	// Release stops routing the account's pushes to node, unless another node has claimed the
 	// account since, and keeps pending at the end of its backlog.
 	Release(ctx context.Context, accountID, node int64, pending []Push) error
+}
 
+// Reports keeps the reports people file, with their evidence, for the report retention.
+type Reports interface {
 	// AddReport keeps a report for the report retention.
 	AddReport(ctx context.Context, r Report) error
 	// Reports returns the reports kept, the newest first.

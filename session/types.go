@@ -44,6 +44,11 @@ type Session struct {
 	EndedAt         time.Time // zero while the session is live
 	EndReason       string
 	LastMsgID       int64
+	// Delivered and Viewed are the receipt watermarks of Members[0] and Members[1]: every
+	// message up to that msgId reached the member's client, or was seen there. Viewing implies
+	// delivery, so Delivered[i] >= Viewed[i].
+	Delivered [2]int64
+	Viewed    [2]int64
 }
 
 // Live reports whether the session has not ended.
@@ -51,13 +56,38 @@ func (s Session) Live() bool { return s.EndedAt.IsZero() }
 
 // Partner returns the member that is not accountID, and whether accountID is a member at all.
 func (s Session) Partner(accountID int64) (Member, bool) {
+	i := s.side(accountID)
+	if i < 0 {
+		return Member{}, false
+	}
+	return s.Members[1-i], true
+}
+
+// side is the index in Members of accountID, or -1 if it is not a member.
+func (s Session) side(accountID int64) int {
 	switch accountID {
 	case s.Members[0].ID:
-		return s.Members[1], true
+		return 0
 	case s.Members[1].ID:
-		return s.Members[0], true
+		return 1
 	}
-	return Member{}, false
+	return -1
+}
+
+// Receipts returns how far accountID's messages got: the delivered and viewed watermarks of
+// its partner (0, 0 if it is not a member).
+func (s Session) Receipts(accountID int64) (delivered, viewed int64) {
+	if i := s.side(accountID); i >= 0 {
+		return s.Delivered[1-i], s.Viewed[1-i]
+	}
+	return 0, 0
+}
+
+// Receipt is the outcome of a receipt: the partner to tell, and which watermarks moved.
+type Receipt struct {
+	Partner   int64
+	Delivered bool
+	Viewed    bool
 }
 
 // Message is one DIALOGUE as stored in a session's history.
@@ -129,6 +159,7 @@ const (
 const (
 	CmdPushDialogue  = "PUSH_DIALOGUE"
 	CmdPushViewedAck = "PUSH_VIEWED_ACK"
+	CmdPushDelivered = "PUSH_DELIVERED_ACK"
 	CmdPushSignal    = "PUSH_SIGNAL"
 )
 
@@ -169,7 +200,8 @@ func DialoguePush(m Message) Push {
 	})
 }
 
-type viewedPush struct {
+// receiptPush is the body of PUSH_VIEWED_ACK and PUSH_DELIVERED_ACK; AccountID is the reader.
+type receiptPush struct {
 	SessionID int64 `json:"sessionId"`
 	AccountID int64 `json:"accountId"`
 	MsgID     int64 `json:"msgId"`

@@ -19,12 +19,10 @@ import (
 
 // engines are where a node keeps its shared state, and how its pushes reach other nodes.
 type engines struct {
-	nodeID     int64
-	store      session.Store
-	queue      match.Queue
-	moderation moderation.Store
-	board      metrics.Board
-	secret     []byte // the key of client address hashes
+	session.Engines
+	nodeID int64
+	board  metrics.Board
+	secret []byte // the key of client address hashes
 	// deliverer returns how pushes leave this node, given its hub of local connections. It is
 	// ready to receive before it returns.
 	deliverer func(ctx context.Context, hub *push.Hub) (session.Deliverer, error)
@@ -45,20 +43,22 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 		return openRedis(ctx, cfg, rule, log)
 	default:
 		store := session.NewMemoryStore(session.MemoryOptions{
-			HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention,
-			ReportRetention: cfg.ReportRetention, Now: time.Now,
+			HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention, Now: time.Now,
 		})
 		secret := []byte(cfg.AddressSecret)
 		if len(secret) == 0 {
 			secret = []byte(rand.Text())
 		}
 		return &engines{
-			nodeID:     0, // the only node
-			store:      store,
-			queue:      match.NewMemoryQueue(rule),
-			moderation: moderation.NewMemoryStore(cfg.AuditSize),
-			board:      metrics.NewMemoryBoard(),
-			secret:     secret,
+			Engines: session.Engines{
+				Store:      store,
+				Reports:    session.NewMemoryReports(cfg.ReportRetention, time.Now),
+				Queue:      match.NewMemoryQueue(rule),
+				Moderation: moderation.NewMemoryStore(cfg.AuditSize),
+			},
+			nodeID: 0, // the only node
+			board:  metrics.NewMemoryBoard(),
+			secret: secret,
 			deliverer: func(_ context.Context, hub *push.Hub) (session.Deliverer, error) {
 				return hub, nil
 			},
@@ -86,16 +86,19 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 	}
 	store := redisengine.NewStore(client, redisengine.StoreOptions{
 		Prefix: cfg.RedisPrefix, Node: lease.ID(), HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize,
-		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3, ReportRetention: cfg.ReportRetention,
+		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3,
 	})
 	var delivery *redisengine.Delivery
 	return &engines{
-		nodeID:     lease.ID(),
-		store:      store,
-		queue:      redisengine.NewQueue(client, cfg.RedisPrefix, rule),
-		moderation: redisengine.NewModeration(client, cfg.RedisPrefix, cfg.AuditSize),
-		board:      redisengine.NewBoard(client, cfg.RedisPrefix),
-		secret:     secret,
+		Engines: session.Engines{
+			Store:      store,
+			Reports:    redisengine.NewReports(client, cfg.RedisPrefix, cfg.ReportRetention),
+			Queue:      redisengine.NewQueue(client, cfg.RedisPrefix, rule),
+			Moderation: redisengine.NewModeration(client, cfg.RedisPrefix, cfg.AuditSize),
+		},
+		nodeID: lease.ID(),
+		board:  redisengine.NewBoard(client, cfg.RedisPrefix),
+		secret: secret,
 		deliverer: func(ctx context.Context, hub *push.Hub) (session.Deliverer, error) {
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, log)
 			return delivery, delivery.Subscribe(ctx)

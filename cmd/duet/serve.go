@@ -106,7 +106,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	if err != nil {
 		return nil, err
 	}
-	hub := push.NewHub(eng.nodeID, eng.store)
+	hub := push.NewHub(eng.nodeID, eng.Store)
 	out, err := eng.deliverer(ctx, hub)
 	if err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		return nil, err
 	}
 	measure := metrics.New()
-	svc := session.NewService(eng.store, eng.queue, eng.moderation, out, ids, now, log, session.Options{
+	svc := session.NewService(eng.Engines, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
 		Cooloff: cfg.Cooloff, Observer: measure, Filter: content,
@@ -133,6 +133,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		LeaveRate: rate.Limit(cfg.LeaveRate), LeaveBurst: cfg.LeaveBurst,
 		TypingRate: rate.Limit(cfg.TypingRate), TypingBurst: cfg.TypingBurst,
 		ReportRate: rate.Limit(cfg.ReportRate), ReportBurst: cfg.ReportBurst,
+		ReceiptRate: rate.Limit(cfg.ReceiptRate), ReceiptBurst: cfg.ReceiptBurst,
 		ConnectRate: rate.Limit(cfg.ConnectRate), ConnectBurst: cfg.ConnectBurst, AddressConnections: cfg.AddressConnections,
 		AccountRate: rate.Limit(cfg.AccountRate), AccountBurst: cfg.AccountBurst,
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: measure,
@@ -151,7 +152,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	if cfg.AdminToken != "" {
 		admin.Register(app, admin.Options{
-			Token: cfg.AdminToken, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.moderation, Board: eng.board,
+			Token: cfg.AdminToken, Service: svc, Store: eng.Store, Reports: eng.Reports, Queue: eng.Queue, Moderation: eng.Moderation, Board: eng.board,
 			Metrics: measure.Handler(), Now: now, Log: log,
 		})
 	}
@@ -207,12 +208,12 @@ func gauges(eng *engines, pushSrv *push.Server, hub *push.Hub) []prometheus.Coll
 			func() float64 { return float64(hub.Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_waiting", Help: "Accounts waiting for a partner, in the whole service."},
 			read(func(ctx context.Context) (int, error) {
-				ws, err := eng.queue.Waiting(ctx)
+				ws, err := eng.Queue.Waiting(ctx)
 				return len(ws), err
 			})),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_live_sessions", Help: "Live sessions, in the whole service."},
 			read(func(ctx context.Context) (int, error) {
-				_, n, err := eng.store.AllLive(ctx, 0)
+				_, n, err := eng.Store.AllLive(ctx, 0)
 				return n, err
 			})),
 	}
@@ -224,7 +225,7 @@ func countOnline(ctx context.Context, eng *engines, now time.Time) (web.OnlineCo
 	if err != nil {
 		return web.OnlineCount{}, err
 	}
-	waiting, err := eng.queue.Waiting(ctx)
+	waiting, err := eng.Queue.Waiting(ctx)
 	if err != nil {
 		return web.OnlineCount{}, err
 	}

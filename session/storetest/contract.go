@@ -1,5 +1,5 @@
-// Package storetest is the contract every session.Store engine must meet, as a test suite that
-// each engine's tests run against a fresh store.
+// Package storetest is the contract every session.Store and session.Reports engine must meet, as
+// test suites that each engine's tests run against a fresh store.
 package storetest
 
 import (
@@ -23,9 +23,9 @@ const (
 	Retention   = 300 * time.Millisecond
 )
 
-// Run runs the contract against stores made by newStore, each holding HistorySize messages per
-// session and BacklogSize pushes per account, and keeping ended sessions and reports for
-// Retention.
+// Run runs the contract of session.Store against stores made by newStore, each holding
+// HistorySize messages per session and BacklogSize pushes per account, and keeping ended
+// sessions for Retention.
 func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 	tests := []struct {
 		name string
@@ -41,16 +41,21 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"MessageErrors", messageErrors},
 		{"History", history},
 		{"ConcurrentSenders", concurrentSenders},
-		{"Viewed", viewed},
+		{"Receipts", receipts},
 		{"Backlog", backlog},
 		{"ClaimRelease", claimRelease},
 		{"Retention", retention},
-		{"Reports", reports},
-		{"ReportRetention", reportRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
 	}
+}
+
+// RunReports runs the contract of session.Reports against stores made by newReports, each
+// keeping reports for Retention.
+func RunReports(t *testing.T, newReports func(t *testing.T) session.Reports) {
+	t.Run("Reports", func(t *testing.T) { reports(t, newReports(t)) })
+	t.Run("ReportRetention", func(t *testing.T) { reportRetention(t, newReports(t)) })
 }
 
 var ctx = context.Background()
@@ -291,32 +296,52 @@ func concurrentSenders(t *testing.T, s session.Store) {
 	}
 }
 
-func viewed(t *testing.T, s session.Store) {
+// receipts moves the delivered and read watermarks: each only forward, viewing moves both, and
+// the session carries them for a member who comes back.
+func receipts(t *testing.T, s session.Store) {
 	pair(t, s, 10, 1, 2)
-	for i := int64(1); i <= 3; i++ {
+	for i := int64(1); i <= 4; i++ {
 		appendMsg(t, s, session.Message{ID: i, SessionID: 10, SenderID: 1, Content: "x"})
 	}
 	for _, step := range []struct {
-		reader, msgID, partner int64
-		moved                  bool
-		code                   duet.Code
+		reader, msgID   int64
+		viewed          bool
+		want            session.Receipt
+		code            duet.Code
+		delivered, seen [2]int64 // the watermarks afterwards
 	}{
-		{2, 2, 1, true, duet.OK},
-		{2, 1, 1, false, duet.OK},
-		{2, 2, 1, false, duet.OK},
-		{1, 1, 2, true, duet.OK}, // each member has a watermark of its own
-		{2, 4, 0, false, duet.NoDataFound},
-		{3, 1, 0, false, duet.Unauthorized},
+		{2, 2, false, session.Receipt{Partner: 1, Delivered: true}, duet.OK, [2]int64{0, 2}, [2]int64{0, 0}},
+		{2, 1, false, session.Receipt{Partner: 1}, duet.OK, [2]int64{0, 2}, [2]int64{0, 0}},
+		{2, 2, false, session.Receipt{Partner: 1}, duet.OK, [2]int64{0, 2}, [2]int64{0, 0}},
+		{2, 1, true, session.Receipt{Partner: 1, Viewed: true}, duet.OK, [2]int64{0, 2}, [2]int64{0, 1}}, // delivered stays ahead
+		{2, 3, true, session.Receipt{Partner: 1, Delivered: true, Viewed: true}, duet.OK, [2]int64{0, 3}, [2]int64{0, 3}},
+		{2, 3, true, session.Receipt{Partner: 1}, duet.OK, [2]int64{0, 3}, [2]int64{0, 3}},
+		{2, 2, false, session.Receipt{Partner: 1}, duet.OK, [2]int64{0, 3}, [2]int64{0, 3}},
+		{1, 1, true, session.Receipt{Partner: 2, Delivered: true, Viewed: true}, duet.OK, [2]int64{1, 3}, [2]int64{1, 3}}, // each member has its own
+		{2, 5, false, session.Receipt{}, duet.NoDataFound, [2]int64{1, 3}, [2]int64{1, 3}},
+		{2, 5, true, session.Receipt{}, duet.NoDataFound, [2]int64{1, 3}, [2]int64{1, 3}},
+		{3, 1, false, session.Receipt{}, duet.Unauthorized, [2]int64{1, 3}, [2]int64{1, 3}},
 	} {
-		partner, moved, err := s.MarkViewed(ctx, 10, step.reader, step.msgID)
-		wantCode(t, fmt.Sprintf("MarkViewed(%d, %d)", step.reader, step.msgID), err, step.code)
-		if err == nil && (partner != step.partner || moved != step.moved) {
-			t.Errorf("MarkViewed(%d, %d) = %d, %v, want %d, %v", step.reader, step.msgID, partner, moved, step.partner, step.moved)
+		what := fmt.Sprintf("Acknowledge(reader %d, msg %d, viewed %v)", step.reader, step.msgID, step.viewed)
+		got, err := s.Acknowledge(ctx, 10, step.reader, step.msgID, step.viewed)
+		wantCode(t, what, err, step.code)
+		if err == nil && got != step.want {
+			t.Errorf("%s = %+v, want %+v", what, got, step.want)
+		}
+		sess, err := s.Session(ctx, 10)
+		if err != nil || sess.Delivered != step.delivered || sess.Viewed != step.seen {
+			t.Errorf("after %s: delivered %v, viewed %v (%v), want %v, %v", what, sess.Delivered, sess.Viewed, err, step.delivered, step.seen)
 		}
 	}
+	if live, err := s.LiveSessions(ctx, 1); err != nil || len(live) != 1 || live[0].Delivered != [2]int64{1, 3} || live[0].Viewed != [2]int64{1, 3} {
+		t.Errorf("LiveSessions(1) = %+v, %v, want the watermarks", live, err)
+	}
+	if delivered, viewed := (session.Session{Members: [2]session.Member{{ID: 1}, {ID: 2}}, Delivered: [2]int64{1, 3}, Viewed: [2]int64{1, 2}}).Receipts(1); delivered != 3 || viewed != 2 {
+		t.Errorf("Receipts(1) = %d, %d, want the partner's 3, 2", delivered, viewed)
+	}
 	s.EndSession(ctx, 10, session.ReasonLeft, time.Now())
-	_, _, err := s.MarkViewed(ctx, 10, 2, 3)
-	wantCode(t, "MarkViewed in an ended session", err, duet.SessionEnded)
+	_, err := s.Acknowledge(ctx, 10, 2, 4, false)
+	wantCode(t, "Acknowledge in an ended session", err, duet.SessionEnded)
 }
 
 func pushN(n int) session.Push {
@@ -437,7 +462,7 @@ func sameReport(t *testing.T, what string, got, want session.Report) {
 	}
 }
 
-func reports(t *testing.T, s session.Store) {
+func reports(t *testing.T, s session.Reports) {
 	now := time.Now()
 	var want []session.Report
 	for i := range int64(3) {
@@ -480,7 +505,7 @@ func reports(t *testing.T, s session.Store) {
 	wantCode(t, "ResolveReport(unknown)", err, duet.NoDataFound)
 }
 
-func reportRetention(t *testing.T, s session.Store) {
+func reportRetention(t *testing.T, s session.Reports) {
 	if err := s.AddReport(ctx, report(1, time.Now())); err != nil {
 		t.Fatal(err)
 	}
