@@ -345,3 +345,51 @@ func TestRedisAdminAcrossNodes(t *testing.T) {
 		t.Errorf("audit log read through the other node: %d entries, want 5 (broadcast, pause, resume, end, ban)", len(entries))
 	}
 }
+
+// TestRedisEpoch: nodes on one Redis name one epoch, which outlives a node's restart; once
+// Redis is emptied every node names a new one within a ping interval or so, and a RECONNECT
+// of an account lost with it says so.
+func TestRedisEpoch(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	nodes := startNodes(t, 2, r.URL())
+	epochOf := func(s *server, name string) string {
+		t.Helper()
+		e := dial(t, s, seedDialect, name).createAccount(name).str("epoch")
+		if e == "" {
+			t.Fatalf("%s: CRT_ACCOUNT reply has no epoch", name)
+		}
+		return e
+	}
+	ann := newUser(t, nodes[0], seedDialect, "Ann")
+	epoch := epochOf(nodes[0], "Bob")
+	if got := epochOf(nodes[1], "Cid"); got != epoch {
+		t.Fatalf("two nodes on one Redis: epochs %q and %q, want one", epoch, got)
+	}
+	nodes[1].stop()
+	nodes[1] = startNodes(t, 1, r.URL())[0]
+	if got := epochOf(nodes[1], "Dan"); got != epoch {
+		t.Fatalf("a restarted node: epoch %q, want the service's %q", got, epoch)
+	}
+
+	if reply, err := r.Command("FLUSHALL"); err != nil || reply != "+OK" {
+		t.Fatalf("FLUSHALL: %q, %v", reply, err)
+	}
+	var fresh string
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(nodePing / 2) {
+		if fresh = epochOf(nodes[0], "Eve"); fresh != epoch {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("epoch still %q %v after FLUSHALL", epoch, waitTimeout)
+		}
+	}
+	for deadline := time.Now().Add(waitTimeout); epochOf(nodes[1], "Fay") != fresh; time.Sleep(nodePing / 2) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second node does not name the new epoch %q within %v", fresh, waitTimeout)
+		}
+	}
+	reply := dial(t, nodes[1], seedDialect, "Ann again").request("RECONNECT", map[string]any{"accountId": ann.id, "token": ann.token})
+	wantCode(t, reply, 4)
+	wantFields(t, reply, map[string]any{"epoch": fresh})
+}

@@ -279,3 +279,34 @@ func TestReportCategories(t *testing.T) {
 		})
 	}
 }
+
+// TestEpoch: CRT_ACCOUNT and RECONNECT name the epoch of the service's state, which survives a
+// reconnect; a server that starts afresh (memory engine: a restart; redis engine in this
+// suite: a Redis of its own) names another, in the code-4 RECONNECT reply too.
+func TestEpoch(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServer(t)
+		a := dial(t, s, d, "Ann")
+		epoch := a.createAccount("Ann").str("epoch")
+		if epoch == "" {
+			t.Fatalf("CRT_ACCOUNT reply has no epoch")
+		}
+		again := dial(t, s, d, "Ann again")
+		r := again.request("RECONNECT", map[string]any{"accountId": a.id, "token": a.token})
+		wantCode(t, r, 0)
+		wantFields(t, r, map[string]any{"epoch": epoch})
+		wrong := dial(t, s, d, "wrong token").request("RECONNECT", map[string]any{"accountId": a.id, "token": a.token + "x"})
+		wantCode(t, wrong, 4)
+		wantFields(t, wrong, map[string]any{"epoch": epoch})
+
+		s.stop()
+		restarted := startServer(t)
+		r = dial(t, restarted, d, "Ann after the restart").request("RECONNECT", map[string]any{"accountId": a.id, "token": a.token})
+		wantCode(t, r, 4)
+		fresh := r.str("epoch")
+		if fresh == "" || fresh == epoch {
+			t.Errorf("RECONNECT after a restart: epoch %q, want a new one (was %q): %s", fresh, epoch, r)
+		}
+		wantFields(t, dial(t, restarted, d, "Bob").createAccount("Bob"), map[string]any{"epoch": fresh})
+	})
+}

@@ -263,7 +263,7 @@ func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
 		c.answer(ctx, now, cmdCreateAccount, err, nil)
 		return
 	}
-	reply := createAccountReply{NickName: a.Nickname, AccountID: a.ID, Token: token}
+	reply := createAccountReply{NickName: a.Nickname, AccountID: a.ID, Token: token, Epoch: c.srv.svc.Epoch()}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdCreateAccount, reply)); err != nil {
 		c.answer(ctx, now, cmdCreateAccount, err, nil)
 		return
@@ -282,11 +282,19 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 	}
 	svc := c.srv.svc
 	a, sessions, err := svc.Authenticate(ctx, r.AccountID, r.Token, c.client)
+	if duet.ErrorCode(err) == duet.NoDataFound {
+		// The epoch tells the client whether the account is gone because the service lost its
+		// state, rather than because the client was away too long.
+		c.srv.opt.Observer.Replied(cmdReconnect, duet.NoDataFound)
+		body := errorBody(err, "")
+		c.reply(replyFrame(cmdReconnect, goneReply{errorReply: body, Epoch: svc.Epoch()}))
+		return
+	}
 	if err != nil {
 		c.answer(ctx, now, cmdReconnect, err, nil)
 		return
 	}
-	reply := reconnectReply{Sessions: make([]sessionSummary, 0, len(sessions))}
+	reply := reconnectReply{Sessions: make([]sessionSummary, 0, len(sessions)), Epoch: svc.Epoch()}
 	for _, s := range sessions {
 		partner, _ := s.Partner(a.ID)
 		delivered, viewed := s.Receipts(a.ID)
@@ -423,6 +431,7 @@ type (
 		NickName  string    `json:"nickName"`
 		AccountID int64     `json:"accountId"`
 		Token     string    `json:"token"`
+		Epoch     string    `json:"epoch"`
 	}
 	matchReply struct {
 		Code            duet.Code `json:"code"`
@@ -458,5 +467,11 @@ type (
 	reconnectReply struct {
 		Code     duet.Code        `json:"code"`
 		Sessions []sessionSummary `json:"sessions"`
+		Epoch    string           `json:"epoch"`
+	}
+	// goneReply is RECONNECT's code 4: the account is gone, in this epoch.
+	goneReply struct {
+		errorReply
+		Epoch string `json:"epoch"`
 	}
 )

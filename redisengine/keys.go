@@ -28,8 +28,10 @@
 //	{prefix}{n:ID}          the lease of node id ID (a random token)
 //	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
 //	{prefix}{broadcast}     the sharded pub/sub channel on which every node hears broadcasts
-//	{prefix}{secret}        the key of client address hashes, when not configured: the one key
-//	                        without expiry, as every address ban depends on it
+//	{prefix}{secret}        the key of client address hashes, when not configured: without
+//	                        expiry, as every address ban depends on it
+//	{prefix}{epoch}         the name of this incarnation of the state (Epoch): without expiry, so
+//	                        that it is gone only when everything else is
 //
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
 // seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
@@ -75,6 +77,7 @@ func (k keyspace) audit() string            { return k.prefix + "{audit}" }
 func (k keyspace) settings() string         { return k.prefix + "{settings}" }
 func (k keyspace) broadcast() string        { return k.prefix + "{broadcast}" }
 func (k keyspace) secret() string           { return k.prefix + "{secret}" }
+func (k keyspace) epoch() string            { return k.prefix + "{epoch}" }
 func (k keyspace) board() string            { return k.prefix + "{board}" }
 func (k keyspace) live() string             { return k.prefix + "{live}" }
 func (k keyspace) presence() string         { return k.prefix + "{presence}" }

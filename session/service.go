@@ -70,6 +70,7 @@ type Engines struct {
 	Reports    Reports
 	Queue      match.Queue
 	Moderation moderation.Store
+	Epoch      Epoch
 }
 
 // Service carries out the requests of accounts. It is safe for concurrent use; every account's
@@ -79,6 +80,7 @@ type Service struct {
 	reports    Reports
 	queue      match.Queue
 	moderation moderation.Store
+	epoch      Epoch
 	out        Deliverer
 	ids        *IDs
 	now        func() time.Time
@@ -100,10 +102,13 @@ func NewService(eng Engines, out Deliverer, ids *IDs, now func() time.Time, log 
 		opt.Observer = nobody{}
 	}
 	return &Service{
-		store: eng.Store, reports: eng.Reports, queue: eng.Queue, moderation: eng.Moderation, out: out, ids: ids, now: now, log: log, opt: opt,
+		store: eng.Store, reports: eng.Reports, queue: eng.Queue, moderation: eng.Moderation, epoch: eng.Epoch, out: out, ids: ids, now: now, log: log, opt: opt,
 		typing: make(map[typingKey]*time.Timer),
 	}
 }
+
+// Epoch is the current incarnation of the service's state (see Epoch).
+func (s *Service) Epoch() string { return s.epoch.Current() }
 
 // Ready reports whether the engines answer.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }

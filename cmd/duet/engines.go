@@ -55,6 +55,7 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 				Reports:    session.NewMemoryReports(cfg.ReportRetention, time.Now),
 				Queue:      match.NewMemoryQueue(rule),
 				Moderation: moderation.NewMemoryStore(cfg.AuditSize),
+				Epoch:      session.FixedEpoch(session.NewEpochName()),
 			},
 			nodeID: 0, // the only node
 			board:  metrics.NewMemoryBoard(),
@@ -84,6 +85,10 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 			return nil, errors.Join(err, lease.Release(ctx), client.Close())
 		}
 	}
+	epoch, err := redisengine.OpenEpoch(ctx, client, cfg.RedisPrefix, log)
+	if err != nil {
+		return nil, errors.Join(err, lease.Release(ctx), client.Close())
+	}
 	store := redisengine.NewStore(client, redisengine.StoreOptions{
 		Prefix: cfg.RedisPrefix, Node: lease.ID(), HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize,
 		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3,
@@ -95,6 +100,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 			Reports:    redisengine.NewReports(client, cfg.RedisPrefix, cfg.ReportRetention),
 			Queue:      redisengine.NewQueue(client, cfg.RedisPrefix, rule),
 			Moderation: redisengine.NewModeration(client, cfg.RedisPrefix, cfg.AuditSize),
+			Epoch:      epoch,
 		},
 		nodeID: lease.ID(),
 		board:  redisengine.NewBoard(client, cfg.RedisPrefix),
@@ -103,7 +109,10 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, log)
 			return delivery, delivery.Subscribe(ctx)
 		},
-		loops: []func(context.Context){lease.Run, func(ctx context.Context) { delivery.Run(ctx) }},
+		loops: []func(context.Context){
+			lease.Run, func(ctx context.Context) { delivery.Run(ctx) },
+			func(ctx context.Context) { epoch.Run(ctx, cfg.PingInterval) },
+		},
 		close: func(ctx context.Context) error {
 			return errors.Join(lease.Release(ctx), client.Close())
 		},

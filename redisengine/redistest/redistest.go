@@ -133,6 +133,10 @@ func (s *Server) Restart(t testing.TB) {
 	}
 }
 
+// Command sends one command to the server, as a test that plays an operator does (FLUSHALL),
+// and returns its reply's text.
+func (s *Server) Command(args ...string) (string, error) { return command(s.Addr, args...) }
+
 // Cluster is a running Redis Cluster of three masters without replicas.
 type Cluster struct {
 	Addrs []string
