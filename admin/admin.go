@@ -111,22 +111,27 @@ func (a *api) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// change carries out a call that changes something: it checks who makes it and why, runs do,
-// and writes the audit entry when do succeeded.
-func (a *api) change(c echo.Context, action, target, reason string, do func() error) error {
+// change carries out a call that changes something, described by entry's action, target,
+// reason and optional private note: it checks who makes it and why, trimming the reason and the
+// note in entry (do reads them from there), runs do, and writes the audit entry when do
+// succeeded.
+func (a *api) change(c echo.Context, entry *moderation.Entry, do func() error) error {
 	operator := strings.TrimSpace(c.Request().Header.Get(OperatorHeader))
 	if n := utf8.RuneCountInString(operator); n == 0 || n > maxOperatorLen {
 		return echo.NewHTTPError(http.StatusBadRequest, "the "+OperatorHeader+" header must name you, in 1 to 60 characters")
 	}
-	reason = strings.TrimSpace(reason)
-	if n := utf8.RuneCountInString(reason); n == 0 || n > maxReasonLen {
+	entry.Reason, entry.Note = strings.TrimSpace(entry.Reason), strings.TrimSpace(entry.Note)
+	if n := utf8.RuneCountInString(entry.Reason); n == 0 || n > maxReasonLen {
 		return echo.NewHTTPError(http.StatusBadRequest, "reason must be 1 to 500 characters")
+	}
+	if utf8.RuneCountInString(entry.Note) > maxReasonLen {
+		return echo.NewHTTPError(http.StatusBadRequest, "note must be at most 500 characters")
 	}
 	if err := do(); err != nil {
 		return httpError(err)
 	}
-	entry := moderation.Entry{At: a.Now(), Operator: operator, Address: c.RealIP(), Action: action, Target: target, Reason: reason}
-	if err := a.Moderation.AddAudit(c.Request().Context(), entry); err != nil {
+	entry.At, entry.Operator, entry.Address = a.Now(), operator, c.RealIP()
+	if err := a.Moderation.AddAudit(c.Request().Context(), *entry); err != nil {
 		// The action is done; say so, and that its record is missing.
 		a.Log.Error("writing the audit log", "entry", entry, "err", err)
 		return echo.NewHTTPError(http.StatusInternalServerError, "done, but the audit log could not be written")

@@ -35,7 +35,8 @@ type banBody struct {
 	AccountID int64           `json:"accountId"`
 	Value     string          `json:"value"`
 	Duration  string          `json:"duration"`
-	Reason    string          `json:"reason"`
+	Reason    string          `json:"reason"` // public: the banned client is told it
+	Note      string          `json:"note"`   // private: for operators only
 }
 
 // maxBan is the longest ban: bans end, so that a mistake does too.
@@ -55,8 +56,9 @@ func (a *api) ban(c echo.Context) error {
 		return err
 	}
 	var ban moderation.Ban
-	err = a.change(c, "ban", target.String(), body.Reason, func() (err error) {
-		ban, err = a.Service.Ban(c.Request().Context(), target, body.Reason, moderation.ByOperator, d)
+	entry := moderation.Entry{Action: "ban", Target: target.String(), Reason: body.Reason, Note: body.Note}
+	err = a.change(c, &entry, func() (err error) {
+		ban, err = a.Service.Ban(c.Request().Context(), target, entry.Reason, entry.Note, moderation.ByOperator, d)
 		return err
 	})
 	if err != nil {
@@ -110,25 +112,28 @@ func clientTarget(kind moderation.Kind, account int64, client moderation.Client)
 	return t, nil
 }
 
-// idAndReason reads the path's id and a body that gives only a reason.
-func idAndReason(c echo.Context) (int64, string, error) {
+// idAndReason reads the path's id and a body that gives a reason and, optionally, a private
+// note.
+func idAndReason(c echo.Context) (int64, string, string, error) {
 	id, err := idParam(c, "id")
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	var body struct {
 		Reason string `json:"reason"`
+		Note   string `json:"note"`
 	}
-	return id, body.Reason, bind(c, &body)
+	err = bind(c, &body)
+	return id, body.Reason, body.Note, err
 }
 
 func (a *api) liftBan(c echo.Context) error {
-	id, reason, err := idAndReason(c)
+	id, reason, note, err := idAndReason(c)
 	if err != nil {
 		return err
 	}
 	var ban moderation.Ban
-	err = a.change(c, "lift-ban", strconv.FormatInt(id, 10), reason, func() (err error) {
+	err = a.change(c, &moderation.Entry{Action: "lift-ban", Target: strconv.FormatInt(id, 10), Reason: reason, Note: note}, func() (err error) {
 		ban, err = a.Moderation.LiftBan(c.Request().Context(), id, a.Now())
 		return err
 	})
@@ -213,12 +218,14 @@ func (a *api) account(c echo.Context) error {
 }
 
 func (a *api) kick(c echo.Context) error {
-	id, reason, err := idAndReason(c)
+	id, reason, note, err := idAndReason(c)
 	if err != nil {
 		return err
 	}
-	err = a.change(c, "kick", moderation.AccountTarget(id).String(), reason, func() error {
-		return a.Service.Kick(c.Request().Context(), id, reason)
+	// The reason is public: the kicked client is told it. The note stays in the audit log.
+	entry := moderation.Entry{Action: "kick", Target: moderation.AccountTarget(id).String(), Reason: reason, Note: note}
+	err = a.change(c, &entry, func() error {
+		return a.Service.Kick(c.Request().Context(), id, entry.Reason)
 	})
 	if err != nil {
 		return err
@@ -265,11 +272,11 @@ func (a *api) session(c echo.Context) error {
 }
 
 func (a *api) endSession(c echo.Context) error {
-	id, reason, err := idAndReason(c)
+	id, reason, note, err := idAndReason(c)
 	if err != nil {
 		return err
 	}
-	err = a.change(c, "end-session", "session:"+strconv.FormatInt(id, 10), reason, func() error {
+	err = a.change(c, &moderation.Entry{Action: "end-session", Target: "session:" + strconv.FormatInt(id, 10), Reason: reason, Note: note}, func() error {
 		return a.Service.Remove(c.Request().Context(), id)
 	})
 	if err != nil {
@@ -301,23 +308,56 @@ func (a *api) queue(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"waiting": views})
 }
 
+// broadcastBody sends a notice, current for a duration or until a time (RFC 3339); neither:
+// for defaultNotice.
 type broadcastBody struct {
-	Text  string `json:"text"`
-	Level string `json:"level"`
+	Text     string `json:"text"`
+	Level    string `json:"level"`
+	Duration string `json:"duration"`
+	Until    string `json:"until"`
 }
+
+// defaultNotice is how long a notice stays current when the operator does not say.
+const defaultNotice = time.Hour
 
 func (a *api) broadcast(c echo.Context) error {
 	var body broadcastBody
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	err := a.change(c, "broadcast", "everyone", body.Text, func() error {
-		return a.Service.Notice(c.Request().Context(), body.Text, body.Level)
+	until, err := noticeEnd(body, a.Now())
+	if err != nil {
+		return err
+	}
+	err = a.change(c, &moderation.Entry{Action: "broadcast", Target: "everyone", Reason: body.Text}, func() error {
+		_, err := a.Service.Notice(c.Request().Context(), body.Text, body.Level, until)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// noticeEnd reads when a notice stops being current.
+func noticeEnd(body broadcastBody, now time.Time) (time.Time, error) {
+	switch {
+	case body.Duration != "" && body.Until != "":
+		return time.Time{}, echo.NewHTTPError(http.StatusBadRequest, "give duration or until, not both")
+	case body.Until != "":
+		until, err := time.Parse(time.RFC3339, body.Until)
+		if err != nil {
+			return time.Time{}, echo.NewHTTPError(http.StatusBadRequest, "until must be a time like 2026-12-05T22:00:00Z")
+		}
+		return until, nil
+	case body.Duration != "":
+		d, err := time.ParseDuration(body.Duration)
+		if err != nil || d <= 0 || d > session.MaxNotice {
+			return time.Time{}, echo.NewHTTPError(http.StatusBadRequest, "duration must be a positive duration like 30m or 2h, at most 168h")
+		}
+		return now.Add(d), nil
+	}
+	return now.Add(defaultNotice), nil
 }
 
 type settingsBody struct {
@@ -345,7 +385,7 @@ func (a *api) changeSettings(c echo.Context) error {
 	if *body.MatchingPaused {
 		action = "pause-matching"
 	}
-	err := a.change(c, action, "matching", body.Reason, func() error {
+	err := a.change(c, &moderation.Entry{Action: action, Target: "matching", Reason: body.Reason}, func() error {
 		return a.Service.PauseMatching(c.Request().Context(), *body.MatchingPaused)
 	})
 	if err != nil {

@@ -1,11 +1,14 @@
 package admin
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -131,6 +134,9 @@ type resolveBody struct {
 	Ban      *struct {
 		Kind     moderation.Kind `json:"kind"`
 		Duration string          `json:"duration"`
+		// Reason is the public reason the banned client is told; the report's category if
+		// not given. The decision's note stays private, with the ban and the report.
+		Reason string `json:"reason"`
 	} `json:"ban"`
 }
 
@@ -160,19 +166,25 @@ func (a *api) resolveReport(c echo.Context) error {
 	}
 	var banTarget moderation.Target
 	var banFor time.Duration
+	var banReason string
 	if body.Ban != nil {
 		if banFor, err = parseBanDuration(body.Ban.Duration); err != nil {
 			return err
+		}
+		banReason = cmp.Or(strings.TrimSpace(body.Ban.Reason), r.Category)
+		if utf8.RuneCountInString(banReason) > maxReasonLen {
+			return echo.NewHTTPError(http.StatusBadRequest, "ban.reason must be at most 500 characters")
 		}
 		if banTarget, err = clientTarget(body.Ban.Kind, r.Reported, r.ReportedClient); err != nil {
 			return err
 		}
 	}
 	var resolved session.Report
-	err = a.change(c, "resolve-report", "report:"+strconv.FormatInt(id, 10), body.Note, func() error {
-		res := session.Resolution{Operator: c.Request().Header.Get(OperatorHeader), Note: body.Note, At: a.Now()}
+	entry := moderation.Entry{Action: "resolve-report", Target: "report:" + strconv.FormatInt(id, 10), Reason: body.Note}
+	err = a.change(c, &entry, func() error {
+		res := session.Resolution{Operator: c.Request().Header.Get(OperatorHeader), Note: entry.Reason, At: a.Now()}
 		if body.Ban != nil {
-			ban, err := a.Service.Ban(ctx, banTarget, "reported for "+r.Category+": "+body.Note, moderation.ByOperator, banFor)
+			ban, err := a.Service.Ban(ctx, banTarget, banReason, entry.Reason, moderation.ByOperator, banFor)
 			if err != nil {
 				return err
 			}

@@ -334,3 +334,76 @@ func TestRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicReasonsOnly: what a banned or kicked person is told is the public reason; the
+// operator's private note stays with operators, for a ban, a kick and a ban made when
+// resolving a report (whose public reason is then the report's category).
+func TestPublicReasonsOnly(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServerRaw(t, append(behindProxy, withAdmin...)...)
+		const note = "PRIVATE: same person as ticket 4711"
+		wantNoNote := func(c *client, frames ...frame) {
+			t.Helper()
+			for _, f := range frames {
+				if strings.Contains(f.raw, "PRIVATE") {
+					t.Errorf("%s was sent the private note: %s", c.name, f)
+				}
+			}
+		}
+
+		// A ban: Kicked, then code 7 on the way back, carry the reason alone.
+		troll := userFrom(t, s, d, "Troll", "203.0.113.9")
+		ban := s.wantAdmin(t, 201, "POST", "/admin/api/bans", map[string]any{
+			"kind": "account", "accountId": troll.id, "duration": "1h", "reason": "harassment", "note": note,
+		})
+		wantFields(t, ban, map[string]any{"reason": "harassment", "note": note})
+		k := troll.waitFor("Kicked", waitTimeout, isKicked)
+		wantFields(t, k, map[string]any{"data.reason": "harassment"})
+		troll.wantClosed(1008)
+		back := dialFrom(t, s, d, "Troll again", "203.0.113.9")
+		r := back.request("RECONNECT", map[string]any{"accountId": troll.id, "token": troll.token})
+		wantCode(t, r, 7)
+		wantFields(t, r, map[string]any{"reason": "harassment"})
+		wantNoNote(troll, k, r, back.waitFor("Kicked", waitTimeout, isKicked))
+
+		// A kick.
+		ann := userFrom(t, s, d, "Ann", "198.51.100.1")
+		s.wantAdmin(t, 204, "POST", fmt.Sprintf("/admin/api/accounts/%d/kick", ann.id), map[string]any{"reason": "please keep it friendly", "note": note})
+		k = ann.waitFor("Kicked", waitTimeout, isKicked)
+		wantFields(t, k, map[string]any{"data.reason": "please keep it friendly", "data.until": 0})
+		wantNoNote(ann, k)
+		audit := s.wantAdmin(t, 200, "GET", "/admin/api/audit", nil)
+		wantFields(t, audit, map[string]any{"entries.0.action": "kick", "entries.0.reason": "please keep it friendly", "entries.0.note": note})
+
+		// A ban when resolving a report: the public reason is the category.
+		spammer, bob := userFrom(t, s, d, "Spam", "203.0.113.66"), userFrom(t, s, d, "Bob", "198.51.100.2")
+		sid := pair(t, bob, spammer)
+		spammer.sayTo(bob, sid, "cheap pills")
+		report := bob.request("REPORT", map[string]any{"sessionId": sid, "category": "spam", "note": "PRIVATE: the reporter's words"})
+		wantCode(t, report, 0)
+		spammer.waitSignal("PartnerExit")
+		s.wantAdmin(t, 200, "POST", fmt.Sprint("/admin/api/reports/", wantID(t, report, "reportId"), "/resolve"), map[string]any{
+			"decision": "accept", "note": note, "ban": map[string]any{"kind": "address", "duration": "72h"},
+		})
+		k = spammer.waitFor("Kicked", waitTimeout, isKicked)
+		wantFields(t, k, map[string]any{"data.reason": "spam"})
+		wantNoNote(spammer, k)
+		again := dialFrom(t, s, d, "Spam, new nickname", "203.0.113.66")
+		k = again.waitFor("Kicked", waitTimeout, isKicked) // at once: the address is banned
+		wantFields(t, k, map[string]any{"data.reason": "spam"})
+		wantNoNote(again, k)
+		bans := s.wantAdmin(t, 200, "GET", "/admin/api/bans", nil)
+		wantFields(t, bans, map[string]any{"bans.0.reason": "spam", "bans.0.note": note})
+
+		// A ban from a report may say what it shows.
+		cid, dan := userFrom(t, s, d, "Cid", "198.51.100.3"), userFrom(t, s, d, "Dan", "198.51.100.4")
+		sid = pair(t, cid, dan)
+		report = cid.request("REPORT", map[string]any{"sessionId": sid, "category": "other"})
+		s.wantAdmin(t, 200, "POST", fmt.Sprint("/admin/api/reports/", wantID(t, report, "reportId"), "/resolve"), map[string]any{
+			"decision": "accept", "note": note, "ban": map[string]any{"kind": "account", "duration": "1h", "reason": "Sharing other people's photos is not allowed."},
+		})
+		k = dan.waitFor("Kicked", waitTimeout, isKicked)
+		wantFields(t, k, map[string]any{"data.reason": "Sharing other people's photos is not allowed."})
+		wantNoNote(dan, k)
+	})
+}

@@ -152,6 +152,9 @@ func TestAdminValidation(t *testing.T) {
 		{"end an unknown session", "POST", "/admin/api/sessions/12345/end", map[string]any{"reason": "x"}, false, 404},
 		{"broadcast of nothing", "POST", "/admin/api/broadcast", map[string]any{"text": " ", "level": "info"}, false, 400},
 		{"broadcast at an unknown level", "POST", "/admin/api/broadcast", map[string]any{"text": "hi", "level": "loud"}, false, 400},
+		{"broadcast with two ends", "POST", "/admin/api/broadcast", map[string]any{"text": "hi", "level": "info", "duration": "1h", "until": "2099-01-01T00:00:00Z"}, false, 400},
+		{"broadcast that ended", "POST", "/admin/api/broadcast", map[string]any{"text": "hi", "level": "info", "until": "2020-01-01T00:00:00Z"}, false, 400},
+		{"broadcast for a month", "POST", "/admin/api/broadcast", map[string]any{"text": "hi", "level": "info", "duration": "720h"}, false, 400},
 		{"settings without matchingPaused", "PUT", "/admin/api/settings", map[string]any{"reason": "x"}, false, 400},
 		{"audit with a bad limit", "GET", "/admin/api/audit?limit=0", nil, false, 400},
 	} {
@@ -438,4 +441,45 @@ func scrape(t testing.TB, s *server) map[string]float64 {
 		}
 	}
 	return samples
+}
+
+// TestNoticeLateArrival: a notice carries its end, and a connection that opens while it is
+// current is shown it right after the reply to its first request, whatever that is; once it
+// has ended, or been replaced, late arrivals see nothing of it.
+func TestNoticeLateArrival(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServer(t, withAdmin...)
+		early := newUser(t, s, d, "Ann")
+		until := time.Now().Add(10 * time.Minute).Truncate(time.Second).UTC()
+		s.wantAdmin(t, 204, "POST", "/admin/api/broadcast", map[string]any{"text": "Maintenance at 22:00 UTC", "level": "warning", "until": until.Format(time.RFC3339)})
+		notice := map[string]any{"sessionId": 0, "data.text": "Maintenance at 22:00 UTC", "data.level": "warning", "data.until": until.UnixMilli()}
+		wantFields(t, early.waitSignal("Notice"), notice)
+
+		for _, first := range []string{"CRT_ACCOUNT", "PING", "MATCH"} {
+			late := dial(t, s, d, "late, starting with "+first)
+			switch first {
+			case "CRT_ACCOUNT":
+				late.createAccount("Bob")
+			case "PING":
+				late.sendCmd(d.clientPing(), nil)
+				late.waitCmd(d.pong())
+			case "MATCH": // refused: no account yet; a reply all the same
+				wantCode(t, late.request("MATCH", nil), 5)
+			}
+			f := late.next()
+			if !late.isSignal("Notice")(f) {
+				t.Fatalf("%s: the frame after the first reply is %s, want the current Notice", late.name, f)
+			}
+			wantFields(t, f, notice)
+			late.expectNone("a second Notice", quiet, late.isSignal("Notice"))
+		}
+
+		// A new notice replaces it; a short one ends, and then nobody new is shown anything.
+		s.wantAdmin(t, 204, "POST", "/admin/api/broadcast", map[string]any{"text": "Back to normal", "level": "info", "duration": "1s"})
+		wantFields(t, early.waitSignal("Notice"), map[string]any{"data.text": "Back to normal"})
+		time.Sleep(1100 * time.Millisecond)
+		after := dial(t, s, d, "after the end")
+		after.createAccount("Cid")
+		after.expectNone("a Notice that has ended", quiet, after.isSignal("Notice"))
+	})
 }

@@ -323,6 +323,12 @@ func TestRedisAdminAcrossNodes(t *testing.T) {
 	for _, u := range []*client{a, b, c} {
 		wantFields(t, u.waitSignal("Notice"), map[string]any{"data.text": "hello everyone"})
 	}
+	// Late arrivals are shown it too, on the node it was sent through and on the other.
+	for i, n := range nodes {
+		late := dial(t, n, seedDialect, fmt.Sprint("late on node ", i))
+		late.createAccount("Dan")
+		wantFields(t, late.next(), map[string]any{"cmd": "PUSH_SIGNAL", "signalType": "Notice", "data.text": "hello everyone"})
+	}
 
 	nodes[1].wantAdmin(t, 200, "PUT", "/admin/api/settings", map[string]any{"matchingPaused": true, "reason": "test"})
 	wantCode(t, c.match(), 10)

@@ -15,6 +15,7 @@ type MemoryStore struct {
 	bans   map[int64]Ban
 	audit  []Entry // oldest first
 	paused bool
+	notice Notice
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -116,4 +117,22 @@ func (m *MemoryStore) MatchingPaused(context.Context) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.paused, nil
+}
+
+// SetNotice implements Store.
+func (m *MemoryStore) SetNotice(_ context.Context, n Notice) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.notice = n
+	return nil
+}
+
+// CurrentNotice implements Store.
+func (m *MemoryStore) CurrentNotice(_ context.Context, now time.Time) (Notice, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !now.Before(m.notice.Until) {
+		return Notice{}, false, nil
+	}
+	return m.notice, true, nil
 }

@@ -112,11 +112,14 @@ const (
 	ByAuto     = "auto" // an automatic cooling-off
 )
 
-// Ban keeps a target out of the service until Until.
+// Ban keeps a target out of the service until Until. Reason is public: the banned client is
+// told it (a rule category such as "spam", or a sentence written to be shown). Note is the
+// operator's private note, for operators only, and is never sent to a client.
 type Ban struct {
 	ID        int64     `json:"id"`
 	Target    Target    `json:"target"`
 	Reason    string    `json:"reason"`
+	Note      string    `json:"note,omitempty"`
 	By        string    `json:"by"`
 	CreatedAt time.Time `json:"createdAt"`
 	Until     time.Time `json:"until"`
@@ -125,7 +128,7 @@ type Ban struct {
 // Active reports whether the ban is in force at now.
 func (b Ban) Active(now time.Time) bool { return now.Before(b.Until) }
 
-// Error is the protocol's Banned refusal for this ban.
+// Error is the protocol's Banned refusal for this ban, with its public reason only.
 func (b Ban) Error() *duet.Error {
 	return &duet.Error{
 		Code: duet.Banned, Msg: fmt.Sprintf("you are banned until %s: %s", b.Until.UTC().Format(time.RFC3339), b.Reason),
@@ -144,9 +147,19 @@ type Entry struct {
 	Action   string    `json:"action"`   // e.g. "ban", "lift-ban", "kick", "end-session"
 	Target   string    `json:"target"`   // what it acted on, e.g. "account:42"
 	Reason   string    `json:"reason"`
+	Note     string    `json:"note,omitempty"` // the operator's private note, if any
 }
 
-// Store keeps bans, the audit log and the switches operators set for every node. Every method is
+// Notice is an operator's message to everyone, current until Until: a connection that opens
+// meanwhile is shown it too.
+type Notice struct {
+	Text  string    `json:"text"`
+	Level string    `json:"level"`
+	Until time.Time `json:"until"`
+}
+
+// Store keeps bans, the audit log, the current notice and the switches operators set for every
+// node. Every method is
 // atomic; a ban is gone by itself once it has ended.
 type Store interface {
 	AddBan(ctx context.Context, b Ban) error
@@ -161,6 +174,11 @@ type Store interface {
 	AddAudit(ctx context.Context, e Entry) error
 	// Audit returns up to limit entries of the audit log, the newest first.
 	Audit(ctx context.Context, limit int) ([]Entry, error)
+
+	// SetNotice makes n the current notice, replacing any other, until n.Until.
+	SetNotice(ctx context.Context, n Notice) error
+	// CurrentNotice returns the notice current at now, if there is one.
+	CurrentNotice(ctx context.Context, now time.Time) (Notice, bool, error)
 
 	// SetMatchingPaused pauses or resumes matching on every node.
 	SetMatchingPaused(ctx context.Context, paused bool) error

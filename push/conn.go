@@ -69,6 +69,7 @@ type conn struct {
 	// Owned by whichever goroutine serves the connection's frames: one at a time, in order.
 	dialect   dialect
 	dialected bool
+	greeted   bool          // the current notice was looked up, after the reply to the first request
 	dialogue  *rate.Limiter // nil when the client is exempt from rate limits
 	content   *rate.Limiter
 	matching  *rate.Limiter

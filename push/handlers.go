@@ -109,10 +109,30 @@ func (c *conn) handle(ctx context.Context, typ int, data []byte) {
 	case cmd != cmdPing && cmd != cmdPong: // a heartbeat with an odd field is still a heartbeat
 		c.fix(r.Cmd)
 		c.answer(ctx, now, cmd, duet.Errorf(duet.ParamErr, "%s", fe.Error()), nil)
+		c.greet(ctx)
 		return
 	}
 	c.fix(r.Cmd)
 	c.serve(ctx, now, &r)
+	c.greet(ctx)
+}
+
+// greet shows a connection, right after the reply to its first request (when its dialect is
+// known), the operator's notice current then, if any: a connection that opened after the
+// notice was sent sees it too.
+func (c *conn) greet(ctx context.Context) {
+	if c.greeted || c.kicked.Load() != nil {
+		return
+	}
+	c.greeted = true
+	p, ok, err := c.srv.svc.CurrentNotice(ctx, c.account.Load())
+	if err != nil {
+		c.srv.log.Warn("looking up the current notice", "err", err)
+		return
+	}
+	if ok {
+		c.enqueue(frame{kind: kindPush, cmd: p.Cmd, body: p.Body})
+	}
 }
 
 // fix fixes the connection's dialect by its first command.

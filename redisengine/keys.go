@@ -24,6 +24,7 @@
 //	{prefix}{bans}:KIND:V   sorted set ban id → until, of the bans on one target
 //	{prefix}{audit}         list of the newest audit entries (JSON moderation.Entry), bounded in size
 //	{prefix}{settings}      hash: paused ("1" while matching is paused)
+//	{prefix}{notice}        the operator's current notice (JSON moderation.Notice), expiring when it ends
 //	{prefix}{board}         hash node id → the node's latest figures (JSON), for the admin API
 //	{prefix}{n:ID}          the lease of node id ID (a random token)
 //	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
@@ -36,8 +37,8 @@
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
 // seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
 // after it ends, reports after the retention given to NewReports, ban keys when their last ban
-// ends, the queue's keys a day after the last write to it, and a node's lease unless the node
-// renews it.
+// ends, the notice when it ends, the queue's keys a day after the last write to it, and a node's
+// lease unless the node renews it.
 package redisengine
 
 import (
@@ -78,6 +79,7 @@ func (k keyspace) settings() string         { return k.prefix + "{settings}" }
 func (k keyspace) broadcast() string        { return k.prefix + "{broadcast}" }
 func (k keyspace) secret() string           { return k.prefix + "{secret}" }
 func (k keyspace) epoch() string            { return k.prefix + "{epoch}" }
+func (k keyspace) notice() string           { return k.prefix + "{notice}" }
 func (k keyspace) board() string            { return k.prefix + "{board}" }
 func (k keyspace) live() string             { return k.prefix + "{live}" }
 func (k keyspace) presence() string         { return k.prefix + "{presence}" }

@@ -235,3 +235,34 @@ func (b *Moderation) MatchingPaused(ctx context.Context) (bool, error) {
 	}
 	return v == "1", nil
 }
+
+// SetNotice implements moderation.Store: one key, which expires when the notice ends.
+func (b *Moderation) SetNotice(ctx context.Context, n moderation.Notice) error {
+	data, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("redisengine: set notice: %w", err)
+	}
+	if err := b.rdb.Set(ctx, b.keys.notice(), data, time.Until(n.Until)).Err(); err != nil {
+		return fmt.Errorf("redisengine: set notice: %w", err)
+	}
+	return nil
+}
+
+// CurrentNotice implements moderation.Store.
+func (b *Moderation) CurrentNotice(ctx context.Context, now time.Time) (moderation.Notice, bool, error) {
+	data, err := b.rdb.Get(ctx, b.keys.notice()).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return moderation.Notice{}, false, nil
+	}
+	if err != nil {
+		return moderation.Notice{}, false, fmt.Errorf("redisengine: current notice: %w", err)
+	}
+	var n moderation.Notice
+	if err := json.Unmarshal(data, &n); err != nil {
+		return moderation.Notice{}, false, fmt.Errorf("redisengine: current notice: %w", err)
+	}
+	if !now.Before(n.Until) {
+		return moderation.Notice{}, false, nil
+	}
+	return n, true, nil
+}

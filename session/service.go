@@ -218,13 +218,14 @@ func (s *Service) CoolOff(ctx context.Context, id int64, client moderation.Clien
 }
 
 // Ban keeps a target out of the service for d and tells every connection it names (Kicked with
-// the ban's end), which is then closed.
-func (s *Service) Ban(ctx context.Context, t moderation.Target, reason, by string, d time.Duration) (moderation.Ban, error) {
+// the public reason and the ban's end), which is then closed. The private note stays with the
+// ban, for operators.
+func (s *Service) Ban(ctx context.Context, t moderation.Target, reason, note, by string, d time.Duration) (moderation.Ban, error) {
 	if err := t.Validate(); err != nil {
 		return moderation.Ban{}, err
 	}
 	now := s.now()
-	b := moderation.Ban{ID: s.ids.Next(), Target: t, Reason: reason, By: by, CreatedAt: now, Until: now.Add(d)}
+	b := moderation.Ban{ID: s.ids.Next(), Target: t, Reason: reason, Note: note, By: by, CreatedAt: now, Until: now.Add(d)}
 	if err := s.moderation.AddBan(ctx, b); err != nil {
 		return moderation.Ban{}, err
 	}
@@ -244,16 +245,40 @@ func (s *Service) Kick(ctx context.Context, id int64, reason string) error {
 // Notice levels.
 var noticeLevels = []string{"info", "warning"}
 
-// Notice sends an operator's message to every connection.
-func (s *Service) Notice(ctx context.Context, text, level string) error {
+// MaxNotice is how long a notice may stay current.
+const MaxNotice = 7 * 24 * time.Hour
+
+// Notice sends an operator's message to every connection, and makes it the current notice until
+// until, which connections that open meanwhile are shown too (CurrentNotice). It replaces the
+// notice current before.
+func (s *Service) Notice(ctx context.Context, text, level string, until time.Time) (moderation.Notice, error) {
 	text, err := cleanText("text", text, maxNoteLen)
 	if err != nil {
-		return err
+		return moderation.Notice{}, err
 	}
 	if !slices.Contains(noticeLevels, level) {
-		return duet.Errorf(duet.ParamErr, "level must be info or warning")
+		return moderation.Notice{}, duet.Errorf(duet.ParamErr, "level must be info or warning")
 	}
-	return s.out.Broadcast(ctx, Broadcast{Notice: &NoticeData{Text: text, Level: level}})
+	now := s.now()
+	if !until.After(now) || until.After(now.Add(MaxNotice)) {
+		return moderation.Notice{}, duet.Errorf(duet.ParamErr, "a notice must end in the future, within %v", MaxNotice)
+	}
+	n := moderation.Notice{Text: text, Level: level, Until: until.Truncate(time.Millisecond)}
+	if err := s.moderation.SetNotice(ctx, n); err != nil {
+		return moderation.Notice{}, err
+	}
+	data := noticeData(n)
+	return n, s.out.Broadcast(ctx, Broadcast{Notice: &data})
+}
+
+// CurrentNotice returns the Notice push of the notice current now, for a connection of account
+// (0 if none) that opened after it was sent, if there is one.
+func (s *Service) CurrentNotice(ctx context.Context, account int64) (Push, bool, error) {
+	n, ok, err := s.moderation.CurrentNotice(ctx, s.now())
+	if err != nil || !ok {
+		return Push{}, false, err
+	}
+	return SignalPush(SignalNotice, 0, 0, account, noticeData(n)), true, nil
 }
 
 // Remove ends a session by an operator's decision: both members hear PartnerExit (removed).

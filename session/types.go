@@ -239,10 +239,16 @@ type TypingData struct {
 	Typing    bool  `json:"typing"`
 }
 
-// NoticeData is the data of an operator's Notice.
+// NoticeData is the data of an operator's Notice. Until is in Unix milliseconds: the notice is
+// current, and shown, until then.
 type NoticeData struct {
 	Text  string `json:"text"`
 	Level string `json:"level"`
+	Until int64  `json:"until"`
+}
+
+func noticeData(n moderation.Notice) NoticeData {
+	return NoticeData{Text: n.Text, Level: n.Level, Until: n.Until.UnixMilli()}
 }
 
 // KickedData is the data of Kicked. Until is in Unix milliseconds, 0 when not banned.

@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) moderation.Store) {
 		{"List", list},
 		{"Audit", audit},
 		{"Pause", pause},
+		{"Notice", notice},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
@@ -45,7 +46,7 @@ var (
 
 func ban(t *testing.T, s moderation.Store, id int64, target moderation.Target, d time.Duration) moderation.Ban {
 	t.Helper()
-	b := moderation.Ban{ID: id, Target: target, Reason: "spam", By: moderation.ByOperator, CreatedAt: now, Until: now.Add(d)}
+	b := moderation.Ban{ID: id, Target: target, Reason: "spam", Note: fmt.Sprint("private note ", id), By: moderation.ByOperator, CreatedAt: now, Until: now.Add(d)}
 	if err := s.AddBan(ctx, b); err != nil {
 		t.Fatalf("AddBan(%v): %v", target, err)
 	}
@@ -62,7 +63,7 @@ func find(t *testing.T, s moderation.Store, at time.Time, targets []moderation.T
 }
 
 func same(a, b moderation.Ban) bool {
-	return a.ID == b.ID && a.Target == b.Target && a.Reason == b.Reason && a.By == b.By &&
+	return a.ID == b.ID && a.Target == b.Target && a.Reason == b.Reason && a.Note == b.Note && a.By == b.By &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.Until.Equal(b.Until)
 }
 
@@ -167,7 +168,7 @@ func audit(t *testing.T, s moderation.Store) {
 	var added []moderation.Entry
 	for i := range AuditSize + 2 {
 		e := moderation.Entry{At: now.Add(time.Duration(i) * time.Second), Operator: "ann", Address: "192.0.2.1",
-			Action: "ban", Target: fmt.Sprint("account:", i), Reason: "spam"}
+			Action: "ban", Target: fmt.Sprint("account:", i), Reason: "spam", Note: fmt.Sprint("note ", i)}
 		if err := s.AddAudit(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +180,7 @@ func audit(t *testing.T, s moderation.Store) {
 	}
 	for i, e := range got {
 		want := added[len(added)-1-i]
-		if !e.At.Equal(want.At) || e.Target != want.Target || e.Operator != want.Operator || e.Address != want.Address || e.Reason != want.Reason {
+		if !e.At.Equal(want.At) || e.Target != want.Target || e.Operator != want.Operator || e.Address != want.Address || e.Reason != want.Reason || e.Note != want.Note {
 			t.Errorf("Audit[%d] = %+v; want %+v (newest first)", i, e, want)
 		}
 	}
@@ -199,5 +200,30 @@ func pause(t *testing.T, s moderation.Store) {
 		if got, err := s.MatchingPaused(ctx); err != nil || got != want {
 			t.Errorf("MatchingPaused = %v, %v; want %v", got, err, want)
 		}
+	}
+}
+
+// notice keeps the current notice until it ends; a new one replaces it.
+func notice(t *testing.T, s moderation.Store) {
+	if _, ok, err := s.CurrentNotice(ctx, now); ok || err != nil {
+		t.Fatalf("CurrentNotice before any = %v, %v, want none", ok, err)
+	}
+	first := moderation.Notice{Text: "Maintenance at 22:00 UTC", Level: "warning", Until: now.Add(time.Hour)}
+	if err := s.SetNotice(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.CurrentNotice(ctx, now.Add(time.Minute))
+	if err != nil || !ok || got.Text != first.Text || got.Level != first.Level || !got.Until.Equal(first.Until) {
+		t.Errorf("CurrentNotice = %+v, %v, %v, want %+v", got, ok, err, first)
+	}
+	if _, ok, _ := s.CurrentNotice(ctx, first.Until); ok {
+		t.Error("CurrentNotice at its end still has it")
+	}
+	second := moderation.Notice{Text: "Maintenance moved to 23:00 UTC", Level: "info", Until: now.Add(2 * time.Hour)}
+	if err := s.SetNotice(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, _ := s.CurrentNotice(ctx, now); !ok || got.Text != second.Text {
+		t.Errorf("CurrentNotice after a new one = %+v, %v, want %+v", got, ok, second)
 	}
 }

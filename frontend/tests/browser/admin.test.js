@@ -140,7 +140,9 @@ describe('an operator', () => {
     await admin.page.getByText(`by ${OPERATOR}`).waitFor()
     await admin.page.getByText('accepted', { exact: true }).waitFor()
 
-    await cy.page.getByRole('alert').getByText(/You are banned from Duet until .*Reason: reported for spam: a follower seller\./).waitFor()
+    // The public reason, the report's category, and never the operator's private note.
+    await cy.page.getByRole('alert').getByText(/You are banned from Duet until .*Reason: spam\./).waitFor()
+    expect(await cy.page.getByText('a follower seller').count()).toBe(0)
     await screenshot(cy.page, 'banned')
     // Starting again fails too, after a reload, with a new nickname: the address is banned.
     await cy.page.reload()
@@ -153,7 +155,9 @@ describe('an operator', () => {
     await screenshot(cy.page, 'banned-start-again')
 
     await nav('Bans').click()
-    await admin.page.getByRole('cell', { name: /reported for spam/ }).waitFor()
+    // The bans table keeps the public reason and the private note apart.
+    await admin.page.getByRole('cell', { name: 'a follower seller' }).waitFor()
+    await admin.page.getByRole('columnheader', { name: 'Reason (shown to them)' }).waitFor()
     await screenshot(admin.page, 'bans')
   })
 

@@ -195,6 +195,9 @@ test('an account is kicked and banned by address, and a refusal is shown in the 
   const button = (name) => w.findAll('button').find((b) => b.text() === name)
 
   await button('Kick').trigger('click')
+  // The dialog says which words the person sees, and keeps the private note apart.
+  expect(w.find('label[for="reason"]').text()).toBe('Reason shown to the person')
+  expect(w.find('#private-note-hint').text()).toContain('never shown to them')
   await w.find('dialog textarea').setValue('calm down')
   await w.find('dialog form').trigger('submit')
   await flushPromises()
@@ -208,9 +211,10 @@ test('an account is kicked and banned by address, and a refusal is shown in the 
   await flushPromises()
   expect(w.find('dialog').text()).toContain('Duration must be a positive duration like 30m or 72h, at most 87600h.')
   await w.find('#account-ban-duration').setValue('72h')
+  await w.find('#private-note').setValue('same ad text as report 30')
   await w.find('dialog form').trigger('submit')
   await flushPromises()
-  expect(sent(fetch, 'POST', 'bans')[1].body).toEqual({ kind: 'address', accountId: 11, duration: '72h', reason: 'spam' })
+  expect(sent(fetch, 'POST', 'bans')[1].body).toEqual({ kind: 'address', accountId: 11, duration: '72h', reason: 'spam', note: 'same ad text as report 30' })
   expect(w.find('dialog').exists()).toBe(false)
   expect(w.text()).toContain('Banned (address) until')
 })
@@ -262,6 +266,25 @@ describe('a report', () => {
     expect(w.find('form.decision').exists()).toBe(false)
     expect(w.text()).toContain('by ann')
     expect(w.text()).toContain('ad bot (ban 71)')
+  })
+
+  test('a ban from a report may carry a reason written to be shown; the note stays private', async () => {
+    const { w, fetch } = await open('/admin/reports/30', {
+      [`GET ${API}reports/30`]: json(200, report),
+      [`POST ${API}reports/30/resolve`]: () => json(200, { ...report, status: 'accepted', resolution: { operator: 'ann', note: 'x', at: '2026-11-22T06:20:00Z' } }),
+    })
+    await w.find('input[name=ban]').setValue(true)
+    expect(w.find('#report-ban-reason-hint').text()).toContain('“spam”')
+    expect(w.find('label[for="decision-note"]').text()).toContain('never shown')
+    await w.find('#report-ban-reason').setValue('Advertising is not allowed here.')
+    await w.find('#decision-note').setValue('third report this week')
+    await w.find('form.decision').trigger('submit')
+    await flushPromises()
+    expect(sent(fetch, 'POST', 'reports/30/resolve')[0].body).toEqual({
+      decision: 'accept',
+      note: 'third report this week',
+      ban: { kind: 'address', duration: '72h', reason: 'Advertising is not allowed here.' },
+    })
   })
 
   test('the list filters by status and category', async () => {
