@@ -194,7 +194,7 @@ test('an operator notice stays as a banner, and a visitor who arrives later sees
   const early = await run.open(url)
   await startChatting(early.page, 'Early')
   await early.page.getByText('Looking for someone…').waitFor()
-  await admin(url, 'POST', 'broadcast', { text: 'Maintenance at 22:00 UTC, back in 5 minutes.', level: 'warning' })
+  await admin(url, 'POST', 'broadcast', { text: 'Maintenance at 22:00 UTC, back in 5 minutes.', level: 'warning', duration: '1h' })
   const banner = (p) => p.getByRole('region', { name: 'Notice from the moderators' })
   await banner(early.page).getByText('Maintenance at 22:00 UTC').waitFor()
 
@@ -207,6 +207,11 @@ test('an operator notice stays as a banner, and a visitor who arrives later sees
   await banner(late.page).getByRole('button', { name: 'Dismiss' }).click()
   await banner(late.page).waitFor({ state: 'hidden' })
   expect(await banner(early.page).isVisible(), 'dismissed in one tab only').toBe(true)
+
+  // A notice with an end goes by itself when its time is up.
+  await admin(url, 'POST', 'broadcast', { text: 'Short hiccup, bear with us.', level: 'info', duration: '2s' })
+  await banner(early.page).getByText('Short hiccup').waitFor()
+  await banner(early.page).waitFor({ state: 'hidden', timeout: 15000 })
 })
 
 test('a start refused for going too fast counts down, then starts', async () => {
