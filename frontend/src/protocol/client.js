@@ -139,7 +139,17 @@ export class DuetClient {
   async createAccount(nickName) {
     this.stopped = false
     await this.open()
-    const reply = await this.request('CRT_ACCOUNT', { nickName })
+    let reply
+    try {
+      reply = await this.request('CRT_ACCOUNT', { nickName })
+    } catch (err) {
+      // Refused (a nickname, a rate limit): no account, so no connection worth keeping.
+      if (!this.stopped) {
+        this.closeSocket()
+        this.emit('status', { state: 'offline' })
+      }
+      throw err
+    }
     this.storage.setItem(
       CREDENTIALS_KEY,
       JSON.stringify({ accountId: reply.accountId, token: reply.token, nickName: reply.nickName, epoch: reply.epoch ?? null }),

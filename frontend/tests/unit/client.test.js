@@ -201,6 +201,19 @@ describe('reconnection', () => {
   })
 })
 
+describe('creating an account', () => {
+  test('a refused CRT_ACCOUNT leaves the client offline, not connecting', async () => {
+    newClient()
+    const statuses = record('status')
+    const created = client.createAccount('Ann')
+    const conn = await server.connection()
+    await conn.next()
+    conn.send({ cmd: 'CRT_ACCOUNT', code: 6, msg: 'too many requests; slow down', retryAfterMs: 4000 })
+    await expect(created).rejects.toMatchObject({ code: Code.RateLimited })
+    expect(statuses.at(-1)).toEqual({ state: 'offline' })
+  })
+})
+
 describe('receipts', () => {
   test('a burst of messages is acknowledged once, with the newest of the partner', async () => {
     newClient({ receiptMs: 30 })
