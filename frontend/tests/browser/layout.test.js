@@ -71,4 +71,26 @@ describe('a 60-message chat', () => {
     expect(await windowScrolls(bob.page)).toBe(false)
     await screenshot(bob.page, 'partner-left-phone')
   })
+
+  test('on a phone, long nicknames are cut short and the tab row shows that it scrolls', async () => {
+    const longNames = ['Bartholomew Maximilian Third', 'Wilhelmina Constance Fairfax']
+    await bob.page.getByRole('button', { name: 'New chat' }).tap()
+    for (const [i, nick] of longNames.entries()) {
+      if (i) await bob.page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: 'New chat' }).tap()
+      await bob.page.getByText('Looking for someone…').waitFor()
+      const other = await run.open(run.url, laptop)
+      await startChatting(other.page, nick)
+      await bob.page.getByRole('log').getByText(`You're now chatting with ${nick}. Say hi!`).waitFor()
+    }
+    const tabs = bob.page.getByRole('navigation', { name: 'Your chats' })
+    await screenshot(bob.page, 'long-names-phone')
+    const fades = () => tabs.evaluate((el) => ({ overflows: el.scrollWidth > el.clientWidth, before: el.classList.contains('more-before'), after: el.classList.contains('more-after') }))
+    await expect.poll(async () => { const f = await fades(); return f.overflows && (f.before || f.after) }, 'the row fades where it scrolls').toBe(true)
+    const cut = await tabs.locator('.tab-name').evaluateAll((els) => els.map((e) => e.scrollWidth > e.clientWidth))
+    expect(cut, 'each long name is ellipsised').toEqual([true, true])
+    const title = bob.page.locator('.chat-title h2')
+    expect(await title.evaluate((e) => e.scrollWidth > e.clientWidth && e.getBoundingClientRect().right <= window.innerWidth)).toBe(true)
+    expect(await windowScrolls(bob.page)).toBe(false)
+    expect(await bob.page.evaluate(() => document.documentElement.scrollWidth), 'the page scrolls sideways').toBeLessThanOrEqual(360)
+  })
 })
