@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,58 @@ func TestEpoch(t *testing.T) {
 			t.Errorf("RECONNECT after a restart: epoch %q, want a new one (was %q): %s", fresh, epoch, r)
 		}
 		wantFields(t, dial(t, restarted, d, "Bob").createAccount("Bob"), map[string]any{"epoch": fresh})
+	})
+}
+
+// TestReportAfterTheEnd: abusers often leave first. Either member may still report the session
+// while its messages are kept, with the same evidence, and nobody hears of the end twice; once
+// they are gone, REPORT answers 8.
+func TestReportAfterTheEnd(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d dialect) {
+		s := startServer(t, append(withAdmin, "--history-retention", "2s", "--partner-cooldown", "100ms")...)
+		ann, bob := newUser(t, s, d, "Ann"), newUser(t, s, d, "Bob")
+		sid := pair(t, ann, bob)
+		ann.sayTo(bob, sid, "hi")
+		bob.sayTo(ann, sid, "send me photos or else")
+		wantCode(t, bob.request("LEAVE", map[string]any{"sessionId": sid}), 0)
+		wantExit(t, ann.waitSignal("PartnerExit"), ann.id, bob.id, sid, "left")
+
+		r := ann.request("REPORT", map[string]any{"sessionId": sid, "category": "harassment", "note": "threats"})
+		wantCode(t, r, 0)
+		report := s.wantAdmin(t, 200, "GET", fmt.Sprint("/admin/api/reports/", wantID(t, r, "reportId")), nil)
+		wantFields(t, report, map[string]any{"reporterId": ann.id, "reportedId": bob.id, "category": "harassment",
+			"evidence.0.content": "hi", "evidence.1.content": "send me photos or else", "evidence.1.senderId": bob.id})
+		// The one who left may report too.
+		wantCode(t, bob.request("REPORT", map[string]any{"sessionId": sid, "category": "other"}), 0)
+		for _, c := range []*client{ann, bob} {
+			c.expectNone("PartnerExit again", quiet, c.isSignal("PartnerExit"))
+		}
+		// The report keeps them apart: the cooldown alone would not.
+		time.Sleep(200 * time.Millisecond)
+		wantCode(t, ann.match(), 4)
+		wantCode(t, bob.match(), 4)
+		ann.expectNone("NewSession with the reported partner", quiet, ann.isSignal("NewSession"))
+		for _, c := range []*client{ann, bob} {
+			wantCode(t, c.request("CANCEL_MATCH", nil), 0)
+		}
+
+		// The same after the partner's account is gone altogether.
+		cid, dan := newUser(t, s, d, "Cid"), newUser(t, s, d, "Dan")
+		sid2 := pair(t, cid, dan)
+		dan.sayTo(cid, sid2, "spam spam")
+		wantCode(t, dan.request("LOGOUT", nil), 0)
+		wantExit(t, cid.waitSignal("PartnerExit"), cid.id, dan.id, sid2, "logout")
+		r = cid.request("REPORT", map[string]any{"sessionId": sid2, "category": "spam"})
+		wantCode(t, r, 0)
+		report = s.wantAdmin(t, 200, "GET", fmt.Sprint("/admin/api/reports/", wantID(t, r, "reportId")), nil)
+		wantFields(t, report, map[string]any{"reportedId": dan.id, "evidence.0.content": "spam spam"})
+		if len(report.str("reportedClient.addr")) != 32 {
+			t.Errorf("report on an account that is gone: %s, want the address hash it came from, for an address ban", report)
+		}
+
+		// After the retention the messages are gone, and so is the chance to report.
+		time.Sleep(2500 * time.Millisecond)
+		r = ann.request("REPORT", map[string]any{"sessionId": sid, "category": "harassment"})
+		wantCode(t, r, 8)
 	})
 }

@@ -9,7 +9,7 @@
 //	                        node, routed
 //	{prefix}{a:ID}:live     set of the account's live session ids
 //	{prefix}{a:ID}:backlog  list of pushes (JSON session.Push) waiting for the account
-//	{prefix}{s:ID}          session hash: a, an, b, bn, common (JSON), started, ended, reason, last, da, db (delivered
+//	{prefix}{s:ID}          session hash: a, an, ac, b, bn, bc (members: id, nick, client hashes as JSON), common (JSON), started, ended, reason, last, da, db (delivered
 //	                        watermarks), va, vb (read watermarks), dropped,
 //	                        ra, rb (the node each member's pushes go to, "" while away)
 //	{prefix}{s:ID}:msgs     list of the session's last messages (JSON), oldest first

@@ -58,9 +58,14 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session) error {
 		return fmt.Errorf("redisengine: create session: %w", err)
 	}
 	a, b := sess.Members[0], sess.Members[1]
+	clientA, errA := json.Marshal(a.Client)
+	clientB, errB := json.Marshal(b.Client)
+	if err := errors.Join(errA, errB); err != nil {
+		return fmt.Errorf("redisengine: create session: %w", err)
+	}
 	key := s.keys.session(sess.ID)
 	created, err := createHashScript.Run(ctx, s.rdb, []string{key}, SessionTTL.Milliseconds(),
-		"a", a.ID, "an", a.Nickname, "b", b.ID, "bn", b.Nickname, "common", common,
+		"a", a.ID, "an", a.Nickname, "ac", clientA, "b", b.ID, "bn", b.Nickname, "bc", clientB, "common", common,
 		"started", sess.StartedAt.UnixMilli(), "last", 0, "da", 0, "db", 0, "va", 0, "vb", 0, "dropped", 0).Int()
 	if err != nil {
 		return fmt.Errorf("redisengine: create session: %w", err)
@@ -501,6 +506,13 @@ func parseSession(id int64, m map[string]string) (session.Session, error) {
 	}
 	if err := json.Unmarshal([]byte(m["common"]), &sess.CommonInterests); err != nil {
 		return session.Session{}, fmt.Errorf("session %d: malformed common interests: %w", id, err)
+	}
+	for i, field := range []string{"ac", "bc"} {
+		if c, ok := m[field]; ok { // sessions made by older versions have none
+			if err := json.Unmarshal([]byte(c), &sess.Members[i].Client); err != nil {
+				return session.Session{}, fmt.Errorf("session %d: malformed %s: %w", id, field, err)
+			}
+		}
 	}
 	if f.err != nil {
 		return session.Session{}, fmt.Errorf("session %d: %w", id, f.err)

@@ -432,12 +432,18 @@ func (s *Service) MatchWaiting(ctx context.Context) error {
 func (s *Service) start(ctx context.Context, pair match.Pair, now time.Time, waiters ...match.Waiter) (Session, error) {
 	sess := Session{
 		ID:              s.ids.Next(),
-		Members:         [2]Member{{pair.A.AccountID, pair.A.Nickname}, {pair.B.AccountID, pair.B.Nickname}},
+		Members:         [2]Member{{ID: pair.A.AccountID, Nickname: pair.A.Nickname}, {ID: pair.B.AccountID, Nickname: pair.B.Nickname}},
 		CommonInterests: pair.Common,
 		StartedAt:       now,
 	}
 	if sess.CommonInterests == nil {
 		sess.CommonInterests = []string{}
+	}
+	for i, m := range sess.Members {
+		// A member gone meanwhile fails CreateSession below.
+		if a, err := s.store.Account(ctx, m.ID); err == nil {
+			sess.Members[i].Client = a.Client
+		}
 	}
 	err := s.store.CreateSession(ctx, sess)
 	if err == nil {
@@ -705,8 +711,21 @@ func (s *Service) stopTyping(ctx context.Context, sessionID, id, partner int64, 
 	}
 }
 
+// errTooLateToReport refuses a report on a session whose messages are no longer kept. The store
+// cannot tell a session it forgot from one that never was, and neither can be reported.
+var errTooLateToReport = duet.Errorf(duet.SessionEnded, "this chat ended too long ago to be reported: its messages are no longer kept")
+
+func tooLate(err error) error {
+	if errors.Is(err, ErrNoSession) {
+		return errTooLateToReport
+	}
+	return err
+}
+
 // Report files a complaint about the partner with the server's copy of the conversation as
-// evidence, ends the session if it is live, and keeps the two apart for good.
+// evidence, ends the session if it is live, and keeps the two apart for good. Either member may
+// report while the session is live and as long as its messages are kept after it ended, so an
+// abuser who leaves first can still be reported; the end is not repeated then.
 func (s *Service) Report(ctx context.Context, id, sessionID int64, category, note string) (int64, error) {
 	if !reportCategories[category] {
 		return 0, duet.Errorf(duet.ParamErr, "category must be one of spam, sexual, minor, harassment, scam, other")
@@ -716,20 +735,17 @@ func (s *Service) Report(ctx context.Context, id, sessionID int64, category, not
 	}
 	sess, err := s.member(ctx, id, sessionID)
 	if err != nil {
-		return 0, err
+		return 0, tooLate(err)
 	}
 	partner, _ := sess.Partner(id)
 	evidence, _, err := s.store.Messages(ctx, sessionID, 0)
 	if err != nil {
-		return 0, err
+		return 0, tooLate(err) // it may have gone just now
 	}
 	me, _ := sess.Partner(partner.ID)
 	r := Report{
 		ID: s.ids.Next(), SessionID: sessionID, Reporter: id, Reported: partner.ID, ReporterNick: me.Nickname, ReportedNick: partner.Nickname,
-		Category: category, Note: note, Evidence: evidence, CreatedAt: s.now(), Status: ReportOpen,
-	}
-	if reported, err := s.store.Account(ctx, partner.ID); err == nil {
-		r.ReportedClient = reported.Client
+		ReportedClient: partner.Client, Category: category, Note: note, Evidence: evidence, CreatedAt: s.now(), Status: ReportOpen,
 	}
 	if err := s.reports.AddReport(ctx, r); err != nil {
 		return 0, err
@@ -738,6 +754,7 @@ func (s *Service) Report(ctx context.Context, id, sessionID int64, category, not
 		return 0, err
 	}
 	if sess.Live() {
+		// Should the session end meanwhile by other means, End finds it ended and tells nobody.
 		if _, err := s.End(ctx, sessionID, id, ReasonLeft); err != nil {
 			return 0, err
 		}

@@ -29,10 +29,13 @@ type Account struct {
 	Node      int64
 }
 
-// Member is one side of a session.
+// Member is one side of a session. Client is the hashed address the member's account was made
+// from, kept with the session so that a report filed after the account is gone can still name
+// it.
 type Member struct {
 	ID       int64
 	Nickname string
+	Client   moderation.Client
 }
 
 // Session is a 1:1 conversation between two accounts.

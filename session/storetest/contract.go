@@ -60,12 +60,13 @@ func RunReports(t *testing.T, newReports func(t *testing.T) session.Reports) {
 
 var ctx = context.Background()
 
+func clientOf(id int64) moderation.Client {
+	return moderation.NewHasher(nil).Client(netip.AddrFrom4([4]byte{192, 0, 2, byte(id)}))
+}
+
 func account(t *testing.T, s session.Store, id int64) session.Account {
 	t.Helper()
-	a := session.Account{
-		ID: id, Nickname: fmt.Sprint("n", id), CreatedAt: time.Now(), LastSeen: time.Now(),
-		Client: moderation.NewHasher(nil).Client(netip.AddrFrom4([4]byte{192, 0, 2, byte(id)})),
-	}
+	a := session.Account{ID: id, Nickname: fmt.Sprint("n", id), CreatedAt: time.Now(), LastSeen: time.Now(), Client: clientOf(id)}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatalf("CreateAccount(%d): %v", id, err)
 	}
@@ -77,7 +78,7 @@ func pair(t *testing.T, s session.Store, id, a, b int64) session.Session {
 	t.Helper()
 	account(t, s, a)
 	account(t, s, b)
-	sess := session.Session{ID: id, Members: [2]session.Member{{ID: a, Nickname: "a"}, {ID: b, Nickname: "b"}}, StartedAt: time.Now(), CommonInterests: []string{"go"}}
+	sess := session.Session{ID: id, Members: [2]session.Member{{ID: a, Nickname: "a", Client: clientOf(a)}, {ID: b, Nickname: "b"}}, StartedAt: time.Now(), CommonInterests: []string{"go"}}
 	if err := s.CreateSession(ctx, sess); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
