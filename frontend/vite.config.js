@@ -7,6 +7,12 @@ import vue from '@vitejs/plugin-vue'
 const server = 'http://localhost:8080'
 export default defineConfig({
   plugins: [vue()],
+  // vue-i18n without its legacy API and devtools hooks: the page uses the Composition API only.
+  define: {
+    __VUE_I18N_FULL_INSTALL__: false,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+  },
   build: { outDir: 'dist', emptyOutDir: true },
   server: {
     proxy: {

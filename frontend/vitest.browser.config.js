@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     environment: 'node',
     include: ['tests/browser/**/*.test.js'],
-    testTimeout: 30000,
+    testTimeout: 60000, // an upper bound only: the tests wait for conditions, on a busy machine too
     hookTimeout: 180000, // building the binary
     fileParallelism: false,
   },

@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -42,7 +43,8 @@ type OnlineCount struct {
 }
 
 // onlineMaxAge is how long a count is reused: every page asks, and counting reads the engines.
-const onlineMaxAge = 5 * time.Second
+// It is short because a searcher's page reads the count every few seconds to watch it move.
+const onlineMaxAge = 2 * time.Second
 
 // ClientIP returns how the address of the client behind a request is found. Without trusted
 // proxies it is the TCP peer, and X-Forwarded-For is ignored. From a trusted proxy it is the
@@ -116,7 +118,7 @@ func onlineHandler(count func(ctx context.Context) (OnlineCount, error), log *sl
 			}
 			last, at = n, time.Now()
 		}
-		c.Response().Header().Set("Cache-Control", "public, max-age=5")
+		c.Response().Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(onlineMaxAge.Seconds())))
 		return c.JSON(http.StatusOK, last)
 	}
 }

@@ -71,7 +71,7 @@ func TestRoutes(t *testing.T) {
 		"websocket":        {"/ws", nil, http.StatusOK, "websocket", ""},
 		"admin API, off":   {"/admin/api/stats", nil, http.StatusNotFound, `"error"`, ""},
 		"metrics, off":     {"/metrics", nil, http.StatusNotFound, `"error"`, ""},
-		"online":           {"/online.json", nil, http.StatusOK, `{"online":12,"waiting":3}`, "public, max-age=5"},
+		"online":           {"/online.json", nil, http.StatusOK, `{"online":12,"waiting":3}`, "public, max-age=2"},
 		"online, no count": {"/online.json", errors.New("dial tcp: refused"), http.StatusServiceUnavailable, "not available", ""},
 		"page settings":    {"/settings.json", nil, http.StatusOK, `{"maxSessions":4,"maxContent":500,"maxNickname":20,"interestWaitMs":3000}`, cacheIndex},
 		"health":           {"/healthz", errors.New("down"), http.StatusOK, `"ok"`, ""},

@@ -145,7 +145,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 			InterestWaitMs: cfg.InterestWait.Milliseconds(),
 		},
-		Online: func(ctx context.Context) (web.OnlineCount, error) { return countOnline(ctx, eng, now()) },
+		Online: func(ctx context.Context) (web.OnlineCount, error) { return countOnline(ctx, eng, hub.Len(), now()) },
 	})
 	if !frontend.Built() {
 		log.Warn("this binary has no web page; / says how to build it (make build)")
@@ -220,7 +220,9 @@ func gauges(eng *engines, pushSrv *push.Server, hub *push.Hub) []prometheus.Coll
 }
 
 // countOnline counts the accounts connected to every node and those waiting, for the page.
-func countOnline(ctx context.Context, eng *engines, now time.Time) (web.OnlineCount, error) {
+// This node's own figure is the live one, here: its post on the board is up to a ping interval
+// old, and the visitor who just started, asking from this node, must count.
+func countOnline(ctx context.Context, eng *engines, here int, now time.Time) (web.OnlineCount, error) {
 	nodes, err := eng.board.Nodes(ctx, now)
 	if err != nil {
 		return web.OnlineCount{}, err
@@ -229,9 +231,11 @@ func countOnline(ctx context.Context, eng *engines, now time.Time) (web.OnlineCo
 	if err != nil {
 		return web.OnlineCount{}, err
 	}
-	n := web.OnlineCount{Waiting: len(waiting)}
+	n := web.OnlineCount{Online: here, Waiting: len(waiting)}
 	for _, node := range nodes {
-		n.Online += node.Accounts
+		if node.Node != eng.nodeID {
+			n.Online += node.Accounts
+		}
 	}
 	return n, nil
 }

@@ -1,4 +1,4 @@
-import { createApp } from 'vue'
+import { createApp, watch } from 'vue'
 import App from './App.vue'
 import { router } from './router.js'
 import { DuetClient } from './protocol/client.js'
@@ -6,6 +6,7 @@ import { createChatStore } from './chat/store.js'
 import { chime } from './chat/sound.js'
 import { preferences } from './preferences.js'
 import { loadSettings } from './settings.js'
+import { createCatalogue, pickLanguage } from './i18n/index.js'
 import './styles/main.css'
 
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
@@ -13,6 +14,15 @@ const client = new DuetClient({ url: `${scheme}//${location.host}/ws`, storage: 
 const chat = createChatStore(client, {
   onPartnerMessage: () => preferences.sound && chime(),
 })
+const i18n = createCatalogue(pickLanguage(preferences.language))
+watch(
+  () => preferences.language,
+  (chosen) => {
+    i18n.global.locale.value = pickLanguage(chosen)
+    document.documentElement.lang = i18n.global.locale.value
+  },
+  { immediate: true },
+)
 
 loadSettings()
-createApp(App).provide('chat', chat).use(router).mount('#app')
+createApp(App).provide('chat', chat).use(router).use(i18n).mount('#app')

@@ -1,4 +1,5 @@
-// The visitor's choices that outlive the tab (localStorage): colour theme and sound.
+// The visitor's choices that outlive the tab (localStorage): colour theme, sound and language
+// (null: the browser's).
 import { reactive, watch } from 'vue'
 
 const KEY = 'duet.preferences'
@@ -7,9 +8,13 @@ const themes = ['system', 'light', 'dark']
 function load() {
   try {
     const p = JSON.parse(localStorage.getItem(KEY)) || {}
-    return { theme: themes.includes(p.theme) ? p.theme : 'system', sound: p.sound === true }
+    return {
+      theme: themes.includes(p.theme) ? p.theme : 'system',
+      sound: p.sound === true,
+      language: typeof p.language === 'string' ? p.language : null,
+    }
   } catch {
-    return { theme: 'system', sound: false }
+    return { theme: 'system', sound: false, language: null }
   }
 }
 

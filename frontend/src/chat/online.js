@@ -4,6 +4,8 @@ import { onBeforeUnmount, onMounted, ref } from 'vue'
 
 /** How often the figure is read again while shown; the server caches it for a few seconds. */
 export const ONLINE_POLL_MS = 15000
+/** How often while the visitor searches, so that the figure moves while they wait. */
+export const SEARCHING_POLL_MS = 4000
 
 /**
  * @param {object} [o]

@@ -1,30 +1,37 @@
 // The page's state: the account, the search, the chats and their messages, built from the
 // protocol client's events. Views read `state` and call the actions; only this module talks
-// to the client.
+// to the client. Words are never stored here: every line a person reads is a message key of
+// the catalogue (src/i18n) and its parameters, {key, params}, so a change of language
+// changes what is already on screen.
 import { reactive } from 'vue'
 import { Code, EndReason, ProtocolError } from '../protocol/client.js'
 import { TypingNotifier } from './typing.js'
-import { describeProblem, banText } from './problems.js'
+import { describeProblem } from './problems.js'
 import { limits } from '../settings.js'
+import en from '../i18n/en.js'
 
-export const reportCategories = Object.freeze([
-  { value: 'spam', label: 'Spam or advertising' },
-  { value: 'sexual', label: 'Unwanted sexual content' },
-  { value: 'minor', label: 'Seems to be under 18' },
-  { value: 'harassment', label: 'Harassment or hate' },
-  { value: 'scam', label: 'Scam or fraud' },
-  { value: 'other', label: 'Something else' },
-])
+/** The REPORT categories, with their English names (the admin page's, which is in English). */
+export const reportCategories = Object.freeze(Object.entries(en.report.categories).map(([value, label]) => ({ value, label })))
 
-const exitWords = {
-  left: 'left the chat',
-  logout: 'closed Duet',
-  timeout: 'lost their connection and did not come back',
-  removed: 'was removed by a moderator',
-}
+const exitReasons = ['left', 'logout', 'timeout', 'removed']
 
 const CHATS_KEY = 'duet.chats' // sessionId → commonInterests, which RECONNECT does not repeat
+const DISMISSED_KEY = 'duet.notice.dismissed' // the notice this tab closed
 const TOAST_MS = 6000
+const TOASTS_SHOWN = 3 // more than this and the oldest goes
+
+/** Whether an ending keeps the visitor out for a while: a ban (a kick with an end time, or code 7). */
+export function barred(ended) {
+  return ended?.reason === EndReason.Banned || (ended?.reason === EndReason.Kicked && ended.until > 0)
+}
+
+/** What an own message shows: 'sending' | 'failed' | 'sent' | 'delivered' | 'seen'. */
+export function receipt(c, it) {
+  if (it.state !== 'stored') return it.state
+  if (it.msgId <= c.seenThrough) return 'seen'
+  if (it.msgId <= c.deliveredThrough) return 'delivered'
+  return 'sent'
+}
 
 /**
  * @param {import('../protocol/client.js').DuetClient} client
@@ -38,31 +45,39 @@ export function createChatStore(client, o = {}) {
   const now = o.now || Date.now
   const state = reactive({
     me: null, // {accountId, nickName}
+    nickName: '', // the last nickname used, for a new account after the old one ended
     connection: 'offline', // 'connecting' | 'online' | 'reconnecting' | 'offline'
     restoring: false,
     interests: [], // the user's tags, used for each new search
     searching: null, // {since, interests} while queued for a partner
     chats: [],
     activeId: null, // the sessionId shown, or 'search'
-    ended: null, // {reason, text}: the client stopped for good
-    toasts: [],
-    announcement: '', // read out by the page's aria-live region for signals
+    ended: null, // {reason, until?, why?}: the client stopped for good
+    startAfter: 0, // when Start may be pressed again after a rate limit (ms), 0 if it may now
+    notice: null, // {text, level, until}: the operator's current notice, until dismissed
+    toasts: [], // {id, key, params, level}
+    announcement: null, // {key, params}: read out by the page's aria-live region
     focused: true, // the page is visible and has focus
   })
   const typers = new Map() // sessionId → TypingNotifier
   let itemKey = 0
   let toastId = 0
+  let noticeTimer = null
 
   const chat = (sessionId) => state.chats.find((c) => c.sessionId === sessionId)
-  const name = (c) => c.partnerName || 'Your partner'
+  const name = (c) => c.partnerName
 
-  function announce(text) {
-    state.announcement = text
+  function announce(key, params = {}) {
+    state.announcement = { key, params }
   }
 
-  function toast(text, level = 'error') {
+  /** Shows a note; the same note already on screen is not shown twice, it stays longer. */
+  function toast(key, params = {}, level = 'error') {
+    const same = state.toasts.find((t) => t.key === key && JSON.stringify(t.params) === JSON.stringify(params))
     const id = ++toastId
-    state.toasts.push({ id, text, level })
+    if (same) same.id = id
+    else state.toasts.push({ id, key, params, level })
+    if (state.toasts.length > TOASTS_SHOWN) state.toasts.shift()
     setTimeout(() => dismissToast(id), TOAST_MS)
   }
 
@@ -71,8 +86,8 @@ export function createChatStore(client, o = {}) {
     if (i >= 0) state.toasts.splice(i, 1)
   }
 
-  function system(c, text) {
-    c.items.push({ key: ++itemKey, kind: 'system', text })
+  function system(c, key, params = {}) {
+    c.items.push({ key: ++itemKey, kind: 'system', text: { key, params } })
   }
 
   function remember() {
@@ -94,19 +109,24 @@ export function createChatStore(client, o = {}) {
     state.chats.push({
       sessionId: s.sessionId,
       partnerId: s.partnerId,
-      partnerName: s.partnerName,
+      partnerName: s.partnerName || '?',
       commonInterests: s.commonInterests || [],
+      startedAt: now(),
       items: [],
       status: 'live', // 'live' | 'away' | 'ended'
+      ending: null, // {key, params}: why it ended
       partnerTyping: false,
       unread: 0,
       viewedThrough: 0, // the partner's newest msgId we have told the server we saw
+      deliveredThrough: 0, // the partner's receipts of our messages: DELIVERED_ACK …
+      seenThrough: 0, // … and VIEWED_ACK
+      reported: false,
       leaveStep: 0, // 0: "Leave", 1: "Really?"
     })
     c = state.chats[state.chats.length - 1]
     typers.set(c.sessionId, new TypingNotifier((typing) => client.typing(c.sessionId, typing)))
     remember()
-    if (announceIt) announce(`You're now chatting with ${name(c)}.`)
+    if (announceIt) announce('chat.intro', { name: name(c) })
     return c
   }
 
@@ -120,21 +140,39 @@ export function createChatStore(client, o = {}) {
     return true
   }
 
-  function end(c, text) {
+  function end(c, key, params = {}) {
     if (c.status === 'ended') return
     c.status = 'ended'
+    c.ending = { key, params }
     c.partnerTyping = false
     c.leaveStep = 0
     typers.get(c.sessionId)?.stop(false)
-    system(c, text)
-    announce(text)
+    system(c, key, params)
+    announce(key, params)
   }
 
-  /** The state a stored message of ours shows before the partner reads it. */
-  const unreadMark = (c) => (c.status === 'away' ? 'sent' : 'delivered')
+  function moveWatermark(c, field, msgId) {
+    if (msgId > c[field]) c[field] = msgId
+  }
+
+  function showNotice(n) {
+    clearTimeout(noticeTimer)
+    const text = String(n.text || '').trim()
+    const until = Number.isSafeInteger(n.until) && n.until > 0 ? n.until : 0
+    if (!text || (until && until <= now()) || storage.getItem(DISMISSED_KEY) === JSON.stringify([text, until])) {
+      state.notice = null
+      return
+    }
+    state.notice = { text, level: n.level === 'warning' ? 'warning' : 'info', until }
+    // setTimeout's limit is about 24 days; a notice meant to last longer is shown until reload.
+    if (until && until - now() < 2 ** 31) noticeTimer = setTimeout(() => (state.notice = null), until - now())
+  }
 
   client.on('status', ({ state: s }) => (state.connection = s))
-  client.on('account', (a) => (state.me = a))
+  client.on('account', (a) => {
+    state.me = a
+    state.nickName = a.nickName
+  })
   client.on('session', (s) => {
     const c = addChat(s)
     if (state.searching) {
@@ -148,10 +186,12 @@ export function createChatStore(client, o = {}) {
     const kept = remembered()
     const live = new Set(sessions.map((s) => s.sessionId))
     for (const c of state.chats) {
-      if (!live.has(c.sessionId)) end(c, 'This chat ended while you were away.')
+      if (!live.has(c.sessionId)) end(c, 'chat.endedAway')
     }
     for (const s of sessions) {
-      addChat({ ...s, commonInterests: kept[s.sessionId] || [] }, { announceIt: false })
+      const c = addChat({ ...s, commonInterests: kept[s.sessionId] || [] }, { announceIt: false })
+      moveWatermark(c, 'deliveredThrough', s.deliveredMsgId || 0)
+      moveWatermark(c, 'seenThrough', s.viewedMsgId || 0)
     }
     if (state.activeId === null && state.chats.length) state.activeId = state.chats[0].sessionId
   })
@@ -165,7 +205,7 @@ export function createChatStore(client, o = {}) {
       own,
       content: m.content,
       sentAt: m.sentAt,
-      state: own ? unreadMark(c) : null,
+      state: own ? 'stored' : null,
     })
     if (!added || own) return
     c.partnerTyping = false
@@ -174,16 +214,19 @@ export function createChatStore(client, o = {}) {
       o.onPartnerMessage?.(c)
     }
   })
+  client.on('delivered', ({ sessionId, msgId }) => {
+    const c = chat(sessionId)
+    if (c) moveWatermark(c, 'deliveredThrough', msgId)
+  })
   client.on('viewed', ({ sessionId, msgId }) => {
     const c = chat(sessionId)
     if (!c) return
-    for (const it of c.items) if (it.own && it.msgId !== null && it.msgId <= msgId) it.state = 'seen'
+    moveWatermark(c, 'seenThrough', msgId)
+    moveWatermark(c, 'deliveredThrough', msgId)
   })
   client.on('resumed', ({ sessionId, complete }) => {
     const c = chat(sessionId)
-    if (c && !complete) {
-      c.items.unshift({ key: ++itemKey, kind: 'system', text: 'Earlier messages are no longer kept.' })
-    }
+    if (c && !complete) c.items.unshift({ key: ++itemKey, kind: 'system', text: { key: 'chat.earlierGone', params: {} } })
   })
   client.on('signal', (s) => {
     const c = chat(s.sessionId)
@@ -192,61 +235,100 @@ export function createChatStore(client, o = {}) {
         if (c && c.status === 'live') {
           c.status = 'away'
           c.partnerTyping = false
-          system(c, `${name(c)}'s connection dropped, waiting…`)
-          announce(`${name(c)}'s connection dropped.`)
+          system(c, 'chat.away', { name: name(c) })
+          announce('chat.away', { name: name(c) })
         }
         break
       case 'PartnerBack':
         if (c && c.status === 'away') {
           c.status = 'live'
-          for (const it of c.items) if (it.own && it.state === 'sent') it.state = 'delivered'
-          system(c, `${name(c)} is back.`)
-          announce(`${name(c)} is back.`)
+          system(c, 'chat.back', { name: name(c) })
+          announce('chat.back', { name: name(c) })
         }
         break
       case 'PartnerExit':
-        if (c) end(c, `${name(c)} ${exitWords[s.data.reason] || 'left the chat'}.`)
+        if (c) end(c, `chat.exit.${exitReasons.includes(s.data.reason) ? s.data.reason : 'left'}`, { name: name(c) })
         break
       case 'Typing':
         if (c && c.status !== 'ended') c.partnerTyping = !!s.data.typing
         break
       case 'Notice':
-        toast(String(s.data.text || ''), s.data.level === 'warning' || s.data.level === 'error' ? 'error' : 'info')
-        announce(String(s.data.text || ''))
+        showNotice(s.data)
+        if (state.notice) announce('notice.announce', { text: state.notice.text })
         break
     }
   })
   client.on('problem', (p) => {
-    // An unknown account after a reload and a refused nickname are answered where they are asked.
-    if ((p.cmd === 'RECONNECT' && p.code === Code.NoDataFound) || (p.cmd === 'CRT_ACCOUNT' && p.code === Code.ParamErr)) return
+    // What is answered where it was asked: an unknown account after a reload, a refused
+    // nickname, a start that must wait, a message refused (its bubble says so), and receipts
+    // and typing signals, which are background chatter no one asked for.
+    if (p.cmd === 'RECONNECT' && p.code === Code.NoDataFound) return
+    if (p.cmd === 'CRT_ACCOUNT' && (p.code === Code.ParamErr || p.code === Code.RateLimited)) return
+    if (['DIALOGUE', 'VIEWED_ACK', 'DELIVERED_ACK', 'TYPING'].includes(p.cmd)) return
     const text = describeProblem(p)
-    if (text) toast(text)
+    if (text) toast(text.key, text.params)
   })
   client.on('ended', ({ reason, data }) => {
     state.searching = null
     for (const t of typers.values()) t.stop(false)
-    const texts = {
-      [EndReason.Replaced]: 'Duet was opened with your chats in another tab or window, so this one stopped.',
-      [EndReason.Expired]: 'You were away too long, so your chats have ended. You can start again.',
-      [EndReason.Kicked]: banText(data?.reason, data?.until),
-      [EndReason.Banned]: banText(data?.reason, data?.until),
-    }
+    const until = Number(data?.until) || 0
+    const why = typeof data?.reason === 'string' ? data.reason : ''
     if (reason === EndReason.Kicked || reason === EndReason.Banned) {
-      for (const c of state.chats) end(c, texts[reason])
+      for (const c of state.chats) end(c, until ? 'ended.bannedChat' : 'ended.removedChat')
     }
-    if (reason === EndReason.Expired) {
+    if (reason === EndReason.Expired || reason === EndReason.Restarted) {
+      // The account is gone, the chats with it; they stay on screen, ended, with anything
+      // that could not be sent marked so, until the user starts anew.
       state.me = null
-      state.chats.splice(0)
-      state.activeId = null
-      remember()
+      const key = reason === EndReason.Restarted ? 'ended.restartedChat' : 'ended.expiredChat'
+      for (const c of state.chats) end(c, key)
     }
-    state.ended = { reason, text: texts[reason] }
-    announce(texts[reason])
+    state.ended = { reason, until, why }
+    announce(`ended.${reason}`, { until, why })
   })
 
   function showError(err) {
     // Refusals with a code have been shown from the problem event.
-    if (!(err instanceof ProtocolError)) toast('You are offline. Duet is trying to reconnect…')
+    if (!(err instanceof ProtocolError)) toast('problem.offline')
+  }
+
+  /** A fresh account, when the old one has ended or there never was one. Returns whether there is one. */
+  async function ensureAccount(nickName) {
+    if (state.me) return true
+    if (now() < state.startAfter) return false
+    try {
+      await client.createAccount(nickName)
+      state.ended = null
+      return true
+    } catch (err) {
+      // A ban ends the client as it connects: the banned view says so, not a connection problem.
+      if (barred(state.ended)) return false
+      if (!(err instanceof ProtocolError)) toast('problem.unreachable')
+      else if (err.code === Code.ParamErr) toast('problem.nickname', { msg: err.message })
+      else if (err.code === Code.RateLimited) state.startAfter = now() + Math.max(1000, err.reply.retryAfterMs || 1000)
+      return false
+    }
+  }
+
+  /** Sends an own message's text and tracks it in item until stored or refused. */
+  function deliver(c, item) {
+    const { requestId, stored } = client.send(c.sessionId, item.content)
+    item.requestId = requestId
+    item.state = 'sending'
+    item.error = null
+    stored.then(
+      (msgId) => {
+        const i = c.items.indexOf(item)
+        if (i < 0) return // deleted meanwhile
+        const [pending] = c.items.splice(i, 1)
+        // RESUME may have brought the stored copy first; it stands for this one then.
+        insertMessage(c, { ...pending, msgId, requestId: null, state: 'stored' })
+      },
+      (err) => {
+        item.state = 'failed'
+        item.error = err instanceof ProtocolError ? { code: err.code, msg: err.message } : { code: null, msg: '' }
+      },
+    )
   }
 
   const actions = {
@@ -263,20 +345,8 @@ export function createChatStore(client, o = {}) {
 
     /** Landing's Start: an account if there is none yet, then a search. */
     async start({ nickName, interests }) {
-      state.ended = null
       state.interests = interests
-      if (!state.me) {
-        try {
-          await client.createAccount(nickName)
-        } catch (err) {
-          // A ban ends the client as it connects: the banner says so, not a connection problem.
-          if (state.ended) return
-          if (!(err instanceof ProtocolError)) toast('Could not reach Duet. Check your connection and try again.')
-          else if (err.code === Code.ParamErr) toast(`That nickname was not accepted: ${err.message}.`)
-          return
-        }
-      }
-      await actions.search(interests)
+      if (await ensureAccount(nickName)) await actions.search(interests)
     },
 
     /** Queues for a partner; the chat opens from the session event. */
@@ -285,6 +355,7 @@ export function createChatStore(client, o = {}) {
         state.activeId = 'search'
         return
       }
+      if (!(await ensureAccount(state.nickName))) return
       state.searching = { since: now(), interests }
       state.activeId = 'search'
       try {
@@ -329,27 +400,29 @@ export function createChatStore(client, o = {}) {
     send(c, text) {
       if (c.status === 'ended' || !text.trim()) return false
       if ([...text].length > limits.content) {
-        toast(`A message can be at most ${limits.content} characters.`)
+        toast('problem.tooLong', { n: limits.content })
         return false
       }
       typers.get(c.sessionId)?.stop(false)
-      const { requestId, stored } = client.send(c.sessionId, text)
-      const item = { key: ++itemKey, kind: 'message', msgId: null, requestId, own: true, content: text, sentAt: now(), state: 'sending' }
-      c.items.push(item)
-      stored.then(
-        (msgId) => {
-          const i = c.items.findIndex((it) => it.requestId === requestId)
-          if (i < 0) return
-          const [pending] = c.items.splice(i, 1)
-          // RESUME may have brought the stored copy first; it stands for this one then.
-          insertMessage(c, { ...pending, msgId, requestId: null, state: unreadMark(c) })
-        },
-        () => {
-          const it = c.items.find((it) => it.requestId === requestId)
-          if (it) it.state = 'failed'
-        },
-      )
+      c.items.push({ key: ++itemKey, kind: 'message', msgId: null, requestId: null, own: true, content: text, sentAt: now(), state: 'sending', error: null })
+      deliver(c, c.items.at(-1))
       return true
+    },
+
+    /** Sends a message that was not sent again, as a new message. */
+    retry(c, item) {
+      if (c.status === 'ended' || item.state !== 'failed') return
+      item.sentAt = now()
+      // A retried message goes to the end, where the partner will see it.
+      c.items.splice(c.items.indexOf(item), 1)
+      c.items.push(item)
+      deliver(c, c.items.at(-1))
+    },
+
+    /** Removes a message that was not sent. */
+    discard(c, item) {
+      if (item.state !== 'failed') return
+      c.items.splice(c.items.indexOf(item), 1)
     },
 
     /** The user has seen the partner's messages up to msgId in a focused tab. */
@@ -357,12 +430,12 @@ export function createChatStore(client, o = {}) {
       c.unread = 0
       if (msgId <= c.viewedThrough || c.status === 'ended') return
       c.viewedThrough = msgId
-      client.viewed(c.sessionId, msgId).catch(() => {}) // refusals are shown from the problem event
+      client.viewed(c.sessionId, msgId)
     },
 
     /** The Leave button and Esc: "Leave", then "Really?", then the chat ends. */
     async stepLeave(c) {
-      if (c.status === 'ended') return actions.newChat(c)
+      if (c.status === 'ended') return
       if (c.leaveStep === 0) {
         c.leaveStep = 1
         return
@@ -375,7 +448,7 @@ export function createChatStore(client, o = {}) {
           return showError(err)
         }
       }
-      end(c, 'You left the chat.')
+      end(c, 'chat.youLeft')
     },
 
     cancelLeave(c) {
@@ -400,15 +473,25 @@ export function createChatStore(client, o = {}) {
       }
     },
 
-    /** Reports the partner; the chat ends. Returns whether the report was filed. */
+    /**
+     * Reports the partner, during the chat or after it ended while the server still keeps its
+     * messages; a live chat ends. Returns whether the report was filed.
+     */
     async report(c, category, note) {
       try {
         await client.report(c.sessionId, category, note.trim())
       } catch (err) {
-        showError(err)
+        if (err instanceof ProtocolError && err.code === Code.SessionEnded) toast('problem.reportTooLate')
+        else showError(err)
         return false
       }
-      end(c, 'Thank you. Your report was sent and the chat has ended.')
+      c.reported = true
+      if (c.status === 'ended') {
+        system(c, 'chat.reportedAfter')
+        announce('chat.reportedAfter')
+      } else {
+        end(c, 'chat.reported')
+      }
       return true
     },
 
@@ -422,24 +505,34 @@ export function createChatStore(client, o = {}) {
       state.ended = null
     },
 
+    dismissNotice() {
+      if (!state.notice) return
+      storage.setItem(DISMISSED_KEY, JSON.stringify([state.notice.text, state.notice.until]))
+      clearTimeout(noticeTimer)
+      state.notice = null
+    },
+
     dismissToast,
   }
 
   return { state, ...actions }
 }
 
-/** The chat as a text file, made in the browser. */
-export function chatTranscript(c, me) {
-  const lines = [`Duet chat with ${c.partnerName || 'a stranger'}`, '']
-  if (c.commonInterests.length) lines.splice(1, 0, `Shared interests: ${c.commonInterests.join(', ')}`)
+/**
+ * The chat as a text file, made in the browser.
+ * @param {(key: string, params?: object) => string} t the catalogue's translate function
+ * @param {(ms: number) => string} when a message's date and time in words
+ */
+export function chatTranscript(c, me, t, when) {
+  const lines = [t('transcript.title', { name: c.partnerName }), '']
+  if (c.commonInterests.length) lines.splice(1, 0, t('transcript.interests', { tags: c.commonInterests.join(', ') }))
   for (const it of c.items) {
     if (it.kind === 'system') {
-      lines.push(`* ${it.text}`)
+      lines.push(`* ${t(it.text.key, it.text.params)}`)
       continue
     }
-    const when = new Date(it.sentAt).toLocaleString()
-    const who = it.own ? me?.nickName || 'You' : c.partnerName
-    lines.push(`[${when}] ${who}: ${it.content}`)
+    const who = it.own ? me?.nickName || t('transcript.you') : c.partnerName
+    lines.push(`[${when(it.sentAt)}] ${who}: ${it.content}`)
   }
   return lines.join('\n') + '\n'
 }

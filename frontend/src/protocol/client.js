@@ -15,6 +15,7 @@ export const Code = Object.freeze({
   SessionEnded: 8,
   LimitReached: 9,
   Unavailable: 10,
+  ChallengeRequired: 11,
 })
 
 /** The two naming schemes the server speaks; see "Dialects". */
@@ -24,6 +25,7 @@ export const Dialect = Object.freeze({ Seed: 'seed', ReqResp: 'reqresp' })
 export const EndReason = Object.freeze({
   Replaced: 'replaced', // another connection RECONNECTed to the account (close 4000)
   Expired: 'expired', // the account lapsed or is unknown: start again with CRT_ACCOUNT
+  Restarted: 'restarted', // the service lost its state (a new epoch): start again with CRT_ACCOUNT
   Kicked: 'kicked', // an operator removed or banned the account
   Banned: 'banned', // a reply said code 7
 })
@@ -59,6 +61,7 @@ export const defaults = Object.freeze({
   heartbeatMs: 10000, // send our own PING when nothing has arrived for this long
   silenceMs: 25000, // give the connection up when nothing has arrived for this long
   retryMs: 1000, // wait before resending a DIALOGUE that got code 2
+  receiptMs: 300, // receipts (DELIVERED_ACK, VIEWED_ACK) of a session go out at most this often
 })
 
 /**
@@ -67,9 +70,11 @@ export const defaults = Object.freeze({
  *  - account {accountId, nickName}
  *  - session {sessionId, partnerId, partnerName, commonInterests}: a new chat, from MATCH's
  *    reply or a NewSession signal
- *  - restored {sessions}: RECONNECT worked; sessions is its list (RESUMEs follow)
+ *  - restored {sessions}: RECONNECT worked; sessions is its list, each with the partner's
+ *    deliveredMsgId and viewedMsgId watermarks (RESUMEs follow)
  *  - message {sessionId, msgId, senderId, content, sentAt}
- *  - viewed {sessionId, accountId, msgId}
+ *  - delivered {sessionId, accountId, msgId}: the partner's client holds the session up to msgId
+ *  - viewed {sessionId, accountId, msgId}: the partner has seen the session up to msgId
  *  - signal {signalType, sessionId, senderId, data}
  *  - resumed {sessionId, count, complete}
  *  - problem {cmd, code, msg, retryAfterMs?, until?, reason?}: every non-zero reply
@@ -102,6 +107,8 @@ export class DuetClient {
     this.resyncing = new Map() // sessionId → highest msgId seen while waiting for RESUME's reply
     this.resyncingAll = false // between RECONNECT and its reply: every session is resyncing
     this.waitingFor = null // interests of the MATCH we are queued with, or null
+    this.receipts = new Map() // sessionId → {delivered, viewed, sentDelivered, sentViewed}: our receipts
+    this.receiptTimer = null
     this.account = null
   }
 
@@ -132,10 +139,20 @@ export class DuetClient {
   async createAccount(nickName) {
     this.stopped = false
     await this.open()
-    const reply = await this.request('CRT_ACCOUNT', { nickName })
+    let reply
+    try {
+      reply = await this.request('CRT_ACCOUNT', { nickName })
+    } catch (err) {
+      // Refused (a nickname, a rate limit): no account, so no connection worth keeping.
+      if (!this.stopped) {
+        this.closeSocket()
+        this.emit('status', { state: 'offline' })
+      }
+      throw err
+    }
     this.storage.setItem(
       CREDENTIALS_KEY,
-      JSON.stringify({ accountId: reply.accountId, token: reply.token, nickName: reply.nickName }),
+      JSON.stringify({ accountId: reply.accountId, token: reply.token, nickName: reply.nickName, epoch: reply.epoch ?? null }),
     )
     this.bind({ accountId: reply.accountId, nickName: reply.nickName })
     return this.account
@@ -178,7 +195,7 @@ export class DuetClient {
 
   /** Sends RECONNECT on the open socket, then RESUME for each session; see "Writing a client". */
   async reattach() {
-    const { accountId, token, nickName } = this.credentials
+    const { accountId, token, nickName, epoch } = this.credentials
     // The backlog may come right behind the reply, ahead of any code of ours: hold the
     // watermarks from now on, until each session's RESUME answers.
     this.resyncingAll = true
@@ -187,14 +204,18 @@ export class DuetClient {
       reply = await this.request('RECONNECT', { accountId, token })
     } catch (err) {
       if (err instanceof ProtocolError && err.code === Code.NoDataFound) {
-        this.end(EndReason.Expired)
+        // A new epoch means the service lost every account, not that this one lapsed.
+        const restarted = epoch && err.reply.epoch && err.reply.epoch !== epoch
+        this.end(restarted ? EndReason.Restarted : EndReason.Expired)
         return null
       }
       throw err
     }
+    if (reply.epoch && reply.epoch !== epoch) this.storage.setItem(CREDENTIALS_KEY, JSON.stringify({ ...this.credentials, epoch: reply.epoch }))
     this.bind({ accountId, nickName })
     const live = new Set(reply.sessions.map((s) => s.sessionId))
     for (const id of this.watermarks.keys()) if (!live.has(id)) this.watermarks.delete(id)
+    for (const id of this.receipts.keys()) if (!live.has(id)) this.receipts.delete(id)
     for (const [requestId, m] of this.outbox) {
       if (!live.has(m.sessionId)) {
         this.outbox.delete(requestId)
@@ -213,6 +234,7 @@ export class DuetClient {
       ),
     )
     for (const [requestId, m] of this.outbox) this.sendDialogue(requestId, m)
+    this.sendReceipts()
     if (this.waitingFor) this.match(this.waitingFor).catch(() => {})
     return reply.sessions
   }
@@ -294,12 +316,13 @@ export class DuetClient {
   end(reason, data) {
     this.stopped = true
     clearTimeout(this.reconnectTimer)
-    if (reason === EndReason.Expired) {
+    if (reason === EndReason.Expired || reason === EndReason.Restarted) {
       // The account and its sessions are gone: nothing of theirs is to be resumed or resent.
       this.storage.removeItem(CREDENTIALS_KEY)
       this.account = null
       this.waitingFor = null
       this.watermarks.clear()
+      this.receipts.clear()
       for (const m of this.outbox.values()) m.reject(new OfflineError())
       this.outbox.clear()
     }
@@ -392,7 +415,9 @@ export class DuetClient {
   push(cmd, frame) {
     switch (cmd) {
       case 'PUSH_DIALOGUE':
-        return this.delivered(frame)
+        return this.received(frame)
+      case 'PUSH_DELIVERED_ACK':
+        return this.emit('delivered', { sessionId: frame.sessionId, accountId: frame.accountId, msgId: frame.msgId })
       case 'PUSH_VIEWED_ACK':
         return this.emit('viewed', { sessionId: frame.sessionId, accountId: frame.accountId, msgId: frame.msgId })
       case 'PUSH_SIGNAL':
@@ -404,14 +429,15 @@ export class DuetClient {
    * A message reached us. The watermark RESUME starts from follows pushes only: they arrive in
    * msgId order, while our own DIALOGUE's reply may overtake a partner's message stored just
    * before it. Between RECONNECT and RESUME's reply the backlog comes out of order, so the
-   * watermark waits for that reply.
+   * watermark waits for that reply. A partner's message is acknowledged with DELIVERED_ACK.
    */
-  delivered(m) {
+  received(m) {
     if (this.resyncingAll || this.resyncing.has(m.sessionId)) {
       this.resyncing.set(m.sessionId, Math.max(this.resyncing.get(m.sessionId) || 0, m.msgId))
     } else if (m.msgId > (this.watermarks.get(m.sessionId) || 0)) {
       this.watermarks.set(m.sessionId, m.msgId)
     }
+    if (m.senderId !== this.account?.accountId) this.receipt(m.sessionId, 'delivered', m.msgId)
     this.emit('message', {
       sessionId: m.sessionId,
       msgId: m.msgId,
@@ -435,6 +461,7 @@ export class DuetClient {
         break
       case 'PartnerExit':
         this.watermarks.delete(s.sessionId)
+        this.receipts.delete(s.sessionId)
         break
       case 'LoggedInElsewhere':
         this.emit('signal', s)
@@ -513,9 +540,40 @@ export class DuetClient {
     m.reject(new ProtocolError('DIALOGUE', frame))
   }
 
-  /** Tells the partner we have seen the session up to msgId. */
+  /** Tells the partner, soon and batched with other receipts, that we have seen the session up to msgId. */
   viewed(sessionId, msgId) {
-    return this.request('VIEWED_ACK', { sessionId, msgId })
+    this.receipt(sessionId, 'viewed', msgId)
+  }
+
+  /**
+   * Notes a receipt (kind 'delivered' or 'viewed') up to msgId. Receipts go out together at
+   * most every receiptMs, each session's newest only: a burst of fifty messages costs one
+   * DELIVERED_ACK, not fifty. One not sent while offline goes out after the RECONNECT.
+   */
+  receipt(sessionId, kind, msgId) {
+    const r = this.receipts.get(sessionId) || { delivered: 0, viewed: 0, sentDelivered: 0, sentViewed: 0 }
+    r[kind] = Math.max(r[kind], msgId)
+    this.receipts.set(sessionId, r)
+    this.receiptTimer ??= setTimeout(() => {
+      this.receiptTimer = null
+      this.sendReceipts()
+    }, this.options.receiptMs)
+  }
+
+  sendReceipts() {
+    if (!this.ready || !this.account) return
+    for (const [sessionId, r] of this.receipts) {
+      // Viewing implies delivery: the server moves both watermarks on a VIEWED_ACK.
+      if (r.viewed > r.sentViewed) {
+        r.sentViewed = r.viewed
+        r.sentDelivered = Math.max(r.sentDelivered, r.viewed)
+        this.request('VIEWED_ACK', { sessionId, msgId: r.viewed }).catch(() => {})
+      }
+      if (r.delivered > r.sentDelivered) {
+        r.sentDelivered = r.delivered
+        this.request('DELIVERED_ACK', { sessionId, msgId: r.delivered }).catch(() => {})
+      }
+    }
   }
 
   /** Starts or stops the typing signal; the server answers only failures. */
@@ -525,6 +583,7 @@ export class DuetClient {
 
   leave(sessionId) {
     this.watermarks.delete(sessionId)
+    this.receipts.delete(sessionId)
     return this.request('LEAVE', { sessionId })
   }
 

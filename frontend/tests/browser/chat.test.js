@@ -30,8 +30,8 @@ describe('two strangers', () => {
     await screenshot(ann.page, 'searching')
 
     await startChatting(bob.page, 'Bob', ['Music', 'films'])
-    await ann.page.getByRole('heading', { name: "You're now chatting with Bob" }).waitFor()
-    await bob.page.getByRole('heading', { name: "You're now chatting with Ann" }).waitFor()
+    await chatLog(ann.page).getByText("You're now chatting with Bob. Say hi!").waitFor()
+    await chatLog(bob.page).getByText("You're now chatting with Ann. Say hi!").waitFor()
     await expect.poll(() => ann.page.getByText('You both like music').isVisible()).toBe(true)
 
     await ann.page.getByLabel('Message to Bob').fill('hi Bob')
@@ -64,7 +64,7 @@ describe('two strangers', () => {
 
   test('a reload keeps the chat and its messages', async () => {
     await bob.page.reload()
-    await bob.page.getByRole('heading', { name: "You're now chatting with Ann" }).waitFor()
+    await chatLog(bob.page).getByText("You're now chatting with Ann. Say hi!").waitFor()
     await chatLog(bob.page).getByText('hi Bob').waitFor()
     await chatLog(bob.page).getByText('how are you?').waitFor()
     await expect.poll(() => bob.page.getByText('You both like music').isVisible()).toBe(true)
@@ -78,11 +78,11 @@ describe('two strangers', () => {
 
   test('a second chat opens as a tab, and the other counts what is unread', async () => {
     const cy = await open()
-    await ann.page.getByRole('button', { name: '+ New chat' }).click()
+    await ann.page.getByRole('navigation', { name: 'Your chats' }).getByRole('button', { name: 'New chat' }).click()
     await ann.page.getByText('Looking for someone…').waitFor()
     await startChatting(cy.page, 'Cy')
-    await ann.page.getByRole('heading', { name: "You're now chatting with Cy" }).waitFor()
-    await ann.page.getByText('2 chats at once at most').waitFor()
+    await chatLog(ann.page).getByText("You're now chatting with Cy. Say hi!").waitFor()
+    await ann.page.getByText('At most 2 chats at once').waitFor()
 
     await bob.page.getByLabel('Message to Ann').fill('are you still here?')
     await bob.page.getByLabel('Message to Ann').press('Enter')
@@ -121,7 +121,7 @@ test('a phone-sized page in dark mode pairs and chats', async () => {
   const dan = await open(phone)
   await startChatting(cara.page, 'Cara')
   await startChatting(dan.page, 'Dan')
-  await cara.page.getByRole('heading', { name: "You're now chatting with Dan" }).waitFor()
+  await chatLog(cara.page).getByText("You're now chatting with Dan. Say hi!").waitFor()
   await dan.page.getByLabel('Message to Cara').fill('hi from a phone')
   await dan.page.getByRole('button', { name: 'Send' }).tap()
   await chatLog(cara.page).getByText('hi from a phone').waitFor()

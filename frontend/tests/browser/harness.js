@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { createServer } from 'node:net'
+import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
 import { chromium } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, expect } from 'vitest'
 
@@ -97,6 +99,21 @@ export async function screenshot(page, step) {
   return name
 }
 
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+/**
+ * Checks the page as it is now with axe-core: no serious or critical violation. The script is
+ * evaluated, not added as a tag, so that the page's Content-Security-Policy does not stop it.
+ */
+export async function checkA11y(page, view) {
+  await page.evaluate(axeSource)
+  const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations)
+  const bad = violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+  expect(bad, `axe-core on the ${view} view`).toEqual([])
+}
+
 /** Fills the landing form and presses Start. */
 export async function startChatting(page, nickName, interests = []) {
   await page.getByLabel('Nickname').fill(nickName)
@@ -111,10 +128,11 @@ export async function startChatting(page, nickName, interests = []) {
 /**
  * Runs what a test file's browser tests need around them: the freshly built binary serving with
  * args on a free port, and one browser. After each test, every page opened through run.open (or
- * pushed on run.opened) must have logged no console error and thrown no exception. Screenshots go
- * to test-output/<folder>.
+ * pushed on run.opened) must have logged no console error and thrown no exception; with
+ * o.closeAfterEach its pages are closed then, so that a long file does not keep every visitor of
+ * every test connected. Screenshots go to test-output/<folder>.
  */
-export function serveForTests(folder, args) {
+export function serveForTests(folder, args, o = {}) {
   const run = { binary: null, server: null, url: '', browser: null, opened: [] }
   run.open = async (url, contextOptions) => {
     const p = await openPage(run.browser, url, contextOptions)
@@ -133,8 +151,9 @@ export function serveForTests(folder, args) {
     await run.server?.stop()
     await run.binary?.remove()
   })
-  afterEach(() => {
+  afterEach(async () => {
     for (const p of run.opened) expect(p.errors, `console errors on ${p.page.url()}`).toEqual([])
+    if (o.closeAfterEach) for (const p of run.opened.splice(0)) await p.context.close()
   })
   return run
 }

@@ -9,6 +9,7 @@ const ANN = 1111
 const BOB = 1212
 const SESSION = 10000
 const TOKEN = 'q3J-token'
+const EPOCH = 'epoch-1'
 
 let server, client, storage
 
@@ -21,6 +22,7 @@ function newClient(options = {}) {
     backoffInitialMs: 10,
     backoffMaxMs: 50,
     random: () => 1,
+    receiptMs: 60000, // receipts stay out of the way of tests about other frames
     ...options,
   })
   return client
@@ -33,6 +35,13 @@ function record(type) {
   return got
 }
 
+/** Resolves when the client notices its connection is lost. */
+function reconnecting() {
+  return new Promise((resolve) => {
+    const off = client.on('status', (s) => s.state === 'reconnecting' && (off(), resolve()))
+  })
+}
+
 function until(check, what) {
   return expect.poll(check, { timeout: 2000, message: what }).toBeTruthy()
 }
@@ -42,7 +51,7 @@ async function annInChat() {
   const created = client.createAccount('Ann')
   const conn = await server.connection()
   expect(await conn.next()).toEqual({ cmd: 'CRT_ACCOUNT', nickName: 'Ann' })
-  conn.send({ cmd: 'CRT_ACCOUNT', code: 0, nickName: 'Ann', accountId: ANN, token: TOKEN })
+  conn.send({ cmd: 'CRT_ACCOUNT', code: 0, nickName: 'Ann', accountId: ANN, token: TOKEN, epoch: EPOCH })
   await created
   const matched = client.match(['music'])
   expect(await conn.next()).toEqual({ cmd: 'MATCH', interests: ['music'] })
@@ -68,7 +77,7 @@ describe('dialects', () => {
   test('the seed dialect: plain names, PONG for PING', async () => {
     newClient()
     const conn = await annInChat()
-    expect(JSON.parse(storage.getItem('duet.account'))).toEqual({ accountId: ANN, token: TOKEN, nickName: 'Ann' })
+    expect(JSON.parse(storage.getItem('duet.account'))).toEqual({ accountId: ANN, token: TOKEN, nickName: 'Ann', epoch: EPOCH })
     conn.send({ cmd: 'PING', accountId: ANN })
     expect(await conn.next()).toEqual({ cmd: 'PONG' })
   })
@@ -192,6 +201,77 @@ describe('reconnection', () => {
   })
 })
 
+describe('creating an account', () => {
+  test('a refused CRT_ACCOUNT leaves the client offline, not connecting', async () => {
+    newClient()
+    const statuses = record('status')
+    const created = client.createAccount('Ann')
+    const conn = await server.connection()
+    await conn.next()
+    conn.send({ cmd: 'CRT_ACCOUNT', code: 6, msg: 'too many requests; slow down', retryAfterMs: 4000 })
+    await expect(created).rejects.toMatchObject({ code: Code.RateLimited })
+    expect(statuses.at(-1)).toEqual({ state: 'offline' })
+  })
+})
+
+describe('receipts', () => {
+  test('a burst of messages is acknowledged once, with the newest of the partner', async () => {
+    newClient({ receiptMs: 30 })
+    const conn = await annInChat()
+    for (const id of [20001, 20002, 20003]) push(conn, id)
+    push(conn, 20004, ANN) // our own, from RESUME: not ours to acknowledge
+    expect(await conn.next()).toEqual({ cmd: 'DELIVERED_ACK', sessionId: SESSION, msgId: 20003 })
+    conn.send({ cmd: 'DELIVERED_ACK', code: 0 })
+    push(conn, 20005)
+    expect(await conn.next()).toEqual({ cmd: 'DELIVERED_ACK', sessionId: SESSION, msgId: 20005 })
+  })
+
+  test('viewing sends one VIEWED_ACK for the newest, which stands for delivery too', async () => {
+    newClient({ receiptMs: 30 })
+    const conn = await annInChat()
+    push(conn, 20001)
+    push(conn, 20002)
+    client.viewed(SESSION, 20001)
+    client.viewed(SESSION, 20002)
+    expect(await conn.next()).toEqual({ cmd: 'VIEWED_ACK', sessionId: SESSION, msgId: 20002 })
+    client.viewed(SESSION, 20002)
+    push(conn, 20003)
+    expect(await conn.next(), 'nothing for what was already viewed').toEqual({ cmd: 'DELIVERED_ACK', sessionId: SESSION, msgId: 20003 })
+  })
+
+  test('a receipt due while offline goes out after RECONNECT', async () => {
+    newClient({ receiptMs: 30 })
+    let conn = await annInChat()
+    const lost = reconnecting()
+    conn.close(1011, 'write failed')
+    await lost
+    client.viewed(SESSION, 20007)
+    conn = await server.connection()
+    await conn.next() // RECONNECT
+    conn.send({ cmd: 'RECONNECT', code: 0, sessions: [{ sessionId: SESSION, partnerId: BOB, partnerName: 'Bob', lastMsgId: 20007 }] })
+    await conn.next() // RESUME
+    conn.send({ cmd: 'RESUME', code: 0, sessionId: SESSION, count: 0, complete: true })
+    expect(await conn.next()).toEqual({ cmd: 'VIEWED_ACK', sessionId: SESSION, msgId: 20007 })
+  })
+
+  test("the partner's receipts and the RECONNECT watermarks reach the page", async () => {
+    newClient()
+    const delivered = record('delivered')
+    const restoredEvents = record('restored')
+    let conn = await annInChat()
+    conn.send({ cmd: 'PUSH_DELIVERED_ACK', sessionId: SESSION, accountId: BOB, msgId: 20001 })
+    await until(() => delivered.length === 1, 'the delivery receipt')
+    expect(delivered[0]).toEqual({ sessionId: SESSION, accountId: BOB, msgId: 20001 })
+    conn.close(1011)
+    conn = await server.connection()
+    await conn.next()
+    const session = { sessionId: SESSION, partnerId: BOB, partnerName: 'Bob', lastMsgId: 20003, deliveredMsgId: 20003, viewedMsgId: 20002 }
+    conn.send({ cmd: 'RECONNECT', code: 0, sessions: [session], epoch: EPOCH })
+    await until(() => restoredEvents.length === 1, 'the restored sessions')
+    expect(restoredEvents[0].sessions).toEqual([session])
+  })
+})
+
 describe('stopping for good', () => {
   test('RECONNECT answered 4 forgets the account', async () => {
     newClient({ storage: memoryStorage({ 'duet.account': JSON.stringify({ accountId: ANN, token: TOKEN, nickName: 'Ann' }) }) })
@@ -203,6 +283,51 @@ describe('stopping for good', () => {
     expect(await restored).toBeNull()
     expect(ended).toEqual([{ reason: EndReason.Expired, data: undefined }])
     expect(client.credentials).toBeNull()
+  })
+
+  test('RECONNECT answered 4 with a new epoch says the service restarted, and fails what was unsent', async () => {
+    newClient()
+    const ended = record('ended')
+    let conn = await annInChat()
+    const lost = reconnecting()
+    conn.close(1001, 'server shutting down')
+    await lost
+    const { stored } = client.send(SESSION, 'typed while the server was down')
+    conn = await server.connection()
+    expect(await conn.next()).toEqual({ cmd: 'RECONNECT', accountId: ANN, token: TOKEN })
+    conn.send({ cmd: 'RECONNECT', code: 4, msg: 'unknown account or wrong token', epoch: 'epoch-2' })
+    await until(() => ended.length === 1, 'the end')
+    expect(ended[0].reason).toBe(EndReason.Restarted)
+    await expect(stored).rejects.toBeInstanceOf(Error)
+  })
+
+  test('RECONNECT answered 4 with the same epoch: away too long', async () => {
+    newClient()
+    const ended = record('ended')
+    let conn = await annInChat()
+    conn.close(1011)
+    conn = await server.connection()
+    await conn.next()
+    conn.send({ cmd: 'RECONNECT', code: 4, msg: 'unknown account or wrong token', epoch: EPOCH })
+    await until(() => ended.length === 1, 'the end')
+    expect(ended[0].reason).toBe(EndReason.Expired)
+  })
+
+  test('a message typed while the server was down is sent after RECONNECT', async () => {
+    newClient()
+    let conn = await annInChat()
+    const lost = reconnecting()
+    conn.close(1001, 'server shutting down')
+    await lost
+    const { requestId, stored } = client.send(SESSION, 'typed while the server was down')
+    conn = await server.connection()
+    await conn.next()
+    conn.send({ cmd: 'RECONNECT', code: 0, sessions: [{ sessionId: SESSION, partnerId: BOB, partnerName: 'Bob', lastMsgId: 0 }], epoch: EPOCH })
+    await conn.next() // RESUME
+    conn.send({ cmd: 'RESUME', code: 0, sessionId: SESSION, count: 0, complete: true })
+    expect(await conn.next()).toEqual({ cmd: 'DIALOGUE', requestId, sessionId: SESSION, content: 'typed while the server was down' })
+    conn.send({ cmd: 'DIALOGUE', code: 0, requestId, msgId: 20001 })
+    expect(await stored).toBe(20001)
   })
 
   for (const [name, end, want] of [

@@ -7,8 +7,10 @@ import SearchPanel from '../../src/components/SearchPanel.vue'
 import ChatTabs from '../../src/components/ChatTabs.vue'
 import { limits } from '../../src/settings.js'
 import { createChatStore } from '../../src/chat/store.js'
-import { fakeClient, inChat, partnerMessage, SESSION } from './fakeClient.js'
+import { fakeClient, inChat, PARTNER, partnerMessage, SESSION } from './fakeClient.js'
+import { ProtocolError } from '../../src/protocol/client.js'
 import { memoryStorage } from './storage.js'
+import { catalogue } from './words.js'
 
 // jsdom lays nothing out: this IntersectionObserver lets a test say what is on screen.
 const observers = []
@@ -32,6 +34,7 @@ function showAll() {
 beforeEach(() => {
   observers.length = 0
   vi.stubGlobal('IntersectionObserver', FakeIntersectionObserver)
+  vi.stubGlobal('ResizeObserver', class { observe() {} disconnect() {} })
   HTMLDialogElement.prototype.showModal ||= function () {
     this.open = true
   }
@@ -41,7 +44,7 @@ beforeEach(() => {
 })
 afterEach(() => vi.unstubAllGlobals())
 
-const withStore = (store) => ({ global: { provide: { chat: store } }, attachTo: document.body })
+const withStore = (store) => ({ global: { plugins: [catalogue()], provide: { chat: store } }, attachTo: document.body })
 
 describe('the landing form', () => {
   test('says what is missing and sends nothing', async () => {
@@ -70,6 +73,15 @@ describe('the landing form', () => {
     expect(client.createAccount).toHaveBeenCalledWith('Ann')
     w.unmount()
   })
+
+  test('a pasted list keeps every interest', async () => {
+    const w = mount(LandingForm, withStore(createChatStore(fakeClient(), { storage: memoryStorage() })))
+    const interest = w.find('#interest')
+    await interest.setValue('music, films, chess, ')
+    expect(w.findAll('.tag').map((t) => t.text().replace('×', '').trim())).toEqual(['music', 'films', 'chess'])
+    expect(interest.element.value).toBe('')
+    w.unmount()
+  })
 })
 
 describe('the chat panel', () => {
@@ -81,9 +93,42 @@ describe('the chat panel', () => {
 
   test('greets with the partner and what you share', () => {
     const { w } = panel()
-    expect(w.find('h2').text()).toBe("You're now chatting with Bob")
-    expect(w.text()).toContain('You both like')
-    expect(w.find('.tag').text()).toBe('music')
+    expect(w.find('h2').text()).toBe('Bob')
+    expect(w.find('.intro').text()).toContain("You're now chatting with Bob. Say hi!")
+    expect(w.find('.intro').text()).toContain('You both like music')
+    expect(w.find('.avatar').text()).toBe('B')
+    w.unmount()
+  })
+
+  test('groups by sender and minute, one time per group, the receipt on the newest own message only', async () => {
+    const { w, client, store, chat } = panel()
+    const at = Date.UTC(2026, 0, 1, 9, 5, 10)
+    client.emit('message', { sessionId: SESSION, msgId: 20001, senderId: PARTNER, content: 'one', sentAt: at })
+    client.emit('message', { sessionId: SESSION, msgId: 20002, senderId: PARTNER, content: 'two', sentAt: at + 20000 })
+    client.emit('message', { sessionId: SESSION, msgId: 20003, senderId: PARTNER, content: 'three', sentAt: at + 60000 })
+    store.send(chat, 'mine')
+    store.send(chat, 'mine too')
+    client.sent[0].resolve(20004)
+    client.sent[1].resolve(20005)
+    await vi.waitFor(() => expect(w.findAll('.own .bubble')).toHaveLength(2))
+    await nextTick()
+    expect(w.findAll('.group').map((g) => g.findAll('.bubble').map((b) => b.text()))).toEqual([['one', 'two'], ['three'], ['mine', 'mine too']])
+    expect(w.findAll('.group time')).toHaveLength(3)
+    expect(w.findAll('.mark').map((m) => m.text())).toEqual(['Sent'])
+    client.emit('viewed', { sessionId: SESSION, accountId: PARTNER, msgId: 20005 })
+    await nextTick()
+    expect(w.findAll('.mark').map((m) => m.text())).toEqual(['Seen'])
+    w.unmount()
+  })
+
+  test('a message not sent offers Retry and Delete', async () => {
+    const { w, client, store, chat } = panel()
+    store.send(chat, 'http://spam.example')
+    client.sent[0].reject(new ProtocolError('DIALOGUE', { code: 1, msg: 'message not sent: links are not allowed' }))
+    await vi.waitFor(() => expect(w.find('.not-sent').exists()).toBe(true))
+    expect(w.find('.not-sent').text()).toContain('Not sent: message not sent: links are not allowed')
+    await w.findAll('.not-sent button').find((b) => b.text() === 'Delete').trigger('click')
+    expect(w.find('.bubble').exists()).toBe(false)
     w.unmount()
   })
 
@@ -98,7 +143,7 @@ describe('the chat panel', () => {
     expect(box.element.value).toBe('')
     await nextTick()
     expect(w.find('.own .bubble').text()).toBe('line one')
-    expect(w.find('.own .mark').text()).toBe('Sending…')
+    expect(w.find('.own .mark').text()).toMatch(/^(Sending…|Waiting for the connection…)$/)
     w.unmount()
   })
 
@@ -125,7 +170,7 @@ describe('the chat panel', () => {
     w.unmount()
   })
 
-  test('Leave, Really?, New chat, and Esc drives it too', async () => {
+  test('Leave, Really?, then one way forward, New chat; Esc drives it too', async () => {
     const { w, client } = panel()
     const leave = () => w.find('button.leave')
     expect(leave().text()).toBe('Leave')
@@ -133,10 +178,12 @@ describe('the chat panel', () => {
     await nextTick()
     expect(leave().text()).toBe('Really?')
     await leave().trigger('click')
-    await vi.waitFor(() => expect(leave().text()).toBe('New chat'))
+    await vi.waitFor(() => expect(leave().exists()).toBe(false))
     expect(client.leave).toHaveBeenCalledWith(SESSION)
     expect(w.text()).toContain('You left the chat.')
     expect(w.find('textarea').exists()).toBe(false)
+    expect(w.findAll('button').filter((b) => b.text() === 'New chat')).toHaveLength(1)
+    expect(w.findAll('button').find((b) => b.text() === 'Report').attributes('disabled')).toBeUndefined()
     w.unmount()
   })
 })
@@ -172,7 +219,7 @@ test('the tabs offer a new chat until the live ones reach the maximum', async ()
     client.emit('session', { sessionId: 10001, partnerId: 1313, partnerName: 'Cy', commonInterests: [] })
     await nextTick()
     expect(w.text()).not.toContain('+ New chat')
-    expect(w.text()).toContain('2 chats at once at most')
+    expect(w.text()).toContain('At most 2 chats at once')
     w.unmount()
   } finally {
     limits.sessions = 3

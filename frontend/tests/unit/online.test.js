@@ -1,7 +1,11 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
 import { mount } from '@vue/test-utils'
 import OnlineCount from '../../src/components/OnlineCount.vue'
-import { ONLINE_POLL_MS } from '../../src/chat/online.js'
+import { ONLINE_POLL_MS, SEARCHING_POLL_MS } from '../../src/chat/online.js'
+import { createChatStore } from '../../src/chat/store.js'
+import { fakeClient } from './fakeClient.js'
+import { memoryStorage } from './storage.js'
+import { catalogue } from './words.js'
 
 beforeEach(() => vi.useFakeTimers())
 afterEach(() => {
@@ -22,23 +26,44 @@ function server() {
   return { answer, fetch }
 }
 
+/** Mounts the count for a visitor with the store's state, in English. */
+function mountCount(props = {}, store = createChatStore(fakeClient(), { storage: memoryStorage() })) {
+  return mount(OnlineCount, { props, global: { plugins: [catalogue()], provide: { chat: store } } })
+}
+
 test('the count shows, and is read again every 15 s', async () => {
   const { answer, fetch } = server()
-  const w = mount(OnlineCount, { props: { waiting: true } })
+  const w = mountCount()
   await vi.advanceTimersByTimeAsync(0)
-  expect(w.text()).toBe('12 people online, 3 waiting for a partner')
+  expect(w.text()).toBe('12 people online')
   answer.now = { online: 1, waiting: 0 }
   await vi.advanceTimersByTimeAsync(ONLINE_POLL_MS)
-  expect(w.text()).toBe('1 person online, 0 waiting for a partner')
+  expect(w.text()).toBe('1 person online')
   expect(fetch).toHaveBeenCalledTimes(2)
   w.unmount()
   await vi.advanceTimersByTimeAsync(ONLINE_POLL_MS)
   expect(fetch).toHaveBeenCalledTimes(2)
 })
 
+test('while searching: the visitor counts, and the figure is read every few seconds', async () => {
+  const { answer, fetch } = server()
+  answer.now = { online: 0, waiting: 0 } // the server's figure from before this visitor came
+  const client = fakeClient()
+  const store = createChatStore(client, { storage: memoryStorage() })
+  await store.start({ nickName: 'Ann', interests: [] })
+  const w = mountCount({ waiting: true }, store)
+  await vi.advanceTimersByTimeAsync(0)
+  expect(w.text()).toBe('1 person online, 1 waiting for a partner')
+  answer.now = { online: 5, waiting: 2 }
+  await vi.advanceTimersByTimeAsync(SEARCHING_POLL_MS)
+  expect(w.text()).toBe('5 people online, 2 waiting for a partner')
+  expect(fetch).toHaveBeenCalledTimes(2)
+  w.unmount()
+})
+
 test('without waiting, only who is online', async () => {
   server()
-  const w = mount(OnlineCount)
+  const w = mountCount()
   await vi.advanceTimersByTimeAsync(0)
   expect(w.text()).toBe('12 people online')
   w.unmount()
@@ -51,7 +76,7 @@ for (const [name, failure] of [
 ]) {
   test(`${name} hides the figure quietly`, async () => {
     const { answer } = server()
-    const w = mount(OnlineCount)
+    const w = mountCount()
     await vi.advanceTimersByTimeAsync(0)
     expect(w.text()).toContain('12 people online')
     answer.now = failure

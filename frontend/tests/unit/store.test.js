@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { chatTranscript, createChatStore } from '../../src/chat/store.js'
-import { EndReason, OfflineError } from '../../src/protocol/client.js'
+import { chatTranscript, createChatStore, receipt } from '../../src/chat/store.js'
+import { EndReason, OfflineError, ProtocolError } from '../../src/protocol/client.js'
 import { memoryStorage } from './storage.js'
 import { fakeClient, inChat, ME, PARTNER, partnerMessage, SESSION, signal } from './fakeClient.js'
+import { say, t } from './words.js'
 
-const texts = (chat) => chat.items.map((it) => (it.kind === 'system' ? `* ${it.text}` : it.content))
+const texts = (chat) => chat.items.map((it) => (it.kind === 'system' ? `* ${say(it.text)}` : it.content))
+const marks = (chat) => chat.items.filter((it) => it.own).map((it) => receipt(chat, it))
+const toasts = (store) => store.state.toasts.map(say)
 
 describe('messages', () => {
   test('ordered by msgId, each shown once', () => {
@@ -16,24 +19,29 @@ describe('messages', () => {
     expect(chat.items.map((it) => it.msgId)).toEqual([20002, 20003, 20004])
   })
 
-  test('own message: sending, delivered, seen', async () => {
+  test('own message: sending, sent when stored, delivered and seen only on the receipts', async () => {
     const { store, client, chat } = inChat(createChatStore)
     expect(store.send(chat, 'hi Bob')).toBe(true)
-    expect(chat.items[0]).toMatchObject({ content: 'hi Bob', own: true, state: 'sending' })
+    expect(marks(chat)).toEqual(['sending'])
     client.sent[0].resolve(20001)
-    await vi.waitFor(() => expect(chat.items[0].state).toBe('delivered'))
+    await vi.waitFor(() => expect(marks(chat)).toEqual(['sent']))
+    client.emit('delivered', { sessionId: SESSION, accountId: PARTNER, msgId: 20001 })
+    expect(marks(chat)).toEqual(['delivered'])
     client.emit('viewed', { sessionId: SESSION, accountId: PARTNER, msgId: 20001 })
-    expect(chat.items[0].state).toBe('seen')
+    expect(marks(chat)).toEqual(['seen'])
+    client.emit('delivered', { sessionId: SESSION, accountId: PARTNER, msgId: 20000 }) // late and older
+    expect(marks(chat)).toEqual(['seen'])
   })
 
-  test('a message sent while the partner is away is delivered when they are back', async () => {
-    const { store, client, chat } = inChat(createChatStore)
-    signal(client, 'PartnerAway')
-    store.send(chat, 'you there?')
-    client.sent[0].resolve(20001)
-    await vi.waitFor(() => expect(chat.items.find((it) => it.own).state).toBe('sent'))
-    signal(client, 'PartnerBack')
-    expect(chat.items.find((it) => it.own).state).toBe('delivered')
+  test('after a reload, the RECONNECT watermarks give every own message its receipt again', () => {
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage() })
+    client.emit('account', { accountId: ME, nickName: 'Ann' })
+    client.emit('restored', {
+      sessions: [{ sessionId: SESSION, partnerId: PARTNER, partnerName: 'Bob', lastMsgId: 20003, deliveredMsgId: 20003, viewedMsgId: 20002 }],
+    })
+    for (const msgId of [20001, 20002, 20003]) client.emit('message', { sessionId: SESSION, msgId, senderId: ME, content: `m${msgId}`, sentAt: 1 })
+    expect(marks(store.state.chats[0])).toEqual(['seen', 'seen', 'delivered'])
   })
 
   test('a stored copy brought by RESUME stands for the pending message', async () => {
@@ -51,7 +59,25 @@ describe('messages', () => {
     expect(store.send(chat, '😀'.repeat(2001))).toBe(false)
     expect(store.send(chat, '😀'.repeat(2000))).toBe(true) // code points, not UTF-16 units
     expect(client.send).toHaveBeenCalledTimes(1)
-    expect(store.state.toasts.map((t) => t.text)).toEqual(['A message can be at most 2000 characters.'])
+    expect(toasts(store)).toEqual(['A message can be at most 2000 characters.'])
+  })
+
+  test('a refused message stays as not sent, with no note; Retry sends it anew, Delete removes it', async () => {
+    const { store, client, chat } = inChat(createChatStore)
+    store.send(chat, 'see http://spam.example')
+    client.emit('problem', { cmd: 'DIALOGUE', code: 1, msg: 'message not sent: links are not allowed' })
+    client.sent[0].reject(new ProtocolError('DIALOGUE', { code: 1, msg: 'message not sent: links are not allowed' }))
+    await vi.waitFor(() => expect(marks(chat)).toEqual(['failed']))
+    expect(chat.items[0].error).toEqual({ code: 1, msg: 'message not sent: links are not allowed' })
+    expect(store.state.toasts).toEqual([])
+
+    store.retry(chat, chat.items[0])
+    expect(client.send).toHaveBeenLastCalledWith(SESSION, 'see http://spam.example')
+    expect(marks(chat)).toEqual(['sending'])
+    client.sent[1].reject(new OfflineError())
+    await vi.waitFor(() => expect(marks(chat)).toEqual(['failed']))
+    store.discard(chat, chat.items[0])
+    expect(chat.items).toEqual([])
   })
 
   test('unread counts only what arrives out of sight, and reading clears it', () => {
@@ -88,42 +114,85 @@ describe('signals', () => {
     expect(chat.status).toBe('ended')
   })
 
-  test('a Notice is shown as it is', () => {
-    const { store, client } = inChat(createChatStore)
-    signal(client, 'Notice', { text: '<b>maintenance at 10:00</b>', level: 'info' }, 0)
-    expect(store.state.toasts.at(-1)).toMatchObject({ text: '<b>maintenance at 10:00</b>', level: 'info' })
+  describe('a Notice', () => {
+    beforeEach(() => vi.useFakeTimers({ now: 1767225600000 }))
+    afterEach(() => vi.useRealTimers())
+
+    test('stays as it is until its time is up', async () => {
+      const { store, client } = inChat(createChatStore)
+      signal(client, 'Notice', { text: '<b>maintenance at 10:00</b>', level: 'warning', until: Date.now() + 60000 }, 0)
+      expect(store.state.notice).toEqual({ text: '<b>maintenance at 10:00</b>', level: 'warning', until: Date.now() + 60000 })
+      await vi.advanceTimersByTimeAsync(59000)
+      expect(store.state.notice).not.toBeNull()
+      await vi.advanceTimersByTimeAsync(1000)
+      expect(store.state.notice).toBeNull()
+    })
+
+    test('without an end stays until dismissed, and a dismissed one does not come back in this tab', () => {
+      const storage = memoryStorage()
+      const { store, client } = inChat(createChatStore, fakeClient(), { storage })
+      signal(client, 'Notice', { text: 'be kind', level: 'info' }, 0)
+      expect(store.state.notice).toMatchObject({ text: 'be kind', until: 0 })
+      store.dismissNotice()
+      expect(store.state.notice).toBeNull()
+      signal(client, 'Notice', { text: 'be kind', level: 'info' }, 0) // sent again on a new connection
+      expect(store.state.notice).toBeNull()
+      signal(client, 'Notice', { text: 'new rules', level: 'info' }, 0)
+      expect(store.state.notice).toMatchObject({ text: 'new rules' })
+    })
   })
 
-  test('every problem the page did not show otherwise becomes a note', () => {
+  test('every problem the page did not show otherwise becomes one note, not one per refusal', () => {
     const { store, client } = inChat(createChatStore)
     client.emit('problem', { cmd: 'MATCH', code: 6, msg: 'too many requests', retryAfterMs: 1500 })
     client.emit('problem', { cmd: 'MATCH', code: 9, msg: 'limit' })
+    client.emit('problem', { cmd: 'MATCH', code: 9, msg: 'limit' })
     client.emit('problem', { cmd: 'MATCH', code: 10, msg: 'paused' })
-    client.emit('problem', { cmd: 'VIEWED_ACK', code: 8, msg: 'ended' })
-    expect(store.state.toasts.map((t) => t.text)).toEqual([
+    client.emit('problem', { cmd: 'VIEWED_ACK', code: 6, msg: 'slow down', retryAfterMs: 500 })
+    client.emit('problem', { cmd: 'DELIVERED_ACK', code: 8, msg: 'ended' })
+    client.emit('problem', { cmd: 'DIALOGUE', code: 1, msg: 'message not sent: links' })
+    expect(toasts(store)).toEqual([
       "You're going a bit fast. Try again in 2 s.",
       "You're already in as many chats as allowed at once. Leave one to start another.",
       'The moderators have paused new chats for a while. Please try again later.',
     ])
   })
 
-  test('a kick ends everything and says why', () => {
+  test('a kick without an end ends everything and says why', () => {
     const { store, client } = inChat(createChatStore)
     client.emit('ended', { reason: EndReason.Kicked, data: { reason: 'spam', until: 0 } })
-    expect(store.state.ended.text).toBe('You have been removed from Duet. Reason: spam.')
+    expect(store.state.ended).toEqual({ reason: EndReason.Kicked, until: 0, why: 'spam' })
+    expect(store.state.chats[0].status).toBe('ended')
   })
 
   test('a banned start says so once, not that Duet is unreachable', async () => {
     const client = fakeClient()
     const store = createChatStore(client, { storage: memoryStorage() })
     client.createAccount.mockImplementation(async () => {
-      client.emit('ended', { reason: EndReason.Kicked, data: { reason: 'spam', until: Date.UTC(2027, 0, 1) } })
+      client.emit('ended', { reason: EndReason.Banned, data: { reason: 'spam', until: Date.UTC(2027, 0, 1) } })
       throw new OfflineError()
     })
     await store.start({ nickName: 'Cy', interests: [] })
-    expect(store.state.ended.text).toMatch(/^You are banned from Duet until .*Reason: spam\.$/)
+    expect(store.state.ended).toEqual({ reason: EndReason.Banned, until: Date.UTC(2027, 0, 1), why: 'spam' })
     expect(store.state.toasts).toEqual([])
     expect(client.match).not.toHaveBeenCalled()
+  })
+
+  test('a start refused for going too fast waits, then goes', async () => {
+    let clock = 1767225600000
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage(), now: () => clock })
+    client.createAccount.mockImplementationOnce(async () => {
+      throw new ProtocolError('CRT_ACCOUNT', { code: 6, msg: 'too many accounts', retryAfterMs: 7000 })
+    })
+    await store.start({ nickName: 'Cy', interests: [] })
+    expect(store.state.startAfter).toBe(clock + 7000)
+    expect(store.state.toasts).toEqual([])
+    await store.start({ nickName: 'Cy', interests: [] }) // too early: not even asked
+    expect(client.createAccount).toHaveBeenCalledTimes(1)
+    clock += 7000
+    await store.start({ nickName: 'Cy', interests: [] })
+    expect(client.match).toHaveBeenCalled()
   })
 })
 
@@ -131,7 +200,7 @@ describe('the chat lifecycle', () => {
   beforeEach(() => vi.useFakeTimers())
   afterEach(() => vi.useRealTimers())
 
-  test('Leave, Really?, then the chat ends and offers a new one', async () => {
+  test('Leave, Really?, then the chat ends and New chat looks for the next', async () => {
     const { store, client, chat } = inChat(createChatStore)
     await store.stepLeave(chat)
     expect(chat.leaveStep).toBe(1)
@@ -140,7 +209,7 @@ describe('the chat lifecycle', () => {
     expect(client.leave).toHaveBeenCalledWith(SESSION)
     expect(chat.status).toBe('ended')
     expect(texts(chat)).toEqual(['* You left the chat.'])
-    await store.stepLeave(chat) // "New chat"
+    await store.newChat(chat)
     expect(store.state.chats).toHaveLength(0)
     expect(store.state.searching).toMatchObject({ interests: [] })
     expect(client.match).toHaveBeenCalled()
@@ -152,6 +221,26 @@ describe('the chat lifecycle', () => {
     expect(chat.status).toBe('ended')
     expect(store.state.chats.map((c) => c.partnerName)).toEqual(['Bob', 'Cy'])
   })
+
+  for (const [reason, sentence] of [
+    [EndReason.Restarted, 'Duet was restarted, so this chat ended.'],
+    [EndReason.Expired, 'You were away too long, so this chat ended.'],
+  ]) {
+    test(`${reason}: the chats stay, ended, with what was not sent; New chat makes a new account`, async () => {
+      const { store, client, chat } = inChat(createChatStore)
+      store.send(chat, 'typed while the server was down')
+      client.emit('ended', { reason })
+      client.sent[0].reject(new OfflineError())
+      await vi.waitFor(() => expect(marks(chat)).toEqual(['failed']))
+      expect(chat.status).toBe('ended')
+      expect(texts(chat).at(-1)).toBe(`* ${sentence}`)
+      expect(store.state.me).toBeNull()
+      await store.newChat(chat)
+      expect(client.createAccount).toHaveBeenCalledWith('Ann')
+      expect(client.match).toHaveBeenCalled()
+      expect(store.state.ended).toBeNull()
+    })
+  }
 
   test('shared interests survive a reload', () => {
     const storage = memoryStorage()
@@ -169,13 +258,27 @@ describe('the chat lifecycle', () => {
     expect(chat.status).toBe('ended')
     expect(texts(chat).at(-1)).toBe('* Thank you. Your report was sent and the chat has ended.')
   })
+
+  test('a partner who left can still be reported; too late, the page says so', async () => {
+    const { store, client, chat } = inChat(createChatStore)
+    signal(client, 'PartnerExit', { reason: 'left' })
+    expect(await store.report(chat, 'spam', '')).toBe(true)
+    expect(texts(chat).slice(-2)).toEqual(['* Bob left the chat.', '* Thank you. Your report was sent.'])
+    expect(chat.reported).toBe(true)
+
+    const other = inChat(createChatStore)
+    signal(other.client, 'PartnerExit', { reason: 'left' })
+    other.client.report.mockRejectedValueOnce(new ProtocolError('REPORT', { code: 8, msg: 'the session has ended' }))
+    expect(await other.store.report(other.chat, 'spam', '')).toBe(false)
+    expect(toasts(other.store)).toEqual(['This chat is too old to report now: its messages are no longer kept.'])
+  })
 })
 
 test('the transcript is plain text with who said what', () => {
   const { store, client, chat } = inChat(createChatStore)
   partnerMessage(client, 20002, 'hi <there>')
   signal(client, 'PartnerExit', { reason: 'left' })
-  const text = chatTranscript(chat, store.state.me)
+  const text = chatTranscript(chat, store.state.me, t, () => 'when')
   expect(text).toContain('Duet chat with Bob\nShared interests: music\n')
-  expect(text).toMatch(/\] Bob: hi <there>\n\* Bob left the chat\.\n$/)
+  expect(text).toMatch(/\[when\] Bob: hi <there>\n\* Bob left the chat\.\n$/)
 })
