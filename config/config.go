@@ -22,6 +22,7 @@ type Config struct {
 	RedisURL     string        // Redis of the redis engine: one server, a cluster or Sentinel
 	RedisPrefix  string        // prefix of every Redis key, so that several services can share a Redis
 	RedisTimeout time.Duration // bound on each Redis dial, read and write
+	RedisWait    time.Duration // how long a start waits for Redis to answer
 
 	PingInterval    time.Duration // between server PINGs on a connection
 	PresenceTimeout time.Duration // silence after which an away account's sessions end
@@ -94,6 +95,7 @@ func Default() Config {
 		RedisURL:           "redis://127.0.0.1:6379/0",
 		RedisPrefix:        "duet:",
 		RedisTimeout:       time.Second,
+		RedisWait:          30 * time.Second,
 		PingInterval:       5 * time.Second,
 		PresenceTimeout:    20 * time.Second,
 		MaxSessions:        3,
@@ -158,6 +160,7 @@ func (c Config) Validate() error {
 		{"redis_url", c.RedisURL != "", "must not be empty"},
 		{"redis_prefix", !strings.ContainsAny(c.RedisPrefix, "{} \t\r\n"), gotValue("must not contain braces or white space", c.RedisPrefix)},
 		{"redis_timeout", c.RedisTimeout > 0, gotValue("must be positive", c.RedisTimeout)},
+		{"redis_wait", c.RedisWait >= 0, gotValue("must not be negative", c.RedisWait)},
 		{"ping_interval", c.PingInterval > 0, gotValue("must be positive", c.PingInterval)},
 		{"presence_timeout", c.PresenceTimeout > 2*c.PingInterval,
 			gotValue(fmt.Sprintf("must be more than twice ping_interval (%v)", c.PingInterval), c.PresenceTimeout)},

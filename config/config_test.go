@@ -317,6 +317,7 @@ func TestValidate(t *testing.T) {
 		"redis_url empty":           {func(c *Config) { c.RedisURL = "" }, `config: redis_url: must not be empty`},
 		"redis_prefix with a brace": {func(c *Config) { c.RedisPrefix = "a{b" }, `config: redis_prefix: must not contain braces or white space, got "a{b"`},
 		"redis_timeout zero":        {func(c *Config) { c.RedisTimeout = 0 }, `config: redis_timeout: must be positive, got "0s"`},
+		"redis_wait negative":       {func(c *Config) { c.RedisWait = -time.Second }, `config: redis_wait: must not be negative, got "-1s"`},
 		"ping_interval negative":    {func(c *Config) { c.PingInterval = -time.Second }, `config: ping_interval: must be positive, got "-1s"`},
 		"ping_interval zero":        {func(c *Config) { c.PingInterval = 0 }, `config: ping_interval: must be positive, got "0s"`},
 		"presence_timeout twice":    {func(c *Config) { c.PresenceTimeout = 10 * time.Second }, `config: presence_timeout: must be more than twice ping_interval (5s), got "10s"`},

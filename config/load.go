@@ -37,6 +37,7 @@ var settings = []setting{
 	{"redis_url", func(c *Config) any { return &c.RedisURL }, "Redis of the redis engine: redis://host:port/db; a cluster with ?addr=host2:port&addr=...; Sentinel with ?master_name=name"},
 	{"redis_prefix", func(c *Config) any { return &c.RedisPrefix }, "prefix of every Redis key"},
 	{"redis_timeout", func(c *Config) any { return &c.RedisTimeout }, "bound on each Redis dial, read and write; a request fails with code 2 after it"},
+	{"redis_wait", func(c *Config) any { return &c.RedisWait }, "how long a start waits for Redis to answer, retrying, before it gives up; 0: not at all"},
 	{"ping_interval", func(c *Config) any { return &c.PingInterval }, "time between server PINGs on a connection"},
 	{"presence_timeout", func(c *Config) any { return &c.PresenceTimeout }, "silence after which an away account's sessions end; more than twice ping_interval"},
 	{"max_sessions", func(c *Config) any { return &c.MaxSessions }, "sessions an account may be in at once"},

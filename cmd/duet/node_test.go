@@ -34,7 +34,7 @@ func startTestNode(t testing.TB, tune func(*config.Config)) string {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := startNode(cfg, log)
+	n, err := startNode(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func pairUp(t testing.TB, url string) (a, b *client, aID, bID, sessionID int64) 
 func TestShutdownClosesWith1001(t *testing.T) {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
-	n, err := startNode(cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	n, err := startNode(context.Background(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

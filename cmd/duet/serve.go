@@ -38,7 +38,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	redis.SetLogger(redisLogger{log})
-	n, err := startNode(cfg, log)
+	n, err := startNode(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -83,10 +83,11 @@ type node struct {
 	served   chan error
 }
 
-// startNode wires a node from cfg and starts serving on cfg.Listen.
-func startNode(cfg config.Config, log *slog.Logger) (*node, error) {
+// startNode wires a node from cfg and starts serving on cfg.Listen. Ending starting gives up
+// the start (while it waits for Redis, say); the node runs until Shutdown.
+func startNode(starting context.Context, cfg config.Config, log *slog.Logger) (*node, error) {
 	ctx, stop := context.WithCancel(context.Background())
-	eng, err := openEngines(ctx, cfg, log)
+	eng, err := openEngines(starting, cfg, log)
 	if err != nil {
 		stop()
 		return nil, err
