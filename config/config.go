@@ -81,7 +81,10 @@ type Config struct {
 	FilterReload     time.Duration // how often the word list file is checked for changes
 	AuditSize        int           // entries kept in the admin audit log
 	TypingTimeout    time.Duration // how long a typing:true lasts unless refreshed
-	ShutdownTimeout  time.Duration // how long shutdown waits for connections and requests
+	MaxConnections   int           // open WebSockets on this node; beyond it upgrades are refused
+	DrainDelay       time.Duration // at shutdown, how long /readyz answers 503 before connections close
+	DrainSpread      time.Duration // at shutdown, the time over which connections are closed, evenly
+	ShutdownTimeout  time.Duration // how long shutdown may take in all
 
 	LogFormat string // "text" or "json"
 	LogLevel  string // "debug", "info", "warn" or "error"
@@ -135,7 +138,10 @@ func Default() Config {
 		FilterReload:       10 * time.Second,
 		AuditSize:          10000,
 		TypingTimeout:      6 * time.Second,
-		ShutdownTimeout:    10 * time.Second,
+		MaxConnections:     20000,
+		DrainDelay:         5 * time.Second,
+		DrainSpread:        10 * time.Second,
+		ShutdownTimeout:    30 * time.Second,
 		LogFormat:          "text",
 		LogLevel:           "info",
 	}
@@ -210,7 +216,11 @@ func (c Config) Validate() error {
 		{"filter_reload", c.FilterReload > 0, gotValue("must be positive", c.FilterReload)},
 		{"audit_size", c.AuditSize >= 1, gotValue("must be at least 1", c.AuditSize)},
 		{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
-		{"shutdown_timeout", c.ShutdownTimeout > 0, gotValue("must be positive", c.ShutdownTimeout)},
+		{"max_connections", c.MaxConnections >= 1, gotValue("must be at least 1", c.MaxConnections)},
+		{"drain_delay", c.DrainDelay >= 0, gotValue("must not be negative", c.DrainDelay)},
+		{"drain_spread", c.DrainSpread >= 0, gotValue("must not be negative", c.DrainSpread)},
+		{"shutdown_timeout", c.ShutdownTimeout > c.DrainDelay+c.DrainSpread,
+			gotValue(fmt.Sprintf("must be more than drain_delay + drain_spread (%v), which it covers", c.DrainDelay+c.DrainSpread), c.ShutdownTimeout)},
 		{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},
 		{"log_level", validLevel(c.LogLevel), gotValue("must be debug, info, warn or error", c.LogLevel)},
 	}

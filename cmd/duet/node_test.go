@@ -27,6 +27,7 @@ func startTestNode(t testing.TB, tune func(*config.Config)) string {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.PingInterval = 100 * time.Millisecond
 	cfg.PresenceTimeout = 500 * time.Millisecond
+	cfg.DrainDelay, cfg.DrainSpread = 0, 0
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -207,6 +208,7 @@ func pairUp(t testing.TB, url string) (a, b *client, aID, bID, sessionID int64) 
 func TestShutdownClosesWith1001(t *testing.T) {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
+	cfg.DrainDelay, cfg.DrainSpread = 0, 0
 	n, err := startNode(context.Background(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
 		t.Fatal(err)

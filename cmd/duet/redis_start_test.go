@@ -102,7 +102,7 @@ func TestRedisComesUpLater(t *testing.T) {
 	var stderr syncBuffer
 	served := make(chan error, 1)
 	go func() {
-		served <- redisServe(ctx, "redis://duet:s3cretpw@"+redis.Addr+"/0", &stderr, "--redis-wait", "30s")
+		served <- redisServe(ctx, "redis://duet:s3cretpw@"+redis.Addr+"/0", &stderr, "--redis-wait", "30s", "--drain-delay", "0s")
 	}()
 	time.Sleep(2 * time.Second)
 	redis.Restart(t)

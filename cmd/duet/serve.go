@@ -78,9 +78,12 @@ type node struct {
 	listener net.Listener
 	http     *http.Server
 	push     *push.Server
-	stop     context.CancelFunc // ends the background loops
-	loops    sync.WaitGroup
-	served   chan error
+	gate     *web.Gate
+	// At shutdown: how long /readyz says 503 before connections close, and over how long they close.
+	drainDelay, drainSpread time.Duration
+	stop                    context.CancelFunc // ends the background loops
+	loops                   sync.WaitGroup
+	served                  chan error
 }
 
 // startNode wires a node from cfg and starts serving on cfg.Listen. Ending starting gives up
@@ -139,8 +142,10 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: measure,
 	})
 	measure.Register(gauges(eng, pushSrv, hub)...)
+	gate := web.NewGate(cfg.MaxConnections, pushSrv.Len)
+	warnFileLimit(cfg.MaxConnections, log)
 	app := web.New(web.Options{
-		WebSocket: pushSrv, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
+		WebSocket: pushSrv, Gate: gate, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
 		PageSettings: web.PageSettings{
 			MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 			InterestWaitMs: cfg.InterestWait.Milliseconds(),
@@ -162,10 +167,12 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	n := &node{
-		log: log, engines: eng, listener: listener, push: pushSrv, served: make(chan error, 1),
+		log: log, engines: eng, listener: listener, push: pushSrv, gate: gate, served: make(chan error, 1),
+		drainDelay: cfg.DrainDelay, drainSpread: cfg.DrainSpread,
 		http: &http.Server{
 			Handler:           app,
 			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       idleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}
@@ -242,10 +249,21 @@ const gaugeTimeout = time.Second
 // Addr is the address the node listens on.
 func (n *node) Addr() string { return n.listener.Addr().String() }
 
-// Shutdown stops accepting connections, closes every WebSocket with 1001 so that clients
-// reconnect, then stops the HTTP server, the background loops and the engines.
+// Shutdown drains the node: /readyz answers 503 and new WebSockets are refused for the drain
+// delay, so that a load balancer stops sending clients here; then the WebSockets are closed
+// with 1001 over the drain spread, so that their clients reconnect elsewhere a few at a time;
+// then the HTTP server, the background loops and the engines stop.
 func (n *node) Shutdown(ctx context.Context) error {
-	errPush := n.push.Shutdown(ctx)
+	n.gate.Drain()
+	if n.drainDelay > 0 {
+		n.log.Info("draining: /readyz answers 503 before connections close", "drain_delay", n.drainDelay)
+		select {
+		case <-time.After(n.drainDelay):
+		case <-ctx.Done():
+		}
+	}
+	n.log.Info("closing connections", "connections", n.push.Len(), "drain_spread", n.drainSpread)
+	errPush := n.push.Drain(ctx, n.drainSpread)
 	errHTTP := n.http.Shutdown(ctx)
 	n.stop()
 	n.loops.Wait()
@@ -254,4 +272,24 @@ func (n *node) Shutdown(ctx context.Context) error {
 		return err
 	}
 	return errors.Join(errPush, errHTTP, errEngines)
+}
+
+// idleTimeout closes an HTTP keep-alive connection that has been idle this long, so that idle
+// browsers and floods do not hold sockets (a WebSocket, once upgraded, is not affected).
+const idleTimeout = time.Minute
+
+// spareFiles are the files a node needs besides its WebSockets: page and API requests, Redis
+// connections, logs.
+const spareFiles = 1024
+
+// warnFileLimit warns when the process may not open enough files for maxConns WebSockets, so
+// that the limit an operator meets is max_connections and not failing accepts. Go has raised
+// the soft limit to the hard one at start, so only the hard limit (ulimit -Hn, LimitNOFILE in
+// systemd) can give more.
+func warnFileLimit(maxConns int, log *slog.Logger) {
+	limit, ok := openFileLimit()
+	if need := uint64(maxConns) + spareFiles; ok && limit < need {
+		log.Warn("the open-file limit is lower than max_connections needs; raise it (ulimit -Hn, systemd LimitNOFILE) or lower max_connections",
+			"max_connections", maxConns, "open_file_limit", limit, "needs", need)
+	}
 }
