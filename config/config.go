@@ -6,8 +6,10 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,7 +19,17 @@ import (
 // from flags, environment and a YAML file, and Validate states the valid ranges. Each field's
 // YAML key (listed in docs/configuration.md) is its name in snake_case.
 type Config struct {
-	Listen       string        // host:port of the HTTP and WebSocket server
+	Listen string // host:port of the HTTP and WebSocket server
+
+	// TLS on Listen: from certificate files, or from an ACME certificate authority (autocert).
+	TLSCert              string   // PEM certificate (chain) file
+	TLSKey               string   // PEM private key file
+	TLSAutocertDomains   []string // domains to get certificates for
+	TLSAutocertCache     string   // directory of the certificates and the ACME account key
+	TLSAutocertEmail     string   // contact of the ACME account
+	TLSAutocertDirectory string   // ACME directory URL
+	HTTPListen           string   // host:port of plain HTTP: ACME http-01 and a redirect to https
+
 	Engine       string        // where shared state lives: "memory" (one node) or "redis" (many nodes)
 	RedisURL     string        // Redis of the redis engine: one server, a cluster or Sentinel
 	RedisPrefix  string        // prefix of every Redis key, so that several services can share a Redis
@@ -93,57 +105,59 @@ type Config struct {
 // Default returns the configuration with every default set.
 func Default() Config {
 	return Config{
-		Listen:             ":8080",
-		Engine:             "memory",
-		RedisURL:           "redis://127.0.0.1:6379/0",
-		RedisPrefix:        "duet:",
-		RedisTimeout:       time.Second,
-		RedisWait:          30 * time.Second,
-		PingInterval:       5 * time.Second,
-		PresenceTimeout:    20 * time.Second,
-		MaxSessions:        3,
-		MaxContent:         2000,
-		MaxNickname:        30,
-		HistorySize:        200,
-		HistoryRetention:   10 * time.Minute,
-		BacklogSize:        500,
-		ReadLimit:          16 << 10,
-		SendQueue:          256,
-		WriteTimeout:       10 * time.Second,
-		DialogueRate:       5,
-		DialogueBurst:      20,
-		MatchRate:          1,
-		MatchBurst:         5,
-		TypingRate:         2,
-		TypingBurst:        10,
-		ContentRate:        200,
-		ContentBurst:       6000,
-		LeaveRate:          0.2,
-		LeaveBurst:         5,
-		ReportRate:         0.05,
-		ReportBurst:        3,
-		ConnectRate:        1,
-		ConnectBurst:       20,
-		AddressConnections: 50,
-		AccountRate:        0.1,
-		AccountBurst:       5,
-		BadFrameLimit:      20,
-		BadFrameWindow:     time.Minute,
-		Cooloff:            time.Minute,
-		InterestWait:       10 * time.Second,
-		PartnerCooldown:    time.Minute,
-		CooldownQueue:      10,
-		ReportRetention:    30 * 24 * time.Hour,
-		FilterLinksAfter:   3,
-		FilterReload:       10 * time.Second,
-		AuditSize:          10000,
-		TypingTimeout:      6 * time.Second,
-		MaxConnections:     20000,
-		DrainDelay:         5 * time.Second,
-		DrainSpread:        10 * time.Second,
-		ShutdownTimeout:    30 * time.Second,
-		LogFormat:          "text",
-		LogLevel:           "info",
+		Listen:               ":8080",
+		TLSAutocertCache:     "./data/autocert",
+		TLSAutocertDirectory: "https://acme-v02.api.letsencrypt.org/directory",
+		Engine:               "memory",
+		RedisURL:             "redis://127.0.0.1:6379/0",
+		RedisPrefix:          "duet:",
+		RedisTimeout:         time.Second,
+		RedisWait:            30 * time.Second,
+		PingInterval:         5 * time.Second,
+		PresenceTimeout:      20 * time.Second,
+		MaxSessions:          3,
+		MaxContent:           2000,
+		MaxNickname:          30,
+		HistorySize:          200,
+		HistoryRetention:     10 * time.Minute,
+		BacklogSize:          500,
+		ReadLimit:            16 << 10,
+		SendQueue:            256,
+		WriteTimeout:         10 * time.Second,
+		DialogueRate:         5,
+		DialogueBurst:        20,
+		MatchRate:            1,
+		MatchBurst:           5,
+		TypingRate:           2,
+		TypingBurst:          10,
+		ContentRate:          200,
+		ContentBurst:         6000,
+		LeaveRate:            0.2,
+		LeaveBurst:           5,
+		ReportRate:           0.05,
+		ReportBurst:          3,
+		ConnectRate:          1,
+		ConnectBurst:         20,
+		AddressConnections:   50,
+		AccountRate:          0.1,
+		AccountBurst:         5,
+		BadFrameLimit:        20,
+		BadFrameWindow:       time.Minute,
+		Cooloff:              time.Minute,
+		InterestWait:         10 * time.Second,
+		PartnerCooldown:      time.Minute,
+		CooldownQueue:        10,
+		ReportRetention:      30 * 24 * time.Hour,
+		FilterLinksAfter:     3,
+		FilterReload:         10 * time.Second,
+		AuditSize:            10000,
+		TypingTimeout:        6 * time.Second,
+		MaxConnections:       20000,
+		DrainDelay:           5 * time.Second,
+		DrainSpread:          10 * time.Second,
+		ShutdownTimeout:      30 * time.Second,
+		LogFormat:            "text",
+		LogLevel:             "info",
 	}
 }
 
@@ -156,12 +170,23 @@ const (
 // Validate reports the first invalid setting, naming its key.
 func (c Config) Validate() error {
 	badOrigin, originsOK := firstBadOrigin(c.AllowedOrigins)
+	badDomain := firstBadDomain(c.TLSAutocertDomains)
 	rules := []struct {
 		key     string
 		ok      bool
 		problem string // shown when !ok
 	}{
 		{"listen", validListen(c.Listen), gotValue("must be host:port", c.Listen)},
+		{"tls_cert", c.TLSCert != "" || c.TLSKey == "", "must be set with tls_key"},
+		{"tls_key", c.TLSKey != "" || c.TLSCert == "", "must be set with tls_cert"},
+		{"tls_autocert_domains", len(c.TLSAutocertDomains) == 0 || c.TLSCert == "",
+			"cannot be used with tls_cert and tls_key: the certificate comes from one or the other"},
+		{"tls_autocert_domains", badDomain == "", gotValue("must hold domain names like duet.example (no scheme, port or wildcard)", badDomain)},
+		{"tls_autocert_cache", len(c.TLSAutocertDomains) == 0 || c.TLSAutocertCache != "", "must name a directory when tls_autocert_domains is set"},
+		{"tls_autocert_email", c.TLSAutocertEmail == "" || validEmail(c.TLSAutocertEmail), gotValue("must be an email address", c.TLSAutocertEmail)},
+		{"tls_autocert_directory", validHTTPSURL(c.TLSAutocertDirectory), gotValue("must be an https URL", c.TLSAutocertDirectory)},
+		{"http_listen", c.HTTPListen == "" || validListen(c.HTTPListen), gotValue("must be empty or host:port", c.HTTPListen)},
+		{"http_listen", c.HTTPListen == "" || c.TLS(), "needs TLS on listen (tls_cert and tls_key, or tls_autocert_domains): it redirects to https"},
 		{"engine", c.Engine == "memory" || c.Engine == "redis", fmt.Sprintf("unknown engine %q (supported: memory, redis)", c.Engine)},
 		{"redis_url", c.RedisURL != "", "must not be empty"},
 		{"redis_prefix", !strings.ContainsAny(c.RedisPrefix, "{} \t\r\n"), gotValue("must not contain braces or white space", c.RedisPrefix)},
@@ -230,6 +255,36 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// TLS reports whether the node serves TLS on Listen.
+func (c Config) TLS() bool { return c.TLSCert != "" || len(c.TLSAutocertDomains) > 0 }
+
+// firstBadDomain returns the first entry that is not a plain DNS name, which is all an ACME
+// http-01 or tls-alpn-01 challenge can prove.
+func firstBadDomain(domains []string) string {
+	for _, d := range domains {
+		labels := strings.Split(d, ".")
+		if len(d) > 253 || len(labels) < 2 || strings.ContainsFunc(d, func(r rune) bool {
+			return !(r == '.' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+		}) || slices.ContainsFunc(labels, func(l string) bool { return l == "" || len(l) > 63 }) {
+			if d == "" {
+				return `""`
+			}
+			return d
+		}
+	}
+	return ""
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s
+}
+
+func validHTTPSURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != ""
 }
 
 // gotValue appends the offending value to a rule, quoted as it would be written.

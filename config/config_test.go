@@ -311,8 +311,29 @@ func TestValidate(t *testing.T) {
 		change func(*Config)
 		want   string // "" for valid
 	}{
-		"listen without port":       {func(c *Config) { c.Listen = "8080" }, `config: listen: must be host:port, got "8080"`},
-		"listen with host":          {func(c *Config) { c.Listen = "127.0.0.1:0" }, ""},
+		"listen without port":  {func(c *Config) { c.Listen = "8080" }, `config: listen: must be host:port, got "8080"`},
+		"listen with host":     {func(c *Config) { c.Listen = "127.0.0.1:0" }, ""},
+		"tls files":            {func(c *Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" }, ""},
+		"tls_cert without key": {func(c *Config) { c.TLSCert = "c.pem" }, `config: tls_key: must be set with tls_cert`},
+		"tls_key without cert": {func(c *Config) { c.TLSKey = "k.pem" }, `config: tls_cert: must be set with tls_key`},
+		"autocert": {func(c *Config) {
+			c.TLSAutocertDomains, c.TLSAutocertEmail, c.HTTPListen = []string{"duet.example", "www.duet.example"}, "ops@duet.example", ":80"
+		}, ""},
+		"autocert and files": {func(c *Config) {
+			c.TLSCert, c.TLSKey, c.TLSAutocertDomains = "c.pem", "k.pem", []string{"duet.example"}
+		},
+			`config: tls_autocert_domains: cannot be used with tls_cert and tls_key: the certificate comes from one or the other`},
+		"autocert wildcard": {func(c *Config) { c.TLSAutocertDomains = []string{"*.duet.example"} },
+			`config: tls_autocert_domains: must hold domain names like duet.example (no scheme, port or wildcard), got "*.duet.example"`},
+		"autocert with scheme": {func(c *Config) { c.TLSAutocertDomains = []string{"https://duet.example"} },
+			`config: tls_autocert_domains: must hold domain names like duet.example (no scheme, port or wildcard), got "https://duet.example"`},
+		"autocert without cache": {func(c *Config) { c.TLSAutocertDomains, c.TLSAutocertCache = []string{"duet.example"}, "" },
+			`config: tls_autocert_cache: must name a directory when tls_autocert_domains is set`},
+		"autocert email":     {func(c *Config) { c.TLSAutocertEmail = "ops" }, `config: tls_autocert_email: must be an email address, got "ops"`},
+		"autocert directory": {func(c *Config) { c.TLSAutocertDirectory = "http://ca.example/dir" }, `config: tls_autocert_directory: must be an https URL, got "http://ca.example/dir"`},
+		"http_listen without tls": {func(c *Config) { c.HTTPListen = ":80" },
+			`config: http_listen: needs TLS on listen (tls_cert and tls_key, or tls_autocert_domains): it redirects to https`},
+		"http_listen bad":           {func(c *Config) { c.TLSCert, c.TLSKey, c.HTTPListen = "c.pem", "k.pem", "80" }, `config: http_listen: must be empty or host:port, got "80"`},
 		"engine unknown":            {func(c *Config) { c.Engine = "x" }, `config: engine: unknown engine "x" (supported: memory, redis)`},
 		"redis_url empty":           {func(c *Config) { c.RedisURL = "" }, `config: redis_url: must not be empty`},
 		"redis_prefix with a brace": {func(c *Config) { c.RedisPrefix = "a{b" }, `config: redis_prefix: must not contain braces or white space, got "a{b"`},

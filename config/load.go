@@ -33,6 +33,13 @@ func (s setting) flagName() string { return strings.ReplaceAll(s.key, "_", "-") 
 // settings lists every setting, in the order of Config's fields.
 var settings = []setting{
 	{"listen", func(c *Config) any { return &c.Listen }, "host:port of the HTTP and WebSocket server"},
+	{"tls_cert", func(c *Config) any { return &c.TLSCert }, "PEM certificate file (the chain, leaf first) for TLS on listen, read again when it changes; with tls_key"},
+	{"tls_key", func(c *Config) any { return &c.TLSKey }, "PEM private key file of tls_cert"},
+	{"tls_autocert_domains", func(c *Config) any { return &c.TLSAutocertDomains }, "domains to get certificates for from an ACME authority (Let's Encrypt) for TLS on listen; not with tls_cert"},
+	{"tls_autocert_cache", func(c *Config) any { return &c.TLSAutocertCache }, "directory where autocert keeps its certificates and account key"},
+	{"tls_autocert_email", func(c *Config) any { return &c.TLSAutocertEmail }, "contact address of the ACME account, for expiry notices; none: no contact"},
+	{"tls_autocert_directory", func(c *Config) any { return &c.TLSAutocertDirectory }, "ACME directory URL (Let's Encrypt's staging one to try things out)"},
+	{"http_listen", func(c *Config) any { return &c.HTTPListen }, "host:port of plain HTTP (like :80) that answers ACME http-01 challenges and redirects everything else to https; needs TLS; none: no plain HTTP"},
 	{"engine", func(c *Config) any { return &c.Engine }, "where shared state lives: memory (one node) or redis (many nodes)"},
 	{"redis_url", func(c *Config) any { return &c.RedisURL }, "Redis of the redis engine: redis://host:port/db; a cluster with ?addr=host2:port&addr=...; Sentinel with ?master_name=name"},
 	{"redis_prefix", func(c *Config) any { return &c.RedisPrefix }, "prefix of every Redis key"},

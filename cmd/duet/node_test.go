@@ -23,6 +23,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // tune, and shuts it down when the test ends. It returns the WebSocket URL.
 func startTestNode(t testing.TB, tune func(*config.Config)) string {
 	t.Helper()
+	return "ws://" + startTestNodeOf(t, tune).Addr() + "/ws"
+}
+
+// startTestNodeOf is startTestNode returning the node.
+func startTestNodeOf(t testing.TB, tune func(*config.Config)) *node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.PingInterval = 100 * time.Millisecond
@@ -46,7 +52,7 @@ func startTestNode(t testing.TB, tune func(*config.Config)) string {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return "ws://" + n.Addr() + "/ws"
+	return n
 }
 
 type testWriter struct{ t testing.TB }
@@ -67,7 +73,12 @@ type client struct {
 
 func dial(t testing.TB, url string) *client {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{})
+	return dialWith(t, websocket.DefaultDialer, url)
+}
+
+func dialWith(t testing.TB, dialer *websocket.Dialer, url string) *client {
+	t.Helper()
+	ws, _, err := dialer.Dial(url, http.Header{})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

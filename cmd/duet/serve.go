@@ -42,7 +42,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log.Info("duet is serving", "version", version, "addr", n.Addr(), "engine", cfg.Engine)
+	log.Info("duet is serving", "version", version, "addr", n.Addr(), "tls", cfg.TLS(), "engine", cfg.Engine)
 	<-ctx.Done()
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -77,13 +77,15 @@ type node struct {
 	engines  *engines
 	listener net.Listener
 	http     *http.Server
+	plain    *http.Server // on http_listen: ACME challenges and redirects to https; nil: none
+	plainAt  net.Listener // http_listen's listener
 	push     *push.Server
 	gate     *web.Gate
 	// At shutdown: how long /readyz says 503 before connections close, and over how long they close.
 	drainDelay, drainSpread time.Duration
 	stop                    context.CancelFunc // ends the background loops
 	loops                   sync.WaitGroup
-	served                  chan error
+	served                  chan error // what each server's Serve returned
 }
 
 // startNode wires a node from cfg and starts serving on cfg.Listen. Ending starting gives up
@@ -162,19 +164,34 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		})
 	}
 
+	var certs *web.TLS
+	if cfg.TLS() {
+		if certs, err = web.NewTLS(web.TLSOptions{
+			CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+			AutocertDomains: cfg.TLSAutocertDomains, AutocertCache: cfg.TLSAutocertCache,
+			AutocertEmail: cfg.TLSAutocertEmail, AutocertDirectory: cfg.TLSAutocertDirectory,
+			Now: now, Log: log,
+		}); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	n := &node{
-		log: log, engines: eng, listener: listener, push: pushSrv, gate: gate, served: make(chan error, 1),
+		log: log, engines: eng, listener: listener, push: pushSrv, gate: gate, served: make(chan error, 2),
 		drainDelay: cfg.DrainDelay, drainSpread: cfg.DrainSpread,
-		http: &http.Server{
-			Handler:           app,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       idleTimeout,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
+		http: newHTTPServer(app, log),
+	}
+	if cfg.HTTPListen != "" {
+		if n.plainAt, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			listener.Close()
+			return nil, fmt.Errorf("http_listen: %w", err)
+		}
+		_, httpsPort, _ := net.SplitHostPort(listener.Addr().String())
+		n.plain = newHTTPServer(certs.PlainHandler(httpsPort), log)
+		log.Info("plain HTTP answers ACME challenges and redirects to https", "http_listen", n.plainAt.Addr().String())
 	}
 	postStats := func(ctx context.Context) {
 		id := metrics.Identity{Node: eng.nodeID, Version: version, StartedAt: now()}
@@ -189,8 +206,25 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats, watchWords) {
 		n.loops.Go(func() { loop(ctx) })
 	}
-	go func() { n.served <- n.http.Serve(listener) }()
+	if certs != nil {
+		n.http.TLSConfig = certs.Config
+		go func() { n.served <- n.http.ServeTLS(listener, "", "") }()
+	} else {
+		go func() { n.served <- n.http.Serve(listener) }()
+	}
+	if n.plain != nil {
+		go func() { n.served <- n.plain.Serve(n.plainAt) }()
+	}
 	return n, nil
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // gauges are the figures /metrics reads when it is scraped: the connections and the accounts
@@ -264,14 +298,23 @@ func (n *node) Shutdown(ctx context.Context) error {
 	}
 	n.log.Info("closing connections", "connections", n.push.Len(), "drain_spread", n.drainSpread)
 	errPush := n.push.Drain(ctx, n.drainSpread)
-	errHTTP := n.http.Shutdown(ctx)
+	errs := []error{errPush}
+	servers := []*http.Server{n.http}
+	if n.plain != nil {
+		servers = append(servers, n.plain)
+	}
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
 	n.stop()
 	n.loops.Wait()
-	errEngines := n.engines.close(ctx)
-	if err := <-n.served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	errs = append(errs, n.engines.close(ctx))
+	for range servers {
+		if err := <-n.served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
 	}
-	return errors.Join(errPush, errHTTP, errEngines)
+	return errors.Join(errs...)
 }
 
 // idleTimeout closes an HTTP keep-alive connection that has been idle this long, so that idle
