@@ -100,6 +100,8 @@ type Config struct {
 
 	LogFormat string // "text" or "json"
 	LogLevel  string // "debug", "info", "warn" or "error"
+	// WARN and ERROR lines of one kind are written once per LogRepeatInterval, then summed up; 0: every line.
+	LogRepeatInterval time.Duration
 }
 
 // Default returns the configuration with every default set.
@@ -158,6 +160,7 @@ func Default() Config {
 		ShutdownTimeout:      30 * time.Second,
 		LogFormat:            "text",
 		LogLevel:             "info",
+		LogRepeatInterval:    10 * time.Second,
 	}
 }
 
@@ -248,6 +251,7 @@ func (c Config) Validate() error {
 			gotValue(fmt.Sprintf("must be more than drain_delay + drain_spread (%v), which it covers", c.DrainDelay+c.DrainSpread), c.ShutdownTimeout)},
 		{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},
 		{"log_level", validLevel(c.LogLevel), gotValue("must be debug, info, warn or error", c.LogLevel)},
+		{"log_repeat_interval", c.LogRepeatInterval >= 0, gotValue("must not be negative", c.LogRepeatInterval)},
 	}
 	for _, r := range rules {
 		if !r.ok {

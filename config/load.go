@@ -97,6 +97,7 @@ var settings = []setting{
 	{"shutdown_timeout", func(c *Config) any { return &c.ShutdownTimeout }, "how long shutdown may take in all; more than drain_delay + drain_spread"},
 	{"log_format", func(c *Config) any { return &c.LogFormat }, "text or json"},
 	{"log_level", func(c *Config) any { return &c.LogLevel }, "debug, info, warn or error"},
+	{"log_repeat_interval", func(c *Config) any { return &c.LogRepeatInterval }, "a kind of warning or error (message and error) is logged at most once per interval, then summed up in one line with its count; 0: every line"},
 }
 
 // configEnv names the YAML file when --config is not given.

@@ -2,13 +2,18 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/duetchat/duet/redisengine/redistest"
 )
 
 // closeSeen is when and how the server closed a connection.
@@ -170,4 +175,43 @@ func TestMaxConnections(t *testing.T) {
 	if code, body := readyz(t, s); code != http.StatusOK {
 		t.Errorf("/readyz with a free place: %d %v, want 200", code, body)
 	}
+}
+
+// TestRedisOutageLogsSummaries: while Redis is down, hundreds of failing requests write a
+// line or two at once and then one summary with their count, not a line each.
+func TestRedisOutageLogsSummaries(t *testing.T) {
+	t.Parallel()
+	const clients, each = 10, 30
+	r := redistest.Start(t)
+	node := startNodes(t, 1, r.URL(), "--log-repeat-interval", "1s")[0]
+	var users []*client
+	for i := range clients {
+		users = append(users, newUser(t, node, seedDialect, fmt.Sprint("user", i)))
+	}
+	r.Stop()
+	before := strings.Count(node.logs.String(), `msg="request failed"`)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Go(func() {
+			for range each {
+				wantCode(t, u.request("MATCH", nil), 2)
+			}
+		})
+	}
+	wg.Wait()
+	// A line per kind of failure (a refused dial, a pool timeout) per interval begun.
+	intervals := int(time.Since(start)/time.Second) + 1
+	if n := strings.Count(node.logs.String(), `msg="request failed"`) - before; n < 1 || n > 3*intervals {
+		t.Errorf("%d failed requests in %d intervals wrote %d lines, want 1 to %d; log:\n%s", clients*each, intervals, n, 3*intervals, node.logs.String())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !regexp.MustCompile(`msg="request failed".* repeated=\d+`).MatchString(node.logs.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no summary of the failed requests 5s later; log:\n%s", node.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.Restart(t)
+	waitReady(t, node) // so that the node stops cleanly, releasing its id
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/filter"
 	"github.com/duetchat/duet/frontend"
+	"github.com/duetchat/duet/logging"
 	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
@@ -33,10 +34,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg, stderr)
+	log, flushLog, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
 	}
+	defer flushLog()
 	redis.SetLogger(redisLogger{log})
 	n, err := startNode(ctx, cfg, log)
 	if err != nil {
@@ -50,16 +52,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return n.Shutdown(shutdownCtx)
 }
 
-func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
+// newLogger returns the node's logger, and what writes the summaries of repeated failures it
+// still holds, to call last.
+func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, func(), error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return nil, fmt.Errorf("log_level: %w", err)
+		return nil, nil, fmt.Errorf("log_level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	if cfg.LogRepeatInterval == 0 {
+		return slog.New(h), func() {}, nil
+	}
+	repeats := logging.NewRepeats(h, cfg.LogRepeatInterval)
+	return slog.New(repeats), repeats.Flush, nil
 }
 
 // redisLogger hands go-redis's own messages (mostly retries while Redis is away, which the
