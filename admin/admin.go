@@ -93,7 +93,8 @@ func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// logRequests logs every call with its outcome.
+// logRequests logs every call with its outcome: reads at debug level, as the admin page polls
+// every few seconds, and changes at info, with the action and its target when it was one.
 func (a *api) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := a.Now()
@@ -104,11 +105,26 @@ func (a *api) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		} else if err != nil {
 			status = http.StatusInternalServerError
 		}
-		a.Log.Info("admin request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
-			"operator", c.Request().Header.Get(OperatorHeader), "address", c.RealIP(), "duration", a.Now().Sub(start))
+		req := c.Request()
+		level := slog.LevelInfo
+		if req.Method == http.MethodGet || req.Method == http.MethodHead {
+			level = slog.LevelDebug
+		}
+		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", status,
+			"operator", req.Header.Get(OperatorHeader), "address", c.RealIP(), "duration", a.Now().Sub(start)}
+		if action, ok := c.Get(actionKey).(string); ok {
+			attrs = append(attrs, "action", action, "target", c.Get(targetKey))
+		}
+		a.Log.Log(req.Context(), level, "admin request", attrs...)
 		return err
 	}
 }
+
+// Keys of the echo.Context values in which change leaves what a call changes, for its log line.
+const (
+	actionKey = "duet.action"
+	targetKey = "duet.target"
+)
 
 // change carries out a call that changes something: it checks who makes it and why, runs do,
 // and writes the audit entry when do succeeded.
@@ -121,6 +137,8 @@ func (a *api) change(c echo.Context, action, target, reason string, do func() er
 	if n := utf8.RuneCountInString(reason); n == 0 || n > maxReasonLen {
 		return echo.NewHTTPError(http.StatusBadRequest, "reason must be 1 to 500 characters")
 	}
+	c.Set(actionKey, action)
+	c.Set(targetKey, target)
 	if err := do(); err != nil {
 		return httpError(err)
 	}

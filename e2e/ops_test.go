@@ -215,3 +215,43 @@ func TestRedisOutageLogsSummaries(t *testing.T) {
 	r.Restart(t)
 	waitReady(t, node) // so that the node stops cleanly, releasing its id
 }
+
+// TestLogLines: the admin page's polling writes nothing at the info level; a change an operator
+// makes, a session started and a report filed write one info line each, without content.
+func TestLogLines(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, withAdmin...)
+	for range 3 {
+		if code, _ := s.admin(t, "GET", "/admin/api/stats", nil); code != http.StatusOK {
+			t.Fatalf("GET stats: %d", code)
+		}
+	}
+	if code, _ := s.admin(t, "POST", "/admin/api/broadcast", map[string]any{"text": "secret notice words", "level": "info"}); code/100 != 2 {
+		t.Fatalf("POST broadcast: %d", code)
+	}
+	a := newUser(t, s, seedDialect, "Ann")
+	b := newUser(t, s, seedDialect, "Bob")
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "private chat words")
+	wantCode(t, b.request("REPORT", map[string]any{"sessionId": sid, "category": "spam"}), 0)
+
+	log := s.logs.String()
+	lines := func(substr string) int { return strings.Count(log, substr) }
+	if n := lines(`path=/admin/api/stats`); n != 0 {
+		t.Errorf("%d lines of admin reads at the info level, want 0", n)
+	}
+	if n := lines(`msg="admin request" method=POST path=/admin/api/broadcast status=204 operator=tester`); n != 1 || lines("action=broadcast target=everyone") != 1 {
+		t.Errorf("%d lines of the broadcast, want 1 with its action and target; log:\n%s", n, log)
+	}
+	if n := lines(`level=INFO msg="session started"`); n != 1 {
+		t.Errorf("%d lines of the session started, want 1; log:\n%s", n, log)
+	}
+	if n := lines(`level=INFO msg="report filed"`); n != 1 {
+		t.Errorf("%d lines of the report, want 1; log:\n%s", n, log)
+	}
+	for _, words := range []string{"secret notice words", "private chat words"} {
+		if strings.Contains(log, words) {
+			t.Errorf("the log holds %q", words)
+		}
+	}
+}

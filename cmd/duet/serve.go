@@ -131,10 +131,11 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		return nil, err
 	}
 	measure := metrics.New()
+	observe := newLogObserver(measure, log)
 	svc := session.NewService(eng.store, eng.queue, eng.moderation, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
-		Cooloff: cfg.Cooloff, Observer: measure, Filter: content,
+		Cooloff: cfg.Cooloff, Observer: observe, Filter: content,
 	})
 	clientIP := web.ClientIP(cfg.TrustedProxies)
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
@@ -150,7 +151,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		ReportRate: rate.Limit(cfg.ReportRate), ReportBurst: cfg.ReportBurst,
 		ConnectRate: rate.Limit(cfg.ConnectRate), ConnectBurst: cfg.ConnectBurst, AddressConnections: cfg.AddressConnections,
 		AccountRate: rate.Limit(cfg.AccountRate), AccountBurst: cfg.AccountBurst,
-		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: measure,
+		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
 	})
 	measure.Register(gauges(eng, pushSrv, hub)...)
 	gate := web.NewGate(cfg.MaxConnections, pushSrv.Len)
