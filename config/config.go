@@ -93,7 +93,7 @@ type Config struct {
 	FilterReload     time.Duration // how often the word list file is checked for changes
 	AuditSize        int           // entries kept in the admin audit log
 	TypingTimeout    time.Duration // how long a typing:true lasts unless refreshed
-	MaxConnections   int           // open WebSockets on this node; beyond it upgrades are refused
+	MaxConnections   int           // open WebSockets on this node; beyond it upgrades are refused; 0: from the open-file limit
 	DrainDelay       time.Duration // at shutdown, how long /readyz answers 503 before connections close
 	DrainSpread      time.Duration // at shutdown, the time over which connections are closed, evenly
 	ShutdownTimeout  time.Duration // how long shutdown may take in all
@@ -154,7 +154,6 @@ func Default() Config {
 		FilterReload:         10 * time.Second,
 		AuditSize:            10000,
 		TypingTimeout:        6 * time.Second,
-		MaxConnections:       20000,
 		DrainDelay:           5 * time.Second,
 		DrainSpread:          10 * time.Second,
 		ShutdownTimeout:      30 * time.Second,
@@ -244,7 +243,7 @@ func (c Config) Validate() error {
 		{"filter_reload", c.FilterReload > 0, gotValue("must be positive", c.FilterReload)},
 		{"audit_size", c.AuditSize >= 1, gotValue("must be at least 1", c.AuditSize)},
 		{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
-		{"max_connections", c.MaxConnections >= 1, gotValue("must be at least 1", c.MaxConnections)},
+		{"max_connections", c.MaxConnections >= 0, gotValue("must be 0 (from the open-file limit) or more", c.MaxConnections)},
 		{"drain_delay", c.DrainDelay >= 0, gotValue("must not be negative", c.DrainDelay)},
 		{"drain_spread", c.DrainSpread >= 0, gotValue("must not be negative", c.DrainSpread)},
 		{"shutdown_timeout", c.ShutdownTimeout > c.DrainDelay+c.DrainSpread,

@@ -338,7 +338,7 @@ func TestValidate(t *testing.T) {
 		"redis_url empty":           {func(c *Config) { c.RedisURL = "" }, `config: redis_url: must not be empty`},
 		"redis_prefix with a brace": {func(c *Config) { c.RedisPrefix = "a{b" }, `config: redis_prefix: must not contain braces or white space, got "a{b"`},
 		"redis_timeout zero":        {func(c *Config) { c.RedisTimeout = 0 }, `config: redis_timeout: must be positive, got "0s"`},
-		"max_connections zero":      {func(c *Config) { c.MaxConnections = 0 }, `config: max_connections: must be at least 1, got "0"`},
+		"max_connections negative":  {func(c *Config) { c.MaxConnections = -1 }, `config: max_connections: must be 0 (from the open-file limit) or more, got "-1"`},
 		"drain_delay negative":      {func(c *Config) { c.DrainDelay = -time.Second }, `config: drain_delay: must not be negative, got "-1s"`},
 		"drain_spread negative":     {func(c *Config) { c.DrainSpread = -time.Second }, `config: drain_spread: must not be negative, got "-1s"`},
 		"shutdown_timeout short":    {func(c *Config) { c.ShutdownTimeout = 15 * time.Second }, `config: shutdown_timeout: must be more than drain_delay + drain_spread (15s), which it covers, got "15s"`},

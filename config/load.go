@@ -91,7 +91,7 @@ var settings = []setting{
 	{"filter_reload", func(c *Config) any { return &c.FilterReload }, "how often the word list file is checked for changes"},
 	{"audit_size", func(c *Config) any { return &c.AuditSize }, "entries kept in the admin audit log, the newest"},
 	{"typing_timeout", func(c *Config) any { return &c.TypingTimeout }, "how long a typing:true lasts unless refreshed"},
-	{"max_connections", func(c *Config) any { return &c.MaxConnections }, "open WebSockets on this node; beyond it a new one is refused with 503 and /readyz says the node is full"},
+	{"max_connections", func(c *Config) any { return &c.MaxConnections }, "open WebSockets on this node; beyond it a new one is refused with 503 and /readyz says the node is full; 0: 20000, or fewer if the open-file limit is lower"},
 	{"drain_delay", func(c *Config) any { return &c.DrainDelay }, "at shutdown, how long /readyz answers 503 (so that a load balancer stops sending) before connections are closed; 0: none"},
 	{"drain_spread", func(c *Config) any { return &c.DrainSpread }, "at shutdown, the time over which connections are closed with 1001, evenly, so that their clients do not all reconnect at once; 0: all at once"},
 	{"shutdown_timeout", func(c *Config) any { return &c.ShutdownTimeout }, "how long shutdown may take in all; more than drain_delay + drain_spread"},

@@ -162,19 +162,20 @@ func TestMaxConnections(t *testing.T) {
 	conns[0].Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		conn, _, err := dialer.Dial(s.wsURL(), nil)
-		if err == nil {
-			conn.Close()
+		code, body := readyz(t, s)
+		if code == http.StatusOK {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no place 5s after a connection closed: %v", err)
+			t.Fatalf("/readyz 5s after a connection closed: %d %v, want 200", code, body)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if code, body := readyz(t, s); code != http.StatusOK {
-		t.Errorf("/readyz with a free place: %d %v, want 200", code, body)
+	conn, _, err := dialer.Dial(s.wsURL(), nil)
+	if err != nil {
+		t.Fatalf("dial into the place that came free: %v", err)
 	}
+	conn.Close()
 }
 
 // TestRedisOutageLogsSummaries: while Redis is down, hundreds of failing requests write a

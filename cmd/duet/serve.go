@@ -154,8 +154,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
 	})
 	measure.Register(gauges(eng, pushSrv, hub)...)
-	gate := web.NewGate(cfg.MaxConnections, pushSrv.Len)
-	warnFileLimit(cfg.MaxConnections, log)
+	gate := web.NewGate(maxConnections(cfg.MaxConnections, log), pushSrv.Len)
 	app := web.New(web.Options{
 		WebSocket: pushSrv, Gate: gate, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
 		PageSettings: web.PageSettings{
@@ -335,14 +334,31 @@ const idleTimeout = time.Minute
 // connections, logs.
 const spareFiles = 1024
 
-// warnFileLimit warns when the process may not open enough files for maxConns WebSockets, so
-// that the limit an operator meets is max_connections and not failing accepts. Go has raised
-// the soft limit to the hard one at start, so only the hard limit (ulimit -Hn, LimitNOFILE in
-// systemd) can give more.
-func warnFileLimit(maxConns int, log *slog.Logger) {
-	limit, ok := openFileLimit()
-	if need := uint64(maxConns) + spareFiles; ok && limit < need {
-		log.Warn("the open-file limit is lower than max_connections needs; raise it (ulimit -Hn, systemd LimitNOFILE) or lower max_connections",
-			"max_connections", maxConns, "open_file_limit", limit, "needs", need)
+// defaultMaxConnections is max_connections when the open-file limit allows it and the
+// setting is 0.
+const defaultMaxConnections = 20000
+
+// maxConnections returns the cap on WebSockets: the setting, or with 0 the default lowered to
+// what the open-file limit allows. A setting above that is kept, with a warning, so that the
+// limit an operator meets is known and not failing accepts. Go has raised the soft limit to the
+// hard one at start, so only the hard limit (ulimit -Hn, LimitNOFILE in systemd) can give more.
+func maxConnections(setting int, log *slog.Logger) int {
+	limit, known := openFileLimit()
+	allowed := defaultMaxConnections
+	if known {
+		room := limit / 2 // a small limit: half of it
+		if limit > 2*spareFiles {
+			room = limit - spareFiles
+		}
+		allowed = int(min(uint64(allowed), room))
 	}
+	switch {
+	case setting == 0:
+		log.Info("connections per node", "max_connections", allowed, "open_file_limit", limit)
+		return allowed
+	case known && uint64(setting)+spareFiles > limit:
+		log.Warn("the open-file limit is lower than max_connections needs; raise it (ulimit -Hn, systemd LimitNOFILE) or lower max_connections",
+			"max_connections", setting, "open_file_limit", limit, "needs", uint64(setting)+spareFiles)
+	}
+	return setting
 }
