@@ -49,6 +49,8 @@ type Config struct {
 
 	AllowedOrigins  []string       // Origin values allowed to open a WebSocket; empty: the request's own host
 	AdminToken      string         // bearer token of the admin API; empty: admin API off
+	AdminTokenTries int            // wrong admin tokens a client address may send in a row
+	AdminTokenWait  time.Duration  // after them, one more try per this
 	RateLimitExempt []netip.Prefix // client addresses that no rate limit applies to
 	TrustedProxies  []netip.Prefix // proxies whose X-Forwarded-For names the client
 	AddressSecret   string         // key of the client address hashes; empty: generated
@@ -123,6 +125,8 @@ func Default() Config {
 		HistorySize:          200,
 		HistoryRetention:     10 * time.Minute,
 		BacklogSize:          500,
+		AdminTokenTries:      5,
+		AdminTokenWait:       5 * time.Second,
 		ReadLimit:            16 << 10,
 		SendQueue:            256,
 		WriteTimeout:         10 * time.Second,
@@ -207,6 +211,8 @@ func (c Config) Validate() error {
 		{"admin_token", c.AdminToken == "" || utf8.RuneCountInString(c.AdminToken) >= minAdminToken,
 			// The token is a secret: say how long it is, never what it is.
 			fmt.Sprintf("must be empty or at least %d characters, got %d", minAdminToken, utf8.RuneCountInString(c.AdminToken))},
+		{"admin_token_tries", c.AdminTokenTries >= 1, gotValue("must be at least 1", c.AdminTokenTries)},
+		{"admin_token_wait", c.AdminTokenWait > 0, gotValue("must be positive", c.AdminTokenWait)},
 		{"rate_limit_exempt", allValid(c.RateLimitExempt), "must hold valid CIDR prefixes"},
 		{"trusted_proxies", allValid(c.TrustedProxies), "must hold valid CIDR prefixes"},
 		{"address_secret", c.AddressSecret == "" || utf8.RuneCountInString(c.AddressSecret) >= minSecret,

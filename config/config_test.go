@@ -342,6 +342,8 @@ func TestValidate(t *testing.T) {
 		"drain_delay negative":      {func(c *Config) { c.DrainDelay = -time.Second }, `config: drain_delay: must not be negative, got "-1s"`},
 		"drain_spread negative":     {func(c *Config) { c.DrainSpread = -time.Second }, `config: drain_spread: must not be negative, got "-1s"`},
 		"shutdown_timeout short":    {func(c *Config) { c.ShutdownTimeout = 15 * time.Second }, `config: shutdown_timeout: must be more than drain_delay + drain_spread (15s), which it covers, got "15s"`},
+		"admin_token_tries zero":    {func(c *Config) { c.AdminTokenTries = 0 }, `config: admin_token_tries: must be at least 1, got "0"`},
+		"admin_token_wait zero":     {func(c *Config) { c.AdminTokenWait = 0 }, `config: admin_token_wait: must be positive, got "0s"`},
 		"redis_wait negative":       {func(c *Config) { c.RedisWait = -time.Second }, `config: redis_wait: must not be negative, got "-1s"`},
 		"ping_interval negative":    {func(c *Config) { c.PingInterval = -time.Second }, `config: ping_interval: must be positive, got "-1s"`},
 		"ping_interval zero":        {func(c *Config) { c.PingInterval = 0 }, `config: ping_interval: must be positive, got "0s"`},

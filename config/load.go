@@ -55,6 +55,8 @@ var settings = []setting{
 	{"backlog_size", func(c *Config) any { return &c.BacklogSize }, "pushes kept for an account while it is away"},
 	{"allowed_origins", func(c *Config) any { return &c.AllowedOrigins }, "origins allowed to open a WebSocket, like https://duet.example; empty: the request's own host"},
 	{"admin_token", func(c *Config) any { return &c.AdminToken }, "bearer token of the admin API, at least 16 characters; empty: admin API off"},
+	{"admin_token_tries", func(c *Config) any { return &c.AdminTokenTries }, "wrong admin tokens a client address may send in a row before it is answered 429"},
+	{"admin_token_wait", func(c *Config) any { return &c.AdminTokenWait }, "after admin_token_tries, one more try per this"},
 	{"rate_limit_exempt", func(c *Config) any { return &c.RateLimitExempt }, "CIDR prefixes of clients exempt from rate limits; a bare IP means just that address"},
 	{"trusted_proxies", func(c *Config) any { return &c.TrustedProxies }, "CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; none: the TCP peer is the client"},
 	{"address_secret", func(c *Config) any { return &c.AddressSecret }, "key of the hashes kept of client addresses, at least 16 characters, the same on every node; none: generated (and, on the redis engine, kept in Redis)"},

@@ -256,3 +256,21 @@ func TestLogLines(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminTokenGuessing: forty wrong admin tokens in a row from one address get five 401s,
+// then 429 with Retry-After, and then even the right token waits.
+func TestAdminTokenGuessing(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, withAdmin...)
+	codes := map[int]int{}
+	for i := range 40 {
+		code, _ := s.adminAs(t, fmt.Sprint("wrong-token-", i), "tester", "GET", "/admin/api/stats", nil)
+		codes[code]++
+	}
+	if codes[http.StatusUnauthorized] != 5 || codes[http.StatusTooManyRequests] != 35 {
+		t.Errorf("40 wrong tokens answered %v, want 5 × 401 and 35 × 429", codes)
+	}
+	if code, _ := s.admin(t, "GET", "/admin/api/stats", nil); code != http.StatusTooManyRequests {
+		t.Errorf("the right token right after: %d, want 429", code)
+	}
+}

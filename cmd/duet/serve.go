@@ -168,7 +168,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	if cfg.AdminToken != "" {
 		admin.Register(app, admin.Options{
-			Token: cfg.AdminToken, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.moderation, Board: eng.board,
+			Token: cfg.AdminToken, TokenTries: cfg.AdminTokenTries, TokenWait: cfg.AdminTokenWait, Service: svc, Store: eng.store, Queue: eng.queue, Moderation: eng.moderation, Board: eng.board,
 			Metrics: measure.Handler(), Now: now, Log: log,
 		})
 	}
