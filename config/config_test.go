@@ -211,7 +211,15 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		"unknown key in file": {
 			file: "listen: :9090\nping_intervall: 5s\n",
-			want: `config: FILE: line 2: unknown key "ping_intervall"`,
+			want: `config: FILE: line 2: unknown key "ping_intervall"; did you mean ping_interval?`,
+		},
+		"swapped letters in file": {
+			file: "redis_ulr: redis://x:1\n",
+			want: `config: FILE: line 1: unknown key "redis_ulr"; did you mean redis_url?`,
+		},
+		"unknown key far from any": {
+			file: "colour: blue\n",
+			want: `config: FILE: line 1: unknown key "colour"`,
 		},
 		"repeated key in file": {
 			file: "max_sessions: 2\nmax_sessions: 4\n",

@@ -208,7 +208,7 @@ func (c *Config) loadFile(path string) error {
 		s, ok := byKey[key.Value]
 		switch {
 		case !ok:
-			return fmt.Errorf("config: %s: line %d: unknown key %q", path, key.Line, key.Value)
+			return fmt.Errorf("config: %s: line %d: unknown key %q%s", path, key.Line, key.Value, didYouMean(key.Value))
 		case seen[key.Value]:
 			return fmt.Errorf("config: %s: line %d: %s: repeated", path, key.Line, key.Value)
 		}
@@ -390,4 +390,45 @@ file, else its default. Lists are comma-separated; durations look like 5s or 1m3
 		}
 		fmt.Fprintf(w, "  --%s %s\n    \t%s (env %s, default %s)\n", s.flagName(), typeName(p), s.help, s.envName(), def)
 	}
+}
+
+// didYouMean suggests the setting whose key is nearest to a misspelled one, or says nothing
+// when none is near: at most two letters changed, added, dropped or swapped.
+func didYouMean(key string) string {
+	best, bestDist := "", 3
+	for _, s := range settings {
+		if d := editDistance(key, s.key); d < bestDist {
+			best, bestDist = s.key, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %s?", best)
+}
+
+// editDistance is the optimal string alignment distance of a and b: the edits (a letter
+// changed, added, dropped, or two neighbours swapped) that turn one into the other.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
