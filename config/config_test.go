@@ -542,3 +542,16 @@ func TestPrivacyDocs(t *testing.T) {
 		t.Errorf("privacy.md: checked %d retention rows, want 7", checked)
 	}
 }
+
+// TestUnknownEnv: a misspelled DUET_* variable is warned of with the nearest one; others,
+// and variables of other programs, are not.
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"DUET_REDIS_ULR=redis://x:1", "DUET_COLOUR=blue", "DUET_LISTEN=:1", "DUET_CONFIG=a.yaml", "HOME=/root", "PATH=/bin"})
+	want := []string{
+		"environment variable DUET_REDIS_ULR names no setting; did you mean DUET_REDIS_URL?",
+		"environment variable DUET_COLOUR names no setting",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("UnknownEnv = %q, want %q", got, want)
+	}
+}

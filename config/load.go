@@ -392,19 +392,24 @@ file, else its default. Lists are comma-separated; durations look like 5s or 1m3
 	}
 }
 
-// didYouMean suggests the setting whose key is nearest to a misspelled one, or says nothing
-// when none is near: at most two letters changed, added, dropped or swapped.
+// didYouMean suggests the setting nearest to a misspelled key, or says nothing when none is.
 func didYouMean(key string) string {
+	if near := nearestKey(key); near != "" {
+		return fmt.Sprintf("; did you mean %s?", near)
+	}
+	return ""
+}
+
+// nearestKey returns the setting's key nearest to key, at most two letters changed, added,
+// dropped or swapped; "" when none is that near.
+func nearestKey(key string) string {
 	best, bestDist := "", 3
 	for _, s := range settings {
 		if d := editDistance(key, s.key); d < bestDist {
 			best, bestDist = s.key, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %s?", best)
+	return best
 }
 
 // editDistance is the optimal string alignment distance of a and b: the edits (a letter
@@ -431,4 +436,28 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// UnknownEnv returns a warning for each DUET_* variable in environ (KEY=value entries, as
+// os.Environ gives them) that names no setting, with the nearest setting's variable if one is
+// near. They are warnings, not errors: the environment holds variables of other programs too.
+func UnknownEnv(environ []string) []string {
+	known := map[string]bool{configEnv: true}
+	for _, s := range settings {
+		known[s.envName()] = true
+	}
+	var warnings []string
+	for _, entry := range environ {
+		name, _, _ := strings.Cut(entry, "=")
+		rest, ok := strings.CutPrefix(name, "DUET_")
+		if !ok || known[name] {
+			continue
+		}
+		warning := fmt.Sprintf("environment variable %s names no setting", name)
+		if near := nearestKey(strings.ToLower(rest)); near != "" {
+			warning += fmt.Sprintf("; did you mean DUET_%s?", strings.ToUpper(near))
+		}
+		warnings = append(warnings, warning)
+	}
+	return warnings
 }

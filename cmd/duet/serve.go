@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -39,6 +40,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	defer flushLog()
+	for _, warning := range config.UnknownEnv(os.Environ()) {
+		log.Warn(warning)
+	}
 	redis.SetLogger(redisLogger{log})
 	n, err := startNode(ctx, cfg, log)
 	if err != nil {
