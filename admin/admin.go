@@ -12,12 +12,16 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/match"
@@ -28,7 +32,10 @@ import (
 
 // Options are what the API reads from and acts through.
 type Options struct {
-	Token      string // the bearer token; Register must not be called without one
+	Token string // the bearer token; Register must not be called without one
+	// A client address may send TokenTries wrong tokens in a row, then one more per TokenWait.
+	TokenTries int
+	TokenWait  time.Duration
 	Service    *session.Service
 	Store      session.Store
 	Reports    session.Reports
@@ -51,11 +58,14 @@ const (
 	maxListLimit   = 1000
 )
 
-type api struct{ Options }
+type api struct {
+	Options
+	guesses *guesses
+}
 
 // Register adds the API to e under /admin/api.
 func Register(e *echo.Echo, o Options) {
-	a := &api{o}
+	a := &api{Options: o, guesses: newGuesses(rate.Every(o.TokenWait), o.TokenTries)}
 	e.GET("/metrics", echo.WrapHandler(o.Metrics), a.authenticate)
 	g := e.Group("/admin/api", a.logRequests, a.authenticate)
 	g.GET("/stats", a.stats)
@@ -80,13 +90,20 @@ func Register(e *echo.Echo, o Options) {
 }
 
 // authenticate refuses a request without the bearer token with 401. The token is compared in
-// constant time, by hash, so that neither its content nor its length leaks.
+// constant time, by hash, so that neither its content nor its length leaks. A client address
+// that has sent too many wrong tokens is answered 429, whatever it sends, until it may try again.
 func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	want := sha256.Sum256([]byte(a.Token))
 	return func(c echo.Context) error {
+		address, now := c.RealIP(), a.Now()
+		if wait := a.guesses.wait(address, now); wait > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return echo.NewHTTPError(http.StatusTooManyRequests, "too many wrong admin tokens from this address; try again later")
+		}
 		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 		got := sha256.Sum256([]byte(token))
 		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			a.guesses.wrong(address, now)
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="duet-admin"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "a valid admin token is required")
 		}
@@ -94,7 +111,73 @@ func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// logRequests logs every call with its outcome.
+// maxGuessers bounds the addresses whose wrong tokens are counted at once.
+const maxGuessers = 10000
+
+// guesses counts wrong admin tokens by client address: each address has a bucket of tries
+// that a wrong token empties by one and that refills at a steady rate.
+type guesses struct {
+	every rate.Limit
+	tries int
+
+	mu sync.Mutex // guards by
+	by map[string]*rate.Limiter
+}
+
+func newGuesses(every rate.Limit, tries int) *guesses {
+	return &guesses{every: every, tries: tries, by: make(map[string]*rate.Limiter)}
+}
+
+// wait returns how long address must wait before its next try; 0: it may try now. While
+// maxGuessers addresses are counted, none of them with its tries back, a new one waits too, so
+// that memory stays bounded under guesses from very many addresses.
+func (g *guesses) wait(address string, now time.Time) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	l, ok := g.by[address]
+	if !ok {
+		if len(g.by) < maxGuessers {
+			return 0
+		}
+		g.prune(now)
+		if len(g.by) < maxGuessers {
+			return 0
+		}
+		return time.Duration(float64(time.Second) / float64(g.every))
+	}
+	missing := 1 - l.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(missing / float64(g.every) * float64(time.Second))
+}
+
+// wrong counts a wrong token from address.
+func (g *guesses) wrong(address string, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	l, ok := g.by[address]
+	if !ok {
+		if len(g.by) >= maxGuessers {
+			g.prune(now)
+		}
+		l = rate.NewLimiter(g.every, g.tries)
+		g.by[address] = l
+	}
+	l.AllowN(now, 1)
+}
+
+// prune forgets the addresses whose tries are all back. g.mu must be held.
+func (g *guesses) prune(now time.Time) {
+	for address, l := range g.by {
+		if l.TokensAt(now) >= float64(g.tries) {
+			delete(g.by, address)
+		}
+	}
+}
+
+// logRequests logs every call with its outcome: reads at debug level, as the admin page polls
+// every few seconds, and changes at info, with the action and its target when it was one.
 func (a *api) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := a.Now()
@@ -105,11 +188,26 @@ func (a *api) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		} else if err != nil {
 			status = http.StatusInternalServerError
 		}
-		a.Log.Info("admin request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
-			"operator", c.Request().Header.Get(OperatorHeader), "address", c.RealIP(), "duration", a.Now().Sub(start))
+		req := c.Request()
+		level := slog.LevelInfo
+		if req.Method == http.MethodGet || req.Method == http.MethodHead {
+			level = slog.LevelDebug
+		}
+		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", status,
+			"operator", req.Header.Get(OperatorHeader), "address", c.RealIP(), "duration", a.Now().Sub(start)}
+		if action, ok := c.Get(actionKey).(string); ok {
+			attrs = append(attrs, "action", action, "target", c.Get(targetKey))
+		}
+		a.Log.Log(req.Context(), level, "admin request", attrs...)
 		return err
 	}
 }
+
+// Keys of the echo.Context values in which change leaves what a call changes, for its log line.
+const (
+	actionKey = "duet.action"
+	targetKey = "duet.target"
+)
 
 // change carries out a call that changes something, described by entry's action, target,
 // reason and optional private note: it checks who makes it and why, trimming the reason and the
@@ -127,6 +225,8 @@ func (a *api) change(c echo.Context, entry *moderation.Entry, do func() error) e
 	if utf8.RuneCountInString(entry.Note) > maxReasonLen {
 		return echo.NewHTTPError(http.StatusBadRequest, "note must be at most 500 characters")
 	}
+	c.Set(actionKey, entry.Action)
+	c.Set(targetKey, entry.Target)
 	if err := do(); err != nil {
 		return httpError(err)
 	}

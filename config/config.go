@@ -6,8 +6,10 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,11 +19,22 @@ import (
 // from flags, environment and a YAML file, and Validate states the valid ranges. Each field's
 // YAML key (listed in docs/configuration.md) is its name in snake_case.
 type Config struct {
-	Listen       string        // host:port of the HTTP and WebSocket server
+	Listen string // host:port of the HTTP and WebSocket server
+
+	// TLS on Listen: from certificate files, or from an ACME certificate authority (autocert).
+	TLSCert              string   // PEM certificate (chain) file
+	TLSKey               string   // PEM private key file
+	TLSAutocertDomains   []string // domains to get certificates for
+	TLSAutocertCache     string   // directory of the certificates and the ACME account key
+	TLSAutocertEmail     string   // contact of the ACME account
+	TLSAutocertDirectory string   // ACME directory URL
+	HTTPListen           string   // host:port of plain HTTP: ACME http-01 and a redirect to https
+
 	Engine       string        // where shared state lives: "memory" (one node) or "redis" (many nodes)
 	RedisURL     string        // Redis of the redis engine: one server, a cluster or Sentinel
 	RedisPrefix  string        // prefix of every Redis key, so that several services can share a Redis
 	RedisTimeout time.Duration // bound on each Redis dial, read and write
+	RedisWait    time.Duration // how long a start waits for Redis to answer
 
 	PingInterval    time.Duration // between server PINGs on a connection
 	PresenceTimeout time.Duration // silence after which an away account's sessions end
@@ -36,6 +49,8 @@ type Config struct {
 
 	AllowedOrigins  []string       // Origin values allowed to open a WebSocket; empty: the request's own host
 	AdminToken      string         // bearer token of the admin API; empty: admin API off
+	AdminTokenTries int            // wrong admin tokens a client address may send in a row
+	AdminTokenWait  time.Duration  // after them, one more try per this
 	RateLimitExempt []netip.Prefix // client addresses that no rate limit applies to
 	TrustedProxies  []netip.Prefix // proxies whose X-Forwarded-For names the client
 	AddressSecret   string         // key of the client address hashes; empty: generated
@@ -82,64 +97,77 @@ type Config struct {
 	FilterReload     time.Duration // how often the word list file is checked for changes
 	AuditSize        int           // entries kept in the admin audit log
 	TypingTimeout    time.Duration // how long a typing:true lasts unless refreshed
-	ShutdownTimeout  time.Duration // how long shutdown waits for connections and requests
+	MaxConnections   int           // open WebSockets on this node; beyond it upgrades are refused; 0: from the open-file limit
+	DrainDelay       time.Duration // at shutdown, how long /readyz answers 503 before connections close
+	DrainSpread      time.Duration // at shutdown, the time over which connections are closed, evenly
+	ShutdownTimeout  time.Duration // how long shutdown may take in all
 
 	LogFormat string // "text" or "json"
 	LogLevel  string // "debug", "info", "warn" or "error"
+	// WARN and ERROR lines of one kind are written once per LogRepeatInterval, then summed up; 0: every line.
+	LogRepeatInterval time.Duration
 }
 
 // Default returns the configuration with every default set.
 func Default() Config {
 	return Config{
-		Listen:             ":8080",
-		Engine:             "memory",
-		RedisURL:           "redis://127.0.0.1:6379/0",
-		RedisPrefix:        "duet:",
-		RedisTimeout:       time.Second,
-		PingInterval:       5 * time.Second,
-		PresenceTimeout:    20 * time.Second,
-		MaxSessions:        3,
-		MaxContent:         2000,
-		MaxNickname:        30,
-		HistorySize:        200,
-		HistoryRetention:   10 * time.Minute,
-		BacklogSize:        500,
-		ReadLimit:          16 << 10,
-		SendQueueBytes:     1 << 20,
-		WriteTimeout:       10 * time.Second,
-		DialogueRate:       5,
-		DialogueBurst:      20,
-		MatchRate:          1,
-		MatchBurst:         5,
-		TypingRate:         2,
-		TypingBurst:        10,
-		ContentRate:        200,
-		ContentBurst:       6000,
-		LeaveRate:          0.2,
-		LeaveBurst:         5,
-		ReportRate:         0.05,
-		ReportBurst:        3,
-		ReceiptRate:        10,
-		ReceiptBurst:       30,
-		ConnectRate:        20,
-		ConnectBurst:       200,
-		AddressConnections: 1000,
-		AccountRate:        0.5,
-		AccountBurst:       60,
-		BadFrameLimit:      20,
-		BadFrameWindow:     time.Minute,
-		Cooloff:            time.Minute,
-		InterestWait:       10 * time.Second,
-		PartnerCooldown:    time.Minute,
-		CooldownQueue:      10,
-		ReportRetention:    30 * 24 * time.Hour,
-		FilterLinksAfter:   3,
-		FilterReload:       10 * time.Second,
-		AuditSize:          10000,
-		TypingTimeout:      6 * time.Second,
-		ShutdownTimeout:    10 * time.Second,
-		LogFormat:          "text",
-		LogLevel:           "info",
+		Listen:               ":8080",
+		TLSAutocertCache:     "./data/autocert",
+		TLSAutocertDirectory: "https://acme-v02.api.letsencrypt.org/directory",
+		Engine:               "memory",
+		RedisURL:             "redis://127.0.0.1:6379/0",
+		RedisPrefix:          "duet:",
+		RedisTimeout:         time.Second,
+		RedisWait:            30 * time.Second,
+		PingInterval:         5 * time.Second,
+		PresenceTimeout:      20 * time.Second,
+		MaxSessions:          3,
+		MaxContent:           2000,
+		MaxNickname:          30,
+		HistorySize:          200,
+		HistoryRetention:     10 * time.Minute,
+		BacklogSize:          500,
+		AdminTokenTries:      5,
+		AdminTokenWait:       5 * time.Second,
+		ReadLimit:            16 << 10,
+		SendQueueBytes:       1 << 20,
+		WriteTimeout:         10 * time.Second,
+		DialogueRate:         5,
+		DialogueBurst:        20,
+		MatchRate:            1,
+		MatchBurst:           5,
+		TypingRate:           2,
+		TypingBurst:          10,
+		ContentRate:          200,
+		ContentBurst:         6000,
+		LeaveRate:            0.2,
+		LeaveBurst:           5,
+		ReportRate:           0.05,
+		ReportBurst:          3,
+		ReceiptRate:          10,
+		ReceiptBurst:         30,
+		ConnectRate:          20,
+		ConnectBurst:         200,
+		AddressConnections:   1000,
+		AccountRate:          0.5,
+		AccountBurst:         60,
+		BadFrameLimit:        20,
+		BadFrameWindow:       time.Minute,
+		Cooloff:              time.Minute,
+		InterestWait:         10 * time.Second,
+		PartnerCooldown:      time.Minute,
+		CooldownQueue:        10,
+		ReportRetention:      30 * 24 * time.Hour,
+		FilterLinksAfter:     3,
+		FilterReload:         10 * time.Second,
+		AuditSize:            10000,
+		TypingTimeout:        6 * time.Second,
+		DrainDelay:           5 * time.Second,
+		DrainSpread:          10 * time.Second,
+		ShutdownTimeout:      30 * time.Second,
+		LogFormat:            "text",
+		LogLevel:             "info",
+		LogRepeatInterval:    10 * time.Second,
 	}
 }
 
@@ -152,16 +180,28 @@ const (
 // Validate reports the first invalid setting, naming its key.
 func (c Config) Validate() error {
 	badOrigin, originsOK := firstBadOrigin(c.AllowedOrigins)
+	badDomain := firstBadDomain(c.TLSAutocertDomains)
 	rules := []struct {
 		key     string
 		ok      bool
 		problem string // shown when !ok
 	}{
 		{"listen", validListen(c.Listen), gotValue("must be host:port", c.Listen)},
+		{"tls_cert", c.TLSCert != "" || c.TLSKey == "", "must be set with tls_key"},
+		{"tls_key", c.TLSKey != "" || c.TLSCert == "", "must be set with tls_cert"},
+		{"tls_autocert_domains", len(c.TLSAutocertDomains) == 0 || c.TLSCert == "",
+			"cannot be used with tls_cert and tls_key: the certificate comes from one or the other"},
+		{"tls_autocert_domains", badDomain == "", gotValue("must hold domain names like duet.example (no scheme, port or wildcard)", badDomain)},
+		{"tls_autocert_cache", len(c.TLSAutocertDomains) == 0 || c.TLSAutocertCache != "", "must name a directory when tls_autocert_domains is set"},
+		{"tls_autocert_email", c.TLSAutocertEmail == "" || validEmail(c.TLSAutocertEmail), gotValue("must be an email address", c.TLSAutocertEmail)},
+		{"tls_autocert_directory", validHTTPSURL(c.TLSAutocertDirectory), gotValue("must be an https URL", c.TLSAutocertDirectory)},
+		{"http_listen", c.HTTPListen == "" || validListen(c.HTTPListen), gotValue("must be empty or host:port", c.HTTPListen)},
+		{"http_listen", c.HTTPListen == "" || c.TLS(), "needs TLS on listen (tls_cert and tls_key, or tls_autocert_domains): it redirects to https"},
 		{"engine", c.Engine == "memory" || c.Engine == "redis", fmt.Sprintf("unknown engine %q (supported: memory, redis)", c.Engine)},
 		{"redis_url", c.RedisURL != "", "must not be empty"},
 		{"redis_prefix", !strings.ContainsAny(c.RedisPrefix, "{} \t\r\n"), gotValue("must not contain braces or white space", c.RedisPrefix)},
 		{"redis_timeout", c.RedisTimeout > 0, gotValue("must be positive", c.RedisTimeout)},
+		{"redis_wait", c.RedisWait >= 0, gotValue("must not be negative", c.RedisWait)},
 		{"ping_interval", c.PingInterval > 0, gotValue("must be positive", c.PingInterval)},
 		{"presence_timeout", c.PresenceTimeout > 2*c.PingInterval,
 			gotValue(fmt.Sprintf("must be more than twice ping_interval (%v)", c.PingInterval), c.PresenceTimeout)},
@@ -175,6 +215,8 @@ func (c Config) Validate() error {
 		{"admin_token", c.AdminToken == "" || utf8.RuneCountInString(c.AdminToken) >= minAdminToken,
 			// The token is a secret: say how long it is, never what it is.
 			fmt.Sprintf("must be empty or at least %d characters, got %d", minAdminToken, utf8.RuneCountInString(c.AdminToken))},
+		{"admin_token_tries", c.AdminTokenTries >= 1, gotValue("must be at least 1", c.AdminTokenTries)},
+		{"admin_token_wait", c.AdminTokenWait > 0, gotValue("must be positive", c.AdminTokenWait)},
 		{"rate_limit_exempt", allValid(c.RateLimitExempt), "must hold valid CIDR prefixes"},
 		{"trusted_proxies", allValid(c.TrustedProxies), "must hold valid CIDR prefixes"},
 		{"address_secret", c.AddressSecret == "" || utf8.RuneCountInString(c.AddressSecret) >= minSecret,
@@ -213,9 +255,14 @@ func (c Config) Validate() error {
 		{"filter_reload", c.FilterReload > 0, gotValue("must be positive", c.FilterReload)},
 		{"audit_size", c.AuditSize >= 1, gotValue("must be at least 1", c.AuditSize)},
 		{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
-		{"shutdown_timeout", c.ShutdownTimeout > 0, gotValue("must be positive", c.ShutdownTimeout)},
+		{"max_connections", c.MaxConnections >= 0, gotValue("must be 0 (from the open-file limit) or more", c.MaxConnections)},
+		{"drain_delay", c.DrainDelay >= 0, gotValue("must not be negative", c.DrainDelay)},
+		{"drain_spread", c.DrainSpread >= 0, gotValue("must not be negative", c.DrainSpread)},
+		{"shutdown_timeout", c.ShutdownTimeout > c.DrainDelay+c.DrainSpread,
+			gotValue(fmt.Sprintf("must be more than drain_delay + drain_spread (%v), which it covers", c.DrainDelay+c.DrainSpread), c.ShutdownTimeout)},
 		{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},
 		{"log_level", validLevel(c.LogLevel), gotValue("must be debug, info, warn or error", c.LogLevel)},
+		{"log_repeat_interval", c.LogRepeatInterval >= 0, gotValue("must not be negative", c.LogRepeatInterval)},
 	}
 	for _, r := range rules {
 		if !r.ok {
@@ -223,6 +270,36 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// TLS reports whether the node serves TLS on Listen.
+func (c Config) TLS() bool { return c.TLSCert != "" || len(c.TLSAutocertDomains) > 0 }
+
+// firstBadDomain returns the first entry that is not a plain DNS name, which is all an ACME
+// http-01 or tls-alpn-01 challenge can prove.
+func firstBadDomain(domains []string) string {
+	for _, d := range domains {
+		labels := strings.Split(d, ".")
+		if len(d) > 253 || len(labels) < 2 || strings.ContainsFunc(d, func(r rune) bool {
+			return !(r == '.' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+		}) || slices.ContainsFunc(labels, func(l string) bool { return l == "" || len(l) > 63 }) {
+			if d == "" {
+				return `""`
+			}
+			return d
+		}
+	}
+	return ""
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s
+}
+
+func validHTTPSURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != ""
 }
 
 // gotValue appends the offending value to a rule, quoted as it would be written.

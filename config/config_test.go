@@ -211,7 +211,15 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		"unknown key in file": {
 			file: "listen: :9090\nping_intervall: 5s\n",
-			want: `config: FILE: line 2: unknown key "ping_intervall"`,
+			want: `config: FILE: line 2: unknown key "ping_intervall"; did you mean ping_interval?`,
+		},
+		"swapped letters in file": {
+			file: "redis_ulr: redis://x:1\n",
+			want: `config: FILE: line 1: unknown key "redis_ulr"; did you mean redis_url?`,
+		},
+		"unknown key far from any": {
+			file: "colour: blue\n",
+			want: `config: FILE: line 1: unknown key "colour"`,
 		},
 		"repeated key in file": {
 			file: "max_sessions: 2\nmax_sessions: 4\n",
@@ -311,12 +319,40 @@ func TestValidate(t *testing.T) {
 		change func(*Config)
 		want   string // "" for valid
 	}{
-		"listen without port":       {func(c *Config) { c.Listen = "8080" }, `config: listen: must be host:port, got "8080"`},
-		"listen with host":          {func(c *Config) { c.Listen = "127.0.0.1:0" }, ""},
+		"listen without port":  {func(c *Config) { c.Listen = "8080" }, `config: listen: must be host:port, got "8080"`},
+		"listen with host":     {func(c *Config) { c.Listen = "127.0.0.1:0" }, ""},
+		"tls files":            {func(c *Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" }, ""},
+		"tls_cert without key": {func(c *Config) { c.TLSCert = "c.pem" }, `config: tls_key: must be set with tls_cert`},
+		"tls_key without cert": {func(c *Config) { c.TLSKey = "k.pem" }, `config: tls_cert: must be set with tls_key`},
+		"autocert": {func(c *Config) {
+			c.TLSAutocertDomains, c.TLSAutocertEmail, c.HTTPListen = []string{"duet.example", "www.duet.example"}, "ops@duet.example", ":80"
+		}, ""},
+		"autocert and files": {func(c *Config) {
+			c.TLSCert, c.TLSKey, c.TLSAutocertDomains = "c.pem", "k.pem", []string{"duet.example"}
+		},
+			`config: tls_autocert_domains: cannot be used with tls_cert and tls_key: the certificate comes from one or the other`},
+		"autocert wildcard": {func(c *Config) { c.TLSAutocertDomains = []string{"*.duet.example"} },
+			`config: tls_autocert_domains: must hold domain names like duet.example (no scheme, port or wildcard), got "*.duet.example"`},
+		"autocert with scheme": {func(c *Config) { c.TLSAutocertDomains = []string{"https://duet.example"} },
+			`config: tls_autocert_domains: must hold domain names like duet.example (no scheme, port or wildcard), got "https://duet.example"`},
+		"autocert without cache": {func(c *Config) { c.TLSAutocertDomains, c.TLSAutocertCache = []string{"duet.example"}, "" },
+			`config: tls_autocert_cache: must name a directory when tls_autocert_domains is set`},
+		"autocert email":     {func(c *Config) { c.TLSAutocertEmail = "ops" }, `config: tls_autocert_email: must be an email address, got "ops"`},
+		"autocert directory": {func(c *Config) { c.TLSAutocertDirectory = "http://ca.example/dir" }, `config: tls_autocert_directory: must be an https URL, got "http://ca.example/dir"`},
+		"http_listen without tls": {func(c *Config) { c.HTTPListen = ":80" },
+			`config: http_listen: needs TLS on listen (tls_cert and tls_key, or tls_autocert_domains): it redirects to https`},
+		"http_listen bad":           {func(c *Config) { c.TLSCert, c.TLSKey, c.HTTPListen = "c.pem", "k.pem", "80" }, `config: http_listen: must be empty or host:port, got "80"`},
 		"engine unknown":            {func(c *Config) { c.Engine = "x" }, `config: engine: unknown engine "x" (supported: memory, redis)`},
 		"redis_url empty":           {func(c *Config) { c.RedisURL = "" }, `config: redis_url: must not be empty`},
 		"redis_prefix with a brace": {func(c *Config) { c.RedisPrefix = "a{b" }, `config: redis_prefix: must not contain braces or white space, got "a{b"`},
 		"redis_timeout zero":        {func(c *Config) { c.RedisTimeout = 0 }, `config: redis_timeout: must be positive, got "0s"`},
+		"max_connections negative":  {func(c *Config) { c.MaxConnections = -1 }, `config: max_connections: must be 0 (from the open-file limit) or more, got "-1"`},
+		"drain_delay negative":      {func(c *Config) { c.DrainDelay = -time.Second }, `config: drain_delay: must not be negative, got "-1s"`},
+		"drain_spread negative":     {func(c *Config) { c.DrainSpread = -time.Second }, `config: drain_spread: must not be negative, got "-1s"`},
+		"shutdown_timeout short":    {func(c *Config) { c.ShutdownTimeout = 15 * time.Second }, `config: shutdown_timeout: must be more than drain_delay + drain_spread (15s), which it covers, got "15s"`},
+		"admin_token_tries zero":    {func(c *Config) { c.AdminTokenTries = 0 }, `config: admin_token_tries: must be at least 1, got "0"`},
+		"admin_token_wait zero":     {func(c *Config) { c.AdminTokenWait = 0 }, `config: admin_token_wait: must be positive, got "0s"`},
+		"redis_wait negative":       {func(c *Config) { c.RedisWait = -time.Second }, `config: redis_wait: must not be negative, got "-1s"`},
 		"ping_interval negative":    {func(c *Config) { c.PingInterval = -time.Second }, `config: ping_interval: must be positive, got "-1s"`},
 		"ping_interval zero":        {func(c *Config) { c.PingInterval = 0 }, `config: ping_interval: must be positive, got "0s"`},
 		"presence_timeout twice":    {func(c *Config) { c.PresenceTimeout = 10 * time.Second }, `config: presence_timeout: must be more than twice ping_interval (5s), got "10s"`},
@@ -352,29 +388,30 @@ func TestValidate(t *testing.T) {
 			func(c *Config) { c.RateLimitExempt = []netip.Prefix{{}} },
 			`config: rate_limit_exempt: must hold valid CIDR prefixes`,
 		},
-		"read_limit too small":      {func(c *Config) { c.ReadLimit = 255 }, `config: read_limit: must be 256 to 16777216, got "255"`},
-		"read_limit too big":        {func(c *Config) { c.ReadLimit = 16<<20 + 1 }, `config: read_limit: must be 256 to 16777216, got "16777217"`},
-		"read_limit bounds":         {func(c *Config) { c.ReadLimit = 256 }, ""},
-		"send_queue_bytes small":    {func(c *Config) { c.SendQueueBytes = 1000 }, `config: send_queue_bytes: must be at least 1024, got "1000"`},
-		"write_timeout zero":        {func(c *Config) { c.WriteTimeout = 0 }, `config: write_timeout: must be positive, got "0s"`},
-		"dialogue_rate zero":        {func(c *Config) { c.DialogueRate = 0 }, `config: dialogue_rate: must be positive, got "0"`},
-		"dialogue_burst zero":       {func(c *Config) { c.DialogueBurst = 0 }, `config: dialogue_burst: must be at least 1, got "0"`},
-		"match_rate negative":       {func(c *Config) { c.MatchRate = -0.5 }, `config: match_rate: must be positive, got "-0.5"`},
-		"match_burst zero":          {func(c *Config) { c.MatchBurst = 0 }, `config: match_burst: must be at least 1, got "0"`},
-		"typing_rate zero":          {func(c *Config) { c.TypingRate = 0 }, `config: typing_rate: must be positive, got "0"`},
-		"typing_burst zero":         {func(c *Config) { c.TypingBurst = 0 }, `config: typing_burst: must be at least 1, got "0"`},
-		"bad_frame_limit zero":      {func(c *Config) { c.BadFrameLimit = 0 }, `config: bad_frame_limit: must be 1 to 1000, got "0"`},
-		"bad_frame_limit too big":   {func(c *Config) { c.BadFrameLimit = 1001 }, `config: bad_frame_limit: must be 1 to 1000, got "1001"`},
-		"bad_frame_window zero":     {func(c *Config) { c.BadFrameWindow = 0 }, `config: bad_frame_window: must be positive, got "0s"`},
-		"interest_wait negative":    {func(c *Config) { c.InterestWait = -time.Second }, `config: interest_wait: must not be negative, got "-1s"`},
-		"interest_wait zero":        {func(c *Config) { c.InterestWait = 0 }, ""},
-		"partner_cooldown negative": {func(c *Config) { c.PartnerCooldown = -time.Second }, `config: partner_cooldown: must not be negative, got "-1s"`},
-		"typing_timeout zero":       {func(c *Config) { c.TypingTimeout = 0 }, `config: typing_timeout: must be positive, got "0s"`},
-		"shutdown_timeout zero":     {func(c *Config) { c.ShutdownTimeout = 0 }, `config: shutdown_timeout: must be positive, got "0s"`},
-		"log_format unknown":        {func(c *Config) { c.LogFormat = "xml" }, `config: log_format: must be text or json, got "xml"`},
-		"log_format json":           {func(c *Config) { c.LogFormat = "json" }, ""},
-		"log_level unknown":         {func(c *Config) { c.LogLevel = "verbose" }, `config: log_level: must be debug, info, warn or error, got "verbose"`},
-		"log_level debug":           {func(c *Config) { c.LogLevel = "debug" }, ""},
+		"read_limit too small":         {func(c *Config) { c.ReadLimit = 255 }, `config: read_limit: must be 256 to 16777216, got "255"`},
+		"read_limit too big":           {func(c *Config) { c.ReadLimit = 16<<20 + 1 }, `config: read_limit: must be 256 to 16777216, got "16777217"`},
+		"read_limit bounds":            {func(c *Config) { c.ReadLimit = 256 }, ""},
+		"send_queue_bytes small":       {func(c *Config) { c.SendQueueBytes = 1000 }, `config: send_queue_bytes: must be at least 1024, got "1000"`},
+		"write_timeout zero":           {func(c *Config) { c.WriteTimeout = 0 }, `config: write_timeout: must be positive, got "0s"`},
+		"dialogue_rate zero":           {func(c *Config) { c.DialogueRate = 0 }, `config: dialogue_rate: must be positive, got "0"`},
+		"dialogue_burst zero":          {func(c *Config) { c.DialogueBurst = 0 }, `config: dialogue_burst: must be at least 1, got "0"`},
+		"match_rate negative":          {func(c *Config) { c.MatchRate = -0.5 }, `config: match_rate: must be positive, got "-0.5"`},
+		"match_burst zero":             {func(c *Config) { c.MatchBurst = 0 }, `config: match_burst: must be at least 1, got "0"`},
+		"typing_rate zero":             {func(c *Config) { c.TypingRate = 0 }, `config: typing_rate: must be positive, got "0"`},
+		"typing_burst zero":            {func(c *Config) { c.TypingBurst = 0 }, `config: typing_burst: must be at least 1, got "0"`},
+		"bad_frame_limit zero":         {func(c *Config) { c.BadFrameLimit = 0 }, `config: bad_frame_limit: must be 1 to 1000, got "0"`},
+		"bad_frame_limit too big":      {func(c *Config) { c.BadFrameLimit = 1001 }, `config: bad_frame_limit: must be 1 to 1000, got "1001"`},
+		"bad_frame_window zero":        {func(c *Config) { c.BadFrameWindow = 0 }, `config: bad_frame_window: must be positive, got "0s"`},
+		"interest_wait negative":       {func(c *Config) { c.InterestWait = -time.Second }, `config: interest_wait: must not be negative, got "-1s"`},
+		"interest_wait zero":           {func(c *Config) { c.InterestWait = 0 }, ""},
+		"partner_cooldown negative":    {func(c *Config) { c.PartnerCooldown = -time.Second }, `config: partner_cooldown: must not be negative, got "-1s"`},
+		"typing_timeout zero":          {func(c *Config) { c.TypingTimeout = 0 }, `config: typing_timeout: must be positive, got "0s"`},
+		"shutdown_timeout zero":        {func(c *Config) { c.ShutdownTimeout = 0 }, `config: shutdown_timeout: must be more than drain_delay + drain_spread (15s), which it covers, got "0s"`},
+		"log_format unknown":           {func(c *Config) { c.LogFormat = "xml" }, `config: log_format: must be text or json, got "xml"`},
+		"log_format json":              {func(c *Config) { c.LogFormat = "json" }, ""},
+		"log_level unknown":            {func(c *Config) { c.LogLevel = "verbose" }, `config: log_level: must be debug, info, warn or error, got "verbose"`},
+		"log_repeat_interval negative": {func(c *Config) { c.LogRepeatInterval = -time.Second }, `config: log_repeat_interval: must not be negative, got "-1s"`},
+		"log_level debug":              {func(c *Config) { c.LogLevel = "debug" }, ""},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -503,5 +540,18 @@ func TestPrivacyDocs(t *testing.T) {
 	}
 	if checked < 7 {
 		t.Errorf("privacy.md: checked %d retention rows, want 7", checked)
+	}
+}
+
+// TestUnknownEnv: a misspelled DUET_* variable is warned of with the nearest one; others,
+// and variables of other programs, are not.
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"DUET_REDIS_ULR=redis://x:1", "DUET_COLOUR=blue", "DUET_LISTEN=:1", "DUET_CONFIG=a.yaml", "HOME=/root", "PATH=/bin"})
+	want := []string{
+		"environment variable DUET_REDIS_ULR names no setting; did you mean DUET_REDIS_URL?",
+		"environment variable DUET_COLOUR names no setting",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("UnknownEnv = %q, want %q", got, want)
 	}
 }

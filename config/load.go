@@ -33,10 +33,18 @@ func (s setting) flagName() string { return strings.ReplaceAll(s.key, "_", "-") 
 // settings lists every setting, in the order of Config's fields.
 var settings = []setting{
 	{"listen", func(c *Config) any { return &c.Listen }, "host:port of the HTTP and WebSocket server"},
+	{"tls_cert", func(c *Config) any { return &c.TLSCert }, "PEM certificate file (the chain, leaf first) for TLS on listen, read again when it changes; with tls_key"},
+	{"tls_key", func(c *Config) any { return &c.TLSKey }, "PEM private key file of tls_cert"},
+	{"tls_autocert_domains", func(c *Config) any { return &c.TLSAutocertDomains }, "domains to get certificates for from an ACME authority (Let's Encrypt) for TLS on listen; not with tls_cert"},
+	{"tls_autocert_cache", func(c *Config) any { return &c.TLSAutocertCache }, "directory where autocert keeps its certificates and account key"},
+	{"tls_autocert_email", func(c *Config) any { return &c.TLSAutocertEmail }, "contact address of the ACME account, for expiry notices; none: no contact"},
+	{"tls_autocert_directory", func(c *Config) any { return &c.TLSAutocertDirectory }, "ACME directory URL (Let's Encrypt's staging one to try things out)"},
+	{"http_listen", func(c *Config) any { return &c.HTTPListen }, "host:port of plain HTTP (like :80) that answers ACME http-01 challenges and redirects everything else to https; needs TLS; none: no plain HTTP"},
 	{"engine", func(c *Config) any { return &c.Engine }, "where shared state lives: memory (one node) or redis (many nodes)"},
 	{"redis_url", func(c *Config) any { return &c.RedisURL }, "Redis of the redis engine: redis://host:port/db; a cluster with ?addr=host2:port&addr=...; Sentinel with ?master_name=name"},
 	{"redis_prefix", func(c *Config) any { return &c.RedisPrefix }, "prefix of every Redis key"},
 	{"redis_timeout", func(c *Config) any { return &c.RedisTimeout }, "bound on each Redis dial, read and write; a request fails with code 2 after it"},
+	{"redis_wait", func(c *Config) any { return &c.RedisWait }, "how long a start waits for Redis to answer, retrying, before it gives up; 0: not at all"},
 	{"ping_interval", func(c *Config) any { return &c.PingInterval }, "time between server PINGs on a connection"},
 	{"presence_timeout", func(c *Config) any { return &c.PresenceTimeout }, "silence after which an away account's sessions end; more than twice ping_interval"},
 	{"max_sessions", func(c *Config) any { return &c.MaxSessions }, "sessions an account may be in at once"},
@@ -47,6 +55,8 @@ var settings = []setting{
 	{"backlog_size", func(c *Config) any { return &c.BacklogSize }, "pushes kept for an account while it is away"},
 	{"allowed_origins", func(c *Config) any { return &c.AllowedOrigins }, "origins allowed to open a WebSocket, like https://duet.example; empty: the request's own host"},
 	{"admin_token", func(c *Config) any { return &c.AdminToken }, "bearer token of the admin API, at least 16 characters; empty: admin API off"},
+	{"admin_token_tries", func(c *Config) any { return &c.AdminTokenTries }, "wrong admin tokens a client address may send in a row before it is answered 429"},
+	{"admin_token_wait", func(c *Config) any { return &c.AdminTokenWait }, "after admin_token_tries, one more try per this"},
 	{"rate_limit_exempt", func(c *Config) any { return &c.RateLimitExempt }, "CIDR prefixes of clients exempt from rate limits; a bare IP means just that address"},
 	{"trusted_proxies", func(c *Config) any { return &c.TrustedProxies }, "CIDR prefixes of reverse proxies whose X-Forwarded-For names the client; none: the TCP peer is the client"},
 	{"address_secret", func(c *Config) any { return &c.AddressSecret }, "key of the hashes kept of client addresses, at least 16 characters, the same on every node; none: generated (and, on the redis engine, kept in Redis)"},
@@ -85,9 +95,13 @@ var settings = []setting{
 	{"filter_reload", func(c *Config) any { return &c.FilterReload }, "how often the word list file is checked for changes"},
 	{"audit_size", func(c *Config) any { return &c.AuditSize }, "entries kept in the admin audit log, the newest"},
 	{"typing_timeout", func(c *Config) any { return &c.TypingTimeout }, "how long a typing:true lasts unless refreshed"},
-	{"shutdown_timeout", func(c *Config) any { return &c.ShutdownTimeout }, "how long shutdown waits for connections and requests to finish"},
+	{"max_connections", func(c *Config) any { return &c.MaxConnections }, "open WebSockets on this node; beyond it a new one is refused with 503 and /readyz says the node is full; 0: 20000, or fewer if the open-file limit is lower"},
+	{"drain_delay", func(c *Config) any { return &c.DrainDelay }, "at shutdown, how long /readyz answers 503 (so that a load balancer stops sending) before connections are closed; 0: none"},
+	{"drain_spread", func(c *Config) any { return &c.DrainSpread }, "at shutdown, the time over which connections are closed with 1001, evenly, so that their clients do not all reconnect at once; 0: all at once"},
+	{"shutdown_timeout", func(c *Config) any { return &c.ShutdownTimeout }, "how long shutdown may take in all; more than drain_delay + drain_spread"},
 	{"log_format", func(c *Config) any { return &c.LogFormat }, "text or json"},
 	{"log_level", func(c *Config) any { return &c.LogLevel }, "debug, info, warn or error"},
+	{"log_repeat_interval", func(c *Config) any { return &c.LogRepeatInterval }, "a kind of warning or error (message and error) is logged at most once per interval, then summed up in one line with its count; 0: every line"},
 }
 
 // configEnv names the YAML file when --config is not given.
@@ -196,7 +210,7 @@ func (c *Config) loadFile(path string) error {
 		s, ok := byKey[key.Value]
 		switch {
 		case !ok:
-			return fmt.Errorf("config: %s: line %d: unknown key %q", path, key.Line, key.Value)
+			return fmt.Errorf("config: %s: line %d: unknown key %q%s", path, key.Line, key.Value, didYouMean(key.Value))
 		case seen[key.Value]:
 			return fmt.Errorf("config: %s: line %d: %s: repeated", path, key.Line, key.Value)
 		}
@@ -378,4 +392,74 @@ file, else its default. Lists are comma-separated; durations look like 5s or 1m3
 		}
 		fmt.Fprintf(w, "  --%s %s\n    \t%s (env %s, default %s)\n", s.flagName(), typeName(p), s.help, s.envName(), def)
 	}
+}
+
+// didYouMean suggests the setting nearest to a misspelled key, or says nothing when none is.
+func didYouMean(key string) string {
+	if near := nearestKey(key); near != "" {
+		return fmt.Sprintf("; did you mean %s?", near)
+	}
+	return ""
+}
+
+// nearestKey returns the setting's key nearest to key, at most two letters changed, added,
+// dropped or swapped; "" when none is that near.
+func nearestKey(key string) string {
+	best, bestDist := "", 3
+	for _, s := range settings {
+		if d := editDistance(key, s.key); d < bestDist {
+			best, bestDist = s.key, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance of a and b: the edits (a letter
+// changed, added, dropped, or two neighbours swapped) that turn one into the other.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// UnknownEnv returns a warning for each DUET_* variable in environ (KEY=value entries, as
+// os.Environ gives them) that names no setting, with the nearest setting's variable if one is
+// near. They are warnings, not errors: the environment holds variables of other programs too.
+func UnknownEnv(environ []string) []string {
+	known := map[string]bool{configEnv: true}
+	for _, s := range settings {
+		known[s.envName()] = true
+	}
+	var warnings []string
+	for _, entry := range environ {
+		name, _, _ := strings.Cut(entry, "=")
+		rest, ok := strings.CutPrefix(name, "DUET_")
+		if !ok || known[name] {
+			continue
+		}
+		warning := fmt.Sprintf("environment variable %s names no setting", name)
+		if near := nearestKey(strings.ToLower(rest)); near != "" {
+			warning += fmt.Sprintf("; did you mean DUET_%s?", strings.ToUpper(near))
+		}
+		warnings = append(warnings, warning)
+	}
+	return warnings
 }

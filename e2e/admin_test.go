@@ -82,7 +82,8 @@ func TestAdminOff(t *testing.T) {
 }
 
 func TestAdminAuth(t *testing.T) {
-	s := startServer(t, withAdmin...)
+	// Many wrong tokens on purpose: more than the tries an address gets before it waits.
+	s := startServer(t, append([]string{"--admin-token-tries", "1000"}, withAdmin...)...)
 	for _, tt := range []struct{ name, token, path string }{
 		{"no token", "", "/admin/api/bans"},
 		{"wrong token", "e2e-admin-token-0123456780", "/admin/api/bans"},

@@ -108,7 +108,8 @@ const engineEnv = "DUET_E2E_ENGINE"
 // startServerRaw starts a server with exactly the given flags (rate limits apply).
 func startServerRaw(t testing.TB, flags ...string) *server {
 	t.Helper()
-	args := []string{"serve", "--listen", "127.0.0.1:0"}
+	// No drain at shutdown unless a test asks: a test's server has no load balancer to wait for.
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--drain-delay", "0s", "--drain-spread", "0s"}
 	if os.Getenv(engineEnv) == "redis" && !slices.Contains(flags, "--engine") {
 		args = append(args, "--engine", "redis", "--redis-url", redistest.Start(t).URL())
 	}

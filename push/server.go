@@ -315,15 +315,36 @@ func (s *Server) heartbeat(ctx context.Context) {
 	}
 }
 
-// Shutdown closes every connection with 1001, so that clients reconnect (to another node, or
-// to this one when it is back), and waits for their handlers to finish or ctx to end.
-func (s *Server) Shutdown(ctx context.Context) error {
+// Shutdown closes every connection at once with 1001: Drain with no spread.
+func (s *Server) Shutdown(ctx context.Context) error { return s.Drain(ctx, 0) }
+
+// Drain refuses new connections and closes the open ones with 1001, so that clients reconnect
+// (to another node, or to this one when it is back), one after another at even intervals over
+// spread, so that the other nodes are not asked to take them all in the same second. Should ctx
+// end first, the rest are closed at once. It returns when their handlers have finished, or ctx
+// has ended.
+func (s *Server) Drain(ctx context.Context, spread time.Duration) error {
 	s.mu.Lock()
-	s.closing = true
+	s.closing = true // no connection is added from now on
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.abort(closeGoingAway, "server shutting down")
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	start := time.Now()
+	wait := time.NewTimer(0)
+	defer wait.Stop()
+	for i, c := range conns {
+		// The i-th closes at i/n of the spread, timed from the start so that delays do not add up.
+		if due := time.Until(start.Add(spread * time.Duration(i) / time.Duration(len(conns)))); due > 0 && ctx.Err() == nil {
+			wait.Reset(due)
+			select {
+			case <-wait.C:
+			case <-ctx.Done():
+			}
+		}
+		c.abort(closeGoingAway, "server shutting down")
+	}
 	done := make(chan struct{})
 	go func() {
 		s.handlers.Wait()

@@ -1,9 +1,11 @@
 package redisengine
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,10 +29,16 @@ import (
 // at once; under load the node's processor time per message falls by a quarter and the
 // matches per second rise by about 40% (BENCHMARKS.md). The engine issues no blocking commands;
 // subscriptions, pipelines and transactions pass through unbatched.
+//
+// Its errors never quote the URL, which may hold a password; Redacted shows it safely.
 func Open(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redisengine: redis url: %w", err)
+		// url.Error quotes the whole URL; its inner error says what is wrong without it.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redisengine: redis url does not parse: %w", err)
 	}
 	q := u.Query()
 	switch {
@@ -56,6 +64,26 @@ func Open(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 		bound(timeout, limits{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries, &o.PoolSize})
 		return autoPipelined(redis.NewClient(o))
 	}
+}
+
+// Redacted returns rawURL fit for logs and errors: the password of its user and every query
+// parameter named like a password (Sentinel's sentinel_password) read xxxxx. A URL that does not
+// parse is not shown at all.
+func Redacted(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for name := range q {
+			if strings.Contains(strings.ToLower(name), "password") {
+				q[name] = []string{"xxxxx"}
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // pipelinedClient is a client whose commands go through its autopipeliner. Closing it closes

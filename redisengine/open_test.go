@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,5 +123,25 @@ func TestOpenPipelinesConcurrentCommands(t *testing.T) {
 	}
 	if n := hold.pipelines.Load(); n > 10 {
 		t.Errorf("%d commands took %d round trips, want them batched", concurrent+1, n)
+	}
+}
+
+// TestRedacted: no form of redis_url shows its passwords in logs or errors.
+func TestRedacted(t *testing.T) {
+	tests := map[string]string{
+		"redis://user:s3cretpw@10.0.0.5:6379/0":                     "redis://user:xxxxx@10.0.0.5:6379/0",
+		"redis://:s3cretpw@10.0.0.5:6379/0":                         "redis://:xxxxx@10.0.0.5:6379/0",
+		"redis://10.0.0.5:6379/0":                                   "redis://10.0.0.5:6379/0",
+		"redis://10.0.0.8:26379?master_name=duet&password=s3cretpw": "redis://10.0.0.8:26379?master_name=duet&password=xxxxx",
+		"redis://a:1?sentinel_password=s3cretpw&addr=b:2":           "redis://a:1?addr=b%3A2&sentinel_password=xxxxx",
+		"redis://user:s3cretpw@[::1":                                "(a URL that does not parse)",
+	}
+	for raw, want := range tests {
+		if got := Redacted(raw); got != want {
+			t.Errorf("Redacted(%q) = %q, want %q", raw, got, want)
+		}
+	}
+	if _, err := Open("redis://user:s3cretpw@[::1", time.Second); err == nil || strings.Contains(err.Error(), "s3cretpw") {
+		t.Errorf("Open of a bad URL: error %v, want one without the password", err)
 	}
 }

@@ -25,6 +25,7 @@ type Readiness interface {
 // Options configure the application.
 type Options struct {
 	WebSocket http.Handler // the protocol endpoint, served at /ws
+	Gate      *Gate        // admits new WebSockets; nil: all
 	Ready     Readiness
 	ClientIP  func(r *http.Request) string // see ClientIP
 	Log       *slog.Logger
@@ -82,11 +83,20 @@ func New(o Options) *echo.Echo {
 	e.Use(middleware.Recover())
 	e.HTTPErrorHandler = errorHandler(o.Log)
 
-	e.GET("/ws", echo.WrapHandler(o.WebSocket))
+	ws := o.WebSocket
+	if o.Gate != nil {
+		ws = o.Gate.Guard(ws)
+	}
+	e.GET("/ws", echo.WrapHandler(ws))
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", func(c echo.Context) error {
+		if o.Gate != nil {
+			if status, msg := o.Gate.state(); status != "" {
+				return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": status, "error": msg})
+			}
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 		defer cancel()
 		if err := o.Ready.Ready(ctx); err != nil {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/metrics"
@@ -69,15 +71,63 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 	}
 }
 
+// Pauses between tries while a start waits for Redis: from the first, doubling up to the
+// longest. A line is logged at most every redisWaitLog.
+const (
+	redisRetryFirst   = 100 * time.Millisecond
+	redisRetryLongest = 2 * time.Second
+	redisWaitLog      = 5 * time.Second
+)
+
+// waitForRedis tries Redis until it answers or patience has passed, so that a node started
+// with or before its Redis (by compose, systemd) waits for it instead of exiting and being
+// restarted in a loop. A refused password or permission will not get better, and fails at once.
+func waitForRedis(ctx context.Context, client redis.UniversalClient, patience time.Duration, where string, log *slog.Logger) error {
+	start := time.Now()
+	pause := redisRetryFirst
+	var logged time.Time
+	for {
+		err := client.Ping(ctx).Err()
+		switch {
+		case err == nil:
+			if !logged.IsZero() {
+				log.Info("Redis answers", "redis_url", where, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		case redis.IsAuthError(err) || redis.IsPermissionError(err):
+			return fmt.Errorf("engine redis: redis_url %s: %w", where, err)
+		case time.Since(start) >= patience:
+			return fmt.Errorf("engine redis: redis_url %s: no answer within redis_wait (%v): %w", where, patience, err)
+		}
+		if time.Since(logged) >= redisWaitLog {
+			log.Warn("waiting for Redis", "redis_url", where, "err", err, "redis_wait", patience, "waited", time.Since(start).Round(time.Second))
+			logged = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("engine redis: stopped while waiting for Redis at %s: %w", where, context.Cause(ctx))
+		case <-time.After(min(pause, patience-time.Since(start))):
+		}
+		pause = min(2*pause, redisRetryLongest)
+	}
+}
+
 func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slog.Logger) (*engines, error) {
 	client, err := redisengine.Open(cfg.RedisURL, cfg.RedisTimeout)
 	if err != nil {
+		return nil, fmt.Errorf("config: redis_url: %w", err)
+	}
+	// The URL may hold a password: logs and errors show it redacted, and never go-redis's own
+	// view of the options.
+	where := redisengine.Redacted(cfg.RedisURL)
+	if err := waitForRedis(ctx, client, cfg.RedisWait, where, log); err != nil {
+		client.Close()
 		return nil, err
 	}
 	lease, err := redisengine.LeaseNodeID(ctx, client, cfg.RedisPrefix, session.MaxNodeID, nodeLeaseTTL, log)
 	if err != nil {
 		client.Close()
-		return nil, fmt.Errorf("engine redis at %s: %w", cfg.RedisURL, err)
+		return nil, fmt.Errorf("engine redis: redis_url %s: %w", where, err)
 	}
 	log.Info("leased a node id", "node", lease.ID())
 	secret := []byte(cfg.AddressSecret)

@@ -34,7 +34,7 @@ const usage = `Duet, an anonymous stranger-chat service.
 Usage:
   duet serve [flags]   run a node (duet serve -h lists every setting)
   duet bench [flags]   measure nodes under load (duet bench -h lists the flags)
-  duet version         print the version
+  duet version         print the version (also duet --version)
 `
 
 // run is the whole program, callable from tests: it returns when the command is done or, for
@@ -44,12 +44,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
 	}
+	var err error
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], getenv, stderr)
+		err = serve(ctx, args[1:], getenv, stderr)
 	case "bench":
-		return runBench(ctx, args[1:], stdout, stderr)
-	case "version":
+		err = runBench(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "duet", version)
 		return nil
 	case "help", "-h", "-help", "--help":
@@ -59,4 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // help was asked for, and given: like `duet -h`, not a failure
+	}
+	return err
 }

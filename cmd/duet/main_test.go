@@ -21,7 +21,10 @@ func TestRunCommands(t *testing.T) {
 		"no command":      {args: nil, wantErr: flag.ErrHelp, wantStderr: "Usage:"},
 		"unknown command": {args: []string{"serv"}, wantErr: errAny, wantStderr: "Usage:"},
 		"bad setting":     {args: []string{"serve", "--ping-interval", "-1s"}, wantErr: errAny},
-		"serve help":      {args: []string{"serve", "-h"}, wantErr: flag.ErrHelp, wantStderr: "DUET_PRESENCE_TIMEOUT"},
+		"serve help":      {args: []string{"serve", "-h"}, wantStderr: "DUET_PRESENCE_TIMEOUT"},
+		"serve --help":    {args: []string{"serve", "--help"}, wantStderr: "--presence-timeout"},
+		"bench help":      {args: []string{"bench", "-h"}, wantStderr: "Usage"},
+		"--version":       {args: []string{"--version"}, wantStdout: "duet dev\n"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -23,10 +23,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // tune, and shuts it down when the test ends. It returns the WebSocket URL.
 func startTestNode(t testing.TB, tune func(*config.Config)) string {
 	t.Helper()
+	return "ws://" + startTestNodeOf(t, tune).Addr() + "/ws"
+}
+
+// startTestNodeOf is startTestNode returning the node.
+func startTestNodeOf(t testing.TB, tune func(*config.Config)) *node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.PingInterval = 100 * time.Millisecond
 	cfg.PresenceTimeout = 500 * time.Millisecond
+	cfg.DrainDelay, cfg.DrainSpread = 0, 0
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -34,7 +41,7 @@ func startTestNode(t testing.TB, tune func(*config.Config)) string {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := startNode(cfg, log)
+	n, err := startNode(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +52,7 @@ func startTestNode(t testing.TB, tune func(*config.Config)) string {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return "ws://" + n.Addr() + "/ws"
+	return n
 }
 
 type testWriter struct{ t testing.TB }
@@ -66,7 +73,12 @@ type client struct {
 
 func dial(t testing.TB, url string) *client {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{})
+	return dialWith(t, websocket.DefaultDialer, url)
+}
+
+func dialWith(t testing.TB, dialer *websocket.Dialer, url string) *client {
+	t.Helper()
+	ws, _, err := dialer.Dial(url, http.Header{})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -207,7 +219,8 @@ func pairUp(t testing.TB, url string) (a, b *client, aID, bID, sessionID int64) 
 func TestShutdownClosesWith1001(t *testing.T) {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
-	n, err := startNode(cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	cfg.DrainDelay, cfg.DrainSpread = 0, 0
+	n, err := startNode(context.Background(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

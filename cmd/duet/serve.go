@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/filter"
 	"github.com/duetchat/duet/frontend"
+	"github.com/duetchat/duet/logging"
 	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/push"
@@ -33,16 +35,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg, stderr)
+	log, flushLog, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
+	}
+	defer flushLog()
+	for _, warning := range config.UnknownEnv(os.Environ()) {
+		log.Warn(warning)
 	}
 	redis.SetLogger(redisLogger{log})
-	n, err := startNode(cfg, log)
+	n, err := startNode(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	log.Info("duet is serving", "version", version, "addr", n.Addr(), "engine", cfg.Engine)
+	log.Info("duet is serving", "version", version, "addr", n.Addr(), "tls", cfg.TLS(), "engine", cfg.Engine)
 	<-ctx.Done()
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -50,16 +56,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return n.Shutdown(shutdownCtx)
 }
 
-func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
+// newLogger returns the node's logger, and what writes the summaries of repeated failures it
+// still holds, to call last.
+func newLogger(cfg config.Config, w io.Writer) (*slog.Logger, func(), error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return nil, fmt.Errorf("log_level: %w", err)
+		return nil, nil, fmt.Errorf("log_level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	if cfg.LogRepeatInterval == 0 {
+		return slog.New(h), func() {}, nil
+	}
+	repeats := logging.NewRepeats(h, cfg.LogRepeatInterval)
+	return slog.New(repeats), repeats.Flush, nil
 }
 
 // redisLogger hands go-redis's own messages (mostly retries while Redis is away, which the
@@ -77,16 +90,22 @@ type node struct {
 	engines  *engines
 	listener net.Listener
 	http     *http.Server
+	plain    *http.Server // on http_listen: ACME challenges and redirects to https; nil: none
+	plainAt  net.Listener // http_listen's listener
 	push     *push.Server
-	stop     context.CancelFunc // ends the background loops
-	loops    sync.WaitGroup
-	served   chan error
+	gate     *web.Gate
+	// At shutdown: how long /readyz says 503 before connections close, and over how long they close.
+	drainDelay, drainSpread time.Duration
+	stop                    context.CancelFunc // ends the background loops
+	loops                   sync.WaitGroup
+	served                  chan error // what each server's Serve returned
 }
 
-// startNode wires a node from cfg and starts serving on cfg.Listen.
-func startNode(cfg config.Config, log *slog.Logger) (*node, error) {
+// startNode wires a node from cfg and starts serving on cfg.Listen. Ending starting gives up
+// the start (while it waits for Redis, say); the node runs until Shutdown.
+func startNode(starting context.Context, cfg config.Config, log *slog.Logger) (*node, error) {
 	ctx, stop := context.WithCancel(context.Background())
-	eng, err := openEngines(ctx, cfg, log)
+	eng, err := openEngines(starting, cfg, log)
 	if err != nil {
 		stop()
 		return nil, err
@@ -116,10 +135,11 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	if err != nil {
 		return nil, err
 	}
+	observe := newLogObserver(measure, log)
 	svc := session.NewService(eng.Engines, out, ids, now, log, session.Options{
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
-		Cooloff: cfg.Cooloff, Observer: measure, Filter: content,
+		Cooloff: cfg.Cooloff, Observer: observe, Filter: content,
 	})
 	clientIP := web.ClientIP(cfg.TrustedProxies)
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
@@ -136,11 +156,12 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		ReceiptRate: rate.Limit(cfg.ReceiptRate), ReceiptBurst: cfg.ReceiptBurst,
 		ConnectRate: rate.Limit(cfg.ConnectRate), ConnectBurst: cfg.ConnectBurst, AddressConnections: cfg.AddressConnections,
 		AccountRate: rate.Limit(cfg.AccountRate), AccountBurst: cfg.AccountBurst,
-		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: measure,
+		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
 	})
 	measure.Register(gauges(eng, pushSrv, hub)...)
+	gate := web.NewGate(maxConnections(cfg.MaxConnections, log), pushSrv.Len)
 	app := web.New(web.Options{
-		WebSocket: pushSrv, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
+		WebSocket: pushSrv, Gate: gate, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
 		PageSettings: web.PageSettings{
 			MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 			InterestWaitMs: cfg.InterestWait.Milliseconds(),
@@ -152,22 +173,39 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	if cfg.AdminToken != "" {
 		admin.Register(app, admin.Options{
-			Token: cfg.AdminToken, Service: svc, Store: eng.Store, Reports: eng.Reports, Queue: eng.Queue, Moderation: eng.Moderation, Board: eng.board,
+			Token: cfg.AdminToken, TokenTries: cfg.AdminTokenTries, TokenWait: cfg.AdminTokenWait, Service: svc, Store: eng.Store, Reports: eng.Reports, Queue: eng.Queue, Moderation: eng.Moderation, Board: eng.board,
 			Metrics: measure.Handler(), Now: now, Log: log,
 		})
 	}
 
+	var certs *web.TLS
+	if cfg.TLS() {
+		if certs, err = web.NewTLS(web.TLSOptions{
+			CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+			AutocertDomains: cfg.TLSAutocertDomains, AutocertCache: cfg.TLSAutocertCache,
+			AutocertEmail: cfg.TLSAutocertEmail, AutocertDirectory: cfg.TLSAutocertDirectory,
+			Now: now, Log: log,
+		}); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	n := &node{
-		log: log, engines: eng, listener: listener, push: pushSrv, served: make(chan error, 1),
-		http: &http.Server{
-			Handler:           app,
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
+		log: log, engines: eng, listener: listener, push: pushSrv, gate: gate, served: make(chan error, 2),
+		drainDelay: cfg.DrainDelay, drainSpread: cfg.DrainSpread,
+		http: newHTTPServer(app, log),
+	}
+	if cfg.HTTPListen != "" {
+		if n.plainAt, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			listener.Close()
+			return nil, fmt.Errorf("http_listen: %w", err)
+		}
+		_, httpsPort, _ := net.SplitHostPort(listener.Addr().String())
+		n.plain = newHTTPServer(certs.PlainHandler(httpsPort), log)
+		log.Info("plain HTTP answers ACME challenges and redirects to https", "http_listen", n.plainAt.Addr().String())
 	}
 	postStats := func(ctx context.Context) {
 		id := metrics.Identity{Node: eng.nodeID, Version: version, StartedAt: now()}
@@ -182,8 +220,25 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats, watchWords) {
 		n.loops.Go(func() { loop(ctx) })
 	}
-	go func() { n.served <- n.http.Serve(listener) }()
+	if certs != nil {
+		n.http.TLSConfig = certs.Config
+		go func() { n.served <- n.http.ServeTLS(listener, "", "") }()
+	} else {
+		go func() { n.served <- n.http.Serve(listener) }()
+	}
+	if n.plain != nil {
+		go func() { n.served <- n.plain.Serve(n.plainAt) }()
+	}
 	return n, nil
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // gauges are the figures /metrics reads when it is scraped: the connections and the accounts
@@ -246,16 +301,73 @@ const gaugeTimeout = time.Second
 // Addr is the address the node listens on.
 func (n *node) Addr() string { return n.listener.Addr().String() }
 
-// Shutdown stops accepting connections, closes every WebSocket with 1001 so that clients
-// reconnect, then stops the HTTP server, the background loops and the engines.
+// Shutdown drains the node: /readyz answers 503 and new WebSockets are refused for the drain
+// delay, so that a load balancer stops sending clients here; then the WebSockets are closed
+// with 1001 over the drain spread, so that their clients reconnect elsewhere a few at a time;
+// then the HTTP server, the background loops and the engines stop.
 func (n *node) Shutdown(ctx context.Context) error {
-	errPush := n.push.Shutdown(ctx)
-	errHTTP := n.http.Shutdown(ctx)
+	n.gate.Drain()
+	if n.drainDelay > 0 {
+		n.log.Info("draining: /readyz answers 503 before connections close", "drain_delay", n.drainDelay)
+		select {
+		case <-time.After(n.drainDelay):
+		case <-ctx.Done():
+		}
+	}
+	n.log.Info("closing connections", "connections", n.push.Len(), "drain_spread", n.drainSpread)
+	errPush := n.push.Drain(ctx, n.drainSpread)
+	errs := []error{errPush}
+	servers := []*http.Server{n.http}
+	if n.plain != nil {
+		servers = append(servers, n.plain)
+	}
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
 	n.stop()
 	n.loops.Wait()
-	errEngines := n.engines.close(ctx)
-	if err := <-n.served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	errs = append(errs, n.engines.close(ctx))
+	for range servers {
+		if err := <-n.served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
 	}
-	return errors.Join(errPush, errHTTP, errEngines)
+	return errors.Join(errs...)
+}
+
+// idleTimeout closes an HTTP keep-alive connection that has been idle this long, so that idle
+// browsers and floods do not hold sockets (a WebSocket, once upgraded, is not affected).
+const idleTimeout = time.Minute
+
+// spareFiles are the files a node needs besides its WebSockets: page and API requests, Redis
+// connections, logs.
+const spareFiles = 1024
+
+// defaultMaxConnections is max_connections when the open-file limit allows it and the
+// setting is 0.
+const defaultMaxConnections = 20000
+
+// maxConnections returns the cap on WebSockets: the setting, or with 0 the default lowered to
+// what the open-file limit allows. A setting above that is kept, with a warning, so that the
+// limit an operator meets is known and not failing accepts. Go has raised the soft limit to the
+// hard one at start, so only the hard limit (ulimit -Hn, LimitNOFILE in systemd) can give more.
+func maxConnections(setting int, log *slog.Logger) int {
+	limit, known := openFileLimit()
+	allowed := defaultMaxConnections
+	if known {
+		room := limit / 2 // a small limit: half of it
+		if limit > 2*spareFiles {
+			room = limit - spareFiles
+		}
+		allowed = int(min(uint64(allowed), room))
+	}
+	switch {
+	case setting == 0:
+		log.Info("connections per node", "max_connections", allowed, "open_file_limit", limit)
+		return allowed
+	case known && uint64(setting)+spareFiles > limit:
+		log.Warn("the open-file limit is lower than max_connections needs; raise it (ulimit -Hn, systemd LimitNOFILE) or lower max_connections",
+			"max_connections", setting, "open_file_limit", limit, "needs", uint64(setting)+spareFiles)
+	}
+	return setting
 }
