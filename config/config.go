@@ -91,6 +91,7 @@ type Config struct {
 	CooldownQueue   int           // waiting accounts at which PartnerCooldown applies in full
 	DistinctClients bool          // never pair two accounts from one client address
 	ReportRetention time.Duration // how long reports and their evidence are kept
+	DataDir         string        // where the memory engine keeps bans, reports, the audit log and the address secret; empty: nowhere
 
 	FilterWords      string        // path of the word list refused in messages and nicknames
 	FilterLinksAfter int           // messages a sender sends in a chat before links are allowed; 0: always, -1: never
@@ -158,6 +159,7 @@ func Default() Config {
 		PartnerCooldown:      time.Minute,
 		CooldownQueue:        10,
 		ReportRetention:      30 * 24 * time.Hour,
+		DataDir:              "./data",
 		FilterLinksAfter:     3,
 		FilterReload:         10 * time.Second,
 		AuditSize:            10000,

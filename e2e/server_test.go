@@ -113,6 +113,9 @@ func startServerRaw(t testing.TB, flags ...string) *server {
 	if os.Getenv(engineEnv) == "redis" && !slices.Contains(flags, "--engine") {
 		args = append(args, "--engine", "redis", "--redis-url", redistest.Start(t).URL())
 	}
+	if !slices.Contains(flags, "--data-dir") {
+		args = append(args, "--data-dir", t.TempDir()) // a directory of its own, like a node of its own
+	}
 	args = append(args, flags...)
 	cmd := exec.Command(duetBin, args...)
 	logs := newLogWriter()

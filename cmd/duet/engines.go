@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/duetchat/duet/boltengine"
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/metrics"
@@ -45,30 +46,59 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 	case "redis":
 		return openRedis(ctx, cfg, rule, log)
 	default:
-		store := session.NewMemoryStore(session.MemoryOptions{
-			HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention, Now: time.Now,
-		})
-		secret := []byte(cfg.AddressSecret)
-		if len(secret) == 0 {
-			secret = []byte(rand.Text())
-		}
-		return &engines{
-			Engines: session.Engines{
-				Store:      store,
-				Reports:    session.NewMemoryReports(cfg.ReportRetention, time.Now),
-				Queue:      match.NewMemoryQueue(rule),
-				Moderation: moderation.NewMemoryStore(cfg.AuditSize),
-				Epoch:      session.FixedEpoch(session.NewEpochName()),
-			},
-			nodeID: 0, // the only node
-			board:  metrics.NewMemoryBoard(),
-			secret: secret,
-			deliverer: func(_ context.Context, hub *push.Hub, _ session.DeliveryObserver) (session.Deliverer, error) {
-				return hub, nil
-			},
-			close: func(context.Context) error { return nil },
-		}, nil
+		return openMemory(cfg, rule, log)
 	}
+}
+
+// purgeInterval is how often the memory engine deletes the bans that ended and the reports past
+// their retention from its data directory.
+const purgeInterval = time.Minute
+
+// openMemory opens the engines of a single node: everything in memory, except what moderation
+// must not forget at a restart, which is kept in cfg.DataDir unless that is empty.
+func openMemory(cfg config.Config, rule match.Rule, log *slog.Logger) (*engines, error) {
+	eng := &engines{
+		Engines: session.Engines{
+			Store: session.NewMemoryStore(session.MemoryOptions{
+				HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize, Retention: cfg.HistoryRetention, Now: time.Now,
+			}),
+			Queue: match.NewMemoryQueue(rule),
+			Epoch: session.FixedEpoch(session.NewEpochName()),
+		},
+		nodeID: 0, // the only node
+		board:  metrics.NewMemoryBoard(),
+		secret: []byte(cfg.AddressSecret),
+		deliverer: func(_ context.Context, hub *push.Hub, _ session.DeliveryObserver) (session.Deliverer, error) {
+			return hub, nil
+		},
+		close: func(context.Context) error { return nil },
+	}
+	if cfg.DataDir == "" {
+		log.Warn("data_dir is empty: bans, reports and the audit log are kept in memory only, and lost at each restart")
+		eng.Reports = session.NewMemoryReports(cfg.ReportRetention, time.Now)
+		eng.Moderation = moderation.NewMemoryStore(cfg.AuditSize)
+		if len(eng.secret) == 0 {
+			eng.secret = []byte(rand.Text())
+		}
+		return eng, nil
+	}
+	db, err := boltengine.Open(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	if len(eng.secret) == 0 {
+		if eng.secret, err = db.AddressSecret(); err != nil {
+			return nil, errors.Join(fmt.Errorf("data_dir %s: %w", cfg.DataDir, err), db.Close())
+		}
+	}
+	log.Info("keeping bans, reports and the audit log", "file", db.Path())
+	mod, reports := boltengine.NewModeration(db, cfg.AuditSize), boltengine.NewReports(db, cfg.ReportRetention, time.Now)
+	eng.Moderation, eng.Reports = mod, reports
+	eng.loops = []func(context.Context){func(ctx context.Context) {
+		boltengine.PurgeEvery(ctx, purgeInterval, time.Now, log, mod, reports)
+	}}
+	eng.close = func(context.Context) error { return db.Close() }
+	return eng, nil
 }
 
 // Pauses between tries while a start waits for Redis: from the first, doubling up to the

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func startTestNodeOf(t testing.TB, tune func(*config.Config)) *node {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
 	cfg.PingInterval = 100 * time.Millisecond
 	cfg.PresenceTimeout = 500 * time.Millisecond
 	cfg.DrainDelay, cfg.DrainSpread = 0, 0
@@ -220,6 +222,7 @@ func TestShutdownClosesWith1001(t *testing.T) {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DrainDelay, cfg.DrainSpread = 0, 0
+	cfg.DataDir = t.TempDir()
 	n, err := startNode(context.Background(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -292,4 +295,22 @@ func TestBacklogLargerThanSendQueue(t *testing.T) {
 	}
 	back.send(map[string]any{"cmd": "PING"})
 	back.expect("PONG", -1)
+}
+
+// TestDataDirInUse: a second node on the data directory of a running one stops at start with an
+// error that names data_dir, and leaves the first one serving.
+func TestDataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	url := startTestNode(t, func(c *config.Config) { c.DataDir = dir })
+	cfg := config.Default()
+	cfg.Listen, cfg.DataDir = "127.0.0.1:0", dir
+	n, err := startNode(context.Background(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err == nil {
+		n.Shutdown(context.Background())
+		t.Fatal("a second node started on the data directory of a running one")
+	}
+	if !strings.Contains(err.Error(), "data_dir "+dir) || !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("error = %q; want it to name data_dir %s and say it is in use", err, dir)
+	}
+	pairUp(t, url)
 }
