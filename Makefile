@@ -33,16 +33,16 @@ image: ui ## build the container image duet:<version> with podman (IMAGE=, CONTA
 
 # runc next to podman: Debian's podman runs containers with crun, which refuses hosts that mount
 # cgroup v1 and v2 side by side; the image test runs them with runc, which takes both.
-deps: ## install what the tests need that Go does not fetch: Debian's redis-server, podman, nginx, caddy
+deps: ## install what the tests need that Go does not fetch: Debian's redis-server, podman, nginx, caddy, promtool
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
 		echo "==> apt-get install redis-server"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 	@command -v podman >/dev/null && command -v runc >/dev/null || { \
 		echo "==> apt-get install podman runc"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq podman runc; }
-	@test -x /usr/sbin/nginx && command -v caddy >/dev/null || { \
-		echo "==> apt-get install nginx caddy (the proxy examples of deploy/)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends nginx caddy; }
+	@test -x /usr/sbin/nginx && command -v caddy >/dev/null && command -v promtool >/dev/null || { \
+		echo "==> apt-get install nginx caddy prometheus (to run and check the examples of deploy/)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends nginx caddy prometheus; }
 
 test: deps ## install what the tests need, then run every test with the race detector
 	@echo "==> go test -race ./..."
