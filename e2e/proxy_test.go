@@ -55,6 +55,9 @@ func TestBehindProxy(t *testing.T) {
 			}
 			p := start(t, addrs)
 			waitUpVia(t, p, p.base+"/readyz", 20*time.Second)
+			if status := getVia(t, p, p.base+"/metrics"); status != http.StatusNotFound {
+				t.Errorf("GET /metrics through the proxy: status %d, want 404 (Prometheus scrapes the nodes directly)", status)
+			}
 			wsURL := "ws" + strings.TrimPrefix(p.base, "http") + "/ws"
 
 			// Ann claims to be someone else; the proxy appends her real address.
@@ -113,23 +116,38 @@ func dialVia(t testing.TB, p proxy, url, from, name string, h http.Header) *clie
 // waitUpVia polls a URL of the proxy until it answers 200.
 func waitUpVia(t *testing.T, p proxy, url string, timeout time.Duration) {
 	t.Helper()
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: p.tls}}
-	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := c.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
+		status, err := p.get(url)
+		if err == nil && status == http.StatusOK {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer 200 within %v: %v", url, timeout, err)
+			t.Fatalf("%s did not answer 200 within %v: status %d, %v", url, timeout, status, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// getVia fetches a URL of the proxy and returns the status.
+func getVia(t *testing.T, p proxy, url string) int {
+	t.Helper()
+	status, err := p.get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return status
+}
+
+func (p proxy) get(url string) (int, error) {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: p.tls}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // startNginx runs deploy/nginx/duet.conf in front of the nodes, with its ports, upstreams and
