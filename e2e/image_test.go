@@ -16,8 +16,10 @@ import (
 // TestImage builds the container image with `make image` and runs it with podman as an
 // operator would: it must start as a non-root user, serve the embedded page, pass its own
 // HEALTHCHECK, carry a chat between two people, and stop cleanly on SIGTERM.
+//
+// It does not run in parallel: building the static binary and the image keeps both cores busy
+// for a while, which would throw out the timing of the tests around it.
 func TestImage(t *testing.T) {
-	t.Parallel()
 	onceOnly(t)
 	pm := newPodman(t)
 	root, err := moduleRoot()
