@@ -72,7 +72,7 @@ func TestImage(t *testing.T) {
 	}
 
 	ws := "ws://" + port + "/ws"
-	ann, bob := dialURL(t, ws, seedDialect, "Ann", nil), dialURL(t, ws, reqDialect, "Bob", nil)
+	ann, bob := dialURL(t, &dialer, ws, seedDialect, "Ann", nil), dialURL(t, &dialer, ws, reqDialect, "Bob", nil)
 	ann.createAccount("Ann")
 	bob.createAccount("Bob")
 	sid := pair(t, ann, bob)

@@ -102,15 +102,7 @@ func dialVia(t testing.TB, p proxy, url, from, name string, h http.Header) *clie
 		h = http.Header{}
 	}
 	h.Set("Origin", p.base)
-	conn, resp, err := d.Dial(url, h)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("%s: dial %s from %s: %v (HTTP %d)", name, url, from, err, status)
-	}
-	return newClient(t, conn, seedDialect, name)
+	return dialURL(t, &d, url, seedDialect, name+" from "+from, h)
 }
 
 // waitUpVia polls a URL of the proxy until it answers 200.
