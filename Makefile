@@ -5,9 +5,11 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/duet
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 BENCHTIME ?= 1s
+IMAGE     ?= duet:$(VERSION)
+CONTAINER ?= podman
 
 .DEFAULT_GOAL := help
-.PHONY: help run build deps test lint bench fuzz clean ui ui-deps test-ui clean-ui
+.PHONY: help run build image deps test lint bench fuzz clean ui ui-deps test-ui clean-ui
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,10 +22,27 @@ build: ## build bin/duet
 	@echo "==> go build -o $(BIN)"
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/duet
 
-deps: ## install what the tests need that Go does not fetch: Debian's redis-server
+# The image (deploy/image/Containerfile) holds the binary built here, statically, so building it
+# pulls nothing from a registry. CONTAINER=docker works too.
+image: ui ## build the container image duet:<version> with podman (IMAGE=, CONTAINER=docker)
+	@echo "==> CGO_ENABLED=0 go build, then $(CONTAINER) build -t $(IMAGE) bin/image"
+	rm -rf bin/image && mkdir -p bin/image/home
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/image/duet ./cmd/duet
+	cp deploy/image/Containerfile deploy/image/passwd deploy/image/group /etc/ssl/certs/ca-certificates.crt bin/image/
+	$(CONTAINER) build $(if $(findstring podman,$(CONTAINER)),--format docker) --build-arg VERSION=$(VERSION) -t $(IMAGE) bin/image
+
+# runc next to podman: Debian's podman runs containers with crun, which refuses hosts that mount
+# cgroup v1 and v2 side by side; the image test runs them with runc, which takes both.
+deps: ## install what the tests need that Go does not fetch: Debian's redis-server, podman, nginx, caddy, promtool
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
 		echo "==> apt-get install redis-server"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+	@command -v podman >/dev/null && command -v runc >/dev/null || { \
+		echo "==> apt-get install podman runc"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq podman runc; }
+	@test -x /usr/sbin/nginx && command -v caddy >/dev/null && command -v promtool >/dev/null || { \
+		echo "==> apt-get install nginx caddy prometheus (to run and check the examples of deploy/)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends nginx caddy prometheus; }
 
 test: deps ## install what the tests need, then run every test with the race detector
 	@echo "==> go test -race ./..."

@@ -281,13 +281,20 @@ func dial(t testing.TB, s *server, d dialect, name string) *client {
 // dialWith opens a connection to the server's /ws with the given request headers.
 func dialWith(t testing.TB, s *server, d dialect, name string, h http.Header) *client {
 	t.Helper()
-	conn, resp, err := dialer.Dial(s.wsURL(), h)
+	return dialURL(t, &dialer, s.wsURL(), d, name, h)
+}
+
+// dialURL opens a connection to a WebSocket URL, such as a proxy's or a container's, with the
+// given dialer and request headers.
+func dialURL(t testing.TB, dl *websocket.Dialer, url string, d dialect, name string, h http.Header) *client {
+	t.Helper()
+	conn, resp, err := dl.Dial(url, h)
 	if err != nil {
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		t.Fatalf("%s: dial %s: %v (HTTP %d)", name, s.wsURL(), err, status)
+		t.Fatalf("%s: dial %s: %v (HTTP %d)", name, url, err, status)
 	}
 	return newClient(t, conn, d, name)
 }

@@ -1,5 +1,6 @@
 // Command duet is the Duet stranger-chat service: `duet serve` runs a node, `duet bench`
-// measures nodes under load, `duet version` prints the build. Only this package reads configuration and wires the parts together.
+// measures nodes under load, `duet healthcheck` asks a node whether it is alive, `duet version`
+// prints the build. Only this package reads configuration and wires the parts together.
 package main
 
 import (
@@ -34,6 +35,7 @@ const usage = `Duet, an anonymous stranger-chat service.
 Usage:
   duet serve [flags]   run a node (duet serve -h lists every setting)
   duet bench [flags]   measure nodes under load (duet bench -h lists the flags)
+  duet healthcheck     exit 0 when the node on this machine is alive (for containers)
   duet version         print the version (also duet --version)
 `
 
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = serve(ctx, args[1:], getenv, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		err = healthcheck(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "duet", version)
 		return nil

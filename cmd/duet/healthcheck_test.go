@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	alive := strings.TrimSuffix(strings.TrimPrefix(startTestNode(t, nil), "ws://"), "/ws")
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer sick.Close()
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := gone.Addr().String()
+	gone.Close()
+
+	tests := map[string]struct {
+		args    []string
+		env     map[string]string
+		healthy bool
+	}{
+		"the node of DUET_LISTEN":  {env: map[string]string{"DUET_LISTEN": alive}, healthy: true},
+		"--url of a live node":     {args: []string{"--url", "http://" + alive + "/healthz"}, healthy: true},
+		"a node that answers 503":  {args: []string{"--url", sick.URL + "/healthz"}},
+		"no node on the port":      {env: map[string]string{"DUET_LISTEN": closed}},
+		"a bad setting":            {env: map[string]string{"DUET_LISTEN": "8080"}},
+		"an unexpected argument":   {args: []string{"now"}, env: map[string]string{"DUET_LISTEN": alive}},
+		"a URL that cannot be got": {args: []string{"--url", "ftp://" + alive}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"healthcheck"}, tt.args...), func(k string) string { return tt.env[k] }, &stdout, &stderr)
+			if tt.healthy && (err != nil || stdout.String() != "ok\n") {
+				t.Errorf("healthcheck = %v, printed %q; want nil and ok", err, stdout.String())
+			}
+			if !tt.healthy && err == nil {
+				t.Errorf("healthcheck = nil, printed %q; want an error", stdout.String())
+			}
+		})
+	}
+}
+
+func TestHealthzURL(t *testing.T) {
+	tests := map[string]string{
+		":8080":          "http://127.0.0.1:8080/healthz",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080/healthz",
+		"[::]:8080":      "http://127.0.0.1:8080/healthz",
+		"10.0.0.5:9000":  "http://10.0.0.5:9000/healthz",
+		"[::1]:9000":     "http://[::1]:9000/healthz",
+		"localhost:8080": "http://localhost:8080/healthz",
+	}
+	for listen, want := range tests {
+		if got, err := healthzURL(listen); err != nil || got != want {
+			t.Errorf("healthzURL(%q) = %q, %v; want %q", listen, got, err, want)
+		}
+	}
+}
