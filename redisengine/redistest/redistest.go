@@ -1,6 +1,6 @@
 // Package redistest runs real redis-server processes for tests, on free loopback ports in
-// temporary directories: a single server, or a Redis Cluster of three masters. Nothing here
-// touches a Redis it did not start.
+// temporary directories: a single server, a Redis Cluster of three masters, or a master with
+// replicas under Sentinels. Nothing here touches a Redis it did not start.
 package redistest
 
 import (
@@ -45,16 +45,24 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 
 func start(t testing.TB, dir string, extraArgs []string) *Server {
 	t.Helper()
-	bin := lookPath(t, "redis-server")
-	var s *Server
-	for attempt := 1; ; attempt++ {
-		port := strconv.Itoa(freePort(t))
-		s = &Server{Addr: net.JoinHostPort("127.0.0.1", port), dir: dir}
-		s.args = append([]string{
+	return launch(t, dir, func(port string) []string {
+		return append([]string{
 			"--bind", "127.0.0.1", "--port", port, "--dir", dir,
 			"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
 			"--loglevel", "warning", "--logfile", filepath.Join(dir, "redis.log"),
 		}, extraArgs...)
+	})
+}
+
+// launch runs redis-server with the arguments args gives for a free loopback port, in dir, and
+// stops it when the test ends, showing its log if the test failed.
+func launch(t testing.TB, dir string, args func(port string) []string) *Server {
+	t.Helper()
+	bin := lookPath(t, "redis-server")
+	var s *Server
+	for attempt := 1; ; attempt++ {
+		port := strconv.Itoa(freePort(t))
+		s = &Server{Addr: net.JoinHostPort("127.0.0.1", port), dir: dir, args: args(port)}
 		err := s.run(bin)
 		if err == nil {
 			break
@@ -198,21 +206,164 @@ func (s *Sentinel) URL() string { return "redis://" + s.Addr + "?master_name=" +
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
 	master := Start(t)
-	dir := t.TempDir()
-	port := freePort(t)
-	conf := filepath.Join(dir, "sentinel.conf")
-	host, masterPort, _ := net.SplitHostPort(master.Addr)
-	text := fmt.Sprintf("bind 127.0.0.1\nport %d\ndir %s\nlogfile %s\nsentinel monitor duet %s %s 1\n",
-		port, dir, filepath.Join(dir, "redis.log"), host, masterPort)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sentinel := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, args: []string{conf, "--sentinel"}}
-	if err := sentinel.run(lookPath(t, "redis-server")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sentinel.Stop)
+	sentinel := startSentinel(t, master, 1, "")
 	return &Sentinel{Master: master, Addr: sentinel.Addr, MasterName: "duet"}
+}
+
+// startSentinel starts a Sentinel that monitors master as "duet", with the quorum and the
+// further lines of sentinel.conf given, and stops it when the test ends.
+func startSentinel(t testing.TB, master *Server, quorum int, options string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	host, masterPort, _ := net.SplitHostPort(master.Addr)
+	return launch(t, dir, func(port string) []string {
+		conf := filepath.Join(dir, "sentinel.conf")
+		text := fmt.Sprintf("bind 127.0.0.1\nport %s\ndir %s\nlogfile %s\nsentinel monitor duet %s %s %d\n%s",
+			port, dir, filepath.Join(dir, "redis.log"), host, masterPort, quorum, options)
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return []string{conf, "--sentinel"}
+	})
+}
+
+// Failover timings of a SentinelGroup: a master that stops answering for downAfter is taken
+// for down, and a replica replaces it within about a second more. Short, so that a test of a
+// failover is quick; long enough that a loaded machine does not fail over for nothing.
+const (
+	downAfter       = time.Second
+	failoverTimeout = 3 * time.Second
+)
+
+// SentinelGroup is a master with two replicas, all persisting to an append-only file, watched
+// by three Sentinels that fail over to a replica when two of them find the master down.
+type SentinelGroup struct {
+	Servers    []*Server // the master at start first, then its replicas
+	Sentinels  []*Server
+	MasterName string
+}
+
+// URL is the group's redis_url: its first Sentinel, the others as further addresses, and the
+// master's name.
+func (g *SentinelGroup) URL() string {
+	u := "redis://" + g.Sentinels[0].Addr + "?"
+	for _, s := range g.Sentinels[1:] {
+		u += "addr=" + s.Addr + "&"
+	}
+	return u + "master_name=" + g.MasterName
+}
+
+// StartSentinelGroup starts a master, two replicas in sync with it, and three Sentinels (quorum
+// 2) that know each other and the replicas, so that a failover can happen at once; it stops
+// them all when the test ends.
+func StartSentinelGroup(t testing.TB) *SentinelGroup {
+	t.Helper()
+	g := &SentinelGroup{MasterName: "duet"}
+	// Every server may become the master: each persists, and serves a replica at once rather
+	// than waiting five seconds for more replicas to sync with in one go.
+	common := []string{"--appendonly", "yes", "--repl-diskless-sync-delay", "0"}
+	master := Start(t, common...)
+	g.Servers = append(g.Servers, master)
+	host, port, _ := net.SplitHostPort(master.Addr)
+	for range 2 {
+		g.Servers = append(g.Servers, Start(t, append(common, "--replicaof", host, port)...))
+	}
+	for _, replica := range g.Servers[1:] {
+		waitFor(t, "replica "+replica.Addr+" in sync", func() (bool, string) {
+			info, err := command(replica.Addr, "INFO", "replication")
+			return err == nil && strings.Contains(info, "master_link_status:up"), info
+		})
+	}
+	// Sentinels learn the replicas from the master's INFO when they connect, so they start
+	// once the replicas are in sync.
+	options := fmt.Sprintf("sentinel down-after-milliseconds duet %d\nsentinel failover-timeout duet %d\n",
+		downAfter.Milliseconds(), failoverTimeout.Milliseconds())
+	for range 3 {
+		g.Sentinels = append(g.Sentinels, startSentinel(t, master, 2, options))
+	}
+	for _, s := range g.Sentinels {
+		waitFor(t, "Sentinel "+s.Addr+" to know the others and the replicas", func() (bool, string) {
+			fields, err := sentinelMaster(s.Addr)
+			return err == nil && fields["num-other-sentinels"] == "2" && fields["num-slaves"] == "2", fmt.Sprint(fields, err)
+		})
+	}
+	return g
+}
+
+// Master is the server that the Sentinels name master now, and that says it is one.
+func (g *SentinelGroup) Master(t testing.TB) *Server {
+	t.Helper()
+	var master *Server
+	waitFor(t, "the Sentinels to agree on a master", func() (bool, string) {
+		master = g.master()
+		return master != nil, ""
+	})
+	return master
+}
+
+// WaitFailover waits until the Sentinels have replaced old with a replica that has taken the
+// role of master, and returns it.
+func (g *SentinelGroup) WaitFailover(t testing.TB, old *Server) *Server {
+	t.Helper()
+	var master *Server
+	waitFor(t, "a failover from "+old.Addr, func() (bool, string) {
+		master = g.master()
+		return master != nil && master != old, ""
+	})
+	return master
+}
+
+// master is the server that every Sentinel names master and whose INFO says it is one, or nil.
+func (g *SentinelGroup) master() *Server {
+	var named string
+	for _, s := range g.Sentinels {
+		reply, err := command(s.Addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", g.MasterName)
+		addr := strings.Join(strings.Split(reply, "\n"), ":")
+		if err != nil || named != "" && addr != named {
+			return nil
+		}
+		named = addr
+	}
+	for _, server := range g.Servers {
+		if server.Addr != named {
+			continue
+		}
+		if info, err := command(server.Addr, "INFO", "replication"); err == nil && strings.Contains(info, "role:master") {
+			return server
+		}
+	}
+	return nil
+}
+
+// sentinelMaster is what the Sentinel at addr knows of master "duet", field by field.
+func sentinelMaster(addr string) (map[string]string, error) {
+	reply, err := command(addr, "SENTINEL", "MASTER", "duet")
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(reply, "\n")
+	fields := make(map[string]string, len(parts)/2)
+	for i := 0; i+1 < len(parts); i += 2 {
+		fields[parts[i]] = parts[i+1]
+	}
+	return fields, nil
+}
+
+// waitFor polls cond until it holds, failing the test after startTimeout with what cond last
+// reported.
+func waitFor(t testing.TB, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: waited %v for %s; last seen: %s", startTimeout, what, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -226,8 +377,9 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// command sends one command in RESP and returns the reply: a simple reply's line, or a bulk
-// reply's text. It is enough to probe a server without a client library.
+// command sends one command in RESP and returns the reply: a simple reply's line, a bulk
+// reply's text, or an array reply's elements one a line. It is enough to probe a server without
+// a client library.
 func command(addr string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -245,21 +397,34 @@ func command(addr string, args ...string) (string, error) {
 	if _, err := conn.Write([]byte(req)); err != nil {
 		return "", err
 	}
-	r := bufio.NewReader(conn)
+	return readReply(bufio.NewReader(conn))
+}
+
+// readReply reads one RESP reply as command returns it.
+func readReply(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
 	line = strings.TrimRight(line, "\r\n")
-	if !strings.HasPrefix(line, "$") {
+	if !strings.HasPrefix(line, "$") && !strings.HasPrefix(line, "*") {
 		return line, nil
 	}
 	n, err := strconv.Atoi(line[1:])
 	if err != nil {
-		return "", fmt.Errorf("bad bulk reply %q", line)
+		return "", fmt.Errorf("bad reply %q", line)
 	}
 	if n < 0 {
-		return line, nil // the nil bulk reply
+		return line, nil // the nil reply
+	}
+	if line[0] == '*' {
+		elems := make([]string, n)
+		for i := range elems {
+			if elems[i], err = readReply(r); err != nil {
+				return "", err
+			}
+		}
+		return strings.Join(elems, "\n"), nil
 	}
 	buf := make([]byte, n+2)
 	if _, err := io.ReadFull(r, buf); err != nil {

@@ -41,3 +41,24 @@ func TestPortTaken(t *testing.T) {
 		t.Fatal("a second server on a taken port was reported started")
 	}
 }
+
+// TestSentinelGroupFailover: killing the group's master has the Sentinels promote a replica,
+// which has what the master wrote before it died.
+func TestSentinelGroupFailover(t *testing.T) {
+	g := StartSentinelGroup(t)
+	old := g.Master(t)
+	if old != g.Servers[0] {
+		t.Fatalf("master at start = %s, want %s", old.Addr, g.Servers[0].Addr)
+	}
+	if reply, err := command(old.Addr, "SET", "k", "v"); err != nil || reply != "+OK" {
+		t.Fatalf("SET = %q, %v", reply, err)
+	}
+	if reply, err := command(old.Addr, "WAIT", "2", "5000"); err != nil || reply != ":2" {
+		t.Fatalf("WAIT = %q, %v, want both replicas", reply, err)
+	}
+	old.Stop()
+	master := g.WaitFailover(t, old)
+	if reply, err := command(master.Addr, "GET", "k"); err != nil || reply != "v" {
+		t.Errorf("GET on the new master = %q, %v, want v", reply, err)
+	}
+}

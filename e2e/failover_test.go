@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/duetchat/duet/redisengine/redistest"
+)
+
+// Pace of the chat in the failover test: a message every chatPace per client, and a request
+// that failed with code 2 sent again after retryPace, as a client would.
+const (
+	chatPace  = 25 * time.Millisecond
+	retryPace = 50 * time.Millisecond
+)
+
+// chatter sends DIALOGUEs in a loop on its own goroutine, sending a request that failed with
+// code 2 again with the same requestId until it is acknowledged.
+type chatter struct {
+	c   *client
+	sid int64
+
+	mu        sync.Mutex // guards the following fields
+	acked     []ackedMessage
+	refused   int   // replies with code 2
+	err       error // what ended the loop other than stop
+	lastRetry string
+}
+
+// ackedMessage is a DIALOGUE that got code 0: its requestId is its content.
+type ackedMessage struct {
+	content string
+	msgID   int64
+	at      time.Time
+}
+
+func (ch *chatter) run(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(chatPace):
+		}
+		if err := ch.send(ch.c.nextRequestID()); err != nil {
+			ch.mu.Lock()
+			ch.err = err
+			ch.mu.Unlock()
+			return
+		}
+	}
+}
+
+// send sends one DIALOGUE until it is acknowledged; only code 2 is worth a retry.
+func (ch *chatter) send(rid string) error {
+	want := ch.c.d.reply("DIALOGUE")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := ch.c.writeJSON(frameOf(ch.c.d.request("DIALOGUE"), map[string]any{
+			"requestId": rid, "senderId": ch.c.id, "sessionId": ch.sid, "content": rid,
+		}))
+		if err != nil {
+			return fmt.Errorf("sending DIALOGUE %s: %w", rid, err)
+		}
+		reply, ok := ch.c.tryWait(waitTimeout, isCmd(want))
+		if !ok {
+			return fmt.Errorf("no reply to DIALOGUE %s within %v; connection error: %v", rid, waitTimeout, ch.c.err())
+		}
+		id, _ := reply.int("msgId")
+		switch {
+		case reply.code() == 0 && reply.str("requestId") == rid && id > 0:
+			ch.mu.Lock()
+			ch.acked = append(ch.acked, ackedMessage{content: rid, msgID: id, at: time.Now()})
+			ch.mu.Unlock()
+			return nil
+		case reply.code() == 2 && reply.str("msg") != "" && time.Now().Before(deadline):
+			ch.mu.Lock()
+			ch.refused++
+			ch.lastRetry = reply.str("msg")
+			ch.mu.Unlock()
+			time.Sleep(retryPace)
+		default:
+			return fmt.Errorf("DIALOGUE %s: reply %s, want code 0 (or code 2 with a msg for a while)", rid, reply)
+		}
+	}
+}
+
+// ackedSince is how many of the chatter's messages were acknowledged after t.
+func (ch *chatter) ackedSince(t time.Time) int {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	n := 0
+	for _, m := range ch.acked {
+		if m.at.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRedisSentinelFailover kills the Redis master under two nodes while clients chat across
+// them: requests fail with code 2 until the Sentinels have promoted a replica, then the service
+// comes back by itself, and no acknowledged message is lost or doubled: RESUME from 0 returns
+// each, once, on both sides, and what a partner was pushed is among them.
+func TestRedisSentinelFailover(t *testing.T) {
+	t.Parallel()
+	g := redistest.StartSentinelGroup(t)
+	// The presence timeout outlasts the failover. With one shorter than it, the nodes reach the
+	// new master up to a second apart, and the first one's sweep takes the other's accounts for
+	// gone before that node could record their presence again: their sessions end (timeout).
+	nodes := startNodes(t, 2, g.URL(), "--presence-timeout", "10s")
+	const pairs = 3
+	var chatters []*chatter
+	for i := range pairs {
+		d := dialects[i%len(dialects)]
+		a := newUser(t, nodes[0], d, fmt.Sprint("Ann", i))
+		b := newUser(t, nodes[1], d, fmt.Sprint("Bob", i))
+		sid := pair(t, a, b)
+		chatters = append(chatters, &chatter{c: a, sid: sid}, &chatter{c: b, sid: sid})
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, ch := range chatters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch.run(stop)
+		}()
+	}
+	stopChat := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	t.Cleanup(stopChat)
+	waitChat := func(what string, since time.Time, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			done := true
+			for _, ch := range chatters {
+				ch.mu.Lock()
+				err := ch.err
+				ch.mu.Unlock()
+				if err != nil {
+					t.Fatalf("%s: %v", ch.c.name, err)
+				}
+				done = done && ch.ackedSince(since) >= n
+			}
+			if done {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not every client had %d messages acknowledged %s within 30s", n, what)
+			}
+		}
+	}
+	waitChat("before the failover", time.Time{}, 5)
+
+	old := g.Master(t)
+	old.Stop()
+	killed := time.Now()
+	g.WaitFailover(t, old)
+	promoted := time.Now()
+	waitChat("after the failover", promoted, 5)
+	stopChat()
+
+	refused := 0
+	for _, ch := range chatters {
+		refused += ch.refused
+		if ch.refused > 0 {
+			t.Logf("%s: %d DIALOGUEs acknowledged, %d replies with code 2 (last: %q); first acknowledgement after the kill came %v after it",
+				ch.c.name, len(ch.acked), ch.refused, ch.lastRetry, firstAckAfter(ch, killed).Sub(killed).Round(time.Millisecond))
+		}
+	}
+	t.Logf("master killed; replica promoted %v later", promoted.Sub(killed).Round(time.Millisecond))
+	if refused == 0 {
+		t.Errorf("no request failed with code 2 while the master was down")
+	}
+
+	for i := 0; i < len(chatters); i += 2 {
+		a, b := chatters[i], chatters[i+1]
+		want := map[int64]ackedMessage{}
+		senders := map[int64]int64{}
+		for _, ch := range []*chatter{a, b} {
+			for _, m := range ch.acked {
+				if prev, ok := want[m.msgID]; ok {
+					t.Errorf("%s: msgId %d acknowledged for %q and for %q", ch.c.name, m.msgID, prev.content, m.content)
+				}
+				want[m.msgID] = m
+				senders[m.msgID] = ch.c.id
+			}
+		}
+		for _, ch := range []*chatter{a, b} {
+			c := ch.c.with(t)
+			c.expectNone("PartnerExit", 0, c.isSignal("PartnerExit"))
+			pushed := c.settledPushes()
+			for _, p := range pushed {
+				id, _ := p.int("msgId")
+				if _, ok := want[id]; !ok {
+					t.Errorf("%s was pushed msgId %d, which no reply acknowledged and RESUME will not return: %s", c.name, id, p)
+				}
+			}
+			checkResume(t, c, ch.sid, want, senders)
+		}
+	}
+}
+
+// firstAckAfter is when the chatter's first message after t was acknowledged.
+func firstAckAfter(ch *chatter, t time.Time) time.Time {
+	for _, m := range ch.acked {
+		if m.at.After(t) {
+			return m.at
+		}
+	}
+	return time.Time{}
+}
+
+// settledPushes waits until no PUSH_DIALOGUE has arrived for a while, and takes them all.
+func (c *client) settledPushes() []frame {
+	c.t.Helper()
+	cmd := c.d.push("PUSH_DIALOGUE")
+	for n := -1; n != c.receivedCount(cmd); {
+		n = c.receivedCount(cmd)
+		time.Sleep(quiet)
+	}
+	var pushed []frame
+	for {
+		f, ok := c.tryWait(0, isCmd(cmd))
+		if !ok {
+			return pushed
+		}
+		pushed = append(pushed, f)
+	}
+}
+
+// checkResume has c RESUME its session from 0 and checks that it gets want, every message
+// once with its sender and content, and nothing else.
+func checkResume(t *testing.T, c *client, sid int64, want map[int64]ackedMessage, senders map[int64]int64) {
+	t.Helper()
+	reply := c.request("RESUME", map[string]any{"sessionId": sid, "afterMsgId": 0})
+	wantCode(t, reply, 0)
+	wantFields(t, reply, map[string]any{"count": len(want), "complete": true})
+	// RESUME sends the messages before its reply; the reply has been read, so they are waiting.
+	got := map[int64]bool{}
+	for {
+		f, ok := c.tryWait(0, c.isPush("PUSH_DIALOGUE"))
+		if !ok {
+			break
+		}
+		id, _ := f.int("msgId")
+		m, ok := want[id]
+		if !ok {
+			t.Errorf("%s: RESUME returned msgId %d, which no reply acknowledged: %s", c.name, id, f)
+			continue
+		}
+		got[id] = true
+		wantFields(t, f, map[string]any{"senderId": senders[id], "content": m.content})
+	}
+	var missing []string
+	for id, m := range want {
+		if !got[id] {
+			missing = append(missing, fmt.Sprintf("%d (%q, acknowledged at %s)", id, m.content, m.at.Format("15:04:05.000")))
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%s: RESUME from 0 lacks %d acknowledged messages: %s", c.name, len(missing), strings.Join(missing, ", "))
+	}
+}
