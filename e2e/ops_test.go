@@ -236,6 +236,10 @@ func TestLogLines(t *testing.T) {
 	a.sayTo(b, sid, "private chat words")
 	wantCode(t, b.request("REPORT", map[string]any{"sessionId": sid, "category": "spam"}), 0)
 
+	// The reply goes out before the node counts it, and logs the report.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(s.logs.String(), `msg="report filed"`) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	log := s.logs.String()
 	lines := func(substr string) int { return strings.Count(log, substr) }
 	if n := lines(`path=/admin/api/stats`); n != 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/session"
 )
 
 // Node measures one node. It is safe for concurrent use.
@@ -88,6 +89,14 @@ func New() *Node {
 			Name: "duet_takeovers_total", Help: "Accounts taken over by a new connection on this node, from a connection on this node or on another.",
 		}, []string{"from"}),
 	}
+	// Every label value is exported from the start, at 0, so that a rate over it is defined
+	// before the first push or takeover.
+	for _, where := range []string{session.PushedLocal, session.PushedForwarded, session.PushedBacklog} {
+		n.pushes.WithLabelValues(where)
+	}
+	for _, from := range []string{takeoverSameNode, takeoverOtherNode} {
+		n.takeovers.WithLabelValues(from)
+	}
 	n.reg.MustRegister(n.messages, n.matches, n.replies, n.matchWait, n.sendToPush, n.engineErrors, n.pushes, n.dropped, n.takeovers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n
@@ -115,11 +124,17 @@ func (n *Node) Pushed(where string) { n.pushes.WithLabelValues(where).Inc() }
 // Dropped counts a connection closed for being too slow to receive.
 func (n *Node) Dropped() { n.dropped.Inc() }
 
+// The values of duet_takeovers_total's label from.
+const (
+	takeoverSameNode  = "same_node"
+	takeoverOtherNode = "other_node"
+)
+
 // TakenOver counts an account taken over from a connection on this node or on another.
 func (n *Node) TakenOver(fromAnotherNode bool) {
-	from := "same_node"
+	from := takeoverSameNode
 	if fromAnotherNode {
-		from = "other_node"
+		from = takeoverOtherNode
 	}
 	n.takeovers.WithLabelValues(from).Inc()
 }
