@@ -93,8 +93,10 @@ func TestBenchCountsAddUp(t *testing.T) {
 		t.Errorf("lost %d, duplicated %d, errors %d, unexpected %d, disconnects %d, want none",
 			r.Lost, r.Duplicated, r.Errors, r.Unexpected, r.Disconnects)
 	}
-	if r.DeliveredPerSec < 250 || r.DeliveredPerSec > 300 {
-		t.Errorf("delivered %v/s, want about 300/s", r.DeliveredPerSec)
+	// What arrived within the second, per second: at most what was offered, and how much of it
+	// depends on how busy the machine is, which a test must not assert.
+	if r.DeliveredPerSec <= 0 || r.DeliveredPerSec > 300 {
+		t.Errorf("delivered %v/s, want more than 0 and at most the 300/s offered", r.DeliveredPerSec)
 	}
 	if r.ServerCPUPerMessage <= 0 {
 		t.Errorf("server processor time per message %v, want it read from /proc", r.ServerCPUPerMessage)
