@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { chromium } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, expect } from 'vitest'
 
@@ -38,11 +38,19 @@ export function freePort() {
   })
 }
 
-/** Starts `duet serve` (on a free port unless args choose one) and resolves with its base URL once it serves. */
+/**
+ * Starts `duet serve` (on a free port unless args choose one) and resolves with its base URL once
+ * it serves. Each server keeps its bans and reports in a data directory of its own, removed when
+ * it stops, and closes its connections at once when stopped (no load balancer to drain for).
+ */
 export function startServer(bin, args = []) {
-  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--engine', 'memory', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const dataDir = mkdtempSync(join(tmpdir(), 'duet-data-'))
+  const proc = spawn(
+    bin,
+    ['serve', '--listen', '127.0.0.1:0', '--engine', 'memory', '--data-dir', dataDir, '--drain-delay', '0s', '--drain-spread', '0s', ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  proc.on('exit', () => rmSync(dataDir, { recursive: true, force: true }))
   let log = ''
   const ready = new Promise((resolvePromise, reject) => {
     proc.stderr.on('data', (chunk) => {
