@@ -30,6 +30,11 @@ type Config struct {
 	TLSAutocertDirectory string   // ACME directory URL
 	HTTPListen           string   // host:port of plain HTTP: ACME http-01 and a redirect to https
 
+	// Plain HTTP (the page, the API, health checks; not WebSockets, which have their own).
+	HTTPTimeout            time.Duration // bound on reading a request and on writing its answer
+	HTTPIdleTimeout        time.Duration // a keep-alive connection idle this long is closed
+	AddressHTTPConnections int           // open HTTP connections per peer address not behind a trusted proxy
+
 	Engine       string        // where shared state lives: "memory" (one node) or "redis" (many nodes)
 	RedisURL     string        // Redis of the redis engine: one server, a cluster or Sentinel
 	RedisPrefix  string        // prefix of every Redis key, so that several services can share a Redis
@@ -170,6 +175,10 @@ func Default() Config {
 		LogFormat:            "text",
 		LogLevel:             "info",
 		LogRepeatInterval:    10 * time.Second,
+
+		HTTPTimeout:            10 * time.Second,
+		HTTPIdleTimeout:        30 * time.Second,
+		AddressHTTPConnections: 1000,
 	}
 }
 
@@ -199,6 +208,9 @@ func (c Config) Validate() error {
 		{"tls_autocert_directory", validHTTPSURL(c.TLSAutocertDirectory), gotValue("must be an https URL", c.TLSAutocertDirectory)},
 		{"http_listen", c.HTTPListen == "" || validListen(c.HTTPListen), gotValue("must be empty or host:port", c.HTTPListen)},
 		{"http_listen", c.HTTPListen == "" || c.TLS(), "needs TLS on listen (tls_cert and tls_key, or tls_autocert_domains): it redirects to https"},
+		{"http_timeout", c.HTTPTimeout > 0, gotValue("must be positive", c.HTTPTimeout)},
+		{"http_idle_timeout", c.HTTPIdleTimeout > 0, gotValue("must be positive", c.HTTPIdleTimeout)},
+		{"address_http_connections", c.AddressHTTPConnections >= 1, gotValue("must be at least 1", c.AddressHTTPConnections)},
 		{"engine", c.Engine == "memory" || c.Engine == "redis", fmt.Sprintf("unknown engine %q (supported: memory, redis)", c.Engine)},
 		{"redis_url", c.RedisURL != "", "must not be empty"},
 		{"redis_prefix", !strings.ContainsAny(c.RedisPrefix, "{} \t\r\n"), gotValue("must not contain braces or white space", c.RedisPrefix)},
