@@ -47,6 +47,9 @@ type Config struct {
 	MaxSessions int // sessions an account may be in at once
 	MaxContent  int // characters of a message
 	MaxNickname int // characters of a nickname
+	// Combining marks on one character (in messages, nicknames, interests): written languages
+	// need a few; hundreds stacked on one letter spill over the page.
+	MaxCombiningMarks int
 
 	HistorySize      int           // messages kept per session for RESUME and evidence
 	HistoryRetention time.Duration // how long a session's history stays after it ends
@@ -176,6 +179,7 @@ func Default() Config {
 		LogLevel:             "info",
 		LogRepeatInterval:    10 * time.Second,
 
+		MaxCombiningMarks:      8,
 		HTTPTimeout:            10 * time.Second,
 		HTTPIdleTimeout:        30 * time.Second,
 		AddressHTTPConnections: 1000,
@@ -221,6 +225,7 @@ func (c Config) Validate() error {
 			gotValue(fmt.Sprintf("must be more than twice ping_interval (%v)", c.PingInterval), c.PresenceTimeout)},
 		{"max_sessions", c.MaxSessions >= 1, gotValue("must be at least 1", c.MaxSessions)},
 		{"max_content", 1 <= c.MaxContent && c.MaxContent <= 100_000, gotValue("must be 1 to 100000", c.MaxContent)},
+		{"max_combining_marks", 1 <= c.MaxCombiningMarks && c.MaxCombiningMarks <= 100, gotValue("must be 1 to 100", c.MaxCombiningMarks)},
 		{"max_nickname", 1 <= c.MaxNickname && c.MaxNickname <= 200, gotValue("must be 1 to 200", c.MaxNickname)},
 		{"history_size", c.HistorySize >= 1, gotValue("must be at least 1", c.HistorySize)},
 		{"history_retention", c.HistoryRetention >= 0, gotValue("must not be negative", c.HistoryRetention)},

@@ -388,6 +388,7 @@ func TestValidate(t *testing.T) {
 			func(c *Config) { c.RateLimitExempt = []netip.Prefix{{}} },
 			`config: rate_limit_exempt: must hold valid CIDR prefixes`,
 		},
+		"max_combining_marks zero":      {func(c *Config) { c.MaxCombiningMarks = 0 }, `config: max_combining_marks: must be 1 to 100, got "0"`},
 		"http_timeout zero":             {func(c *Config) { c.HTTPTimeout = 0 }, `config: http_timeout: must be positive, got "0s"`},
 		"http_idle_timeout zero":        {func(c *Config) { c.HTTPIdleTimeout = 0 }, `config: http_idle_timeout: must be positive, got "0s"`},
 		"address_http_connections zero": {func(c *Config) { c.AddressHTTPConnections = 0 }, `config: address_http_connections: must be at least 1, got "0"`},

@@ -52,6 +52,7 @@ var settings = []setting{
 	{"presence_timeout", func(c *Config) any { return &c.PresenceTimeout }, "silence after which an away account's sessions end; more than twice ping_interval"},
 	{"max_sessions", func(c *Config) any { return &c.MaxSessions }, "sessions an account may be in at once"},
 	{"max_content", func(c *Config) any { return &c.MaxContent }, "characters of a message, 1 to 100000"},
+	{"max_combining_marks", func(c *Config) any { return &c.MaxCombiningMarks }, "combining marks on one character in a message, nickname or interest, 1 to 100"},
 	{"max_nickname", func(c *Config) any { return &c.MaxNickname }, "characters of a nickname, 1 to 200"},
 	{"history_size", func(c *Config) any { return &c.HistorySize }, "messages kept per session for RESUME and evidence"},
 	{"history_retention", func(c *Config) any { return &c.HistoryRetention }, "how long a session's history stays after it ends"},

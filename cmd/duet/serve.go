@@ -137,7 +137,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	observe := newLogObserver(measure, log)
 	svc := session.NewService(eng.Engines, out, ids, now, log, session.Options{
-		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
+		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname, MaxCombiningMarks: cfg.MaxCombiningMarks,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
 		Cooloff: cfg.Cooloff, Observer: observe, Filter: content,
 	})
