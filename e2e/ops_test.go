@@ -286,7 +286,8 @@ func TestRedisOutageLogsSummaries(t *testing.T) {
 }
 
 // TestLogLines: the admin page's polling writes nothing at the info level; a change an operator
-// makes, a session started and a report filed write one info line each, without content.
+// makes, a session started and a report filed write one info line each, without content; a
+// request without the token is logged without the address it came from or the name it gave.
 func TestLogLines(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, withAdmin...)
@@ -297,6 +298,9 @@ func TestLogLines(t *testing.T) {
 	}
 	if code, _ := s.admin(t, "POST", "/admin/api/broadcast", map[string]any{"text": "secret notice words", "level": "info"}); code/100 != 2 {
 		t.Fatalf("POST broadcast: %d", code)
+	}
+	if code, _ := s.adminAs(t, "a-guessed-token", "Mallory the operator", "POST", "/admin/api/broadcast", map[string]any{"text": "x", "level": "info"}); code != http.StatusUnauthorized {
+		t.Fatalf("POST broadcast with a wrong token: %d, want 401", code)
 	}
 	a := newUser(t, s, seedDialect, "Ann")
 	b := newUser(t, s, seedDialect, "Bob")
@@ -315,6 +319,10 @@ func TestLogLines(t *testing.T) {
 	}
 	if n := lines(`msg="admin request" method=POST path=/admin/api/broadcast status=204 operator=tester`); n != 1 || lines("action=broadcast target=everyone") != 1 {
 		t.Errorf("%d lines of the broadcast, want 1 with its action and target; log:\n%s", n, log)
+	}
+	stranger := regexp.MustCompile(`.*status=401.*`).FindString(log)
+	if stranger == "" || strings.Contains(stranger, "Mallory") || strings.Contains(stranger, "address=") {
+		t.Errorf("the line of a request without the token: %q, want one without the name it gave or its address", stranger)
 	}
 	if n := lines(`level=INFO msg="session started"`); n != 1 {
 		t.Errorf("%d lines of the session started, want 1; log:\n%s", n, log)
