@@ -218,6 +218,7 @@ func TestTLSBadFiles(t *testing.T) {
 		cfg := config.Default()
 		cfg.Listen = "127.0.0.1:0"
 		cfg.TLSCert, cfg.TLSKey = files[0], files[1]
+		cfg.DataDir = t.TempDir()
 		_, err := startNode(t.Context(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 		if err == nil || !strings.Contains(err.Error(), "tls_cert") {
 			t.Errorf("%s: start = %v, want an error naming tls_cert", name, err)
