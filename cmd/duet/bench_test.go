@@ -128,9 +128,10 @@ func TestBenchReadsRedisCPU(t *testing.T) {
 
 func TestBenchReportsRateLimitedReplies(t *testing.T) {
 	// Default rate limits (a burst of 20 DIALOGUEs, then 5/s), but a client refused over and
-	// over is not cut off and cooled off, so that every message gets its answer.
+	// over is not cut off and cooled off, so that every message gets its answer: 200 messages
+	// each at a fixed rate, however fast the machine, stay under the 1000 refusals that would.
 	url := startTestNode(t, func(c *config.Config) { c.BadFrameLimit = 1000 })
-	r := runBenchJSON(t, "--url", url, "--conns", "2", "--window", "4", "--duration", "100ms")
+	r := runBenchJSON(t, "--url", url, "--conns", "2", "--rate", "400", "--duration", "1s")
 	if r.Errors == 0 || r.Sent != r.Acked+r.Errors {
 		t.Errorf("sent %d, acknowledged %d, errors %d: want rate-limit errors, and every message answered", r.Sent, r.Acked, r.Errors)
 	}
