@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
@@ -70,15 +69,9 @@ type conn struct {
 	// Owned by whichever goroutine serves the connection's frames: one at a time, in order.
 	dialect   dialect
 	dialected bool
-	greeted   bool          // the current notice was looked up, after the reply to the first request
-	dialogue  *rate.Limiter // nil when the client is exempt from rate limits
-	content   *rate.Limiter
-	matching  *rate.Limiter
-	leaving   *rate.Limiter
-	typing    *rate.Limiter
-	reporting *rate.Limiter
-	receipts  *rate.Limiter // VIEWED_ACK and DELIVERED_ACK
-	badFrames []time.Time   // ring of the times of the last bad frames; made at the first one
+	greeted   bool        // the current notice was looked up, after the reply to the first request
+	limits    limiters    // the zero limiters when the client is exempt from rate limits
+	badFrames []time.Time // ring of the times of the last bad frames; made at the first one
 	badNext   int
 }
 

@@ -33,8 +33,8 @@ func (a *addresses) stateLocked(addr netip.Addr) *addressState {
 	st := a.m[addr]
 	if st == nil {
 		st = &addressState{
-			connect: rate.NewLimiter(a.opt.ConnectRate, a.opt.ConnectBurst),
-			account: rate.NewLimiter(a.opt.AccountRate, a.opt.AccountBurst),
+			connect: newLimiter(a.opt.Connect),
+			account: newLimiter(a.opt.Account),
 		}
 		a.m[addr] = st
 	}
@@ -84,6 +84,33 @@ func (a *addresses) prune(now time.Time) {
 }
 
 func full(l *rate.Limiter, now time.Time) bool { return l.TokensAt(now) >= float64(l.Burst()) }
+
+// Limits are the rate limits of a connection's requests.
+type Limits struct {
+	Dialogue duet.Limit
+	Content  duet.Limit // characters of DIALOGUE content
+	Match    duet.Limit
+	Leave    duet.Limit
+	Typing   duet.Limit
+	Report   duet.Limit
+	Receipt  duet.Limit // VIEWED_ACK and DELIVERED_ACK together
+}
+
+// limiters are a connection's token buckets, one per limit. The zero limiters, an exempt
+// client's, let every request through.
+type limiters struct {
+	dialogue, content, match, leave, typing, report, receipt *rate.Limiter
+}
+
+func newLimiters(l Limits) limiters {
+	return limiters{
+		dialogue: newLimiter(l.Dialogue), content: newLimiter(l.Content), match: newLimiter(l.Match),
+		leave: newLimiter(l.Leave), typing: newLimiter(l.Typing), report: newLimiter(l.Report),
+		receipt: newLimiter(l.Receipt),
+	}
+}
+
+func newLimiter(l duet.Limit) *rate.Limiter { return rate.NewLimiter(rate.Limit(l.Rate), l.Burst) }
 
 // take is n tokens from a limiter; a nil limiter (an exempt client) gives any number.
 type take struct {

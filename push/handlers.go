@@ -198,7 +198,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	}
 	switch cmd {
 	case cmdMatch:
-		if err := allow(now, take{c.matching, 1}); err != nil {
+		if err := allow(now, take{c.limits.match, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -207,7 +207,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	case cmdCancelMatch:
 		c.answer(ctx, now, cmd, svc.CancelMatch(ctx, id), okReply{})
 	case cmdDialogue:
-		if err := allow(now, take{c.dialogue, 1}, take{c.content, utf8.RuneCountInString(r.Content)}); err != nil {
+		if err := allow(now, take{c.limits.dialogue, 1}, take{c.limits.content, utf8.RuneCountInString(r.Content)}); err != nil {
 			c.answerRequest(ctx, now, cmd, r, err, nil)
 			return
 		}
@@ -218,7 +218,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		}
 		c.answerRequest(ctx, now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
 	case cmdViewedAck, cmdDeliveredAck:
-		if err := allow(now, take{c.receipts, 1}); err != nil {
+		if err := allow(now, take{c.limits.receipt, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -237,7 +237,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		}
 		c.answer(ctx, now, cmd, err, resumeReply{SessionID: r.SessionID, Count: len(msgs), Complete: complete})
 	case cmdLeave:
-		if err := allow(now, take{c.leaving, 1}); err != nil {
+		if err := allow(now, take{c.limits.leave, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -250,7 +250,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			c.closeAfter(closeNormal, "logged out")
 		}
 	case cmdTyping:
-		err := allow(now, take{c.typing, 1})
+		err := allow(now, take{c.limits.typing, 1})
 		if err == nil && r.Typing == nil {
 			err = duet.Errorf(duet.ParamErr, "typing must be true or false")
 		}
@@ -261,7 +261,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			c.answer(ctx, now, cmd, err, nil)
 		}
 	case cmdReport:
-		if err := allow(now, take{c.reporting, 1}); err != nil {
+		if err := allow(now, take{c.limits.report, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/moderation"
@@ -36,27 +35,12 @@ type Options struct {
 	ClientIP        func(r *http.Request) string
 	Hasher          *moderation.Hasher
 	RateLimitExempt []netip.Prefix
-	// Per connection.
-	DialogueRate  rate.Limit
-	DialogueBurst int
-	ContentRate   rate.Limit // characters of DIALOGUE content
-	ContentBurst  int
-	MatchRate     rate.Limit
-	MatchBurst    int
-	LeaveRate     rate.Limit
-	LeaveBurst    int
-	TypingRate    rate.Limit
-	TypingBurst   int
-	ReportRate    rate.Limit
-	ReportBurst   int
-	ReceiptRate   rate.Limit // VIEWED_ACK and DELIVERED_ACK together
-	ReceiptBurst  int
+	// Limits are the rate limits of each connection's requests.
+	Limits Limits
 	// Per client address, on this node.
-	ConnectRate        rate.Limit
-	ConnectBurst       int
-	AddressConnections int
-	AccountRate        rate.Limit
-	AccountBurst       int
+	Connect            duet.Limit // new connections
+	AddressConnections int        // open connections
+	Account            duet.Limit // new accounts
 
 	BadFrameLimit  int
 	BadFrameWindow time.Duration
@@ -232,13 +216,7 @@ func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, remote netip.Addr
 	}
 	c.lastFrame.Store(s.now().UnixNano())
 	if !c.exempt {
-		c.dialogue = rate.NewLimiter(s.opt.DialogueRate, s.opt.DialogueBurst)
-		c.content = rate.NewLimiter(s.opt.ContentRate, s.opt.ContentBurst)
-		c.matching = rate.NewLimiter(s.opt.MatchRate, s.opt.MatchBurst)
-		c.leaving = rate.NewLimiter(s.opt.LeaveRate, s.opt.LeaveBurst)
-		c.typing = rate.NewLimiter(s.opt.TypingRate, s.opt.TypingBurst)
-		c.reporting = rate.NewLimiter(s.opt.ReportRate, s.opt.ReportBurst)
-		c.receipts = rate.NewLimiter(s.opt.ReceiptRate, s.opt.ReceiptBurst)
+		c.limits = newLimiters(s.opt.Limits)
 	}
 	ws.SetReadLimit(s.opt.ReadLimit)
 	// A WebSocket-level ping is a sign of life too; it is answered as the protocol requires.
