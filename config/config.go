@@ -71,7 +71,7 @@ type Config struct {
 	Report   duet.Limit
 	Receipt  duet.Limit // VIEWED_ACK and DELIVERED_ACK frames together
 
-	// Limits per client address, on each node.
+	// Limits per client address, over all nodes.
 	Connect            duet.Limit // new WebSockets per second
 	AddressConnections int        // open WebSockets
 	Account            duet.Limit // accounts created per second

@@ -1,7 +1,6 @@
 package push
 
 import (
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,9 +45,8 @@ func pushFrame(p session.Push) frame {
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
-	sock   *gatherConn // ws's socket, on which the writer gathers each batch into one write
-	remote netip.Addr
-	client moderation.Client // remote, hashed
+	sock   *gatherConn       // ws's socket, on which the writer gathers each batch into one write
+	client moderation.Client // the client's address, hashed
 	exempt bool              // from rate limits
 
 	mu      sync.Mutex    // guards the following fields

@@ -276,7 +276,7 @@ func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
 		return
 	}
 	if !c.exempt {
-		if err := c.srv.addrs.createAccount(c.remote, now); err != nil {
+		if err := c.srv.addrs.CreateAccount(ctx, c.client.Addr); err != nil {
 			c.answer(ctx, now, cmdCreateAccount, err, nil)
 			return
 		}

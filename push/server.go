@@ -37,10 +37,9 @@ type Options struct {
 	RateLimitExempt []netip.Prefix
 	// Limits are the rate limits of each connection's requests.
 	Limits Limits
-	// Per client address, on this node.
-	Connect            duet.Limit // new connections
-	AddressConnections int        // open connections
-	Account            duet.Limit // new accounts
+	// Addresses keeps the limits per client address; nil: this process keeps Address.
+	Addresses AddressLimiter
+	Address   AddressLimits
 
 	BadFrameLimit  int
 	BadFrameWindow time.Duration
@@ -72,7 +71,8 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	upgrader websocket.Upgrader
-	addrs    addresses
+	addrs    AddressLimiter
+	local    *localAddresses // addrs when this process keeps it, pruned by Run
 
 	mu       sync.Mutex // guards conns and closing
 	conns    map[*conn]struct{}
@@ -86,7 +86,11 @@ func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.L
 		opt.Observer = nobody{}
 	}
 	s := &Server{svc: svc, hub: hub, opt: opt, log: log, now: now, conns: make(map[*conn]struct{})}
-	s.addrs = addresses{opt: &s.opt, m: make(map[netip.Addr]*addressState)}
+	s.addrs = opt.Addresses
+	if s.addrs == nil {
+		s.local = newLocalAddresses(opt.Address, now)
+		s.addrs = s.local
+	}
 	hub.all = s.eachConn
 	s.upgrader = websocket.Upgrader{
 		// A small read buffer of its own per connection (frames larger than it are read in
@@ -131,14 +135,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The address takes its place before the handshake completes, so that the client cannot
 	// open another connection before this one counts.
 	remote := s.clientAddr(r)
+	client := s.opt.Hasher.Client(remote)
 	exempt := slices.ContainsFunc(s.opt.RateLimitExempt, func(p netip.Prefix) bool { return p.Contains(remote) })
 	var refusal error
 	if !exempt {
-		refusal = s.addrs.open(remote, s.now())
+		refusal = s.addrs.Open(r.Context(), client.Addr)
+	}
+	if refusal != nil && duet.ErrorCode(refusal) != duet.RateLimited {
+		// The limits could not be checked (the shared store is down, as the limiter has
+		// logged): the client is told to come back in a moment, before the upgrade, as by a
+		// node that is full.
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, duet.ErrorMessage(refusal), http.StatusServiceUnavailable)
+		s.handlers.Done()
+		return
 	}
 	giveUp := func() {
 		if !exempt && refusal == nil {
-			s.addrs.closed(remote)
+			s.addrs.Close(context.Background(), client.Addr)
 		}
 		s.handlers.Done()
 	}
@@ -148,7 +162,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		giveUp()
 		return // the upgrader has answered with the reason
 	}
-	c := s.newConn(ws, gw.conn, remote, exempt)
+	c := s.newConn(ws, gw.conn, client, exempt)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -205,13 +219,13 @@ func (s *Server) admit(ctx context.Context, c *conn, refusal error) bool {
 // release gives back the place the connection took among its address's.
 func (s *Server) release(c *conn) {
 	if !c.exempt {
-		s.addrs.closed(c.remote)
+		s.addrs.Close(context.Background(), c.client.Addr)
 	}
 }
 
-func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, remote netip.Addr, exempt bool) *conn {
+func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, client moderation.Client, exempt bool) *conn {
 	c := &conn{
-		srv: s, ws: ws, sock: sock, remote: remote, client: s.opt.Hasher.Client(remote), exempt: exempt,
+		srv: s, ws: ws, sock: sock, client: client, exempt: exempt,
 		room: make(chan struct{}, 1),
 	}
 	c.lastFrame.Store(s.now().UnixNano())
@@ -269,7 +283,9 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			s.heartbeat(ctx)
-			s.addrs.prune(s.now())
+			if s.local != nil {
+				s.local.prune(s.now())
+			}
 		}
 	}
 }

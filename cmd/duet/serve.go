@@ -118,6 +118,14 @@ func startNode(starting context.Context, cfg config.Config, log *slog.Logger) (*
 	return n, nil
 }
 
+// addressLimits are the limits per client address of cfg.
+func addressLimits(cfg config.Config) push.AddressLimits {
+	return push.AddressLimits{
+		Connect: cfg.Connect, Connections: cfg.AddressConnections, Account: cfg.Account,
+		FullRetry: cfg.PingInterval, // about when the client may look again whether a place is free
+	}
+}
+
 func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engines) (*node, error) {
 	now := time.Now
 	ids, err := session.NewIDs(eng.nodeID)
@@ -150,7 +158,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			Dialogue: cfg.Dialogue, Content: cfg.Content, Match: cfg.Match, Leave: cfg.Leave,
 			Typing: cfg.Typing, Report: cfg.Report, Receipt: cfg.Receipt,
 		},
-		Connect: cfg.Connect, AddressConnections: cfg.AddressConnections, Account: cfg.Account,
+		Addresses: eng.addresses, Address: addressLimits(cfg),
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
 	})
 	measure.Register(gauges(eng, pushSrv, hub)...)
