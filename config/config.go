@@ -61,7 +61,8 @@ type Config struct {
 	SendQueueBytes int           // bytes queued per connection before it is dropped as too slow
 	WriteTimeout   time.Duration // deadline of each write to a connection
 
-	// Token buckets per connection: a rate in frames per second and a burst in frames. The keys
+	// Token buckets per account, kept across its connections and nodes: a rate in frames per
+	// second and a burst in frames. The keys
 	// of each are <name>_rate and <name>_burst, like dialogue_rate and dialogue_burst.
 	Dialogue duet.Limit
 	Match    duet.Limit
@@ -70,11 +71,13 @@ type Config struct {
 	Leave    duet.Limit // LEAVE frames: skipping from chat to chat
 	Report   duet.Limit
 	Receipt  duet.Limit // VIEWED_ACK and DELIVERED_ACK frames together
+	Resume   duet.Limit
 
 	// Limits per client address, over all nodes.
 	Connect            duet.Limit // new WebSockets per second
 	AddressConnections int        // open WebSockets
 	Account            duet.Limit // accounts created per second
+	Reconnect          duet.Limit // RECONNECTs per second
 
 	BadFrameLimit  int           // bad frames within BadFrameWindow before close 1008
 	BadFrameWindow time.Duration // window in which bad frames are counted
@@ -134,9 +137,11 @@ func Default() Config {
 		Leave:                duet.Limit{Rate: 0.2, Burst: 5},
 		Report:               duet.Limit{Rate: 0.05, Burst: 3},
 		Receipt:              duet.Limit{Rate: 10, Burst: 30},
+		Resume:               duet.Limit{Rate: 0.5, Burst: 10},
 		Connect:              duet.Limit{Rate: 20, Burst: 200},
 		AddressConnections:   1000,
 		Account:              duet.Limit{Rate: 0.5, Burst: 60},
+		Reconnect:            duet.Limit{Rate: 20, Burst: 200},
 		BadFrameLimit:        20,
 		BadFrameWindow:       time.Minute,
 		Cooloff:              time.Minute,
@@ -212,9 +217,9 @@ func (c Config) Validate() error {
 		limitRules("content", c.Content), []rule{{"content_burst", c.Content.Burst >= c.MaxContent,
 			gotValue(fmt.Sprintf("must be at least max_content (%d), so that the longest message can be sent", c.MaxContent), c.Content.Burst)}},
 		limitRules("leave", c.Leave), limitRules("report", c.Report), limitRules("receipt", c.Receipt),
-		limitRules("connect", c.Connect),
+		limitRules("resume", c.Resume), limitRules("connect", c.Connect),
 		[]rule{{"address_connections", c.AddressConnections >= 1, gotValue("must be at least 1", c.AddressConnections)}},
-		limitRules("account", c.Account),
+		limitRules("account", c.Account), limitRules("reconnect", c.Reconnect),
 		[]rule{
 			{"bad_frame_limit", 1 <= c.BadFrameLimit && c.BadFrameLimit <= 1000, gotValue("must be 1 to 1000", c.BadFrameLimit)},
 			{"bad_frame_window", c.BadFrameWindow > 0, gotValue("must be positive", c.BadFrameWindow)},

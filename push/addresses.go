@@ -24,6 +24,8 @@ type AddressLimiter interface {
 	Close(ctx context.Context, addr string)
 	// CreateAccount takes a token for a new account from addr, or refuses it like Open.
 	CreateAccount(ctx context.Context, addr string) error
+	// Reconnect takes a token for a RECONNECT from addr, or refuses it like Open.
+	Reconnect(ctx context.Context, addr string) error
 }
 
 // AddressLimits are the limits per client address.
@@ -31,6 +33,7 @@ type AddressLimits struct {
 	Connect     duet.Limit // new connections
 	Connections int        // open connections
 	Account     duet.Limit // new accounts
+	Reconnect   duet.Limit // RECONNECTs
 	// FullRetry is the wait told to a client whose address holds Connections already.
 	FullRetry time.Duration
 }
@@ -45,6 +48,12 @@ func (l AddressLimits) ConnectionsFull() error {
 // ConnectingTooFast refuses a connection from an address whose connect bucket is empty for wait.
 func ConnectingTooFast(wait time.Duration) error {
 	return &duet.Error{Code: duet.RateLimited, Msg: "too many new connections from your address; wait a moment", RetryAfter: wait}
+}
+
+// ReconnectingTooFast refuses a RECONNECT from an address whose reconnect bucket is empty for
+// wait.
+func ReconnectingTooFast(wait time.Duration) error {
+	return &duet.Error{Code: duet.RateLimited, Msg: "too many reconnects from your address; wait a moment", RetryAfter: wait}
 }
 
 // CreatingTooFast refuses an account to an address whose account bucket is empty for wait.
@@ -65,9 +74,10 @@ type localAddresses struct {
 var _ AddressLimiter = (*localAddresses)(nil)
 
 type addressState struct {
-	conns   int
-	connect *rate.Limiter
-	account *rate.Limiter
+	conns     int
+	connect   *rate.Limiter
+	account   *rate.Limiter
+	reconnect *rate.Limiter
 }
 
 func newLocalAddresses(limits AddressLimits, now func() time.Time) *localAddresses {
@@ -77,7 +87,7 @@ func newLocalAddresses(limits AddressLimits, now func() time.Time) *localAddress
 func (a *localAddresses) stateLocked(addr string) *addressState {
 	st := a.m[addr]
 	if st == nil {
-		st = &addressState{connect: newLimiter(a.limits.Connect), account: newLimiter(a.limits.Account)}
+		st = &addressState{connect: newLimiter(a.limits.Connect), account: newLimiter(a.limits.Account), reconnect: newLimiter(a.limits.Reconnect)}
 		a.m[addr] = st
 	}
 	return st
@@ -117,12 +127,22 @@ func (a *localAddresses) CreateAccount(_ context.Context, addr string) error {
 	return nil
 }
 
+// Reconnect implements AddressLimiter.
+func (a *localAddresses) Reconnect(_ context.Context, addr string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := allow(a.now(), take{a.stateLocked(addr).reconnect, 1}); err != nil {
+		return ReconnectingTooFast(err.(*duet.Error).RetryAfter)
+	}
+	return nil
+}
+
 // prune forgets the addresses that have nothing left to remember.
 func (a *localAddresses) prune(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for addr, st := range a.m {
-		if st.conns == 0 && full(st.connect, now) && full(st.account, now) {
+		if st.conns == 0 && full(st.connect, now) && full(st.account, now) && full(st.reconnect, now) {
 			delete(a.m, addr)
 		}
 	}

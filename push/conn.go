@@ -68,7 +68,7 @@ type conn struct {
 	dialect   dialect
 	dialected bool
 	greeted   bool        // the current notice was looked up, after the reply to the first request
-	limits    limiters    // the zero limiters when the client is exempt from rate limits
+	limits    *limiters   // the account's, once bound; unlimited when the client is exempt from rate limits
 	badFrames []time.Time // ring of the times of the last bad frames; made at the first one
 	badNext   int
 }

@@ -11,33 +11,6 @@ import (
 	"github.com/duetchat/duet/session"
 )
 
-// Limits are the rate limits of a connection's requests.
-type Limits struct {
-	Dialogue duet.Limit
-	Content  duet.Limit // characters of DIALOGUE content
-	Match    duet.Limit
-	Leave    duet.Limit
-	Typing   duet.Limit
-	Report   duet.Limit
-	Receipt  duet.Limit // VIEWED_ACK and DELIVERED_ACK together
-}
-
-// limiters are a connection's token buckets, one per limit. The zero limiters, an exempt
-// client's, let every request through.
-type limiters struct {
-	dialogue, content, match, leave, typing, report, receipt *rate.Limiter
-}
-
-func newLimiters(l Limits) limiters {
-	return limiters{
-		dialogue: newLimiter(l.Dialogue), content: newLimiter(l.Content), match: newLimiter(l.Match),
-		leave: newLimiter(l.Leave), typing: newLimiter(l.Typing), report: newLimiter(l.Report),
-		receipt: newLimiter(l.Receipt),
-	}
-}
-
-func newLimiter(l duet.Limit) *rate.Limiter { return rate.NewLimiter(rate.Limit(l.Rate), l.Burst) }
-
 // take is n tokens from a limiter; a nil limiter (an exempt client) gives any number.
 type take struct {
 	l *rate.Limiter

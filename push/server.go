@@ -35,8 +35,10 @@ type Options struct {
 	ClientIP        func(r *http.Request) string
 	Hasher          *moderation.Hasher
 	RateLimitExempt []netip.Prefix
-	// Limits are the rate limits of each connection's requests.
-	Limits Limits
+	// Limits are the rate limits of each account's requests, kept between its connections
+	// (and, with LimitStore, from node to node).
+	Limits     Limits
+	LimitStore LimitStore // nil: this process keeps them, which is all there is on one node
 	// Addresses keeps the limits per client address; nil: this process keeps Address.
 	Addresses AddressLimiter
 	Address   AddressLimits
@@ -73,6 +75,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	addrs    AddressLimiter
 	local    *localAddresses // addrs when this process keeps it, pruned by Run
+	accounts *accountLimits
 
 	mu       sync.Mutex // guards conns and closing
 	conns    map[*conn]struct{}
@@ -91,7 +94,9 @@ func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.L
 		s.local = newLocalAddresses(opt.Address, now)
 		s.addrs = s.local
 	}
+	s.accounts = newAccountLimits(opt.Limits, opt.LimitStore, now)
 	hub.all = s.eachConn
+	hub.handOver = s.handOver
 	s.upgrader = websocket.Upgrader{
 		// A small read buffer of its own per connection (frames larger than it are read in
 		// parts); writing borrows a buffer from the pool per frame, so an idle connection holds
@@ -229,8 +234,8 @@ func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, client moderation
 		room: make(chan struct{}, 1),
 	}
 	c.lastFrame.Store(s.now().UnixNano())
-	if !c.exempt {
-		c.limits = newLimiters(s.opt.Limits)
+	if c.exempt {
+		c.limits = unlimited
 	}
 	ws.SetReadLimit(s.opt.ReadLimit)
 	// A WebSocket-level ping is a sign of life too; it is answered as the protocol requires.
@@ -249,6 +254,14 @@ func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, client moderation
 // (its partners are told) until it reconnects or its presence times out.
 func (s *Server) cleanup(c *conn) {
 	ctx := context.Background()
+	if !c.exempt && c.limits != nil {
+		// Saved before the account is released, so that a node taking it up from here finds
+		// what this connection spent; a connection taken over was saved for when it was fenced.
+		if !c.fenced.Load() {
+			s.handOver(c.account.Load())
+		}
+		defer s.accounts.unbind(c.account.Load())
+	}
 	current, err := s.hub.detach(ctx, c)
 	if err != nil {
 		s.log.Warn("keeping undelivered pushes", "account", c.account.Load(), "err", err)
@@ -272,6 +285,13 @@ func (s *Server) cleanup(c *conn) {
 	}
 }
 
+// handOver saves the account's limits for the node that holds it next.
+func (s *Server) handOver(accountID int64) {
+	if err := s.accounts.save(context.Background(), accountID); err != nil {
+		s.log.Warn("saving an account's rate limits", "account", accountID, "err", err)
+	}
+}
+
 // Run sends heartbeats and reports presence every ping interval until ctx ends. An account
 // whose connection has been silent for two ping intervals is reported away.
 func (s *Server) Run(ctx context.Context) {
@@ -286,6 +306,7 @@ func (s *Server) Run(ctx context.Context) {
 			if s.local != nil {
 				s.local.prune(s.now())
 			}
+			s.accounts.prune(s.now())
 		}
 	}
 }

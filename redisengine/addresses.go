@@ -23,6 +23,7 @@ import (
 //
 //	c, cs     the connect bucket: tokens, and when they were counted (Unix ms)
 //	a, as     the account bucket, likewise
+//	r, rs     the RECONNECT bucket, likewise
 //	n:NODE    the open connections of the address on one node (a random name per process)
 //	e:NODE    until when n:NODE holds (Unix ms) unless the node renews it
 //
@@ -49,7 +50,7 @@ var _ push.AddressLimiter = (*Addresses)(nil)
 // NewAddresses returns the limits per address kept in client under prefix. A node's count of
 // an address's connections lapses life after its last renewal (Run renews it).
 func NewAddresses(client redis.UniversalClient, prefix string, limits push.AddressLimits, life time.Duration, now func() time.Time, log *slog.Logger) *Addresses {
-	ttl := max(life, refill(limits.Connect), refill(limits.Account))
+	ttl := max(life, refill(limits.Connect), refill(limits.Account), refill(limits.Reconnect))
 	return &Addresses{
 		client: client, keys: keyspace{prefix}, limits: limits, node: rand.Text()[:16], life: life, ttl: ttl,
 		now: now, log: log, open: make(map[string]int),
@@ -111,10 +112,10 @@ redis.call('HSET', KEYS[1], 'e:' .. node, now + tonumber(ARGV[6]))
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 0`)
 
-// accountScript takes a token from the account bucket: 0, or the ms to wait for one.
-// ARGV: now, rate, burst, key ttl ms.
-var accountScript = redis.NewScript(bucketLib + `
-local wait = take('a', 'as', tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[1]))
+// takeScript takes a token from the bucket in fields ARGV[5] and ARGV[6]: 0, or the ms to wait
+// for one. ARGV: now, rate, burst, key ttl ms, tokens field, when field.
+var takeScript = redis.NewScript(bucketLib + `
+local wait = take(ARGV[5], ARGV[6], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[1]))
 if wait == 0 then
 	redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
@@ -165,16 +166,36 @@ func (a *Addresses) Close(ctx context.Context, addr string) {
 
 // CreateAccount implements push.AddressLimiter.
 func (a *Addresses) CreateAccount(ctx context.Context, addr string) error {
-	wait, err := accountScript.Run(ctx, a.client, []string{a.keys.address(addr)}, a.now().UnixMilli(),
-		a.limits.Account.Rate, a.limits.Account.Burst, a.ttl.Milliseconds()).Int64()
+	wait, err := a.take(ctx, addr, a.limits.Account, "a")
 	switch {
 	case err != nil:
 		a.log.Warn("checking the account limit of an address", "err", err)
 		return unchecked("new accounts")
 	case wait > 0:
-		return push.CreatingTooFast(time.Duration(wait) * time.Millisecond)
+		return push.CreatingTooFast(wait)
 	}
 	return nil
+}
+
+// Reconnect implements push.AddressLimiter.
+func (a *Addresses) Reconnect(ctx context.Context, addr string) error {
+	wait, err := a.take(ctx, addr, a.limits.Reconnect, "r")
+	switch {
+	case err != nil:
+		a.log.Warn("checking the reconnect limit of an address", "err", err)
+		return unchecked("reconnects")
+	case wait > 0:
+		return push.ReconnectingTooFast(wait)
+	}
+	return nil
+}
+
+// take takes a token from the address's bucket of limit l, kept in field f (and f+"s"): it
+// returns 0, or how long to wait for one.
+func (a *Addresses) take(ctx context.Context, addr string, l duet.Limit, f string) (time.Duration, error) {
+	wait, err := takeScript.Run(ctx, a.client, []string{a.keys.address(addr)}, a.now().UnixMilli(),
+		l.Rate, l.Burst, a.ttl.Milliseconds(), f, f+"s").Int64()
+	return time.Duration(wait) * time.Millisecond, err
 }
 
 // count adds delta to this node's connections from addr.

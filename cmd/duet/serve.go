@@ -118,10 +118,18 @@ func startNode(starting context.Context, cfg config.Config, log *slog.Logger) (*
 	return n, nil
 }
 
+// accountLimits are the limits per account of cfg.
+func accountLimits(cfg config.Config) push.Limits {
+	return push.Limits{
+		Dialogue: cfg.Dialogue, Content: cfg.Content, Match: cfg.Match, Leave: cfg.Leave,
+		Typing: cfg.Typing, Report: cfg.Report, Receipt: cfg.Receipt, Resume: cfg.Resume,
+	}
+}
+
 // addressLimits are the limits per client address of cfg.
 func addressLimits(cfg config.Config) push.AddressLimits {
 	return push.AddressLimits{
-		Connect: cfg.Connect, Connections: cfg.AddressConnections, Account: cfg.Account,
+		Connect: cfg.Connect, Connections: cfg.AddressConnections, Account: cfg.Account, Reconnect: cfg.Reconnect,
 		FullRetry: cfg.PingInterval, // about when the client may look again whether a place is free
 	}
 }
@@ -154,10 +162,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		ReadLimit: cfg.ReadLimit, SendQueueBytes: cfg.SendQueueBytes, WriteTimeout: cfg.WriteTimeout,
 		AllowedOrigins: cfg.AllowedOrigins, ClientIP: clientIP, Hasher: moderation.NewHasher(eng.secret),
 		RateLimitExempt: cfg.RateLimitExempt,
-		Limits: push.Limits{
-			Dialogue: cfg.Dialogue, Content: cfg.Content, Match: cfg.Match, Leave: cfg.Leave,
-			Typing: cfg.Typing, Report: cfg.Report, Receipt: cfg.Receipt,
-		},
+		Limits:          accountLimits(cfg), LimitStore: eng.limitStore,
 		Addresses: eng.addresses, Address: addressLimits(cfg),
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
 	})
