@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/duetchat/duet"
 )
 
 // Config is the configuration of `duet serve`. Default holds every default, Load fills it in
@@ -67,28 +69,23 @@ type Config struct {
 	SendQueueBytes int           // bytes queued per connection before it is dropped as too slow
 	WriteTimeout   time.Duration // deadline of each write to a connection
 
-	// Token buckets per connection: a rate in frames per second and a burst in frames.
-	DialogueRate  float64
-	DialogueBurst int
-	MatchRate     float64
-	MatchBurst    int
-	TypingRate    float64
-	TypingBurst   int
-	ContentRate   float64 // characters of DIALOGUE content
-	ContentBurst  int
-	LeaveRate     float64 // LEAVE frames: skipping from chat to chat
-	LeaveBurst    int
-	ReportRate    float64
-	ReportBurst   int
-	ReceiptRate   float64 // VIEWED_ACK and DELIVERED_ACK frames together
-	ReceiptBurst  int
+	// Token buckets per account, kept across its connections and nodes: a rate in frames per
+	// second and a burst in frames. The keys
+	// of each are <name>_rate and <name>_burst, like dialogue_rate and dialogue_burst.
+	Dialogue duet.Limit
+	Match    duet.Limit
+	Typing   duet.Limit
+	Content  duet.Limit // characters of DIALOGUE content
+	Leave    duet.Limit // LEAVE frames: skipping from chat to chat
+	Report   duet.Limit
+	Receipt  duet.Limit // VIEWED_ACK and DELIVERED_ACK frames together
+	Resume   duet.Limit
 
-	// Limits per client address, on each node.
-	ConnectRate        float64 // new WebSockets per second
-	ConnectBurst       int
-	AddressConnections int     // open WebSockets
-	AccountRate        float64 // accounts created per second
-	AccountBurst       int
+	// Limits per client address, over all nodes.
+	Connect            duet.Limit // new WebSockets per second
+	AddressConnections int        // open WebSockets
+	Account            duet.Limit // accounts created per second
+	Reconnect          duet.Limit // RECONNECTs per second
 
 	BadFrameLimit  int           // bad frames within BadFrameWindow before close 1008
 	BadFrameWindow time.Duration // window in which bad frames are counted
@@ -141,25 +138,18 @@ func Default() Config {
 		ReadLimit:            16 << 10,
 		SendQueueBytes:       1 << 20,
 		WriteTimeout:         10 * time.Second,
-		DialogueRate:         5,
-		DialogueBurst:        20,
-		MatchRate:            1,
-		MatchBurst:           5,
-		TypingRate:           2,
-		TypingBurst:          10,
-		ContentRate:          200,
-		ContentBurst:         6000,
-		LeaveRate:            0.2,
-		LeaveBurst:           5,
-		ReportRate:           0.05,
-		ReportBurst:          3,
-		ReceiptRate:          10,
-		ReceiptBurst:         30,
-		ConnectRate:          20,
-		ConnectBurst:         200,
+		Dialogue:             duet.Limit{Rate: 5, Burst: 20},
+		Match:                duet.Limit{Rate: 1, Burst: 5},
+		Typing:               duet.Limit{Rate: 2, Burst: 10},
+		Content:              duet.Limit{Rate: 200, Burst: 6000},
+		Leave:                duet.Limit{Rate: 0.2, Burst: 5},
+		Report:               duet.Limit{Rate: 0.05, Burst: 3},
+		Receipt:              duet.Limit{Rate: 10, Burst: 30},
+		Resume:               duet.Limit{Rate: 0.5, Burst: 10},
+		Connect:              duet.Limit{Rate: 20, Burst: 200},
 		AddressConnections:   1000,
-		AccountRate:          0.5,
-		AccountBurst:         60,
+		Account:              duet.Limit{Rate: 0.5, Burst: 60},
+		Reconnect:            duet.Limit{Rate: 20, Burst: 200},
 		BadFrameLimit:        20,
 		BadFrameWindow:       time.Minute,
 		Cooloff:              time.Minute,
@@ -196,11 +186,7 @@ const (
 func (c Config) Validate() error {
 	badOrigin, originsOK := firstBadOrigin(c.AllowedOrigins)
 	badDomain := firstBadDomain(c.TLSAutocertDomains)
-	rules := []struct {
-		key     string
-		ok      bool
-		problem string // shown when !ok
-	}{
+	rules := slices.Concat([]rule{
 		{"listen", validListen(c.Listen), gotValue("must be host:port", c.Listen)},
 		{"tls_cert", c.TLSCert != "" || c.TLSKey == "", "must be set with tls_key"},
 		{"tls_key", c.TLSKey != "" || c.TLSCert == "", "must be set with tls_cert"},
@@ -243,52 +229,57 @@ func (c Config) Validate() error {
 		{"read_limit", 256 <= c.ReadLimit && c.ReadLimit <= 16<<20, gotValue("must be 256 to 16777216", c.ReadLimit)},
 		{"send_queue_bytes", c.SendQueueBytes >= 1024, gotValue("must be at least 1024", c.SendQueueBytes)},
 		{"write_timeout", c.WriteTimeout > 0, gotValue("must be positive", c.WriteTimeout)},
-		{"dialogue_rate", c.DialogueRate > 0, gotValue("must be positive", c.DialogueRate)},
-		{"dialogue_burst", c.DialogueBurst >= 1, gotValue("must be at least 1", c.DialogueBurst)},
-		{"match_rate", c.MatchRate > 0, gotValue("must be positive", c.MatchRate)},
-		{"match_burst", c.MatchBurst >= 1, gotValue("must be at least 1", c.MatchBurst)},
-		{"typing_rate", c.TypingRate > 0, gotValue("must be positive", c.TypingRate)},
-		{"typing_burst", c.TypingBurst >= 1, gotValue("must be at least 1", c.TypingBurst)},
-		{"content_rate", c.ContentRate > 0, gotValue("must be positive", c.ContentRate)},
-		{"content_burst", c.ContentBurst >= c.MaxContent,
-			gotValue(fmt.Sprintf("must be at least max_content (%d), so that the longest message can be sent", c.MaxContent), c.ContentBurst)},
-		{"leave_rate", c.LeaveRate > 0, gotValue("must be positive", c.LeaveRate)},
-		{"leave_burst", c.LeaveBurst >= 1, gotValue("must be at least 1", c.LeaveBurst)},
-		{"report_rate", c.ReportRate > 0, gotValue("must be positive", c.ReportRate)},
-		{"report_burst", c.ReportBurst >= 1, gotValue("must be at least 1", c.ReportBurst)},
-		{"receipt_rate", c.ReceiptRate > 0, gotValue("must be positive", c.ReceiptRate)},
-		{"receipt_burst", c.ReceiptBurst >= 1, gotValue("must be at least 1", c.ReceiptBurst)},
-		{"connect_rate", c.ConnectRate > 0, gotValue("must be positive", c.ConnectRate)},
-		{"connect_burst", c.ConnectBurst >= 1, gotValue("must be at least 1", c.ConnectBurst)},
-		{"address_connections", c.AddressConnections >= 1, gotValue("must be at least 1", c.AddressConnections)},
-		{"account_rate", c.AccountRate > 0, gotValue("must be positive", c.AccountRate)},
-		{"account_burst", c.AccountBurst >= 1, gotValue("must be at least 1", c.AccountBurst)},
-		{"bad_frame_limit", 1 <= c.BadFrameLimit && c.BadFrameLimit <= 1000, gotValue("must be 1 to 1000", c.BadFrameLimit)},
-		{"bad_frame_window", c.BadFrameWindow > 0, gotValue("must be positive", c.BadFrameWindow)},
-		{"cooloff", c.Cooloff >= 0, gotValue("must not be negative", c.Cooloff)},
-		{"interest_wait", c.InterestWait >= 0, gotValue("must not be negative", c.InterestWait)},
-		{"partner_cooldown", c.PartnerCooldown >= 0, gotValue("must not be negative", c.PartnerCooldown)},
-		{"cooldown_queue", c.CooldownQueue >= 1, gotValue("must be at least 1", c.CooldownQueue)},
-		{"report_retention", c.ReportRetention > 0, gotValue("must be positive", c.ReportRetention)},
-		{"filter_links_after", c.FilterLinksAfter >= -1, gotValue("must be -1 (never), 0 (always) or a number of messages", c.FilterLinksAfter)},
-		{"filter_reload", c.FilterReload > 0, gotValue("must be positive", c.FilterReload)},
-		{"audit_size", c.AuditSize >= 1, gotValue("must be at least 1", c.AuditSize)},
-		{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
-		{"max_connections", c.MaxConnections >= 0, gotValue("must be 0 (from the open-file limit) or more", c.MaxConnections)},
-		{"drain_delay", c.DrainDelay >= 0, gotValue("must not be negative", c.DrainDelay)},
-		{"drain_spread", c.DrainSpread >= 0, gotValue("must not be negative", c.DrainSpread)},
-		{"shutdown_timeout", c.ShutdownTimeout > c.DrainDelay+c.DrainSpread,
-			gotValue(fmt.Sprintf("must be more than drain_delay + drain_spread (%v), which it covers", c.DrainDelay+c.DrainSpread), c.ShutdownTimeout)},
-		{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},
-		{"log_level", validLevel(c.LogLevel), gotValue("must be debug, info, warn or error", c.LogLevel)},
-		{"log_repeat_interval", c.LogRepeatInterval >= 0, gotValue("must not be negative", c.LogRepeatInterval)},
-	}
+	},
+		limitRules("dialogue", c.Dialogue), limitRules("match", c.Match), limitRules("typing", c.Typing),
+		limitRules("content", c.Content), []rule{{"content_burst", c.Content.Burst >= c.MaxContent,
+			gotValue(fmt.Sprintf("must be at least max_content (%d), so that the longest message can be sent", c.MaxContent), c.Content.Burst)}},
+		limitRules("leave", c.Leave), limitRules("report", c.Report), limitRules("receipt", c.Receipt),
+		limitRules("resume", c.Resume), limitRules("connect", c.Connect),
+		[]rule{{"address_connections", c.AddressConnections >= 1, gotValue("must be at least 1", c.AddressConnections)}},
+		limitRules("account", c.Account), limitRules("reconnect", c.Reconnect),
+		[]rule{
+			{"bad_frame_limit", 1 <= c.BadFrameLimit && c.BadFrameLimit <= 1000, gotValue("must be 1 to 1000", c.BadFrameLimit)},
+			{"bad_frame_window", c.BadFrameWindow > 0, gotValue("must be positive", c.BadFrameWindow)},
+			{"cooloff", c.Cooloff >= 0, gotValue("must not be negative", c.Cooloff)},
+			{"interest_wait", c.InterestWait >= 0, gotValue("must not be negative", c.InterestWait)},
+			{"partner_cooldown", c.PartnerCooldown >= 0, gotValue("must not be negative", c.PartnerCooldown)},
+			{"cooldown_queue", c.CooldownQueue >= 1, gotValue("must be at least 1", c.CooldownQueue)},
+			{"report_retention", c.ReportRetention > 0, gotValue("must be positive", c.ReportRetention)},
+			{"filter_links_after", c.FilterLinksAfter >= -1, gotValue("must be -1 (never), 0 (always) or a number of messages", c.FilterLinksAfter)},
+			{"filter_reload", c.FilterReload > 0, gotValue("must be positive", c.FilterReload)},
+			{"audit_size", c.AuditSize >= 1, gotValue("must be at least 1", c.AuditSize)},
+			{"typing_timeout", c.TypingTimeout > 0, gotValue("must be positive", c.TypingTimeout)},
+			{"max_connections", c.MaxConnections >= 0, gotValue("must be 0 (from the open-file limit) or more", c.MaxConnections)},
+			{"drain_delay", c.DrainDelay >= 0, gotValue("must not be negative", c.DrainDelay)},
+			{"drain_spread", c.DrainSpread >= 0, gotValue("must not be negative", c.DrainSpread)},
+			{"shutdown_timeout", c.ShutdownTimeout > c.DrainDelay+c.DrainSpread,
+				gotValue(fmt.Sprintf("must be more than drain_delay + drain_spread (%v), which it covers", c.DrainDelay+c.DrainSpread), c.ShutdownTimeout)},
+			{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},
+			{"log_level", validLevel(c.LogLevel), gotValue("must be debug, info, warn or error", c.LogLevel)},
+			{"log_repeat_interval", c.LogRepeatInterval >= 0, gotValue("must not be negative", c.LogRepeatInterval)},
+		})
 	for _, r := range rules {
 		if !r.ok {
 			return fmt.Errorf("config: %s: %s", r.key, r.problem)
 		}
 	}
 	return nil
+}
+
+// rule is one check of Validate: problem is shown, after the key, when !ok.
+type rule struct {
+	key     string
+	ok      bool
+	problem string
+}
+
+// limitRules are the rules of every duet.Limit, whose keys are name_rate and name_burst: a
+// positive rate and a burst of at least 1.
+func limitRules(name string, l duet.Limit) []rule {
+	return []rule{
+		{name + "_rate", l.Rate > 0, gotValue("must be positive", l.Rate)},
+		{name + "_burst", l.Burst >= 1, gotValue("must be at least 1", l.Burst)},
+	}
 }
 
 // TLS reports whether the node serves TLS on Listen.

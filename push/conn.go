@@ -1,13 +1,11 @@
 package push
 
 import (
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
@@ -47,9 +45,8 @@ func pushFrame(p session.Push) frame {
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
-	sock   *gatherConn // ws's socket, on which the writer gathers each batch into one write
-	remote netip.Addr
-	client moderation.Client // remote, hashed
+	sock   *gatherConn       // ws's socket, on which the writer gathers each batch into one write
+	client moderation.Client // the client's address, hashed
 	exempt bool              // from rate limits
 
 	mu      sync.Mutex    // guards the following fields
@@ -70,15 +67,9 @@ type conn struct {
 	// Owned by whichever goroutine serves the connection's frames: one at a time, in order.
 	dialect   dialect
 	dialected bool
-	greeted   bool          // the current notice was looked up, after the reply to the first request
-	dialogue  *rate.Limiter // nil when the client is exempt from rate limits
-	content   *rate.Limiter
-	matching  *rate.Limiter
-	leaving   *rate.Limiter
-	typing    *rate.Limiter
-	reporting *rate.Limiter
-	receipts  *rate.Limiter // VIEWED_ACK and DELIVERED_ACK
-	badFrames []time.Time   // ring of the times of the last bad frames; made at the first one
+	greeted   bool        // the current notice was looked up, after the reply to the first request
+	limits    *limiters   // the account's, once bound; unlimited when the client is exempt from rate limits
+	badFrames []time.Time // ring of the times of the last bad frames; made at the first one
 	badNext   int
 }
 

@@ -2,8 +2,6 @@ package push
 
 import (
 	"context"
-	"net/netip"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -12,78 +10,6 @@ import (
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
-
-// addresses holds this node's limits per client address: its open connections and the token
-// buckets of its new connections and new accounts. An address with no connection whose buckets
-// have filled up again is forgotten at the next heartbeat, so the table stays as small as the
-// set of recent clients.
-type addresses struct {
-	opt *Options
-	mu  sync.Mutex // guards m
-	m   map[netip.Addr]*addressState
-}
-
-type addressState struct {
-	conns   int
-	connect *rate.Limiter
-	account *rate.Limiter
-}
-
-func (a *addresses) stateLocked(addr netip.Addr) *addressState {
-	st := a.m[addr]
-	if st == nil {
-		st = &addressState{
-			connect: rate.NewLimiter(a.opt.ConnectRate, a.opt.ConnectBurst),
-			account: rate.NewLimiter(a.opt.AccountRate, a.opt.AccountBurst),
-		}
-		a.m[addr] = st
-	}
-	return st
-}
-
-// open admits a new connection from addr, or refuses it with RateLimited.
-func (a *addresses) open(addr netip.Addr, now time.Time) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	st := a.stateLocked(addr)
-	if st.conns >= a.opt.AddressConnections {
-		return &duet.Error{Code: duet.RateLimited, Msg: "too many connections from your address; close one first", RetryAfter: a.opt.PingInterval}
-	}
-	if err := allow(now, take{st.connect, 1}); err != nil {
-		return &duet.Error{Code: duet.RateLimited, Msg: "too many new connections from your address; wait a moment", RetryAfter: err.(*duet.Error).RetryAfter}
-	}
-	st.conns++
-	return nil
-}
-
-// closed records that a connection open admitted has ended.
-func (a *addresses) closed(addr netip.Addr) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if st := a.m[addr]; st != nil {
-		st.conns--
-	}
-}
-
-// createAccount takes a token for a new account from addr, or refuses it with RateLimited.
-func (a *addresses) createAccount(addr netip.Addr, now time.Time) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return allow(now, take{a.stateLocked(addr).account, 1})
-}
-
-// prune forgets the addresses that have nothing left to remember.
-func (a *addresses) prune(now time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for addr, st := range a.m {
-		if st.conns == 0 && full(st.connect, now) && full(st.account, now) {
-			delete(a.m, addr)
-		}
-	}
-}
-
-func full(l *rate.Limiter, now time.Time) bool { return l.TokensAt(now) >= float64(l.Burst()) }
 
 // take is n tokens from a limiter; a nil limiter (an exempt client) gives any number.
 type take struct {

@@ -198,7 +198,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	}
 	switch cmd {
 	case cmdMatch:
-		if err := allow(now, take{c.matching, 1}); err != nil {
+		if err := allow(now, take{c.limits.match, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -207,7 +207,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	case cmdCancelMatch:
 		c.answer(ctx, now, cmd, svc.CancelMatch(ctx, id), okReply{})
 	case cmdDialogue:
-		if err := allow(now, take{c.dialogue, 1}, take{c.content, utf8.RuneCountInString(r.Content)}); err != nil {
+		if err := allow(now, take{c.limits.dialogue, 1}, take{c.limits.content, utf8.RuneCountInString(r.Content)}); err != nil {
 			c.answerRequest(ctx, now, cmd, r, err, nil)
 			return
 		}
@@ -218,7 +218,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		}
 		c.answerRequest(ctx, now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
 	case cmdViewedAck, cmdDeliveredAck:
-		if err := allow(now, take{c.receipts, 1}); err != nil {
+		if err := allow(now, take{c.limits.receipt, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -228,6 +228,10 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		}
 		c.answer(ctx, now, cmd, acknowledge(ctx, id, r.SessionID, r.MsgID), okReply{})
 	case cmdResume:
+		if err := allow(now, take{c.limits.resume, 1}); err != nil {
+			c.answer(ctx, now, cmd, err, nil)
+			return
+		}
 		msgs, complete, err := svc.Resume(ctx, id, r.SessionID, r.AfterMsgID)
 		if err == nil {
 			for _, m := range msgs {
@@ -237,7 +241,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		}
 		c.answer(ctx, now, cmd, err, resumeReply{SessionID: r.SessionID, Count: len(msgs), Complete: complete})
 	case cmdLeave:
-		if err := allow(now, take{c.leaving, 1}); err != nil {
+		if err := allow(now, take{c.limits.leave, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -250,7 +254,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			c.closeAfter(closeNormal, "logged out")
 		}
 	case cmdTyping:
-		err := allow(now, take{c.typing, 1})
+		err := allow(now, take{c.limits.typing, 1})
 		if err == nil && r.Typing == nil {
 			err = duet.Errorf(duet.ParamErr, "typing must be true or false")
 		}
@@ -261,7 +265,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			c.answer(ctx, now, cmd, err, nil)
 		}
 	case cmdReport:
-		if err := allow(now, take{c.reporting, 1}); err != nil {
+		if err := allow(now, take{c.limits.report, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -276,18 +280,22 @@ func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
 		return
 	}
 	if !c.exempt {
-		if err := c.srv.addrs.createAccount(c.remote, now); err != nil {
+		if err := c.srv.addrs.CreateAccount(ctx, c.client.Addr); err != nil {
 			c.answer(ctx, now, cmdCreateAccount, err, nil)
 			return
 		}
 	}
 	a, token, err := c.srv.svc.CreateAccount(ctx, r.NickName, c.client)
+	if err == nil {
+		err = c.bindLimits(ctx, a.ID, false) // a new account has spent nothing anywhere
+	}
 	if err != nil {
 		c.answer(ctx, now, cmdCreateAccount, err, nil)
 		return
 	}
 	reply := createAccountReply{NickName: a.Nickname, AccountID: a.ID, Token: token, Epoch: c.srv.svc.Epoch()}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdCreateAccount, reply)); err != nil {
+		c.unbindLimits(a.ID)
 		c.answer(ctx, now, cmdCreateAccount, err, nil)
 		return
 	}
@@ -303,6 +311,12 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 		c.answer(ctx, now, cmdReconnect, duet.Errorf(duet.ParamErr, "accountId and token are required"), nil)
 		return
 	}
+	if !c.exempt {
+		if err := c.srv.addrs.Reconnect(ctx, c.client.Addr); err != nil {
+			c.answer(ctx, now, cmdReconnect, err, nil)
+			return
+		}
+	}
 	svc := c.srv.svc
 	a, sessions, err := svc.Authenticate(ctx, r.AccountID, r.Token, c.client)
 	if duet.ErrorCode(err) == duet.NoDataFound {
@@ -315,6 +329,10 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 	}
 	if err == nil {
 		err = svc.TakeOver(ctx, a, c.srv.hub.node)
+	}
+	if err == nil {
+		// After the takeover, so that the limits the account's last node saved are there.
+		err = c.bindLimits(ctx, a.ID, true)
 	}
 	if err != nil {
 		c.answer(ctx, now, cmdReconnect, err, nil)
@@ -330,12 +348,36 @@ func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
 		})
 	}
 	if err := c.srv.hub.attach(ctx, a.ID, c, replyFrame(cmdReconnect, reply)); err != nil {
+		c.unbindLimits(a.ID)
 		c.answer(ctx, now, cmdReconnect, err, nil)
 		return
 	}
 	c.srv.opt.Observer.Replied(cmdReconnect, duet.OK)
 	if err := svc.Back(ctx, a.ID); err != nil {
 		c.srv.log.Warn("marking an account back", "account", a.ID, "err", err)
+	}
+}
+
+// bindLimits gives the connection the limits of the account it is about to serve, with load
+// those the account spent on other nodes.
+func (c *conn) bindLimits(ctx context.Context, accountID int64, load bool) error {
+	if c.exempt {
+		return nil
+	}
+	l, err := c.srv.accounts.bind(ctx, accountID, load)
+	if err != nil {
+		c.srv.log.Warn("loading an account's rate limits", "account", accountID, "err", err)
+		return duet.Errorf(duet.InternalErr, "the service could not look up your account's limits just now; try again in a moment")
+	}
+	c.limits = l
+	return nil
+}
+
+// unbindLimits undoes bindLimits for an account the connection did not get after all.
+func (c *conn) unbindLimits(accountID int64) {
+	if !c.exempt {
+		c.srv.accounts.unbind(accountID)
+		c.limits = nil
 	}
 }
 

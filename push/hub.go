@@ -20,6 +20,9 @@ type Hub struct {
 	// all calls a function for every connection of this node, with an account or not; the
 	// Server sets it.
 	all func(fn func(*conn))
+	// handOver saves what the account's connection here has spent of its rate limits, for the
+	// node that takes it over; the Server sets it.
+	handOver func(accountID int64)
 }
 
 type hubShard struct {
@@ -160,13 +163,17 @@ func (h *Hub) attach(ctx context.Context, accountID int64, c *conn, reply frame)
 func (h *Hub) Fence(accountID int64) []session.Push {
 	sh := h.shard(accountID)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	c := sh.conns[accountID]
 	if c == nil {
+		sh.mu.Unlock()
 		return nil
 	}
 	delete(sh.conns, accountID)
-	return pushesOf(takeOver(accountID, c))
+	pending := pushesOf(takeOver(accountID, c))
+	sh.mu.Unlock()
+	// Before the other node is told the connection is fenced, and answers its client.
+	h.handOver(accountID)
+	return pending
 }
 
 // takeOver fences c, the account's connection until now, before the connection that takes the

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/moderation"
@@ -36,27 +35,13 @@ type Options struct {
 	ClientIP        func(r *http.Request) string
 	Hasher          *moderation.Hasher
 	RateLimitExempt []netip.Prefix
-	// Per connection.
-	DialogueRate  rate.Limit
-	DialogueBurst int
-	ContentRate   rate.Limit // characters of DIALOGUE content
-	ContentBurst  int
-	MatchRate     rate.Limit
-	MatchBurst    int
-	LeaveRate     rate.Limit
-	LeaveBurst    int
-	TypingRate    rate.Limit
-	TypingBurst   int
-	ReportRate    rate.Limit
-	ReportBurst   int
-	ReceiptRate   rate.Limit // VIEWED_ACK and DELIVERED_ACK together
-	ReceiptBurst  int
-	// Per client address, on this node.
-	ConnectRate        rate.Limit
-	ConnectBurst       int
-	AddressConnections int
-	AccountRate        rate.Limit
-	AccountBurst       int
+	// Limits are the rate limits of each account's requests, kept between its connections
+	// (and, with LimitStore, from node to node).
+	Limits     Limits
+	LimitStore LimitStore // nil: this process keeps them, which is all there is on one node
+	// Addresses keeps the limits per client address; nil: this process keeps Address.
+	Addresses AddressLimiter
+	Address   AddressLimits
 
 	BadFrameLimit  int
 	BadFrameWindow time.Duration
@@ -88,7 +73,9 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	upgrader websocket.Upgrader
-	addrs    addresses
+	addrs    AddressLimiter
+	local    *localAddresses // addrs when this process keeps it, pruned by Run
+	accounts *accountLimits
 
 	mu       sync.Mutex // guards conns and closing
 	conns    map[*conn]struct{}
@@ -102,8 +89,14 @@ func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.L
 		opt.Observer = nobody{}
 	}
 	s := &Server{svc: svc, hub: hub, opt: opt, log: log, now: now, conns: make(map[*conn]struct{})}
-	s.addrs = addresses{opt: &s.opt, m: make(map[netip.Addr]*addressState)}
+	s.addrs = opt.Addresses
+	if s.addrs == nil {
+		s.local = newLocalAddresses(opt.Address, now)
+		s.addrs = s.local
+	}
+	s.accounts = newAccountLimits(opt.Limits, opt.LimitStore, now)
 	hub.all = s.eachConn
+	hub.handOver = s.handOver
 	s.upgrader = websocket.Upgrader{
 		// A small read buffer of its own per connection (frames larger than it are read in
 		// parts); writing borrows a buffer from the pool per frame, so an idle connection holds
@@ -147,14 +140,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The address takes its place before the handshake completes, so that the client cannot
 	// open another connection before this one counts.
 	remote := s.clientAddr(r)
+	client := s.opt.Hasher.Client(remote)
 	exempt := slices.ContainsFunc(s.opt.RateLimitExempt, func(p netip.Prefix) bool { return p.Contains(remote) })
 	var refusal error
 	if !exempt {
-		refusal = s.addrs.open(remote, s.now())
+		refusal = s.addrs.Open(r.Context(), client.Addr)
+	}
+	if refusal != nil && duet.ErrorCode(refusal) != duet.RateLimited {
+		// The limits could not be checked (the shared store is down, as the limiter has
+		// logged): the client is told to come back in a moment, before the upgrade, as by a
+		// node that is full.
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, duet.ErrorMessage(refusal), http.StatusServiceUnavailable)
+		s.handlers.Done()
+		return
 	}
 	giveUp := func() {
 		if !exempt && refusal == nil {
-			s.addrs.closed(remote)
+			s.addrs.Close(context.Background(), client.Addr)
 		}
 		s.handlers.Done()
 	}
@@ -164,7 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		giveUp()
 		return // the upgrader has answered with the reason
 	}
-	c := s.newConn(ws, gw.conn, remote, exempt)
+	c := s.newConn(ws, gw.conn, client, exempt)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -221,24 +224,18 @@ func (s *Server) admit(ctx context.Context, c *conn, refusal error) bool {
 // release gives back the place the connection took among its address's.
 func (s *Server) release(c *conn) {
 	if !c.exempt {
-		s.addrs.closed(c.remote)
+		s.addrs.Close(context.Background(), c.client.Addr)
 	}
 }
 
-func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, remote netip.Addr, exempt bool) *conn {
+func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, client moderation.Client, exempt bool) *conn {
 	c := &conn{
-		srv: s, ws: ws, sock: sock, remote: remote, client: s.opt.Hasher.Client(remote), exempt: exempt,
+		srv: s, ws: ws, sock: sock, client: client, exempt: exempt,
 		room: make(chan struct{}, 1),
 	}
 	c.lastFrame.Store(s.now().UnixNano())
-	if !c.exempt {
-		c.dialogue = rate.NewLimiter(s.opt.DialogueRate, s.opt.DialogueBurst)
-		c.content = rate.NewLimiter(s.opt.ContentRate, s.opt.ContentBurst)
-		c.matching = rate.NewLimiter(s.opt.MatchRate, s.opt.MatchBurst)
-		c.leaving = rate.NewLimiter(s.opt.LeaveRate, s.opt.LeaveBurst)
-		c.typing = rate.NewLimiter(s.opt.TypingRate, s.opt.TypingBurst)
-		c.reporting = rate.NewLimiter(s.opt.ReportRate, s.opt.ReportBurst)
-		c.receipts = rate.NewLimiter(s.opt.ReceiptRate, s.opt.ReceiptBurst)
+	if c.exempt {
+		c.limits = unlimited
 	}
 	ws.SetReadLimit(s.opt.ReadLimit)
 	// A WebSocket-level ping is a sign of life too; it is answered as the protocol requires.
@@ -257,6 +254,14 @@ func (s *Server) newConn(ws *websocket.Conn, sock *gatherConn, remote netip.Addr
 // (its partners are told) until it reconnects or its presence times out.
 func (s *Server) cleanup(c *conn) {
 	ctx := context.Background()
+	if !c.exempt && c.limits != nil {
+		// Saved before the account is released, so that a node taking it up from here finds
+		// what this connection spent; a connection taken over was saved for when it was fenced.
+		if !c.fenced.Load() {
+			s.handOver(c.account.Load())
+		}
+		defer s.accounts.unbind(c.account.Load())
+	}
 	current, err := s.hub.detach(ctx, c)
 	if err != nil {
 		s.log.Warn("keeping undelivered pushes", "account", c.account.Load(), "err", err)
@@ -280,6 +285,13 @@ func (s *Server) cleanup(c *conn) {
 	}
 }
 
+// handOver saves the account's limits for the node that holds it next.
+func (s *Server) handOver(accountID int64) {
+	if err := s.accounts.save(context.Background(), accountID); err != nil {
+		s.log.Warn("saving an account's rate limits", "account", accountID, "err", err)
+	}
+}
+
 // Run sends heartbeats and reports presence every ping interval until ctx ends. An account
 // whose connection has been silent for two ping intervals is reported away.
 func (s *Server) Run(ctx context.Context) {
@@ -291,7 +303,10 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			s.heartbeat(ctx)
-			s.addrs.prune(s.now())
+			if s.local != nil {
+				s.local.prune(s.now())
+			}
+			s.accounts.prune(s.now())
 		}
 	}
 }

@@ -29,6 +29,7 @@
 //	{prefix}{n:ID}          the lease of node id ID (a random token)
 //	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
 //	{prefix}{broadcast}     the sharded pub/sub channel on which every node hears broadcasts
+//	{prefix}{ad:HASH}       hash: the limits of one client address, by its keyed hash (see Addresses)
 //	{prefix}{secret}        the key of client address hashes, when not configured: without
 //	                        expiry, as every address ban depends on it
 //	{prefix}{epoch}         the name of this incarnation of the state (Epoch): without expiry, so

@@ -26,6 +26,10 @@ type engines struct {
 	nodeID int64
 	board  metrics.Board
 	secret []byte // the key of client address hashes
+	// addresses keeps the limits per client address for all nodes; nil: each node keeps its own.
+	addresses push.AddressLimiter
+	// limitStore carries an account's rate limits from node to node; nil: there is one node.
+	limitStore push.LimitStore
 	// deliverer returns how pushes leave this node, given its hub of local connections and who
 	// hears where they go. It is
 	// ready to receive before it returns.
@@ -175,6 +179,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3,
 	})
 	var delivery *redisengine.Delivery
+	addresses := redisengine.NewAddresses(client, cfg.RedisPrefix, addressLimits(cfg), nodeLeaseTTL, time.Now, log)
 	return &engines{
 		Engines: session.Engines{
 			Store:      store,
@@ -183,9 +188,11 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 			Moderation: redisengine.NewModeration(client, cfg.RedisPrefix, cfg.AuditSize),
 			Epoch:      epoch,
 		},
-		nodeID: lease.ID(),
-		board:  redisengine.NewBoard(client, cfg.RedisPrefix),
-		secret: secret,
+		nodeID:     lease.ID(),
+		board:      redisengine.NewBoard(client, cfg.RedisPrefix),
+		secret:     secret,
+		addresses:  addresses,
+		limitStore: redisengine.NewLimits(client, cfg.RedisPrefix, accountLimits(cfg)),
 		deliverer: func(ctx context.Context, hub *push.Hub, observe session.DeliveryObserver) (session.Deliverer, error) {
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, 2*cfg.RedisTimeout, observe, log)
 			return delivery, delivery.Subscribe(ctx)
@@ -193,6 +200,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 		loops: []func(context.Context){
 			lease.Run, func(ctx context.Context) { delivery.Run(ctx) },
 			func(ctx context.Context) { epoch.Run(ctx, cfg.PingInterval) },
+			addresses.Run,
 		},
 		close: func(ctx context.Context) error {
 			return errors.Join(lease.Release(ctx), client.Close())

@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet/admin"
 	"github.com/duetchat/duet/config"
@@ -119,6 +118,22 @@ func startNode(starting context.Context, cfg config.Config, log *slog.Logger) (*
 	return n, nil
 }
 
+// accountLimits are the limits per account of cfg.
+func accountLimits(cfg config.Config) push.Limits {
+	return push.Limits{
+		Dialogue: cfg.Dialogue, Content: cfg.Content, Match: cfg.Match, Leave: cfg.Leave,
+		Typing: cfg.Typing, Report: cfg.Report, Receipt: cfg.Receipt, Resume: cfg.Resume,
+	}
+}
+
+// addressLimits are the limits per client address of cfg.
+func addressLimits(cfg config.Config) push.AddressLimits {
+	return push.AddressLimits{
+		Connect: cfg.Connect, Connections: cfg.AddressConnections, Account: cfg.Account, Reconnect: cfg.Reconnect,
+		FullRetry: cfg.PingInterval, // about when the client may look again whether a place is free
+	}
+}
+
 func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *engines) (*node, error) {
 	now := time.Now
 	ids, err := session.NewIDs(eng.nodeID)
@@ -147,15 +162,8 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		ReadLimit: cfg.ReadLimit, SendQueueBytes: cfg.SendQueueBytes, WriteTimeout: cfg.WriteTimeout,
 		AllowedOrigins: cfg.AllowedOrigins, ClientIP: clientIP, Hasher: moderation.NewHasher(eng.secret),
 		RateLimitExempt: cfg.RateLimitExempt,
-		DialogueRate:    rate.Limit(cfg.DialogueRate), DialogueBurst: cfg.DialogueBurst,
-		ContentRate: rate.Limit(cfg.ContentRate), ContentBurst: cfg.ContentBurst,
-		MatchRate: rate.Limit(cfg.MatchRate), MatchBurst: cfg.MatchBurst,
-		LeaveRate: rate.Limit(cfg.LeaveRate), LeaveBurst: cfg.LeaveBurst,
-		TypingRate: rate.Limit(cfg.TypingRate), TypingBurst: cfg.TypingBurst,
-		ReportRate: rate.Limit(cfg.ReportRate), ReportBurst: cfg.ReportBurst,
-		ReceiptRate: rate.Limit(cfg.ReceiptRate), ReceiptBurst: cfg.ReceiptBurst,
-		ConnectRate: rate.Limit(cfg.ConnectRate), ConnectBurst: cfg.ConnectBurst, AddressConnections: cfg.AddressConnections,
-		AccountRate: rate.Limit(cfg.AccountRate), AccountBurst: cfg.AccountBurst,
+		Limits:          accountLimits(cfg), LimitStore: eng.limitStore,
+		Addresses: eng.addresses, Address: addressLimits(cfg),
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
 	})
 	measure.Register(gauges(eng, pushSrv, hub)...)

@@ -1,0 +1,246 @@
+package redisengine
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/push"
+)
+
+// Addresses keeps the limits per client address in Redis, so that they hold for the whole
+// service however many nodes an address spreads its connections over. Redis is asked only when
+// a connection opens or closes and when an account is created; never on the message path.
+//
+// Each address (by its keyed hash, never in the clear) has one hash, {prefix}{ad:HASH}:
+//
+//	c, cs     the connect bucket: tokens, and when they were counted (Unix ms)
+//	a, as     the account bucket, likewise
+//	r, rs     the RECONNECT bucket, likewise
+//	n:NODE    the open connections of the address on one node (a random name per process)
+//	e:NODE    until when n:NODE holds (Unix ms) unless the node renews it
+//
+// A node renews its entries every third of their lifetime, setting its own count again, so that
+// a node that dies frees its connections' places within the lifetime, and a close that did not
+// reach Redis is mended at the next renewal. The key expires once its buckets would be full
+// again and its entries have lapsed.
+type Addresses struct {
+	client redis.UniversalClient
+	keys   keyspace
+	limits push.AddressLimits
+	node   string        // this process's name in the entries
+	life   time.Duration // of an entry that is not renewed
+	ttl    time.Duration // of an address's key after its last change
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu   sync.Mutex     // guards open
+	open map[string]int // address → connections open on this node
+}
+
+var _ push.AddressLimiter = (*Addresses)(nil)
+
+// NewAddresses returns the limits per address kept in client under prefix. A node's count of
+// an address's connections lapses life after its last renewal (Run renews it).
+func NewAddresses(client redis.UniversalClient, prefix string, limits push.AddressLimits, life time.Duration, now func() time.Time, log *slog.Logger) *Addresses {
+	ttl := max(life, refill(limits.Connect), refill(limits.Account), refill(limits.Reconnect))
+	return &Addresses{
+		client: client, keys: keyspace{prefix}, limits: limits, node: rand.Text()[:16], life: life, ttl: ttl,
+		now: now, log: log, open: make(map[string]int),
+	}
+}
+
+// refill is how long an empty bucket of l takes to fill up.
+func refill(l duet.Limit) time.Duration {
+	return time.Duration(math.Ceil(float64(l.Burst) / l.Rate * float64(time.Second)))
+}
+
+func (k keyspace) address(hash string) string { return k.prefix + "{ad:" + hash + "}" }
+
+// bucketLib takes one token from the bucket in fields tf (tokens) and sf (when) of KEYS[1], with
+// rate per second and burst, at now (Unix ms); it returns 0, or the ms to wait for a token.
+const bucketLib = `
+local function take(tf, sf, rate, burst, now)
+	local v = redis.call('HMGET', KEYS[1], tf, sf)
+	local tokens = burst
+	if v[1] then
+		tokens = math.min(burst, tonumber(v[1]) + math.max(0, now - tonumber(v[2])) * rate / 1000)
+	end
+	if tokens < 1 then
+		return math.ceil((1 - tokens) * 1000 / rate)
+	end
+	redis.call('HSET', KEYS[1], tf, tostring(tokens - 1), sf, now)
+	return 0
+end
+`
+
+// openScript admits a connection: -1 when the address holds ARGV[3] connections on the live
+// nodes, the ms to wait when its connect bucket is empty, else 0, counting it for node ARGV[2].
+// ARGV: now, node, connections, rate, burst, entry life ms, key ttl ms.
+var openScript = redis.NewScript(bucketLib + `
+local now, node = tonumber(ARGV[1]), ARGV[2]
+local h = redis.call('HGETALL', KEYS[1])
+local f = {}
+for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
+local open = 0
+for name, until_ in pairs(f) do
+	if string.sub(name, 1, 2) == 'e:' then
+		local count = 'n:' .. string.sub(name, 3)
+		if tonumber(until_) < now then
+			redis.call('HDEL', KEYS[1], name, count)
+		else
+			open = open + tonumber(f[count] or '0')
+		end
+	end
+end
+if open >= tonumber(ARGV[3]) then
+	return -1
+end
+local wait = take('c', 'cs', tonumber(ARGV[4]), tonumber(ARGV[5]), now)
+if wait > 0 then
+	return wait
+end
+redis.call('HINCRBY', KEYS[1], 'n:' .. node, 1)
+redis.call('HSET', KEYS[1], 'e:' .. node, now + tonumber(ARGV[6]))
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+return 0`)
+
+// takeScript takes a token from the bucket in fields ARGV[5] and ARGV[6]: 0, or the ms to wait
+// for one. ARGV: now, rate, burst, key ttl ms, tokens field, when field.
+var takeScript = redis.NewScript(bucketLib + `
+local wait = take(ARGV[5], ARGV[6], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[1]))
+if wait == 0 then
+	redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+return wait`)
+
+// closeScript gives back a connection of node ARGV[1].
+var closeScript = redis.NewScript(`
+if redis.call('HINCRBY', KEYS[1], 'n:' .. ARGV[1], -1) <= 0 then
+	redis.call('HDEL', KEYS[1], 'n:' .. ARGV[1], 'e:' .. ARGV[1])
+end
+return 0`)
+
+// unchecked is the refusal when Redis did not answer: the client may try again in a moment.
+func unchecked(what string) error {
+	return &duet.Error{Code: duet.InternalErr, Msg: "the service could not check the limit of " + what + " from your address just now; try again in a moment"}
+}
+
+// Open implements push.AddressLimiter.
+func (a *Addresses) Open(ctx context.Context, addr string) error {
+	// The place is counted here first, so that a renewal running meanwhile over-counts it
+	// rather than forgets it.
+	a.count(addr, 1)
+	wait, err := openScript.Run(ctx, a.client, []string{a.keys.address(addr)}, a.now().UnixMilli(), a.node,
+		a.limits.Connections, a.limits.Connect.Rate, a.limits.Connect.Burst, a.life.Milliseconds(), a.ttl.Milliseconds()).Int64()
+	switch {
+	case err != nil:
+		a.count(addr, -1)
+		a.log.Warn("checking the connection limits of an address", "err", err)
+		return unchecked("connections")
+	case wait < 0:
+		a.count(addr, -1)
+		return a.limits.ConnectionsFull()
+	case wait > 0:
+		a.count(addr, -1)
+		return push.ConnectingTooFast(time.Duration(wait) * time.Millisecond)
+	}
+	return nil
+}
+
+// Close implements push.AddressLimiter. Should Redis not hear of it, the next renewal mends the
+// count.
+func (a *Addresses) Close(ctx context.Context, addr string) {
+	a.count(addr, -1)
+	if err := closeScript.Run(ctx, a.client, []string{a.keys.address(addr)}, a.node).Err(); err != nil {
+		a.log.Warn("counting a closed connection of an address", "err", err)
+	}
+}
+
+// CreateAccount implements push.AddressLimiter.
+func (a *Addresses) CreateAccount(ctx context.Context, addr string) error {
+	wait, err := a.take(ctx, addr, a.limits.Account, "a")
+	switch {
+	case err != nil:
+		a.log.Warn("checking the account limit of an address", "err", err)
+		return unchecked("new accounts")
+	case wait > 0:
+		return push.CreatingTooFast(wait)
+	}
+	return nil
+}
+
+// Reconnect implements push.AddressLimiter.
+func (a *Addresses) Reconnect(ctx context.Context, addr string) error {
+	wait, err := a.take(ctx, addr, a.limits.Reconnect, "r")
+	switch {
+	case err != nil:
+		a.log.Warn("checking the reconnect limit of an address", "err", err)
+		return unchecked("reconnects")
+	case wait > 0:
+		return push.ReconnectingTooFast(wait)
+	}
+	return nil
+}
+
+// take takes a token from the address's bucket of limit l, kept in field f (and f+"s"): it
+// returns 0, or how long to wait for one.
+func (a *Addresses) take(ctx context.Context, addr string, l duet.Limit, f string) (time.Duration, error) {
+	wait, err := takeScript.Run(ctx, a.client, []string{a.keys.address(addr)}, a.now().UnixMilli(),
+		l.Rate, l.Burst, a.ttl.Milliseconds(), f, f+"s").Int64()
+	return time.Duration(wait) * time.Millisecond, err
+}
+
+// count adds delta to this node's connections from addr.
+func (a *Addresses) count(addr string, delta int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := a.open[addr] + delta; n > 0 {
+		a.open[addr] = n
+	} else {
+		delete(a.open, addr)
+	}
+}
+
+// Run renews this node's entries every third of their lifetime until ctx ends.
+func (a *Addresses) Run(ctx context.Context) {
+	t := time.NewTicker(a.life / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.renew(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("renewing the connection counts of addresses", "err", err)
+			}
+		}
+	}
+}
+
+// renew sets this node's count of every address it holds connections from, and extends it.
+func (a *Addresses) renew(ctx context.Context) error {
+	a.mu.Lock()
+	open := make(map[string]int, len(a.open))
+	for addr, n := range a.open {
+		open[addr] = n
+	}
+	a.mu.Unlock()
+	until := strconv.FormatInt(a.now().Add(a.life).UnixMilli(), 10)
+	_, err := a.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for addr, n := range open {
+			key := a.keys.address(addr)
+			p.HSet(ctx, key, "n:"+a.node, n, "e:"+a.node, until)
+			p.PExpire(ctx, key, a.ttl)
+		}
+		return nil
+	})
+	return err
+}
