@@ -538,7 +538,7 @@ func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, cont
 	res, err := s.store.AppendMessage(ctx, Message{
 		ID: s.ids.Next(), SessionID: sessionID, SenderID: id, Content: content, SentAt: s.now(), RequestID: requestID,
 	})
-	if err != nil || res.Duplicate {
+	if err != nil || res.Duplicate && !res.Redeliver {
 		return res.Message, err
 	}
 	s.stopTyping(ctx, sessionID, id, res.Partner, true)

@@ -145,6 +145,19 @@ func (s *Server) Restart(t testing.TB) {
 // and returns its reply's text.
 func (s *Server) Command(args ...string) (string, error) { return command(s.Addr, args...) }
 
+// StartReplica starts a replica of master, with extraArgs, and waits until it is in sync; it
+// stops it when the test ends.
+func StartReplica(t testing.TB, master *Server, extraArgs ...string) *Server {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(master.Addr)
+	replica := Start(t, append(extraArgs, "--replicaof", host, port)...)
+	waitFor(t, "replica "+replica.Addr+" in sync", func() (bool, string) {
+		info, err := command(replica.Addr, "INFO", "replication")
+		return err == nil && strings.Contains(info, "master_link_status:up"), info
+	})
+	return replica
+}
+
 // Cluster is a running Redis Cluster of three masters without replicas.
 type Cluster struct {
 	Addrs []string
@@ -264,15 +277,8 @@ func StartSentinelGroup(t testing.TB) *SentinelGroup {
 	common := []string{"--appendonly", "yes", "--repl-diskless-sync-delay", "0"}
 	master := Start(t, common...)
 	g.Servers = append(g.Servers, master)
-	host, port, _ := net.SplitHostPort(master.Addr)
 	for range 2 {
-		g.Servers = append(g.Servers, Start(t, append(common, "--replicaof", host, port)...))
-	}
-	for _, replica := range g.Servers[1:] {
-		waitFor(t, "replica "+replica.Addr+" in sync", func() (bool, string) {
-			info, err := command(replica.Addr, "INFO", "replication")
-			return err == nil && strings.Contains(info, "master_link_status:up"), info
-		})
+		g.Servers = append(g.Servers, StartReplica(t, master, common...))
 	}
 	// Sentinels learn the replicas from the master's INFO when they connect, so they start
 	// once the replicas are in sync.
