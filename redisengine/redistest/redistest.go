@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -317,6 +318,38 @@ func (g *SentinelGroup) WaitFailover(t testing.TB, old *Server) *Server {
 		return master != nil && master != old, ""
 	})
 	return master
+}
+
+// HoldReplication makes the replicas fall behind master until release is called: they are
+// stopped (SIGSTOP), and master is given more for them than the network buffers between them
+// hold, so that whatever master acknowledges next stays in its own memory, where its death
+// loses it. Release soon: a replica stopped for longer than a second is taken for down.
+func (g *SentinelGroup) HoldReplication(t testing.TB, master *Server) (release func()) {
+	t.Helper()
+	var held []*Server
+	release = func() {
+		for _, s := range held {
+			_ = s.cmd.Process.Signal(syscall.SIGCONT)
+		}
+		held = nil
+	}
+	t.Cleanup(release)
+	for _, s := range g.Servers {
+		if s != master && s.cmd != nil {
+			if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, s)
+		}
+	}
+	// Loopback buffers hold a few MiB each way; a replica's output buffer may hold 64 MiB.
+	filler := strings.Repeat("x", 4<<20)
+	for i := range 8 {
+		if reply, err := command(master.Addr, "SET", "redistest:filler:"+strconv.Itoa(i), filler); err != nil || reply != "+OK" {
+			t.Fatalf("redistest: filling the replication stream: %q, %v", reply, err)
+		}
+	}
+	return release
 }
 
 // master is the server that every Sentinel names master and whose INFO says it is one, or nil.
