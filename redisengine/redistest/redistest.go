@@ -345,7 +345,8 @@ func (g *SentinelGroup) HoldReplication(t testing.TB, master *Server) (release f
 	// Loopback buffers hold a few MiB each way; a replica's output buffer may hold 64 MiB.
 	filler := strings.Repeat("x", 4<<20)
 	for i := range 8 {
-		if reply, err := command(master.Addr, "SET", "redistest:filler:"+strconv.Itoa(i), filler); err != nil || reply != "+OK" {
+		// A busy machine may take a while to append 4 MiB to the append-only file.
+		if reply, err := commandWithin(10*time.Second, master.Addr, "SET", "redistest:filler:"+strconv.Itoa(i), filler); err != nil || reply != "+OK" {
 			t.Fatalf("redistest: filling the replication stream: %q, %v", reply, err)
 		}
 	}
@@ -420,7 +421,12 @@ func freePort(t testing.TB) int {
 // reply's text, or an array reply's elements one a line. It is enough to probe a server without
 // a client library.
 func command(addr string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	return commandWithin(time.Second, addr, args...)
+}
+
+// commandWithin is command given a deadline of its own.
+func commandWithin(timeout time.Duration, addr string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -428,7 +434,7 @@ func command(addr string, args ...string) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(time.Second))
+	conn.SetDeadline(time.Now().Add(timeout))
 	req := fmt.Sprintf("*%d\r\n", len(args))
 	for _, a := range args {
 		req += fmt.Sprintf("$%d\r\n%s\r\n", len(a), a)
