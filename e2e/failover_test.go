@@ -311,3 +311,39 @@ func TestRedisSentinelFailoverReplicasBehind(t *testing.T) {
 		checkResume(t, c, sid, want, senders)
 	}
 }
+
+// TestRedisOutageNodesBackApart cuts two nodes from Redis for longer than the presence
+// timeout, then gives node one its Redis back well before node two: node one's sweep must not
+// take Bob, on node two, for gone in the meantime. The silence of an outage counts against
+// nobody: the chat goes on once both are back, and nobody is told PartnerExit.
+func TestRedisOutageNodesBackApart(t *testing.T) {
+	t.Parallel()
+	const presence = 3 * time.Second
+	r := redistest.Start(t)
+	proxies := []*redistest.Proxy{redistest.StartProxy(t, r.Addr), redistest.StartProxy(t, r.Addr)}
+	var nodes []*server
+	for _, p := range proxies {
+		nodes = append(nodes, startNodes(t, 1, p.URL(), "--presence-timeout", presence.String())...)
+	}
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	b := newUser(t, nodes[1], seedDialect, "Bob")
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "before")
+
+	for _, p := range proxies {
+		p.Cut()
+	}
+	time.Sleep(presence + nodePing)
+	proxies[0].Restore()
+	waitReady(t, nodes[0])
+	// Long past the two ping intervals that node one held its sweep for, after its own outage.
+	time.Sleep(presence / 2)
+	proxies[1].Restore()
+	waitReady(t, nodes[1])
+
+	for _, c := range []*client{a, b} {
+		c.expectNone("PartnerExit", presence+2*nodePing, c.isSignal("PartnerExit"))
+	}
+	a.sayTo(b, sid, "still here")
+	b.sayTo(a, sid, "me too")
+}
