@@ -103,14 +103,14 @@ func (ch *chatter) ackedSince(t time.Time) int {
 // TestRedisSentinelFailover kills the Redis master under two nodes while clients chat across
 // them: requests fail with code 2 until the Sentinels have promoted a replica, then the service
 // comes back by itself, and no acknowledged message is lost or doubled: RESUME from 0 returns
-// each, once, on both sides, and what a partner was pushed is among them.
+// each, once, on both sides, and what a partner was pushed is among them. Messages wait for a
+// replica (redis_min_replicas), as nothing else keeps a failover from losing the last ones.
+// The failover outlasts the presence timeout, and the nodes reach the new master up to a
+// second apart: nobody's chat ends for that silence.
 func TestRedisSentinelFailover(t *testing.T) {
 	t.Parallel()
 	g := redistest.StartSentinelGroup(t)
-	// The presence timeout outlasts the failover. With one shorter than it, the nodes reach the
-	// new master up to a second apart, and the first one's sweep takes the other's accounts for
-	// gone before that node could record their presence again: their sessions end (timeout).
-	nodes := startNodes(t, 2, g.URL(), "--presence-timeout", "10s")
+	nodes := startNodes(t, 2, g.URL(), "--presence-timeout", "2s", "--redis-min-replicas", "1", "--redis-replica-timeout", "200ms")
 	const pairs = 3
 	var chatters []*chatter
 	for i := range pairs {
