@@ -27,6 +27,8 @@ type Local interface {
 	// Fence takes the account from its connection on this node, which another node's
 	// connection has taken it over from, and returns the pushes still queued on it.
 	Fence(accountID int64) []session.Push
+	// Accounts returns the accounts that have a connection on this node.
+	Accounts() []int64
 }
 
 // Delivery is the session.Deliverer of a node among many: a push goes to the node that holds
@@ -125,11 +127,14 @@ func (d *Delivery) Subscribe(ctx context.Context) error {
 }
 
 // Run hands what arrives on the node's channel to the local connections until ctx ends. The
-// subscription survives Redis restarts: go-redis reconnects and subscribes again.
+// subscription survives Redis restarts and failovers: go-redis reconnects and subscribes again,
+// and the node then takes back what was kept for its connections meanwhile (redeliver).
 func (d *Delivery) Run(ctx context.Context) {
 	defer d.pubsub.Close()
 	defer d.bcast.Close()
-	ch, bcast := d.pubsub.Channel(), d.bcast.Channel()
+	var redelivering sync.WaitGroup
+	defer redelivering.Wait()
+	ch, bcast := d.pubsub.ChannelWithSubscriptions(), d.bcast.Channel()
 	for {
 		select {
 		case <-ctx.Done():
@@ -144,9 +149,14 @@ func (d *Delivery) Run(ctx context.Context) {
 				continue
 			}
 			d.local.BroadcastLocal(b)
-		case m, ok := <-ch:
+		case msg, ok := <-ch:
 			if !ok {
 				return
+			}
+			m, isMessage := msg.(*redis.Message)
+			if !isMessage { // subscribed again, after the connection to Redis was lost
+				redelivering.Go(func() { d.redeliver(ctx) })
+				continue
 			}
 			var e envelope
 			if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
@@ -191,6 +201,38 @@ func (d *Delivery) receive(ctx context.Context, e envelope) error {
 		return err
 	}
 	return d.keep(ctx, e.To, *e.Push)
+}
+
+// redeliver hands this node's connections the pushes kept in their backlogs while the node's
+// channel had no subscription: a node that published to it then found nobody listening, and
+// kept the push for the account's next claim, though its connection is still here. It looks
+// at once, and once more after fenceWait, for pushes whose publisher kept them only after
+// the first look (a publish and its keeping are two requests, each bounded in time).
+func (d *Delivery) redeliver(ctx context.Context) {
+	for _, wait := range []time.Duration{0, d.fenceWait} {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		kept, err := d.store.takeBacklogs(ctx, d.local.Accounts())
+		if err != nil {
+			d.log.Warn("taking back pushes kept while the node's channel was down", "err", err)
+		}
+		for id, ps := range kept { // what was taken before an error, too
+			for i, p := range ps {
+				delivered, err := d.local.DeliverLocal(ctx, id, p)
+				if err == nil && delivered {
+					continue
+				}
+				// The connection has gone meanwhile: the rest wait for the account's next claim.
+				if err := errors.Join(err, d.store.AppendBacklog(ctx, id, ps[i:]...)); err != nil {
+					d.log.Warn("keeping pushes", "account", id, "err", err)
+				}
+				break
+			}
+		}
+	}
 }
 
 // keep puts p in the account's backlog.
