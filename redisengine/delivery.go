@@ -252,30 +252,42 @@ func (d *Delivery) deliver(ctx context.Context, accountID int64, p session.Push,
 	if delivered, err := d.local.DeliverLocal(ctx, accountID, p); err != nil || delivered {
 		return err
 	}
-	node, routed, err := d.store.routeOrKeep(ctx, accountID, p)
-	switch {
-	case err != nil:
-		return err
-	case !routed:
-		if node == keptInBacklog {
-			d.observe.Pushed(session.PushedBacklog)
+	gone := int64(noNode) // a node found gone, with the connection it had no time to release
+	for {
+		node, routed, err := d.store.routeOrKeep(ctx, accountID, p, gone)
+		switch {
+		case err != nil:
+			return err
+		case !routed:
+			if node == keptInBacklog {
+				d.observe.Pushed(session.PushedBacklog)
+			}
+			return nil
+		case node == d.node:
+			// Routed here, yet not here when looked at above: the connection has come (a
+			// RECONNECT claimed the account meanwhile) or gone (the backlog is its place).
+			if delivered, err := d.local.DeliverLocal(ctx, accountID, p); err != nil || delivered {
+				return err
+			}
+			return d.keep(ctx, accountID, p)
 		}
-		return nil
-	case node == d.node:
-		// Routed here, yet not here: the connection ended after the check above.
-		return d.keep(ctx, accountID, p)
+		listeners, err := d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
+		switch {
+		case err != nil:
+			return err
+		case listeners > 0:
+			d.observe.Pushed(session.PushedForwarded)
+			return nil
+		case gone != noNode:
+			// A second node gone: the push waits for the account's next claim.
+			return d.keep(ctx, accountID, p)
+		}
+		// The node is gone. The push waits in the backlog for the account to come back, unless
+		// it has come back on another node since its route was read (a RECONNECT after a
+		// crash), after which a push kept would wait there for a claim already made: so the
+		// route is read again, with this node for none.
+		gone = node
 	}
-	listeners, err := d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
-	switch {
-	case err != nil:
-		return err
-	case listeners == 0:
-		// The node is gone, with its connection, which it had no time to release: the push
-		// waits for the account to come back.
-		return d.keep(ctx, accountID, p)
-	}
-	d.observe.Pushed(session.PushedForwarded)
-	return nil
 }
 
 // TakeOver implements session.Deliverer: it asks node to fence the account's connection there

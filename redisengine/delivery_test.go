@@ -287,3 +287,60 @@ func TestDeliveryTakesBackKeptPushes(t *testing.T) {
 		t.Errorf("Bob's backlog = %v, %v; want it empty, its push handed over", backlog, err)
 	}
 }
+
+// claimOnPublish is a client hook that, when a push is first published to a node's channel,
+// first has another node claim the account, as a RECONNECT racing with the push does.
+type claimOnPublish struct {
+	channel string
+	claim   func()
+	once    sync.Once
+}
+
+func (h *claimOnPublish) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *claimOnPublish) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); cmd.Name() == "spublish" && len(args) > 1 && args[1] == h.channel {
+			h.once.Do(h.claim)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *claimOnPublish) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestDeliveryFollowsAccountFromGoneNode: a push routed to a node that has crashed is kept for
+// the account's next claim, unless the account was claimed by another node since its route was
+// read (its client reconnected there): then it goes there, and is not left in a backlog that
+// the claim has already emptied.
+func TestDeliveryFollowsAccountFromGoneNode(t *testing.T) {
+	r := redistest.Start(t)
+	newClient := func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: r.Addr}) }
+	one, two := startTestNode(t, newClient, 1), startTestNode(t, newClient, 2)
+	ctx := context.Background()
+	bob, _, err := two.svc.CreateAccount(ctx, "Bob", moderation.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const crashed = 9 // a node without a subscription: gone
+	if _, err := one.store.Claim(ctx, bob.ID, crashed); err != nil {
+		t.Fatal(err)
+	}
+	one.store.rdb.AddHook(&claimOnPublish{channel: one.store.keys.channel(crashed), claim: func() { two.hold(t, bob.ID, 2) }})
+
+	exit := session.SignalPush(session.SignalPartnerExit, 0, 7, bob.ID, nil)
+	if err := one.delivery.Deliver(ctx, bob.ID, exit); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-two.hub.pushes:
+		if got.to != bob.ID || string(got.p.Body) != string(exit.Body) {
+			t.Errorf("node two was handed %+v, want the push for Bob", got)
+		}
+	case <-time.After(5 * time.Second):
+		backlog, _ := two.store.Claim(ctx, bob.ID, 2)
+		t.Fatalf("the push never reached Bob on node two, where he came back; his backlog holds %d pushes", len(backlog))
+	}
+}
