@@ -30,13 +30,15 @@ type Config struct {
 	TLSAutocertDirectory string   // ACME directory URL
 	HTTPListen           string   // host:port of plain HTTP: ACME http-01 and a redirect to https
 
-	Engine              string        // where shared state lives: "memory" (one node) or "redis" (many nodes)
-	RedisURL            string        // Redis of the redis engine: one server, a cluster or Sentinel
-	RedisPrefix         string        // prefix of every Redis key, so that several services can share a Redis
-	RedisTimeout        time.Duration // bound on each Redis dial, read and write
-	RedisWait           time.Duration // how long a start waits for Redis to answer
-	RedisMinReplicas    int           // replicas that must hold a message before its sender is told it is stored
-	RedisReplicaTimeout time.Duration // how long a message waits for them
+	Engine       string        // where shared state lives: "memory" (one node) or "redis" (many nodes)
+	RedisURL     string        // Redis of the redis engine: one server, a cluster or Sentinel
+	RedisPrefix  string        // prefix of every Redis key, so that several services can share a Redis
+	RedisTimeout time.Duration // bound on each Redis dial, read and write
+	RedisWait    time.Duration // how long a start waits for Redis to answer
+	// Replicas that must hold a message before its sender is told it is stored, and how long a
+	// message waits for them.
+	RedisMinReplicas    int
+	RedisReplicaTimeout time.Duration
 
 	PingInterval    time.Duration // between server PINGs on a connection
 	PresenceTimeout time.Duration // silence after which an away account's sessions end
