@@ -284,13 +284,12 @@ func (s *Store) AllLive(ctx context.Context, limit int) ([]session.Session, int,
 
 // appendMessageScript stores a message in a live session of its sender, deduplicated on the
 // sender's request key, with an id above the session's last, and keeps the newest history-size
-// messages, forgetting the request keys of those that fall out. It returns "ok", the partner,
-// the id, "1" if it published the push (below) and the route; "dup", the partner, the first
-// message and the route; or a refusal.
-// The route is the node the partner's connection is on, if that is another node ("" if not).
-// With ARGV[8] = "1" (a server where scripts may publish, not a cluster, whose scripts are
-// bound to their slot, and no wait for replicas) the script publishes the message's push there
-// itself, replying "1" if a node took it.
+// messages, forgetting the request keys of those that fall out. It returns "ok", the partner
+// and the id; "dup", the partner and the first message; or a refusal.
+// It also reports the node the partner's connection is on, if that is another node, and with
+// ARGV[8] = "1" (a server where scripts may publish, not a cluster, whose scripts are bound to
+// their slot; and no wait for replicas) publishes the message's push there itself, replying
+// "1" if a node took it.
 // A duplicate refreshes the keys' expiry: a write, so that a WAIT after the script covers the
 // first message too (replication keeps the order of writes), not only this connection's past.
 // KEYS: session, msgs, req. ARGV: sender, proposed id, messageBody JSON, request key or "",
@@ -304,9 +303,6 @@ if s[1] == ARGV[1] then partner = s[2]
 elseif s[2] == ARGV[1] then partner = s[1]
 else return {'notmember'} end
 if s[3] then return {'ended'} end
-local route = s[6]
-if partner == s[1] then route = s[5] end
-if not route or route == ARGV[7] then route = '' end
 if ARGV[4] ~= '' then
 	local first = redis.call('HGET', KEYS[3], ARGV[4])
 	if first then
@@ -314,7 +310,7 @@ if ARGV[4] ~= '' then
 		for _, m in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
 			if string.sub(m, 1, #prefix) == prefix then
 				for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
-				return {'dup', partner, m, route}
+				return {'dup', partner, m}
 			end
 		end
 	end
@@ -334,6 +330,9 @@ else
 end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], id) end
 for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
+local route = s[6]
+if partner == s[1] then route = s[5] end
+if not route or route == ARGV[7] then route = '' end
 if ARGV[8] == '1' and route ~= '' then
 	local envelope = ARGV[11] .. partner .. ARGV[12] .. id .. ARGV[13]
 	if redis.call('SPUBLISH', ARGV[9] .. route .. ARGV[10], envelope) > 0 then

@@ -383,7 +383,7 @@ func TestStoreWaitsForReplicas(t *testing.T) {
 	client.AddHook(&trips)
 	s := NewStore(client, StoreOptions{
 		Prefix: t.Name() + ":", HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
-		Retention: storetest.Retention, AccountTTL: time.Hour, MinReplicas: 1, ReplicaTimeout: 100 * time.Millisecond,
+		Retention: storetest.Retention, AccountTTL: time.Hour, MinReplicas: 1, ReplicaTimeout: time.Second,
 	})
 	storePair(t, s, 10, 1, 2)
 	ctx := context.Background()
@@ -419,7 +419,7 @@ func TestStoreWaitsForReplicasCluster(t *testing.T) {
 	client := openClient(t, redistest.StartCluster(t).URL())
 	s := NewStore(client, StoreOptions{
 		Prefix: t.Name() + ":", HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
-		Retention: storetest.Retention, AccountTTL: time.Hour, MinReplicas: 1, ReplicaTimeout: 100 * time.Millisecond,
+		Retention: storetest.Retention, AccountTTL: time.Hour, MinReplicas: 1, ReplicaTimeout: time.Second,
 	})
 	storePair(t, s, 10, 1, 2)
 	_, err := s.AppendMessage(context.Background(), session.Message{ID: 1, SessionID: 10, SenderID: 1, Content: "hi", SentAt: time.Now(), RequestID: "r1"})
