@@ -42,6 +42,10 @@ type Config struct {
 	RedisPrefix  string        // prefix of every Redis key, so that several services can share a Redis
 	RedisTimeout time.Duration // bound on each Redis dial, read and write
 	RedisWait    time.Duration // how long a start waits for Redis to answer
+	// Replicas that must hold a message before its sender is told it is stored, and how long a
+	// message waits for them.
+	RedisMinReplicas    int
+	RedisReplicaTimeout time.Duration
 
 	PingInterval    time.Duration // between server PINGs on a connection
 	PresenceTimeout time.Duration // silence after which an away account's sessions end
@@ -125,6 +129,7 @@ func Default() Config {
 		RedisPrefix:          "duet:",
 		RedisTimeout:         time.Second,
 		RedisWait:            30 * time.Second,
+		RedisReplicaTimeout:  500 * time.Millisecond,
 		PingInterval:         5 * time.Second,
 		PresenceTimeout:      20 * time.Second,
 		MaxSessions:          3,
@@ -206,6 +211,10 @@ func (c Config) Validate() error {
 		{"redis_prefix", !strings.ContainsAny(c.RedisPrefix, "{} \t\r\n"), gotValue("must not contain braces or white space", c.RedisPrefix)},
 		{"redis_timeout", c.RedisTimeout > 0, gotValue("must be positive", c.RedisTimeout)},
 		{"redis_wait", c.RedisWait >= 0, gotValue("must not be negative", c.RedisWait)},
+		{"redis_min_replicas", c.RedisMinReplicas >= 0, gotValue("must not be negative", c.RedisMinReplicas)},
+		{"redis_replica_timeout", c.RedisReplicaTimeout > 0, gotValue("must be positive", c.RedisReplicaTimeout)},
+		{"redis_replica_timeout", c.RedisMinReplicas == 0 || c.RedisReplicaTimeout < c.RedisTimeout,
+			gotValue(fmt.Sprintf("must be less than redis_timeout (%v), which bounds the wait for its reply, when redis_min_replicas is set", c.RedisTimeout), c.RedisReplicaTimeout)},
 		{"ping_interval", c.PingInterval > 0, gotValue("must be positive", c.PingInterval)},
 		{"presence_timeout", c.PresenceTimeout > 2*c.PingInterval,
 			gotValue(fmt.Sprintf("must be more than twice ping_interval (%v)", c.PingInterval), c.PresenceTimeout)},

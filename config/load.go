@@ -48,6 +48,8 @@ var settings = []setting{
 	{"redis_prefix", func(c *Config) any { return &c.RedisPrefix }, "prefix of every Redis key"},
 	{"redis_timeout", func(c *Config) any { return &c.RedisTimeout }, "bound on each Redis dial, read and write; a request fails with code 2 after it"},
 	{"redis_wait", func(c *Config) any { return &c.RedisWait }, "how long a start waits for Redis to answer, retrying, before it gives up; 0: not at all"},
+	{"redis_min_replicas", func(c *Config) any { return &c.RedisMinReplicas }, "replicas that must hold a message before its sender is told it is stored (WAIT); 0: do not wait"},
+	{"redis_replica_timeout", func(c *Config) any { return &c.RedisReplicaTimeout }, "how long a message waits for redis_min_replicas replicas before the sender gets code 2; less than redis_timeout"},
 	{"ping_interval", func(c *Config) any { return &c.PingInterval }, "time between server PINGs on a connection"},
 	{"presence_timeout", func(c *Config) any { return &c.PresenceTimeout }, "silence after which an away account's sessions end; more than twice ping_interval"},
 	{"max_sessions", func(c *Config) any { return &c.MaxSessions }, "sessions an account may be in at once"},

@@ -243,3 +243,59 @@ func TestNodeCrashLosesNoSignal(t *testing.T) {
 	wantExit(t, back.waitSignal("PartnerExit"), a.id, c.id, left, "left")
 	wantFields(t, back.waitSignal("NewSession"), map[string]any{"sessionId": matched, "data.accountId": b.id})
 }
+
+// TestNodeCrashReconnectRacesSignals has many clients' node crash; each comes back on the
+// other node at the very moment its partner leaves their chat. Whichever comes first, each
+// learns that the chat ended: PartnerExit, from its backlog or live. (A push routed to the
+// crashed node and kept in the backlog just after the RECONNECT had emptied it used to wait
+// there for the next RECONNECT.)
+func TestNodeCrashReconnectRacesSignals(t *testing.T) {
+	t.Parallel()
+	const pairs = 16
+	r := redistest.Start(t)
+	// Slow heartbeats: a waiter is not taken for away while a busy machine runs the pairings.
+	nodes := startNodes(t, 2, r.URL(), "--ping-interval", "1s", "--presence-timeout", "10s")
+	anns, cids, sids := make([]*client, pairs), make([]*client, pairs), make([]int64, pairs)
+	for i := range pairs {
+		anns[i] = newUser(t, nodes[0], seedDialect, fmt.Sprint("Ann", i))
+		cids[i] = newUser(t, nodes[1], seedDialect, fmt.Sprint("Cid", i))
+		sids[i] = pair(t, anns[i], cids[i])
+	}
+	nodes[0].kill()
+
+	backs := make([]*client, pairs)
+	for i := range backs {
+		backs[i] = dial(t, nodes[1], seedDialect, fmt.Sprint("Ann", i, " again"))
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range pairs {
+		for _, send := range []func() error{
+			func() error {
+				return backs[i].writeJSON(map[string]any{"cmd": "RECONNECT", "accountId": anns[i].id, "token": anns[i].token})
+			},
+			func() error {
+				return cids[i].writeJSON(map[string]any{"cmd": "LEAVE", "requestId": cids[i].nextRequestID(), "sessionId": sids[i]})
+			},
+		} {
+			wg.Go(func() {
+				<-start
+				if err := send(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	for i, back := range backs {
+		wantCode(t, back.waitReply("RECONNECT"), 0)
+		wantCode(t, cids[i].waitReply("LEAVE"), 0)
+		exit, ok := back.tryWait(5*time.Second, back.isSignal("PartnerExit"))
+		if !ok {
+			t.Errorf("Ann%d, back on node two as Cid%d left, was never told PartnerExit", i, i)
+			continue
+		}
+		wantExit(t, exit, anns[i].id, cids[i].id, sids[i], "left")
+	}
+}

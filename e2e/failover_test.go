@@ -103,14 +103,14 @@ func (ch *chatter) ackedSince(t time.Time) int {
 // TestRedisSentinelFailover kills the Redis master under two nodes while clients chat across
 // them: requests fail with code 2 until the Sentinels have promoted a replica, then the service
 // comes back by itself, and no acknowledged message is lost or doubled: RESUME from 0 returns
-// each, once, on both sides, and what a partner was pushed is among them.
+// each, once, on both sides, and what a partner was pushed is among them. Messages wait for a
+// replica (redis_min_replicas), as nothing else keeps a failover from losing the last ones.
+// The failover outlasts the presence timeout, and the nodes reach the new master up to a
+// second apart: nobody's chat ends for that silence.
 func TestRedisSentinelFailover(t *testing.T) {
 	t.Parallel()
 	g := redistest.StartSentinelGroup(t)
-	// The presence timeout outlasts the failover. With one shorter than it, the nodes reach the
-	// new master up to a second apart, and the first one's sweep takes the other's accounts for
-	// gone before that node could record their presence again: their sessions end (timeout).
-	nodes := startNodes(t, 2, g.URL(), "--presence-timeout", "10s")
+	nodes := startNodes(t, 2, g.URL(), "--presence-timeout", "2s", "--redis-min-replicas", "1", "--redis-replica-timeout", "200ms")
 	const pairs = 3
 	var chatters []*chatter
 	for i := range pairs {
@@ -266,4 +266,84 @@ func checkResume(t *testing.T, c *client, sid int64, want map[int64]ackedMessage
 	if len(missing) > 0 {
 		t.Errorf("%s: RESUME from 0 lacks %d acknowledged messages: %s", c.name, len(missing), strings.Join(missing, ", "))
 	}
+}
+
+// TestRedisSentinelFailoverReplicasBehind kills the master while its replicas lag behind it, as
+// asynchronous replication allows. With redis_min_replicas a DIALOGUE sent then is refused with
+// code 2, never acknowledged nor pushed; sent again once a replica is master it is stored once,
+// pushed to Bob once, and RESUME returns it on both sides. (Without the setting it is acknowledged,
+// pushed to Bob, and lost with the master.)
+func TestRedisSentinelFailoverReplicasBehind(t *testing.T) {
+	t.Parallel()
+	g := redistest.StartSentinelGroup(t)
+	nodes := startNodes(t, 2, g.URL(), "--redis-min-replicas", "1", "--redis-replica-timeout", "200ms", "--presence-timeout", "10s")
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	b := newUser(t, nodes[1], seedDialect, "Bob")
+	sid := pair(t, a, b)
+	before := a.sayTo(b, sid, "before")
+
+	old := g.Master(t)
+	release := g.HoldReplication(t, old)
+	const content = "while the replicas lag"
+	dialogue := map[string]any{"requestId": a.nextRequestID(), "senderId": a.id, "sessionId": sid, "content": content}
+	wantCode(t, a.request("DIALOGUE", dialogue), 2)
+	old.Stop()
+	release()
+	g.WaitFailover(t, old)
+
+	reply := a.request("DIALOGUE", dialogue)
+	for deadline := time.Now().Add(20 * time.Second); reply.code() == 2 && time.Now().Before(deadline); {
+		time.Sleep(retryPace)
+		reply = a.request("DIALOGUE", dialogue)
+	}
+	wantCode(t, reply, 0)
+	sent := wantID(t, reply, "msgId")
+	// Node two may not have subscribed again yet: the push then waits in Bob's backlog until it
+	// has, and takes it back for Bob's connection.
+	pushed := b.waitFor("the message acknowledged after the failover", 10*time.Second, b.isPush("PUSH_DIALOGUE"))
+	wantFields(t, pushed, map[string]any{"msgId": sent, "content": content})
+	for _, p := range b.settledPushes() {
+		t.Errorf("Bob was pushed %s besides msgId %d", p, sent)
+	}
+	want := map[int64]ackedMessage{before: {content: "before", msgID: before}, sent: {content: content, msgID: sent}}
+	senders := map[int64]int64{before: a.id, sent: a.id}
+	for _, c := range []*client{a, b} {
+		checkResume(t, c, sid, want, senders)
+	}
+}
+
+// TestRedisOutageNodesBackApart cuts two nodes from Redis for longer than the presence
+// timeout, then gives node one its Redis back well before node two: node one's sweep must not
+// take Bob, on node two, for gone in the meantime. The silence of an outage counts against
+// nobody: the chat goes on once both are back, and nobody is told PartnerExit.
+func TestRedisOutageNodesBackApart(t *testing.T) {
+	t.Parallel()
+	const presence = 3 * time.Second
+	r := redistest.Start(t)
+	proxies := []*redistest.Proxy{redistest.StartProxy(t, r.Addr), redistest.StartProxy(t, r.Addr)}
+	var nodes []*server
+	for _, p := range proxies {
+		nodes = append(nodes, startNodes(t, 1, p.URL(), "--presence-timeout", presence.String())...)
+	}
+	a := newUser(t, nodes[0], seedDialect, "Ann")
+	b := newUser(t, nodes[1], seedDialect, "Bob")
+	sid := pair(t, a, b)
+	a.sayTo(b, sid, "before")
+
+	for _, p := range proxies {
+		p.Cut()
+	}
+	time.Sleep(presence + nodePing)
+	proxies[0].Restore()
+	waitReady(t, nodes[0])
+	// Long past the two ping intervals that node one held its sweep for, after its own outage.
+	time.Sleep(presence / 2)
+	proxies[1].Restore()
+	waitReady(t, nodes[1])
+
+	for _, c := range []*client{a, b} {
+		c.expectNone("PartnerExit", presence+2*nodePing, c.isSignal("PartnerExit"))
+	}
+	a.sayTo(b, sid, "still here")
+	b.sayTo(a, sid, "me too")
 }

@@ -216,6 +216,20 @@ func (h *Hub) attached(accountID int64) bool {
 	return sh.conns[accountID] != nil
 }
 
+// Accounts returns the accounts that have a connection on this node.
+func (h *Hub) Accounts() []int64 {
+	var ids []int64
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.Lock()
+		for id := range sh.conns {
+			ids = append(ids, id)
+		}
+		sh.mu.Unlock()
+	}
+	return ids
+}
+
 // Len returns how many accounts have a connection on this node.
 func (h *Hub) Len() int {
 	n := 0

@@ -3,6 +3,7 @@ package redisengine
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -133,6 +134,22 @@ func (s *Store) Seen(ctx context.Context, seen map[int64]time.Time) error {
 	return nil
 }
 
+// resumePresenceScript moves the time presence resumed forward, never back, and keeps it for
+// as long as an account may live unseen, past which it cannot matter.
+// KEYS: resumed. ARGV: Unix ms, TTL ms.
+var resumePresenceScript = redis.NewScript(`
+local at = redis.call('GET', KEYS[1])
+if not at or tonumber(at) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1`)
+
+// ResumePresence implements session.Store.
+func (s *Store) ResumePresence(ctx context.Context, at time.Time) error {
+	if err := resumePresenceScript.Run(ctx, s.rdb, []string{s.keys.presenceResumed()}, at.UnixMilli(), s.accountTTL).Err(); err != nil {
+		return fmt.Errorf("redisengine: resume presence: %w", err)
+	}
+	return nil
+}
+
 // setAwayScript sets an account's away flag and reports whether it changed.
 // KEYS: account. ARGV: "1" or "0".
 var setAwayScript = redis.NewScript(`
@@ -150,11 +167,28 @@ func (s *Store) SetAway(ctx context.Context, id int64, away bool) (bool, error) 
 	return changed == 1, nil
 }
 
-// Lapsed implements session.Store.
+// Lapsed implements session.Store. The time presence resumed is read with the accounts, in
+// one round trip to the presence's slot.
 func (s *Store) Lapsed(ctx context.Context, cutoff time.Time) ([]int64, error) {
-	members, err := s.rdb.ZRangeByScore(ctx, s.keys.presence(), &redis.ZRangeBy{
-		Min: "-inf", Max: "(" + strconv.FormatInt(cutoff.UnixMilli(), 10),
-	}).Result()
+	var resumed *redis.StringCmd
+	var lapsed *redis.StringSliceCmd
+	// The pipeline's error is that of its first failed command, which may be GET's redis.Nil:
+	// each command's own is looked at instead.
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		resumed = p.Get(ctx, s.keys.presenceResumed())
+		lapsed = p.ZRangeByScore(ctx, s.keys.presence(), &redis.ZRangeBy{
+			Min: "-inf", Max: "(" + strconv.FormatInt(cutoff.UnixMilli(), 10),
+		})
+		return nil
+	})
+	ms, err := resumed.Int64()
+	switch {
+	case err == nil && ms >= cutoff.UnixMilli():
+		return nil, nil
+	case err != nil && !errors.Is(err, redis.Nil):
+		return nil, fmt.Errorf("redisengine: lapsed: %w", err)
+	}
+	members, err := lapsed.Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: lapsed: %w", err)
 	}

@@ -27,6 +27,8 @@ type Local interface {
 	// Fence takes the account from its connection on this node, which another node's
 	// connection has taken it over from, and returns the pushes still queued on it.
 	Fence(accountID int64) []session.Push
+	// Accounts returns the accounts that have a connection on this node.
+	Accounts() []int64
 }
 
 // Delivery is the session.Deliverer of a node among many: a push goes to the node that holds
@@ -125,11 +127,14 @@ func (d *Delivery) Subscribe(ctx context.Context) error {
 }
 
 // Run hands what arrives on the node's channel to the local connections until ctx ends. The
-// subscription survives Redis restarts: go-redis reconnects and subscribes again.
+// subscription survives Redis restarts and failovers: go-redis reconnects and subscribes again,
+// and the node then takes back what was kept for its connections meanwhile (redeliver).
 func (d *Delivery) Run(ctx context.Context) {
 	defer d.pubsub.Close()
 	defer d.bcast.Close()
-	ch, bcast := d.pubsub.Channel(), d.bcast.Channel()
+	var redelivering sync.WaitGroup
+	defer redelivering.Wait()
+	ch, bcast := d.pubsub.ChannelWithSubscriptions(), d.bcast.Channel()
 	for {
 		select {
 		case <-ctx.Done():
@@ -144,9 +149,14 @@ func (d *Delivery) Run(ctx context.Context) {
 				continue
 			}
 			d.local.BroadcastLocal(b)
-		case m, ok := <-ch:
+		case msg, ok := <-ch:
 			if !ok {
 				return
+			}
+			m, isMessage := msg.(*redis.Message)
+			if !isMessage { // subscribed again, after the connection to Redis was lost
+				redelivering.Go(func() { d.redeliver(ctx) })
+				continue
 			}
 			var e envelope
 			if err := json.Unmarshal([]byte(m.Payload), &e); err != nil {
@@ -193,6 +203,38 @@ func (d *Delivery) receive(ctx context.Context, e envelope) error {
 	return d.keep(ctx, e.To, *e.Push)
 }
 
+// redeliver hands this node's connections the pushes kept in their backlogs while the node's
+// channel had no subscription: a node that published to it then found nobody listening, and
+// kept the push for the account's next claim, though its connection is still here. It looks
+// at once, and once more after fenceWait, for pushes whose publisher kept them only after
+// the first look (a publish and its keeping are two requests, each bounded in time).
+func (d *Delivery) redeliver(ctx context.Context) {
+	for _, wait := range []time.Duration{0, d.fenceWait} {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		kept, err := d.store.takeBacklogs(ctx, d.local.Accounts())
+		if err != nil {
+			d.log.Warn("taking back pushes kept while the node's channel was down", "err", err)
+		}
+		for id, ps := range kept { // what was taken before an error, too
+			for i, p := range ps {
+				delivered, err := d.local.DeliverLocal(ctx, id, p)
+				if err == nil && delivered {
+					continue
+				}
+				// The connection has gone meanwhile: the rest wait for the account's next claim.
+				if err := errors.Join(err, d.store.AppendBacklog(ctx, id, ps[i:]...)); err != nil {
+					d.log.Warn("keeping pushes", "account", id, "err", err)
+				}
+				break
+			}
+		}
+	}
+}
+
 // keep puts p in the account's backlog.
 func (d *Delivery) keep(ctx context.Context, accountID int64, p session.Push) error {
 	d.observe.Pushed(session.PushedBacklog)
@@ -210,30 +252,42 @@ func (d *Delivery) deliver(ctx context.Context, accountID int64, p session.Push,
 	if delivered, err := d.local.DeliverLocal(ctx, accountID, p); err != nil || delivered {
 		return err
 	}
-	node, routed, err := d.store.routeOrKeep(ctx, accountID, p)
-	switch {
-	case err != nil:
-		return err
-	case !routed:
-		if node == keptInBacklog {
-			d.observe.Pushed(session.PushedBacklog)
+	gone := int64(noNode) // a node found gone, with the connection it had no time to release
+	for {
+		node, routed, err := d.store.routeOrKeep(ctx, accountID, p, gone)
+		switch {
+		case err != nil:
+			return err
+		case !routed:
+			if node == keptInBacklog {
+				d.observe.Pushed(session.PushedBacklog)
+			}
+			return nil
+		case node == d.node:
+			// Routed here, yet not here when looked at above: the connection has come (a
+			// RECONNECT claimed the account meanwhile) or gone (the backlog is its place).
+			if delivered, err := d.local.DeliverLocal(ctx, accountID, p); err != nil || delivered {
+				return err
+			}
+			return d.keep(ctx, accountID, p)
 		}
-		return nil
-	case node == d.node:
-		// Routed here, yet not here: the connection ended after the check above.
-		return d.keep(ctx, accountID, p)
+		listeners, err := d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
+		switch {
+		case err != nil:
+			return err
+		case listeners > 0:
+			d.observe.Pushed(session.PushedForwarded)
+			return nil
+		case gone != noNode:
+			// A second node gone: the push waits for the account's next claim.
+			return d.keep(ctx, accountID, p)
+		}
+		// The node is gone. The push waits in the backlog for the account to come back, unless
+		// it has come back on another node since its route was read (a RECONNECT after a
+		// crash), after which a push kept would wait there for a claim already made: so the
+		// route is read again, with this node for none.
+		gone = node
 	}
-	listeners, err := d.publish(ctx, node, envelope{To: accountID, Push: &p, Hops: hops})
-	switch {
-	case err != nil:
-		return err
-	case listeners == 0:
-		// The node is gone, with its connection, which it had no time to release: the push
-		// waits for the account to come back.
-		return d.keep(ctx, accountID, p)
-	}
-	d.observe.Pushed(session.PushedForwarded)
-	return nil
 }
 
 // TakeOver implements session.Deliverer: it asks node to fence the account's connection there

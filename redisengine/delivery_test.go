@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,9 +22,28 @@ import (
 // recordingHub is a node's Local that holds the accounts given to it and records what it is
 // handed for them.
 type recordingHub struct {
+	mu         sync.Mutex // guards held
 	held       map[int64]bool
 	pushes     chan delivered
 	broadcasts chan session.Broadcast
+}
+
+func (h *recordingHub) setHeld(to int64, held bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held[to] = held
+}
+
+func (h *recordingHub) Accounts() []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ids []int64
+	for id, held := range h.held {
+		if held {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 type delivered struct {
@@ -32,7 +52,10 @@ type delivered struct {
 }
 
 func (h *recordingHub) DeliverLocal(_ context.Context, to int64, p session.Push) (bool, error) {
-	if !h.held[to] {
+	h.mu.Lock()
+	held := h.held[to]
+	h.mu.Unlock()
+	if !held {
 		return false, nil
 	}
 	h.pushes <- delivered{to, p}
@@ -44,7 +67,7 @@ func (h *recordingHub) Disconnect(context.Context, int64, int, string) error { r
 func (h *recordingHub) BroadcastLocal(b session.Broadcast) { h.broadcasts <- b }
 
 func (h *recordingHub) Fence(to int64) []session.Push {
-	delete(h.held, to)
+	h.setHeld(to, false)
 	return nil
 }
 
@@ -90,7 +113,7 @@ func (n *testNode) hold(t testing.TB, account int64, node int64) {
 	if _, err := n.store.Claim(context.Background(), account, node); err != nil {
 		t.Fatal(err)
 	}
-	n.hub.held[account] = true
+	n.hub.setHeld(account, true)
 }
 
 // TestDialogueRoundTrips: a DIALOGUE costs its sender's node one round trip to Redis, whether
@@ -166,12 +189,12 @@ func dialogueRoundTrips(t *testing.T, newClient func() redis.UniversalClient, ac
 	wantPush(two.hub, send("to another node", acrossNodes))
 
 	// Bob reconnects to Ann's node.
-	delete(two.hub.held, bob.ID)
+	two.hub.setHeld(bob.ID, false)
 	one.hold(t, bob.ID, 1)
 	wantPush(one.hub, send("to the same node", 1))
 
 	// Bob is away: the push waits in his backlog.
-	delete(one.hub.held, bob.ID)
+	one.hub.setHeld(bob.ID, false)
 	if _, err := one.store.Release(ctx, bob.ID, 1, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -230,5 +253,94 @@ func TestDialogueEnvelope(t *testing.T) {
 		if got != string(want) {
 			t.Errorf("content %q: joined %s, want %s", content, got, want)
 		}
+	}
+}
+
+// TestDeliveryTakesBackKeptPushes: while a node's channel has no subscription (its connection
+// to Redis was lost, a failover), pushes for its connections are kept in their backlogs; once
+// it has subscribed again, the node hands them to the connections, which are still there.
+func TestDeliveryTakesBackKeptPushes(t *testing.T) {
+	r := redistest.Start(t)
+	two := startTestNode(t, func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: r.Addr}) }, 2)
+	ctx := context.Background()
+	bob, _, err := two.svc.CreateAccount(ctx, "Bob", moderation.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two.hold(t, bob.ID, 2)
+	kept := session.SignalPush(session.SignalPartnerExit, 0, 7, bob.ID, nil)
+	if err := two.store.AppendBacklog(ctx, bob.ID, kept); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := r.Command("CLIENT", "KILL", "TYPE", "pubsub"); err != nil || reply == ":0" {
+		t.Fatalf("CLIENT KILL TYPE pubsub = %q, %v; want the node's subscriptions closed", reply, err)
+	}
+	select {
+	case got := <-two.hub.pushes:
+		if got.to != bob.ID || got.p.Cmd != kept.Cmd || string(got.p.Body) != string(kept.Body) {
+			t.Errorf("handed %+v, want the kept push for Bob", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the push kept while the node's channel was down never reached Bob's connection")
+	}
+	if backlog, err := two.store.Claim(ctx, bob.ID, 2); err != nil || len(backlog) != 0 {
+		t.Errorf("Bob's backlog = %v, %v; want it empty, its push handed over", backlog, err)
+	}
+}
+
+// claimOnPublish is a client hook that, when a push is first published to a node's channel,
+// first has another node claim the account, as a RECONNECT racing with the push does.
+type claimOnPublish struct {
+	channel string
+	claim   func()
+	once    sync.Once
+}
+
+func (h *claimOnPublish) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *claimOnPublish) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); cmd.Name() == "spublish" && len(args) > 1 && args[1] == h.channel {
+			h.once.Do(h.claim)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *claimOnPublish) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestDeliveryFollowsAccountFromGoneNode: a push routed to a node that has crashed is kept for
+// the account's next claim, unless the account was claimed by another node since its route was
+// read (its client reconnected there): then it goes there, and is not left in a backlog that
+// the claim has already emptied.
+func TestDeliveryFollowsAccountFromGoneNode(t *testing.T) {
+	r := redistest.Start(t)
+	newClient := func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: r.Addr}) }
+	one, two := startTestNode(t, newClient, 1), startTestNode(t, newClient, 2)
+	ctx := context.Background()
+	bob, _, err := two.svc.CreateAccount(ctx, "Bob", moderation.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const crashed = 9 // a node without a subscription: gone
+	if _, err := one.store.Claim(ctx, bob.ID, crashed); err != nil {
+		t.Fatal(err)
+	}
+	one.store.rdb.AddHook(&claimOnPublish{channel: one.store.keys.channel(crashed), claim: func() { two.hold(t, bob.ID, 2) }})
+
+	exit := session.SignalPush(session.SignalPartnerExit, 0, 7, bob.ID, nil)
+	if err := one.delivery.Deliver(ctx, bob.ID, exit); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-two.hub.pushes:
+		if got.to != bob.ID || string(got.p.Body) != string(exit.Body) {
+			t.Errorf("node two was handed %+v, want the push for Bob", got)
+		}
+	case <-time.After(5 * time.Second):
+		backlog, _ := two.store.Claim(ctx, bob.ID, 2)
+		t.Fatalf("the push never reached Bob on node two, where he came back; his backlog holds %d pushes", len(backlog))
 	}
 }

@@ -15,6 +15,8 @@
 //	{prefix}{s:ID}:msgs     list of the session's last messages (JSON), oldest first
 //	{prefix}{s:ID}:req      hash "sender:requestId" → msgId, for the messages still in msgs
 //	{prefix}{presence}      sorted set account id → last seen (Unix ms)
+//	{prefix}{presence}:resumed  the latest time (Unix ms) a node reached Redis again after failing
+//	                        to: no account is taken for gone until the presence timeout after it
 //	{prefix}{live}          sorted set session id → started (Unix ms), of the live sessions
 //	{prefix}{q}:...         the waiting queue and its pairing bars, all in one slot
 //	{prefix}{r:ID}          report (JSON)
@@ -84,4 +86,5 @@ func (k keyspace) notice() string           { return k.prefix + "{notice}" }
 func (k keyspace) board() string            { return k.prefix + "{board}" }
 func (k keyspace) live() string             { return k.prefix + "{live}" }
 func (k keyspace) presence() string         { return k.prefix + "{presence}" }
+func (k keyspace) presenceResumed() string  { return k.prefix + "{presence}:resumed" }
 func (k keyspace) queue(name string) string { return k.prefix + "{q}:" + name }

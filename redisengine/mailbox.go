@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -108,4 +109,44 @@ func (s *Store) Claim(ctx context.Context, accountID, node int64) ([]session.Pus
 		}
 	}
 	return ps, nil
+}
+
+// takeBacklogScript returns and empties the backlog of an account routed to the given node.
+// KEYS: account, backlog. ARGV: node.
+var takeBacklogScript = redis.NewScript(`
+local route = redis.call('HMGET', KEYS[1], 'node', 'routed')
+if route[1] ~= ARGV[1] or route[2] ~= '1' then return {} end
+local backlog = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+return backlog`)
+
+// takeBacklogs returns and empties the backlogs of those of the accounts that are routed to
+// this store's node, in a pipeline per seenBatch accounts.
+func (s *Store) takeBacklogs(ctx context.Context, accounts []int64) (map[int64][]session.Push, error) {
+	kept := make(map[int64][]session.Push)
+	for batch := range slices.Chunk(accounts, seenBatch) {
+		taken := make([]*redis.Cmd, len(batch))
+		err := s.pipelined(ctx, takeBacklogScript, func(p redis.Pipeliner) {
+			for i, id := range batch {
+				taken[i] = takeBacklogScript.EvalSha(ctx, p, []string{s.keys.account(id), s.keys.accountBacklog(id)}, s.node)
+			}
+		})
+		if err != nil {
+			return kept, fmt.Errorf("redisengine: take backlogs: %w", err)
+		}
+		for i, id := range batch {
+			backlog, err := taken[i].StringSlice()
+			if err != nil {
+				return kept, fmt.Errorf("redisengine: take backlogs: %w", err)
+			}
+			for _, b := range backlog {
+				var p session.Push
+				if err := json.Unmarshal([]byte(b), &p); err != nil {
+					return kept, fmt.Errorf("redisengine: take backlogs: malformed push: %w", err)
+				}
+				kept[id] = append(kept[id], p)
+			}
+		}
+	}
+	return kept, nil
 }

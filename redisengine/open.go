@@ -110,11 +110,16 @@ func autoPipelined[C interface {
 
 // isCluster reports whether c is a Redis Cluster's client.
 func isCluster(c redis.UniversalClient) bool {
-	if p, ok := c.(pipelinedClient); ok {
-		c = p.base
-	}
-	_, ok := c.(*redis.ClusterClient)
+	_, ok := unpipelined(c).(*redis.ClusterClient)
 	return ok
+}
+
+// unpipelined is the client under c's autopipeliner, if c has one.
+func unpipelined(c redis.UniversalClient) redis.UniversalClient {
+	if p, ok := c.(pipelinedClient); ok {
+		return p.base
+	}
+	return c
 }
 
 // minPoolSize is the smallest connection pool a node gets unless its URL sets pool_size.

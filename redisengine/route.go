@@ -12,15 +12,15 @@ import (
 	"github.com/duetchat/duet/session"
 )
 
-// routeScript returns the node an existing account's pushes are routed to or, while none is,
-// keeps the push at the end of its backlog (as backlogScript does) and returns -1. It returns
-// -2 for an account that does not exist.
-// KEYS: account, backlog. ARGV: backlog size, push.
+// routeScript returns the node an existing account's pushes are routed to or, while none is
+// (or only a node found gone is), keeps the push at the end of its backlog (as backlogScript
+// does) and returns -1. It returns -2 for an account that does not exist.
+// KEYS: account, backlog. ARGV: backlog size, push, the node found gone or "".
 var routeScript = redis.NewScript(`
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl == -2 then return -2 end
 local route = redis.call('HMGET', KEYS[1], 'node', 'routed')
-if route[2] == '1' then return tonumber(route[1]) end
+if route[2] == '1' and route[1] ~= ARGV[3] then return tonumber(route[1]) end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
@@ -29,15 +29,22 @@ return -1`)
 // keptInBacklog is what routeOrKeep returns instead of a node for an account that is away.
 const keptInBacklog = -1
 
-// routeOrKeep returns the node the account's pushes go to and true or, while it is away, keeps
-// p in its backlog and returns keptInBacklog and false. Pushes for an account that is gone are
-// dropped.
-func (s *Store) routeOrKeep(ctx context.Context, accountID int64, p session.Push) (int64, bool, error) {
+// noNode stands for no node where one may be given.
+const noNode = -1
+
+// routeOrKeep returns the node the account's pushes go to and true or, while it is away or
+// routed only to the node gone (or noNode), keeps p in its backlog and returns
+// keptInBacklog and false. Pushes for an account that is gone are dropped.
+func (s *Store) routeOrKeep(ctx context.Context, accountID int64, p session.Push, gone int64) (int64, bool, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return 0, false, err
 	}
-	node, err := routeScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountBacklog(accountID)}, s.backlogSize, b).Int64()
+	var goneNode string
+	if gone != noNode {
+		goneNode = strconv.FormatInt(gone, 10)
+	}
+	node, err := routeScript.Run(ctx, s.rdb, []string{s.keys.account(accountID), s.keys.accountBacklog(accountID)}, s.backlogSize, b, goneNode).Int64()
 	if err != nil {
 		return 0, false, fmt.Errorf("redisengine: route: %w", err)
 	}

@@ -286,9 +286,12 @@ func (s *Store) AllLive(ctx context.Context, limit int) ([]session.Session, int,
 // sender's request key, with an id above the session's last, and keeps the newest history-size
 // messages, forgetting the request keys of those that fall out. It returns "ok", the partner
 // and the id; "dup", the partner and the first message; or a refusal.
-// It also reports the node the partner's connection is on, if that is another node, and on a
-// server where it may (not a cluster, whose scripts are bound to their slot) publishes the
-// message's push there itself, replying "1" if a node took it.
+// It also reports the node the partner's connection is on, if that is another node, and with
+// ARGV[8] = "1" (a server where scripts may publish, not a cluster, whose scripts are bound to
+// their slot; and no wait for replicas) publishes the message's push there itself, replying
+// "1" if a node took it.
+// A duplicate refreshes the keys' expiry: a write, so that a WAIT after the script covers the
+// first message too (replication keeps the order of writes), not only this connection's past.
 // KEYS: session, msgs, req. ARGV: sender, proposed id, messageBody JSON, request key or "",
 // history size, session TTL ms, this node, "1" to publish, the node channel's name around the
 // node's id, the message's envelope around its partner and its id (dialogueEnvelope).
@@ -305,7 +308,10 @@ if ARGV[4] ~= '' then
 	if first then
 		local prefix = '{"i":' .. first .. ','
 		for _, m in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-			if string.sub(m, 1, #prefix) == prefix then return {'dup', partner, m} end
+			if string.sub(m, 1, #prefix) == prefix then
+				for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
+				return {'dup', partner, m}
+			end
 		end
 	end
 end
@@ -337,6 +343,12 @@ return {'ok', partner, id, '0', route}`)
 
 // AppendMessage implements session.Store. It also sends the message's push on to the partner's
 // node when that is another one: in the same round trip, or on a Redis Cluster in a second.
+//
+// With MinReplicas, the message is acknowledged only once that many replicas have it (WAIT,
+// in the script's round trip), and its push leaves only then, in a second round trip: a push
+// sent before could show the partner a message that a failover then loses. A duplicate is
+// waited for too, and sent again (Appended.Redeliver), as its first attempt may have been
+// refused before its push left.
 func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.Appended, error) {
 	body, err := json.Marshal(messageBody{Sender: m.SenderID, SentAt: m.SentAt.UnixMilli(), RequestID: m.RequestID, Content: m.Content})
 	if err != nil {
@@ -351,10 +363,17 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 	if err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
 	}
+	publishHere := s.publish && s.minReplicas == 0
 	channelHead, channelTail := s.keys.channelAround()
-	reply, err := appendMessageScript.Run(ctx, s.rdb, []string{s.keys.session(id), s.keys.sessionMsgs(id), s.keys.sessionReqs(id)},
-		m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds(), s.node, boolField(s.publish),
-		channelHead, channelTail, envelope[0], envelope[1], envelope[2]).StringSlice()
+	keys := []string{s.keys.session(id), s.keys.sessionMsgs(id), s.keys.sessionReqs(id)}
+	args := []any{m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds(), s.node, boolField(publishHere),
+		channelHead, channelTail, envelope[0], envelope[1], envelope[2]}
+	var reply []string
+	if s.minReplicas == 0 {
+		reply, err = appendMessageScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	} else {
+		reply, err = s.appendReplicated(ctx, keys, args)
+	}
 	if err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
 	}
@@ -370,17 +389,48 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 		if err != nil {
 			return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
 		}
-		return session.Appended{Message: first, Partner: partner, Duplicate: true}, nil
+		return session.Appended{Message: first, Partner: partner, Duplicate: true, Redeliver: s.minReplicas > 0}, nil
 	}
 	if m.ID, err = strconv.ParseInt(reply[2], 10, 64); err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: malformed id %q", reply[2])
 	}
 	delivered := reply[3] == "1"
-	if route := reply[4]; !delivered && !s.publish && route != "" {
+	if route := reply[4]; !delivered && !publishHere && route != "" {
 		// Best effort: should it fail, the service delivers the push by the account's route.
 		delivered = s.publishDialogue(ctx, route, envelope[0]+reply[1]+envelope[1]+reply[2]+envelope[2])
 	}
 	return session.Appended{Message: m, Partner: partner, Delivered: delivered}, nil
+}
+
+// appendReplicated runs the append script and WAIT in one pipeline, on one connection to the
+// master that holds the session, and returns the script's reply if at least MinReplicas
+// replicas acknowledged it within ReplicaTimeout. A refusal changed nothing and waits for none.
+func (s *Store) appendReplicated(ctx context.Context, keys []string, args []any) ([]string, error) {
+	master, err := s.masterOf(ctx, keys[0])
+	if err != nil {
+		return nil, err
+	}
+	var appended *redis.Cmd
+	var wait *redis.Cmd
+	err = pipelinedOn(ctx, master, appendMessageScript, func(p redis.Pipeliner) {
+		appended = appendMessageScript.EvalSha(ctx, p, keys, args...)
+		wait = p.Do(ctx, "wait", s.minReplicas, s.replicaTimeout.Milliseconds())
+	})
+	if err != nil {
+		return nil, err
+	}
+	reply, err := appended.StringSlice()
+	if err != nil {
+		return nil, err
+	}
+	acked, err := wait.Int()
+	if err != nil {
+		return nil, err
+	}
+	if _, refused := refusals[reply[0]]; !refused && acked < s.minReplicas {
+		return nil, fmt.Errorf("%d of the %d replicas wanted (redis_min_replicas) acknowledged the message within %v", acked, s.minReplicas, s.replicaTimeout)
+	}
+	return reply, nil
 }
 
 // publishDialogue publishes a message's envelope to the node with id route, and reports whether

@@ -28,6 +28,9 @@ type Store struct {
 	backlogSize int
 	retention   int64 // ms
 	accountTTL  int64 // ms
+
+	minReplicas    int // replicas that must have a message before AppendMessage returns; 0: none
+	replicaTimeout time.Duration
 }
 
 // StoreOptions sizes a Store. Every duration must be positive.
@@ -38,6 +41,11 @@ type StoreOptions struct {
 	BacklogSize int           // pushes kept per away account
 	Retention   time.Duration // how long an ended session stays readable
 	AccountTTL  time.Duration // backstop expiry of an account's keys after it was last seen
+
+	// MinReplicas replicas must acknowledge a message (WAIT) within ReplicaTimeout, which must
+	// then be less than the client's read timeout, before AppendMessage returns it; 0: no wait.
+	MinReplicas    int
+	ReplicaTimeout time.Duration
 }
 
 var _ session.Store = (*Store)(nil)
@@ -47,6 +55,7 @@ func NewStore(client redis.UniversalClient, o StoreOptions) *Store {
 	return &Store{
 		rdb: client, keys: keyspace{o.Prefix}, node: o.Node, publish: !isCluster(client), historySize: o.HistorySize, backlogSize: o.BacklogSize,
 		retention: o.Retention.Milliseconds(), accountTTL: o.AccountTTL.Milliseconds(),
+		minReplicas: o.MinReplicas, replicaTimeout: o.ReplicaTimeout,
 	}
 }
 
@@ -74,17 +83,31 @@ return 1`)
 // refuses it with NOSCRIPT without running it; then sc is loaded and the pipeline sent once
 // more, which is why the commands that share a pipeline with a script are all idempotent.
 func (s *Store) pipelined(ctx context.Context, sc *redis.Script, queue func(p redis.Pipeliner)) error {
+	return pipelinedOn(ctx, s.rdb, sc, queue)
+}
+
+// pipelinedOn is pipelined through client c.
+func pipelinedOn(ctx context.Context, c redis.Cmdable, sc *redis.Script, queue func(p redis.Pipeliner)) error {
 	send := func(p redis.Pipeliner) error { queue(p); return nil }
-	cmds, err := s.rdb.Pipelined(ctx, send)
+	cmds, err := c.Pipelined(ctx, send)
 	noScript := func(c redis.Cmder) bool { return redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }
 	if !slices.ContainsFunc(cmds, noScript) {
 		return err
 	}
-	if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+	if err := sc.Load(ctx, c).Err(); err != nil {
 		return err
 	}
-	_, err = s.rdb.Pipelined(ctx, send)
+	_, err = c.Pipelined(ctx, send)
 	return err
+}
+
+// masterOf returns a client of the master that holds key, whose replicas a WAIT sent through it
+// counts: the store's client, or on a cluster that of the master of key's shard.
+func (s *Store) masterOf(ctx context.Context, key string) (redis.Cmdable, error) {
+	if c, ok := unpipelined(s.rdb).(*redis.ClusterClient); ok {
+		return c.MasterForKey(ctx, key)
+	}
+	return s.rdb, nil
 }
 
 // hashFields reads the numbers of a hash, remembering the first that is not one.

@@ -372,3 +372,58 @@ func BenchmarkStoreAppendMessage(b *testing.B) {
 		}
 	})
 }
+
+// TestStoreWaitsForReplicas: with MinReplicas, a message is returned as stored only once a
+// replica has it, in one round trip; without the replica it is refused, and sent again with
+// the same request it is the first one, to be delivered again.
+func TestStoreWaitsForReplicas(t *testing.T) {
+	master := redistest.Start(t)
+	client := openClient(t, master.URL())
+	var trips roundTrips
+	client.AddHook(&trips)
+	s := NewStore(client, StoreOptions{
+		Prefix: t.Name() + ":", HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
+		Retention: storetest.Retention, AccountTTL: time.Hour, MinReplicas: 1, ReplicaTimeout: time.Second,
+	})
+	storePair(t, s, 10, 1, 2)
+	ctx := context.Background()
+	msg := session.Message{ID: 1, SessionID: 10, SenderID: 1, Content: "hi", SentAt: time.Now(), RequestID: "r1"}
+
+	if _, err := s.AppendMessage(ctx, msg); err == nil || !strings.Contains(err.Error(), "0 of the 1 replicas") {
+		t.Fatalf("AppendMessage without a replica: %v, want an error saying no replica has it", err)
+	}
+
+	replica := redistest.StartReplica(t, master)
+	first, err := s.AppendMessage(ctx, msg)
+	if err != nil || !first.Duplicate || !first.Redeliver || first.Message.Content != "hi" {
+		t.Fatalf("AppendMessage sent again with a replica = %+v, %v; want the first message, to deliver again", first, err)
+	}
+	trips.n.Store(0)
+	msg.RequestID, msg.Content = "r2", "there"
+	second, err := s.AppendMessage(ctx, msg)
+	if err != nil || second.Duplicate || second.Message.ID <= first.Message.ID {
+		t.Fatalf("AppendMessage with a replica = %+v, %v; want a new message", second, err)
+	}
+	if got := trips.n.Load(); got != 1 {
+		t.Errorf("AppendMessage with a replica took %d round trips, want 1 (the script and WAIT together)", got)
+	}
+	stored, err := replica.Command("LRANGE", s.keys.sessionMsgs(10), "0", "-1")
+	if err != nil || !strings.Contains(stored, `"c":"hi"`) || !strings.Contains(stored, `"c":"there"`) {
+		t.Errorf("the replica holds %q (%v) once AppendMessage returned, want both messages", stored, err)
+	}
+}
+
+// TestStoreWaitsForReplicasCluster: on a cluster the wait is for the replicas of the session's
+// shard; a shard without replicas refuses the message.
+func TestStoreWaitsForReplicasCluster(t *testing.T) {
+	client := openClient(t, redistest.StartCluster(t).URL())
+	s := NewStore(client, StoreOptions{
+		Prefix: t.Name() + ":", HistorySize: storetest.HistorySize, BacklogSize: storetest.BacklogSize,
+		Retention: storetest.Retention, AccountTTL: time.Hour, MinReplicas: 1, ReplicaTimeout: time.Second,
+	})
+	storePair(t, s, 10, 1, 2)
+	_, err := s.AppendMessage(context.Background(), session.Message{ID: 1, SessionID: 10, SenderID: 1, Content: "hi", SentAt: time.Now(), RequestID: "r1"})
+	if err == nil || !strings.Contains(err.Error(), "0 of the 1 replicas") {
+		t.Fatalf("AppendMessage on a shard without replicas: %v, want an error saying no replica has it", err)
+	}
+}

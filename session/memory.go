@@ -20,6 +20,8 @@ type MemoryStore struct {
 	accounts map[int64]*memAccount
 	sessions map[int64]*memSession
 	ended    []*memSession // ended sessions in order of ending, dropped after the retention
+	// presenceResumed is the latest time that presence resumed after the store failed.
+	presenceResumed time.Time
 }
 
 type memAccount struct {
@@ -115,6 +117,16 @@ func (m *MemoryStore) Seen(_ context.Context, seen map[int64]time.Time) error {
 	return nil
 }
 
+// ResumePresence implements Store.
+func (m *MemoryStore) ResumePresence(_ context.Context, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if at.After(m.presenceResumed) {
+		m.presenceResumed = at
+	}
+	return nil
+}
+
 // SetAway implements Store.
 func (m *MemoryStore) SetAway(_ context.Context, id int64, away bool) (bool, error) {
 	m.mu.Lock()
@@ -131,6 +143,9 @@ func (m *MemoryStore) SetAway(_ context.Context, id int64, away bool) (bool, err
 func (m *MemoryStore) Lapsed(_ context.Context, cutoff time.Time) ([]int64, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if !m.presenceResumed.Before(cutoff) {
+		return nil, nil
+	}
 	var ids []int64
 	for id, a := range m.accounts {
 		if a.LastSeen.Before(cutoff) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -119,8 +120,9 @@ type Service struct {
 	typingMu sync.Mutex // guards typing
 	typing   map[typingKey]*time.Timer
 
-	sweepMu        sync.Mutex // guards sweepNotBefore
-	sweepNotBefore time.Time  // the sweep holds off until then after the store failed
+	// Failures of the store on the presence path, and how many of them the store has last been
+	// told presence resumed after (ResumePresence).
+	presenceFailures, presenceResumed atomic.Int64
 }
 
 type typingKey struct{ session, account int64 }
@@ -339,20 +341,36 @@ func (s *Service) PauseMatching(ctx context.Context, paused bool) error {
 
 // Seen records, for each account, its last sign of life.
 func (s *Service) Seen(ctx context.Context, seen map[int64]time.Time) error {
-	err := s.store.Seen(ctx, seen)
+	err := s.resumePresence(ctx)
+	if err == nil {
+		err = s.store.Seen(ctx, seen)
+	}
 	if err != nil {
-		s.holdSweep()
+		s.presenceFailed()
 	}
 	return err
 }
 
-// holdSweep keeps the presence sweep off for two ping intervals after the store failed.
-// While storage is down nobody's presence is refreshed; once it is back, every node must have
-// refreshed its connections' presence before any node may take an account for gone.
-func (s *Service) holdSweep() {
-	s.sweepMu.Lock()
-	defer s.sweepMu.Unlock()
-	s.sweepNotBefore = s.now().Add(2 * s.opt.PingInterval)
+// presenceFailed notes that the store failed: while it is down, nobody's presence is
+// refreshed, on this node and perhaps on others.
+func (s *Service) presenceFailed() { s.presenceFailures.Add(1) }
+
+// resumePresence tells the store, after it failed, that this node reaches it again, before
+// anything else is done with presence. The store keeps the latest such time for every node:
+// from it, each node has the presence timeout to report its connections again before any
+// node's sweep may take them for gone. A hold of this node's own would not do: the first node
+// to recover would end the sessions of the others' accounts, still unreported.
+func (s *Service) resumePresence(ctx context.Context) error {
+	failures := s.presenceFailures.Load()
+	if s.presenceResumed.Load() == failures {
+		return nil
+	}
+	if err := s.store.ResumePresence(ctx, s.now()); err != nil {
+		return err
+	}
+	// A failure meanwhile (concurrent Seen calls) is resumed after by the next call.
+	s.presenceResumed.Store(failures)
+	return nil
 }
 
 // Away marks an account whose connection dropped or fell silent: its partners hear PartnerAway
@@ -546,7 +564,7 @@ func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, cont
 	res, err := s.store.AppendMessage(ctx, Message{
 		ID: s.ids.Next(), SessionID: sessionID, SenderID: id, Content: content, SentAt: s.now(), RequestID: requestID,
 	})
-	if err != nil || res.Duplicate {
+	if err != nil || res.Duplicate && !res.Redeliver {
 		return res.Message, err
 	}
 	s.stopTyping(ctx, sessionID, id, res.Partner, true)
@@ -689,16 +707,13 @@ func (s *Service) expire(ctx context.Context, id int64, reason string) error {
 // Sweep ends the accounts whose presence lapsed: their partners hear PartnerExit (timeout) and
 // a connection still open for them, silent all this time, is closed.
 func (s *Service) Sweep(ctx context.Context) error {
-	now := s.now()
-	s.sweepMu.Lock()
-	held := now.Before(s.sweepNotBefore)
-	s.sweepMu.Unlock()
-	if held {
-		return nil
+	err := s.resumePresence(ctx)
+	var lapsed []int64
+	if err == nil {
+		lapsed, err = s.store.Lapsed(ctx, s.now().Add(-s.opt.PresenceTimeout))
 	}
-	lapsed, err := s.store.Lapsed(ctx, now.Add(-s.opt.PresenceTimeout))
 	if err != nil {
-		s.holdSweep()
+		s.presenceFailed()
 		return err
 	}
 	for _, id := range lapsed {

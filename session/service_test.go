@@ -109,54 +109,84 @@ func (r *recorder) Disconnect(context.Context, int64, int, string) error { retur
 func (r *recorder) Broadcast(context.Context, session.Broadcast) error   { return nil }
 func (r *recorder) TakeOver(context.Context, int64, int64) error         { return nil }
 
-// TestSweepWaitsAfterStorageFailure: while storage is down nobody's presence is refreshed, so
-// once it is back the sweep waits two ping intervals, for every node to refresh its
-// connections, before it takes anyone for gone.
-func TestSweepWaitsAfterStorageFailure(t *testing.T) {
+// TestSweepWaitsForEveryNodeAfterStorageFailure: while storage is down nobody's presence is
+// refreshed. Two nodes share a store; node one reaches it again first, node two two ping
+// intervals later. Node one's sweep must not take node two's account for gone meanwhile: the
+// outage's silence counts against nobody, until the presence timeout after the last node came
+// back. Then the account that no node reports is gone, and its partner is told.
+func TestSweepWaitsForEveryNodeAfterStorageFailure(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	store := &failingStore{MemoryStore: session.NewMemoryStore(session.MemoryOptions{HistorySize: 10, BacklogSize: 10, Retention: time.Minute, Now: clock})}
+	shared := session.NewMemoryStore(session.MemoryOptions{HistorySize: 10, BacklogSize: 10, Retention: time.Minute, Now: clock})
 	ids, _ := session.NewIDs(3)
-	out := &recorder{}
 	const ping, presence = time.Second, 5 * time.Second
-	svc := session.NewService(session.Engines{Store: store, Queue: match.NewMemoryQueue(match.Rule{}), Moderation: moderation.NewMemoryStore(10)}, out, ids, clock,
-		slog.New(slog.NewTextHandler(io.Discard, nil)),
-		session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PingInterval: ping, PresenceTimeout: presence, TypingTimeout: time.Second})
-	a, _, _ := svc.CreateAccount(ctx, "a", moderation.Client{})
-	b, _, _ := svc.CreateAccount(ctx, "b", moderation.Client{})
-	svc.Match(ctx, a.ID, nil)
-	if _, err := svc.Match(ctx, b.ID, nil); err != nil {
+	var nodes [2]*failingStore
+	var services [2]*session.Service
+	out := &recorder{}
+	for i := range nodes {
+		nodes[i] = &failingStore{MemoryStore: shared}
+		services[i] = session.NewService(session.Engines{Store: nodes[i], Queue: match.NewMemoryQueue(match.Rule{}), Moderation: moderation.NewMemoryStore(10)}, out, ids, clock,
+			slog.New(slog.NewTextHandler(io.Discard, nil)),
+			session.Options{MaxSessions: 3, MaxContent: 100, MaxNickname: 30, PingInterval: ping, PresenceTimeout: presence, TypingTimeout: time.Second})
+	}
+	one, two := services[0], services[1]
+	a, _, _ := one.CreateAccount(ctx, "a", moderation.Client{}) // on node one
+	b, _, _ := one.CreateAccount(ctx, "b", moderation.Client{}) // on node two
+	one.Match(ctx, a.ID, nil)
+	if _, err := one.Match(ctx, b.ID, nil); err != nil {
 		t.Fatal(err)
+	}
+	sweep := func(what string) {
+		t.Helper()
+		if err := one.Sweep(ctx); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	present := func(what string, ids ...int64) {
+		t.Helper()
+		for _, id := range ids {
+			if _, err := shared.Account(ctx, id); err != nil {
+				t.Fatalf("%s: the sweep took account %d for gone: %v", what, id, err)
+			}
+		}
 	}
 
-	store.down = true
+	nodes[0].down, nodes[1].down = true, true
 	now = now.Add(presence + ping) // an outage longer than the presence timeout
-	if err := svc.Seen(ctx, map[int64]time.Time{a.ID: now}); err == nil {
+	if err := one.Seen(ctx, map[int64]time.Time{a.ID: now}); err == nil {
 		t.Fatal("Seen succeeded with storage down")
 	}
-	store.down = false
-	for _, step := range []time.Duration{0, ping} {
-		now = now.Add(step)
-		if err := svc.Sweep(ctx); err != nil {
+	if err := two.Seen(ctx, map[int64]time.Time{b.ID: now}); err == nil {
+		t.Fatal("Seen succeeded with storage down")
+	}
+	nodes[0].down = false
+	for range 2 {
+		now = now.Add(ping)
+		if err := one.Seen(ctx, map[int64]time.Time{a.ID: now}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.Account(ctx, a.ID); err != nil {
-			t.Fatalf("%v after storage came back, the sweep took a for gone: %v", step, err)
-		}
+		sweep("node one back, node two not yet")
+		present("node one back, node two not yet", a.ID, b.ID)
 	}
-	// Only b's node fails to refresh: after the hold, b is gone and a is told.
-	svc.Seen(ctx, map[int64]time.Time{a.ID: now})
-	now = now.Add(ping + time.Millisecond)
-	if err := svc.Sweep(ctx); err != nil {
+	nodes[1].down = false
+	now = now.Add(ping)
+	if err := two.Seen(ctx, map[int64]time.Time{b.ID: now}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Account(ctx, b.ID); err == nil {
-		t.Fatal("b, silent past the presence timeout and the hold, is still there")
+	sweep("both back")
+	present("both back", a.ID, b.ID)
+
+	// From now on only a is reported: b is gone a presence timeout after its last report.
+	for end := now.Add(presence); !now.After(end); {
+		now = now.Add(ping)
+		one.Seen(ctx, map[int64]time.Time{a.ID: now})
+		sweep("b silent")
 	}
-	if _, err := store.Account(ctx, a.ID); err != nil {
-		t.Fatalf("a, refreshed, was taken for gone: %v", err)
+	if _, err := shared.Account(ctx, b.ID); err == nil {
+		t.Fatal("b, silent past the presence timeout after both nodes came back, is still there")
 	}
+	present("a reported throughout", a.ID)
 	if n := len(out.pushes); n == 0 || !strings.Contains(string(out.pushes[n-1].Body), `"reason":"timeout"`) {
 		t.Errorf("last push = %v, want PartnerExit timeout to a", out.pushes)
 	}

@@ -46,8 +46,13 @@ type Accounts interface {
 	// SetAway sets the account's away flag and reports whether it changed, so that partners
 	// hear of each change once.
 	SetAway(ctx context.Context, id int64, away bool) (bool, error)
-	// Lapsed returns the accounts last seen before cutoff.
+	// Lapsed returns the accounts last seen before cutoff; none while the latest time that
+	// presence resumed (ResumePresence) is cutoff or later.
 	Lapsed(ctx context.Context, cutoff time.Time) ([]int64, error)
+	// ResumePresence records that a node reaches the store again at the given time, after it
+	// failed to: its reports of presence stopped meanwhile, and those of other nodes perhaps
+	// too, so the silence of an outage counts against nobody. Every node sees the latest time.
+	ResumePresence(ctx context.Context, at time.Time) error
 }
 
 // Sessions keeps the 1:1 sessions, their bounded message histories and receipt watermarks.

@@ -108,6 +108,9 @@ type Appended struct {
 	Message   Message
 	Partner   int64
 	Duplicate bool // the requestId was seen before: Message is the first one, nothing is new
+	// Redeliver is set on a duplicate whose push may never have left: the engine refused the
+	// first attempt after storing it (it waits for replicas), so the push is delivered now.
+	Redeliver bool
 	// Delivered is set when the engine has already sent the message's push on its way to the
 	// partner, in the same step as storing it.
 	Delivered bool

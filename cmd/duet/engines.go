@@ -177,6 +177,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 	store := redisengine.NewStore(client, redisengine.StoreOptions{
 		Prefix: cfg.RedisPrefix, Node: lease.ID(), HistorySize: cfg.HistorySize, BacklogSize: cfg.BacklogSize,
 		Retention: cfg.HistoryRetention, AccountTTL: cfg.PresenceTimeout * 3,
+		MinReplicas: cfg.RedisMinReplicas, ReplicaTimeout: cfg.RedisReplicaTimeout,
 	})
 	var delivery *redisengine.Delivery
 	addresses := redisengine.NewAddresses(client, cfg.RedisPrefix, addressLimits(cfg), nodeLeaseTTL, time.Now, log)

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -145,6 +146,19 @@ func (s *Server) Restart(t testing.TB) {
 // and returns its reply's text.
 func (s *Server) Command(args ...string) (string, error) { return command(s.Addr, args...) }
 
+// StartReplica starts a replica of master, with extraArgs, and waits until it is in sync; it
+// stops it when the test ends.
+func StartReplica(t testing.TB, master *Server, extraArgs ...string) *Server {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(master.Addr)
+	replica := Start(t, append(extraArgs, "--replicaof", host, port)...)
+	waitFor(t, "replica "+replica.Addr+" in sync", func() (bool, string) {
+		info, err := command(replica.Addr, "INFO", "replication")
+		return err == nil && strings.Contains(info, "master_link_status:up"), info
+	})
+	return replica
+}
+
 // Cluster is a running Redis Cluster of three masters without replicas.
 type Cluster struct {
 	Addrs []string
@@ -264,15 +278,8 @@ func StartSentinelGroup(t testing.TB) *SentinelGroup {
 	common := []string{"--appendonly", "yes", "--repl-diskless-sync-delay", "0"}
 	master := Start(t, common...)
 	g.Servers = append(g.Servers, master)
-	host, port, _ := net.SplitHostPort(master.Addr)
 	for range 2 {
-		g.Servers = append(g.Servers, Start(t, append(common, "--replicaof", host, port)...))
-	}
-	for _, replica := range g.Servers[1:] {
-		waitFor(t, "replica "+replica.Addr+" in sync", func() (bool, string) {
-			info, err := command(replica.Addr, "INFO", "replication")
-			return err == nil && strings.Contains(info, "master_link_status:up"), info
-		})
+		g.Servers = append(g.Servers, StartReplica(t, master, common...))
 	}
 	// Sentinels learn the replicas from the master's INFO when they connect, so they start
 	// once the replicas are in sync.
@@ -311,6 +318,39 @@ func (g *SentinelGroup) WaitFailover(t testing.TB, old *Server) *Server {
 		return master != nil && master != old, ""
 	})
 	return master
+}
+
+// HoldReplication makes the replicas fall behind master until release is called: they are
+// stopped (SIGSTOP), and master is given more for them than the network buffers between them
+// hold, so that whatever master acknowledges next stays in its own memory, where its death
+// loses it. Release soon: a replica stopped for longer than a second is taken for down.
+func (g *SentinelGroup) HoldReplication(t testing.TB, master *Server) (release func()) {
+	t.Helper()
+	var held []*Server
+	release = func() {
+		for _, s := range held {
+			_ = s.cmd.Process.Signal(syscall.SIGCONT)
+		}
+		held = nil
+	}
+	t.Cleanup(release)
+	for _, s := range g.Servers {
+		if s != master && s.cmd != nil {
+			if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, s)
+		}
+	}
+	// Loopback buffers hold a few MiB each way; a replica's output buffer may hold 64 MiB.
+	filler := strings.Repeat("x", 4<<20)
+	for i := range 8 {
+		// A busy machine may take a while to append 4 MiB to the append-only file.
+		if reply, err := commandWithin(10*time.Second, master.Addr, "SET", "redistest:filler:"+strconv.Itoa(i), filler); err != nil || reply != "+OK" {
+			t.Fatalf("redistest: filling the replication stream: %q, %v", reply, err)
+		}
+	}
+	return release
 }
 
 // master is the server that every Sentinel names master and whose INFO says it is one, or nil.
@@ -381,7 +421,12 @@ func freePort(t testing.TB) int {
 // reply's text, or an array reply's elements one a line. It is enough to probe a server without
 // a client library.
 func command(addr string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	return commandWithin(time.Second, addr, args...)
+}
+
+// commandWithin is command given a deadline of its own.
+func commandWithin(timeout time.Duration, addr string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -389,7 +434,7 @@ func command(addr string, args ...string) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(time.Second))
+	conn.SetDeadline(time.Now().Add(timeout))
 	req := fmt.Sprintf("*%d\r\n", len(args))
 	for _, a := range args {
 		req += fmt.Sprintf("$%d\r\n%s\r\n", len(a), a)

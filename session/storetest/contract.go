@@ -124,6 +124,18 @@ func presence(t *testing.T, s session.Store) {
 	if err != nil || len(lapsed) != 1 || lapsed[0] != 2 {
 		t.Errorf("Lapsed = %v, %v, want [2]", lapsed, err)
 	}
+	// After an outage, silence before the latest resumption counts against nobody.
+	resumed := time.Now().Add(10 * time.Second)
+	for _, at := range []time.Time{resumed, old} { // never moves back
+		if err := s.ResumePresence(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for cutoff, want := range map[time.Time]int{resumed.Add(-time.Second): 0, resumed: 0, resumed.Add(time.Millisecond): 1} {
+		if lapsed, err := s.Lapsed(ctx, cutoff); err != nil || len(lapsed) != want {
+			t.Errorf("Lapsed(%v after presence resumed) = %v, %v, want %d accounts", cutoff.Sub(resumed), lapsed, err, want)
+		}
+	}
 	for _, step := range []struct {
 		away, changed bool
 	}{{true, true}, {true, false}, {false, true}, {false, false}} {
