@@ -142,6 +142,18 @@ func (r *Reports) Reports(context.Context) ([]session.Report, error) {
 	return reports, nil
 }
 
+// OpenReports implements session.Reports.
+func (r *Reports) OpenReports(ctx context.Context) (int, error) {
+	reports, err := r.Reports(ctx)
+	n := 0
+	for _, rep := range reports {
+		if rep.Status == session.ReportOpen {
+			n++
+		}
+	}
+	return n, err
+}
+
 // Report implements session.Reports.
 func (r *Reports) Report(_ context.Context, id int64) (session.Report, error) {
 	cutoff := r.cutoff()

@@ -202,6 +202,15 @@ func (s *Reports) Reports(ctx context.Context) ([]session.Report, error) {
 	return reports, nil
 }
 
+// OpenReports implements session.Reports: the open reports not past the retention.
+func (s *Reports) OpenReports(ctx context.Context) (int, error) {
+	n, err := s.rdb.ZCount(ctx, s.keys[reportsOpen], strconv.FormatInt(s.cutoff().UnixMilli(), 10), "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisengine: count open reports: %w", err)
+	}
+	return int(n), nil
+}
+
 // Report implements session.Reports.
 func (s *Reports) Report(ctx context.Context, id int64) (session.Report, error) {
 	r, err := s.decode(s.rdb.HGet(ctx, s.keys[reportsData], strconv.FormatInt(id, 10)).Bytes())

@@ -78,6 +78,20 @@ func (m *MemoryReports) Reports(context.Context) ([]Report, error) {
 	return reports, nil
 }
 
+// OpenReports implements Reports.
+func (m *MemoryReports) OpenReports(context.Context) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pruneLocked()
+	n := 0
+	for _, r := range m.reports {
+		if r.Status == ReportOpen {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Report implements Reports.
 func (m *MemoryReports) Report(_ context.Context, id int64) (Report, error) {
 	m.mu.Lock()

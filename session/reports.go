@@ -159,8 +159,7 @@ func (s *Service) Reports(ctx context.Context, q ReportQuery) (ReportPage, error
 
 // OpenReports returns how many open reports are kept.
 func (s *Service) OpenReports(ctx context.Context) (int, error) {
-	page, err := s.Reports(ctx, ReportQuery{Status: ReportOpen})
-	return page.Open, err
+	return s.reports.OpenReports(ctx)
 }
 
 // ReviewReport returns one report with its evidence, its priority and the other side's report.

@@ -105,6 +105,8 @@ type Reports interface {
 	FileReport(ctx context.Context, r Report, evidence []Message) (Report, error)
 	// Reports returns the reports kept, the newest first, without evidence.
 	Reports(ctx context.Context) ([]Report, error)
+	// OpenReports counts the open reports kept, cheaply: the admin page asks every few seconds.
+	OpenReports(ctx context.Context) (int, error)
 	// Report returns one report with its session's evidence, or ErrNoReport.
 	Report(ctx context.Context, id int64) (Report, error)
 	// ResolveReport records the decision on an open report (status ReportAccepted or

@@ -547,6 +547,9 @@ func reports(t *testing.T, s session.Reports) {
 		t.Fatal(err)
 	}
 	sameReport(t, "Report(2) once resolved", one, want[1])
+	if n, err := s.OpenReports(ctx); err != nil || n != 2 {
+		t.Errorf("OpenReports = %d, %v; want 2 once one of 3 is resolved", n, err)
+	}
 	if _, err := s.ResolveReport(ctx, 2, session.ReportRejected, res); !errors.Is(err, session.ErrResolved) {
 		t.Errorf("ResolveReport twice: %v, want ErrResolved", err)
 	}

@@ -115,7 +115,7 @@ describe('the overview', () => {
   test('shows the open reports, also as a badge on the Reports tab', async () => {
     const { w } = await open('/admin', { [`GET ${API}stats`]: stats({ openReports: 4 }) })
     expect(w.findAll('.figure').find((f) => f.find('dt').text() === 'Open reports').find('dd').text()).toBe('4')
-    expect(w.find('nav[aria-label="Admin screens"] a[href="/admin/reports"]').text()).toBe('Reports4 open')
+    expect(w.find('nav[aria-label="Admin screens"] a[href="/admin/reports"]').text()).toBe('Reports 4 open')
   })
 
   test('pausing matching needs a reason, then says matching is paused', async () => {
@@ -260,12 +260,14 @@ describe('a report', () => {
   test('is accepted with an address ban and a note, then shows the decision', async () => {
     let decided = null
     const { w, fetch } = await open('/admin/reports/30', {
+      [`GET ${API}reports?status=open&limit=1`]: reportPage([report]),
       [`GET ${API}reports/30`]: () => json(200, decided || report),
       [`POST ${API}reports/30/resolve`]: (r) => {
         decided = { ...report, status: 'accepted', resolution: { operator: 'ann', note: r.body.note, at: '2026-11-22T06:20:00Z', banId: 71 } }
         return json(200, decided)
       },
     })
+    expect(w.find('nav[aria-label="Admin screens"] .badge').text()).toBe('1 open')
     await w.find('input[name=ban]').setValue(true)
     await w.find('form.decision').trigger('submit')
     expect(w.text()).toContain('Write a note')
@@ -277,6 +279,7 @@ describe('a report', () => {
     expect(w.find('form.decision').exists()).toBe(false)
     expect(w.text()).toContain('by ann')
     expect(w.text()).toContain('ad bot (ban 71)')
+    expect(w.find('nav[aria-label="Admin screens"] .badge').exists()).toBe(false) // the one open report is decided
   })
 
   test('a ban from a report may carry a reason written to be shown; the note stays private', async () => {
