@@ -43,8 +43,7 @@ func (r *Reports) FileReport(_ context.Context, rep session.Report, evidence []s
 			if rep, err = readReport(tx, readU64(id)); err != nil {
 				return err
 			}
-			rep.Category, rep.Note, rep.UpdatedAt = filed.Category, filed.Note, filed.UpdatedAt
-			rep.Filings++
+			rep.Refile(filed)
 			return putReport(tx, rep)
 		}
 		if err := makeRoom(tx, r.limits.MaxReports); err != nil {

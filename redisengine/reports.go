@@ -110,8 +110,7 @@ func (s *Reports) FileReport(ctx context.Context, r session.Report, evidence []s
 		return session.Report{}, fmt.Errorf("redisengine: file report: %w", err)
 	}
 	return s.update(ctx, existing, func(old *session.Report) error {
-		old.Category, old.Note, old.UpdatedAt = r.Category, r.Note, r.UpdatedAt
-		old.Filings++
+		old.Refile(r)
 		return nil
 	}, nil)
 }

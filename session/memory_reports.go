@@ -31,11 +31,11 @@ func (m *MemoryReports) FileReport(_ context.Context, r Report, evidence []Messa
 	m.pruneLocked()
 	i := slices.IndexFunc(m.reports, func(k Report) bool { return k.SessionID == r.SessionID && k.Reporter == r.Reporter })
 	if i >= 0 {
-		refile(&m.reports[i], r)
+		m.reports[i].Refile(r)
 		return m.reports[i], nil
 	}
 	for len(m.reports) >= m.limits.MaxReports {
-		m.dropLocked(ReportToDrop(m.reports))
+		m.dropLocked(oldestResolved(m.reports))
 	}
 	r.Evidence = nil
 	m.reports = append(m.reports, r)
@@ -45,10 +45,15 @@ func (m *MemoryReports) FileReport(_ context.Context, r Report, evidence []Messa
 	return r, nil
 }
 
-// refile updates a report from the same reporter's new filing on the same session.
-func refile(old *Report, filed Report) {
-	old.Category, old.Note, old.UpdatedAt = filed.Category, filed.Note, filed.UpdatedAt
-	old.Filings++
+// oldestResolved is the index of the report that makes room in a full store: the oldest
+// resolved one, or the oldest if all are open.
+func oldestResolved(oldestFirst []Report) int {
+	for i, r := range oldestFirst {
+		if r.Status != ReportOpen {
+			return i
+		}
+	}
+	return 0
 }
 
 // pruneLocked drops the reports older than the retention.

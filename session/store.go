@@ -120,14 +120,3 @@ type ReportLimits struct {
 	Retention  time.Duration // how long a report is kept after it was first filed
 	MaxReports int           // reports kept at most
 }
-
-// ReportToDrop picks the report that makes room when a store holding reports (oldest first) is
-// full: the oldest resolved, or the oldest if all are open. Every engine drops the same one.
-func ReportToDrop(oldestFirst []Report) int {
-	for i, r := range oldestFirst {
-		if r.Status != ReportOpen {
-			return i
-		}
-	}
-	return 0
-}

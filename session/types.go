@@ -137,6 +137,13 @@ type Report struct {
 	Evidence []Message `json:",omitempty"`
 }
 
+// Refile updates r with its reporter's new filing on the same session: category, note and time,
+// and one more filing.
+func (r *Report) Refile(filed Report) {
+	r.Category, r.Note, r.UpdatedAt = filed.Category, filed.Note, filed.UpdatedAt
+	r.Filings++
+}
+
 // The states of a report.
 const (
 	ReportOpen     = "open"
