@@ -38,7 +38,6 @@ type Options struct {
 	TokenWait  time.Duration
 	Service    *session.Service
 	Store      session.Store
-	Reports    session.Reports
 	Queue      match.Queue
 	Moderation moderation.Store
 	Board      metrics.Board
@@ -222,8 +221,7 @@ const (
 // note in entry (do reads them from there), runs do, and writes the audit entry when do
 // succeeded.
 func (a *api) change(c echo.Context, entry *moderation.Entry, do func() error) error {
-	operator := strings.TrimSpace(c.Request().Header.Get(OperatorHeader))
-	if n := utf8.RuneCountInString(operator); n == 0 || n > maxOperatorLen {
+	if n := utf8.RuneCountInString(operator(c)); n == 0 || n > maxOperatorLen {
 		return echo.NewHTTPError(http.StatusBadRequest, "the "+OperatorHeader+" header must name you, in 1 to 60 characters")
 	}
 	entry.Reason, entry.Note = strings.TrimSpace(entry.Reason), strings.TrimSpace(entry.Note)
@@ -238,8 +236,18 @@ func (a *api) change(c echo.Context, entry *moderation.Entry, do func() error) e
 	if err := do(); err != nil {
 		return httpError(err)
 	}
-	entry.At, entry.Operator, entry.Address = a.Now(), operator, c.RealIP()
-	if err := a.Moderation.AddAudit(c.Request().Context(), *entry); err != nil {
+	return a.record(c, *entry)
+}
+
+// operator is the name the operator making a call gave.
+func operator(c echo.Context) string {
+	return strings.TrimSpace(c.Request().Header.Get(OperatorHeader))
+}
+
+// record writes an entry of what a call did to the audit log, by the operator making it.
+func (a *api) record(c echo.Context, entry moderation.Entry) error {
+	entry.At, entry.Operator, entry.Address = a.Now(), operator(c), c.RealIP()
+	if err := a.Moderation.AddAudit(c.Request().Context(), entry); err != nil {
 		// The action is done; say so, and that its record is missing.
 		a.Log.Error("writing the audit log", "entry", entry, "err", err)
 		return echo.NewHTTPError(http.StatusInternalServerError, "done, but the audit log could not be written")
@@ -255,7 +263,7 @@ func httpError(err error) error {
 	if _, ok := errors.AsType[*echo.HTTPError](err); ok {
 		return err
 	}
-	if errors.Is(err, session.ErrResolved) {
+	if errors.Is(err, session.ErrResolved) || errors.Is(err, session.ErrUnknownAddress) {
 		return echo.NewHTTPError(http.StatusConflict, duet.ErrorMessage(err))
 	}
 	status := http.StatusInternalServerError

@@ -58,7 +58,7 @@ func (a *api) ban(c echo.Context) error {
 	var ban moderation.Ban
 	entry := moderation.Entry{Action: "ban", Target: target.String(), Reason: body.Reason, Note: body.Note}
 	err = a.change(c, &entry, func() (err error) {
-		ban, err = a.Service.Ban(c.Request().Context(), target, entry.Reason, entry.Note, moderation.ByOperator, d)
+		ban, err = a.Service.Ban(c.Request().Context(), target, entry.Reason, entry.Note, operator(c), d)
 		return err
 	})
 	if err != nil {
@@ -90,26 +90,8 @@ func (a *api) target(c echo.Context, body banBody) (moderation.Target, error) {
 	if err != nil {
 		return moderation.Target{}, httpError(err)
 	}
-	return clientTarget(body.Kind, acct.ID, acct.Client)
-}
-
-// clientTarget is the ban of kind on account, or on the address or network it came from.
-func clientTarget(kind moderation.Kind, account int64, client moderation.Client) (moderation.Target, error) {
-	var t moderation.Target
-	switch kind {
-	case moderation.KindAccount:
-		t = moderation.AccountTarget(account)
-	case moderation.KindAddress:
-		t = moderation.Target{Kind: kind, Value: client.Addr}
-	case moderation.KindNetwork:
-		t = moderation.Target{Kind: kind, Value: client.Network}
-	default:
-		return t, echo.NewHTTPError(http.StatusBadRequest, "kind must be account, address or network")
-	}
-	if t.Validate() != nil {
-		return t, echo.NewHTTPError(http.StatusConflict, "this client's address is not known; ban the account instead")
-	}
-	return t, nil
+	t, err := session.BanTarget(body.Kind, acct.ID, acct.Client)
+	return t, httpError(err)
 }
 
 // idAndReason reads the path's id and a body that gives a reason and, optionally, a private
@@ -134,7 +116,7 @@ func (a *api) liftBan(c echo.Context) error {
 	}
 	var ban moderation.Ban
 	err = a.change(c, &moderation.Entry{Action: "lift-ban", Target: strconv.FormatInt(id, 10), Reason: reason, Note: note}, func() (err error) {
-		ban, err = a.Moderation.LiftBan(c.Request().Context(), id, a.Now())
+		ban, err = a.Service.LiftBan(c.Request().Context(), id)
 		return err
 	})
 	if err != nil {

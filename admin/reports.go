@@ -1,14 +1,10 @@
 package admin
 
 import (
-	"cmp"
-	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,13 +21,17 @@ type reportView struct {
 	Reported       int64             `json:"reportedId"`
 	ReportedNick   string            `json:"reportedNickName"`
 	ReportedClient moderation.Client `json:"reportedClient"`
+	ReporterClient moderation.Client `json:"reporterClient"`
 	Category       string            `json:"category"`
 	Note           string            `json:"note"`
 	CreatedAt      time.Time         `json:"createdAt"`
+	UpdatedAt      time.Time         `json:"updatedAt"`
+	Filings        int               `json:"filings"`
 	Status         string            `json:"status"`
 	Resolution     *resolutionView   `json:"resolution,omitempty"`
 	Priority       int               `json:"priority"`
-	Evidence       []session.Message `json:"evidence,omitempty"`
+	OtherSide      int64             `json:"otherSideReportId,omitempty"` // the other member's report on the session
+	Evidence       []session.Message `json:"evidence,omitempty"`          // on the one-report endpoint only
 }
 
 type resolutionView struct {
@@ -41,73 +41,64 @@ type resolutionView struct {
 	BanID    int64     `json:"banId,omitempty"`
 }
 
-// priorities gives each report the number of distinct accounts that reported the same client,
-// by its account or by its address, among the reports kept: one person's complaint weighs one,
-// several people's weigh more.
-func priorities(reports []session.Report) map[int64]int {
-	reporters := make(map[string]map[int64]bool)
-	keys := func(r session.Report) []string {
-		ks := []string{"account:" + strconv.FormatInt(r.Reported, 10)}
-		if r.ReportedClient.Addr != "" {
-			ks = append(ks, "address:"+r.ReportedClient.Addr)
-		}
-		return ks
-	}
-	for _, r := range reports {
-		for _, k := range keys(r) {
-			if reporters[k] == nil {
-				reporters[k] = make(map[int64]bool)
-			}
-			reporters[k][r.Reporter] = true
-		}
-	}
-	prio := make(map[int64]int, len(reports))
-	for _, r := range reports {
-		for _, k := range keys(r) {
-			prio[r.ID] = max(prio[r.ID], len(reporters[k]))
-		}
-	}
-	return prio
-}
-
-func viewReport(r session.Report, priority int, evidence bool) reportView {
+func viewReport(r session.RankedReport) reportView {
 	v := reportView{
 		ID: r.ID, SessionID: r.SessionID, Reporter: r.Reporter, ReporterNick: r.ReporterNick, Reported: r.Reported,
-		ReportedNick: r.ReportedNick, ReportedClient: r.ReportedClient,
-		Category: r.Category, Note: r.Note, CreatedAt: r.CreatedAt, Status: r.Status, Priority: priority,
+		ReportedNick: r.ReportedNick, ReportedClient: r.ReportedClient, ReporterClient: r.ReporterClient,
+		Category: r.Category, Note: r.Note, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Filings: r.Filings,
+		Status: r.Status, Priority: r.Priority, OtherSide: r.OtherSide,
 	}
 	if r.Resolution != nil {
 		v.Resolution = &resolutionView{Operator: r.Resolution.Operator, Note: r.Resolution.Note, At: r.Resolution.At, BanID: r.Resolution.BanID}
 	}
-	if evidence {
-		v.Evidence = r.Evidence
-		if v.Evidence == nil {
-			v.Evidence = []session.Message{}
-		}
-	}
 	return v
 }
 
-// reports lists the reports kept, optionally only those of one ?status= and ?category=, the
-// highest priority first and then the newest.
+// defaultReportPage is how many reports a page holds unless ?limit= says.
+const defaultReportPage = 100
+
+// reports lists a page of the reports kept (?offset=, ?limit=), optionally only those of one
+// ?status= and ?category=, the highest priority first and then the newest; with
+// ?group=session, the two sides of a session next to each other. Never with evidence.
 func (a *api) reports(c echo.Context) error {
-	status, category := c.QueryParam("status"), c.QueryParam("category")
-	if status != "" && !slices.Contains([]string{session.ReportOpen, session.ReportAccepted, session.ReportRejected}, status) {
-		return echo.NewHTTPError(http.StatusBadRequest, "status must be open, accepted or rejected")
-	}
-	all, err := a.Reports.Reports(c.Request().Context())
+	limit, err := limitParam(c, defaultReportPage, maxListLimit)
 	if err != nil {
 		return err
 	}
-	prio := priorities(all)
-	views := []reportView{}
-	for _, r := range all {
-		if (status == "" || r.Status == status) && (category == "" || r.Category == category) {
-			views = append(views, viewReport(r, prio[r.ID], false))
+	q := session.ReportQuery{Status: c.QueryParam("status"), Category: c.QueryParam("category"), Limit: limit}
+	if o := c.QueryParam("offset"); o != "" {
+		if q.Offset, err = strconv.Atoi(o); err != nil || q.Offset < 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "offset must be 0 or more")
 		}
 	}
-	slices.SortStableFunc(views, func(x, y reportView) int { return y.Priority - x.Priority })
-	return c.JSON(http.StatusOK, map[string]any{"reports": views})
+	switch c.QueryParam("group") {
+	case "":
+	case "session":
+		q.BySession = true
+	default:
+		return echo.NewHTTPError(http.StatusBadRequest, "group must be session")
+	}
+	page, err := a.Service.Reports(c.Request().Context(), q)
+	if err != nil {
+		return httpError(err)
+	}
+	views := make([]reportView, len(page.Reports))
+	for i, r := range page.Reports {
+		views[i] = viewReport(r)
+	}
+	answer := reportPage{Reports: views, Total: page.Total, Open: page.Open}
+	if page.NextOffset > 0 {
+		answer.NextOffset = &page.NextOffset
+	}
+	return c.JSON(http.StatusOK, answer)
+}
+
+// reportPage is a page of reports.
+type reportPage struct {
+	Reports    []reportView `json:"reports"`
+	Total      int          `json:"total"`                // reports that match the filters
+	Open       int          `json:"open"`                 // open reports, of any category
+	NextOffset *int         `json:"nextOffset,omitempty"` // the next page's offset; absent on the last
 }
 
 func (a *api) report(c echo.Context) error {
@@ -115,16 +106,16 @@ func (a *api) report(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	r, err := a.Reports.Report(ctx, id)
+	r, err := a.Service.ReviewReport(c.Request().Context(), id)
 	if err != nil {
 		return httpError(err)
 	}
-	all, err := a.Reports.Reports(ctx)
-	if err != nil {
-		return err
+	v := viewReport(r)
+	v.Evidence = r.Evidence
+	if v.Evidence == nil {
+		v.Evidence = []session.Message{}
 	}
-	return c.JSON(http.StatusOK, viewReport(r, priorities(all)[id], true))
+	return c.JSON(http.StatusOK, v)
 }
 
 // resolveBody decides a report: accept (optionally with a ban of the reported client) or reject.
@@ -140,6 +131,8 @@ type resolveBody struct {
 	} `json:"ban"`
 }
 
+// resolveReport decides a report. The audit log gets a resolve-report entry that names the
+// report and the ban it led to, if any, and then that ban's own ban entry.
 func (a *api) resolveReport(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
@@ -149,58 +142,39 @@ func (a *api) resolveReport(c echo.Context) error {
 	if err := bind(c, &body); err != nil {
 		return err
 	}
-	status := map[string]string{"accept": session.ReportAccepted, "reject": session.ReportRejected}[body.Decision]
-	switch {
-	case status == "":
+	if body.Decision != "accept" && body.Decision != "reject" {
 		return echo.NewHTTPError(http.StatusBadRequest, "decision must be accept or reject")
-	case body.Ban != nil && status != session.ReportAccepted:
-		return echo.NewHTTPError(http.StatusBadRequest, "only an accepted report can lead to a ban")
 	}
-	ctx := c.Request().Context()
-	r, err := a.Reports.Report(ctx, id)
-	if err != nil {
-		return httpError(err)
-	}
-	if r.Status != session.ReportOpen {
-		return httpError(session.ErrResolved)
-	}
-	var banTarget moderation.Target
-	var banFor time.Duration
-	var banReason string
+	d := session.ReportDecision{Accept: body.Decision == "accept"}
 	if body.Ban != nil {
-		if banFor, err = parseBanDuration(body.Ban.Duration); err != nil {
-			return err
-		}
-		banReason = cmp.Or(strings.TrimSpace(body.Ban.Reason), r.Category)
-		if utf8.RuneCountInString(banReason) > maxReasonLen {
-			return echo.NewHTTPError(http.StatusBadRequest, "ban.reason must be at most 500 characters")
-		}
-		if banTarget, err = clientTarget(body.Ban.Kind, r.Reported, r.ReportedClient); err != nil {
+		d.Ban = &session.ReportBan{Kind: body.Ban.Kind, Reason: strings.TrimSpace(body.Ban.Reason)}
+		if d.Ban.For, err = parseBanDuration(body.Ban.Duration); err != nil {
 			return err
 		}
 	}
 	var resolved session.Report
-	entry := moderation.Entry{Action: "resolve-report", Target: "report:" + strconv.FormatInt(id, 10), Reason: body.Note}
-	err = a.change(c, &entry, func() error {
-		res := session.Resolution{Operator: c.Request().Header.Get(OperatorHeader), Note: entry.Reason, At: a.Now()}
-		if body.Ban != nil {
-			ban, err := a.Service.Ban(ctx, banTarget, banReason, entry.Reason, moderation.ByOperator, banFor)
-			if err != nil {
-				return err
-			}
-			res.BanID = ban.ID
+	var ban *moderation.Ban
+	report := "report:" + strconv.FormatInt(id, 10)
+	entry := moderation.Entry{Action: "resolve-report", Target: report, Reason: body.Note}
+	err = a.change(c, &entry, func() (err error) {
+		d.Operator, d.Note = operator(c), entry.Reason
+		if resolved, ban, err = a.Service.ResolveReport(c.Request().Context(), id, d); err != nil {
+			return err
 		}
-		resolved, err = a.Reports.ResolveReport(ctx, id, status, res)
-		if errors.Is(err, session.ErrResolved) && res.BanID != 0 {
-			// Another operator decided first: their decision stands, this ban goes.
-			if _, lerr := a.Moderation.LiftBan(ctx, res.BanID, a.Now()); lerr != nil {
-				a.Log.Error("lifting the ban of a report resolved twice", "ban", res.BanID, "err", lerr)
-			}
+		entry.Note = resolved.Status
+		if ban != nil {
+			entry.Note += ", ban:" + strconv.FormatInt(ban.ID, 10) + " on " + ban.Target.String()
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, viewReport(resolved, 0, false))
+	if ban != nil {
+		err := a.record(c, moderation.Entry{Action: "ban", Target: ban.Target.String(), Reason: ban.Reason, Note: report + ", ban:" + strconv.FormatInt(ban.ID, 10)})
+		if err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, viewReport(session.RankedReport{Report: resolved}))
 }

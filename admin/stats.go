@@ -20,6 +20,7 @@ type statsView struct {
 	MatchesPerMinute  int         `json:"matchesPerMinute"`
 	TimeToMatchMs     percentiles `json:"timeToMatchMs"`
 	MatchingPaused    bool        `json:"matchingPaused"`
+	OpenReports       int         `json:"openReports"`
 	Nodes             []nodeView  `json:"nodes"`
 }
 
@@ -70,7 +71,11 @@ func (a *api) stats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := statsView{Waiting: len(waiting), LiveSessions: live, MatchingPaused: paused, Nodes: viewNodes(nodes)}
+	open, err := a.Service.OpenReports(ctx)
+	if err != nil {
+		return err
+	}
+	v := statsView{Waiting: len(waiting), LiveSessions: live, MatchingPaused: paused, OpenReports: open, Nodes: viewNodes(nodes)}
 	var waits []int64
 	for _, n := range nodes {
 		v.AccountsOnline += n.Accounts

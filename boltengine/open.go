@@ -32,6 +32,8 @@ var (
 	banTargetsBucket  = []byte("ban-targets")  // target + 0 + ban id → until: the bans by target
 	reportsBucket     = []byte("reports")      // report id → the report as JSON
 	reportTimesBucket = []byte("report-times") // created + report id → nothing: the reports by age
+	reportByBucket    = []byte("report-by")    // session id + reporter id → report id
+	evidenceBucket    = []byte("evidence")     // session id → the session's evidence as JSON
 	auditBucket       = []byte("audit")        // sequence → the entry as JSON
 	settingsBucket    = []byte("settings")     // name → value
 )
@@ -56,7 +58,7 @@ func Open(dir string) (*DB, error) {
 		return nil, fmt.Errorf("boltengine: opening %s: %w", path, err)
 	}
 	err = bolt.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bansBucket, banEndsBucket, banTargetsBucket, reportsBucket, reportTimesBucket, auditBucket, settingsBucket} {
+		for _, name := range [][]byte{bansBucket, banEndsBucket, banTargetsBucket, reportsBucket, reportTimesBucket, reportByBucket, evidenceBucket, auditBucket, settingsBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

@@ -28,7 +28,8 @@ func TestReopen(t *testing.T) {
 	ban := moderation.Ban{ID: 7, Target: moderation.Target{Kind: moderation.KindAddress, Value: client.Addr},
 		Reason: "spam", By: moderation.ByOperator, CreatedAt: now, Until: now.Add(time.Hour)}
 	report := session.Report{ID: 9, SessionID: 3, Reporter: 1, Reported: 2, ReportedClient: client, Category: "spam",
-		Evidence: []session.Message{{ID: 4, SessionID: 3, SenderID: 2, Content: "buy now", SentAt: now}}, CreatedAt: now, Status: session.ReportOpen}
+		CreatedAt: now, UpdatedAt: now, Filings: 1, Status: session.ReportOpen}
+	evidence := []session.Message{{ID: 4, SessionID: 3, SenderID: 2, Content: "buy now", SentAt: now}}
 	entry := moderation.Entry{At: now, Operator: "ann", Address: "192.0.2.1", Action: "ban", Target: ban.Target.String(), Reason: "spam"}
 
 	db, err := Open(dir)
@@ -39,15 +40,18 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, r := NewModeration(db, 10), NewReports(db, time.Hour, time.Now)
-	for _, err := range []error{m.AddBan(ctx, ban), r.AddReport(ctx, report), m.AddAudit(ctx, entry), m.SetMatchingPaused(ctx, true), db.Close()} {
+	limits := session.ReportLimits{Retention: time.Hour, MaxReports: 10}
+	m, r := NewModeration(db, 10), NewReports(db, limits, time.Now)
+	_, filed := r.FileReport(ctx, report, evidence)
+	report.Evidence = evidence
+	for _, err := range []error{m.AddBan(ctx, ban), filed, m.AddAudit(ctx, entry), m.SetMatchingPaused(ctx, true), db.Close()} {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	db = openAt(t, dir)
-	m, r = NewModeration(db, 10), NewReports(db, time.Hour, time.Now)
+	m, r = NewModeration(db, 10), NewReports(db, limits, time.Now)
 	if secret, err := db.AddressSecret(); err != nil || string(secret) != string(first) {
 		t.Errorf("address secret after a restart = %q, %v; want the first one, %q", secret, err, first)
 	}
@@ -122,18 +126,19 @@ func TestOpenNotADirectory(t *testing.T) {
 // reading them.
 func TestPurgeEvery(t *testing.T) {
 	db := openTemp(t)
-	m, r := NewModeration(db, 10), NewReports(db, 100*time.Millisecond, time.Now)
+	m, r := NewModeration(db, 10), NewReports(db, session.ReportLimits{Retention: 100 * time.Millisecond, MaxReports: 10}, time.Now)
 	now := time.Now()
+	_, filed := r.FileReport(ctx, session.Report{ID: 2, SessionID: 3, Reporter: 4, Reported: 5, CreatedAt: now, Status: session.ReportOpen}, nil)
 	for _, err := range []error{
 		m.AddBan(ctx, moderation.Ban{ID: 1, Target: moderation.AccountTarget(5), CreatedAt: now, Until: now.Add(100 * time.Millisecond)}),
-		r.AddReport(ctx, session.Report{ID: 2, CreatedAt: now, Status: session.ReportOpen}),
+		filed,
 	} {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := keys(t, db); n != 5 {
-		t.Fatalf("%d keys in the database after a ban and a report; want 5 (with their indexes)", n)
+	if n := keys(t, db); n != 7 {
+		t.Fatalf("%d keys in the database after a ban and a report; want 7 (with their indexes and the evidence)", n)
 	}
 	purging, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -154,7 +159,7 @@ func keys(t *testing.T, db *DB) int {
 	t.Helper()
 	n := 0
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bansBucket, banEndsBucket, banTargetsBucket, reportsBucket, reportTimesBucket} {
+		for _, b := range [][]byte{bansBucket, banEndsBucket, banTargetsBucket, reportsBucket, reportTimesBucket, reportByBucket, evidenceBucket} {
 			n += tx.Bucket(b).Stats().KeyN
 		}
 		return nil

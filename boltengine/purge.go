@@ -21,7 +21,7 @@ func PurgeEvery(ctx context.Context, interval time.Duration, now func() time.Tim
 		if err := m.purge(at); err != nil {
 			log.Error("deleting the bans that ended", "err", err)
 		}
-		if err := r.purge(at.Add(-r.retention)); err != nil {
+		if err := r.purge(at.Add(-r.limits.Retention)); err != nil {
 			log.Error("deleting the reports past the retention", "err", err)
 		}
 	}

@@ -30,5 +30,5 @@ func TestModeration(t *testing.T) {
 }
 
 func TestReports(t *testing.T) {
-	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(openTemp(t), storetest.Retention, time.Now) })
+	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(openTemp(t), storetest.ReportLimits, time.Now) })
 }

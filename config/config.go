@@ -100,6 +100,9 @@ type Config struct {
 	CooldownQueue   int           // waiting accounts at which PartnerCooldown applies in full
 	DistinctClients bool          // never pair two accounts from one client address
 	ReportRetention time.Duration // how long reports and their evidence are kept
+	MaxReports      int           // reports kept at most; when full, the oldest resolved one goes
+	EvidenceSize    int           // the last messages of a session a report keeps as evidence
+	EvidenceKiB     int           // KiB of message text a report keeps as evidence, at most
 	DataDir         string        // where the memory engine keeps bans, reports, the audit log and the address secret; empty: nowhere
 
 	FilterWords      string        // path of the word list refused in messages and nicknames
@@ -162,6 +165,9 @@ func Default() Config {
 		PartnerCooldown:      time.Minute,
 		CooldownQueue:        10,
 		ReportRetention:      30 * 24 * time.Hour,
+		MaxReports:           10000,
+		EvidenceSize:         100,
+		EvidenceKiB:          32,
 		DataDir:              "./data",
 		FilterLinksAfter:     3,
 		FilterReload:         10 * time.Second,
@@ -254,6 +260,9 @@ func (c Config) Validate() error {
 			{"partner_cooldown", c.PartnerCooldown >= 0, gotValue("must not be negative", c.PartnerCooldown)},
 			{"cooldown_queue", c.CooldownQueue >= 1, gotValue("must be at least 1", c.CooldownQueue)},
 			{"report_retention", c.ReportRetention > 0, gotValue("must be positive", c.ReportRetention)},
+			{"max_reports", c.MaxReports >= 1, gotValue("must be at least 1", c.MaxReports)},
+			{"evidence_size", c.EvidenceSize >= 1, gotValue("must be at least 1", c.EvidenceSize)},
+			{"evidence_kib", 1 <= c.EvidenceKiB && c.EvidenceKiB <= 1024, gotValue("must be 1 to 1024", c.EvidenceKiB)},
 			{"filter_links_after", c.FilterLinksAfter >= -1, gotValue("must be -1 (never), 0 (always) or a number of messages", c.FilterLinksAfter)},
 			{"filter_reload", c.FilterReload > 0, gotValue("must be positive", c.FilterReload)},
 			{"audit_size", c.AuditSize >= 1, gotValue("must be at least 1", c.AuditSize)},

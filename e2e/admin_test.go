@@ -337,6 +337,18 @@ func TestAdminReports(t *testing.T) {
 	wantKicked(t, spammer)
 	wantKicked(t, dialFrom(t, s, seedDialect, "Spam, new nickname", "203.0.113.66"))
 
+	// The audit log names the report and the ban it led to, and the ban its operator.
+	banID, _ := res.int("resolution.banId")
+	report := fmt.Sprint("report:", reportIDs[0])
+	audit := s.wantAdmin(t, 200, "GET", "/admin/api/audit?limit=2", nil)
+	wantFields(t, audit, map[string]any{
+		"entries.0.action": "ban", "entries.0.target": "address:" + one.str("reportedClient.addr"), "entries.0.reason": "spam",
+		"entries.0.note": fmt.Sprint(report, ", ban:", banID), "entries.0.operator": "tester",
+		"entries.1.action": "resolve-report", "entries.1.target": report, "entries.1.reason": "confirmed ad bot",
+		"entries.1.note": fmt.Sprint("accepted, ban:", banID, " on address:", one.str("reportedClient.addr")),
+	})
+	wantFields(t, s.wantAdmin(t, 200, "GET", "/admin/api/bans", nil), map[string]any{"bans.0.id": banID, "bans.0.by": "tester"})
+
 	if status, _ := s.admin(t, "POST", fmt.Sprint("/admin/api/reports/", reportIDs[0], "/resolve"), map[string]any{"decision": "reject", "note": "x"}); status != http.StatusConflict {
 		t.Errorf("resolving a resolved report: status %d, want 409", status)
 	}
@@ -344,6 +356,7 @@ func TestAdminReports(t *testing.T) {
 	if got := s.wantAdmin(t, 200, "GET", "/admin/api/reports?status=open", nil).m["reports"].([]any); len(got) != 1 {
 		t.Errorf("open reports after resolving two: %v, want 1", got)
 	}
+	wantFields(t, s.wantAdmin(t, 200, "GET", "/admin/api/stats", nil), map[string]any{"openReports": 1})
 }
 
 // TestAdminStats: the figures an operator watches follow what the clients do, on the API and

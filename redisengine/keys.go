@@ -19,8 +19,12 @@
 //	                        to: no account is taken for gone until the presence timeout after it
 //	{prefix}{live}          sorted set session id → started (Unix ms), of the live sessions
 //	{prefix}{q}:...         the waiting queue and its pairing bars, all in one slot
-//	{prefix}{r:ID}          report (JSON)
-//	{prefix}{reports}       sorted set report id → created (Unix ms), of the reports not yet expired
+//	{prefix}{reports}:open  sorted set report id → first filed (Unix ms), of the open reports
+//	{prefix}{reports}:done  sorted set report id → first filed (Unix ms), of the resolved reports
+//	{prefix}{reports}:data  hash report id → report (JSON session.Report, without evidence)
+//	{prefix}{reports}:who   hash report id → "session reporter reported"
+//	{prefix}{reports}:by    hash "session:reporter" → report id
+//	{prefix}{reports}:ev    hash session id → the session's evidence (JSON []session.Message)
 //	{prefix}{bans}          hash ban id → ban (JSON moderation.Ban)
 //	{prefix}{bans}:ends     sorted set ban id → until (Unix ms)
 //	{prefix}{bans}:KIND:V   sorted set ban id → until, of the bans on one target
@@ -39,9 +43,10 @@
 //
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
 // seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
-// after it ends, reports after the retention given to NewReports, ban keys when their last ban
-// ends, the notice when it ends, the queue's keys a day after the last write to it, and a node's
-// lease unless the node renews it.
+// after it ends, the report keys the report retention after the last filing (and each report
+// once past it, at the next filing), ban keys when their last ban ends, the notice when it ends,
+// the queue's keys a day after the last write to it, and a node's lease unless the node renews
+// it.
 package redisengine
 
 import (
@@ -70,8 +75,7 @@ func (k keyspace) accountBacklog(id int64) string { return k.id("a", id) + ":bac
 func (k keyspace) session(id int64) string        { return k.id("s", id) }
 func (k keyspace) sessionMsgs(id int64) string    { return k.id("s", id) + ":msgs" }
 func (k keyspace) sessionReqs(id int64) string    { return k.id("s", id) + ":req" }
-func (k keyspace) report(id int64) string         { return k.id("r", id) }
-func (k keyspace) reports() string                { return k.prefix + "{reports}" }
+func (k keyspace) reports(part string) string     { return k.prefix + "{reports}:" + part }
 func (k keyspace) bans() string                   { return k.prefix + "{bans}" }
 func (k keyspace) banEnds() string                { return k.prefix + "{bans}:ends" }
 func (k keyspace) banTarget(t moderation.Target) string {

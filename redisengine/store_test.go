@@ -37,14 +37,14 @@ func openClient(tb testing.TB, url string) redis.UniversalClient {
 func TestStore(t *testing.T) {
 	client := storeClient(t)
 	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
-	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(client, t.Name()+":", storetest.Retention) })
+	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(client, t.Name()+":", storetest.ReportLimits) })
 }
 
 func TestStoreCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	client := openClient(t, c.URL())
 	storetest.Run(t, func(t *testing.T) session.Store { return newContractStore(t, client) })
-	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(client, t.Name()+":", storetest.Retention) })
+	storetest.RunReports(t, func(t *testing.T) session.Reports { return NewReports(client, t.Name()+":", storetest.ReportLimits) })
 }
 
 // newContractStore returns a store sized for the contract, under a prefix of the test's own, so
@@ -271,7 +271,7 @@ func TestStoreKeysExpire(t *testing.T) {
 	client := storeClient(t)
 	const retention = time.Minute
 	s := NewStore(client, StoreOptions{Prefix: "keys:", HistorySize: 5, BacklogSize: 3, Retention: retention, AccountTTL: time.Hour})
-	reports := NewReports(client, "keys:", time.Hour)
+	reports := NewReports(client, "keys:", session.ReportLimits{Retention: time.Hour, MaxReports: 10})
 	storePair(t, s, 10, 1, 2)
 	ctx := context.Background()
 	for _, step := range []struct {
@@ -299,7 +299,8 @@ func TestStoreKeysExpire(t *testing.T) {
 			return err
 		}},
 		{"report", func() error {
-			return reports.AddReport(ctx, session.Report{ID: 20, SessionID: 11, Reporter: 1, Reported: 3, Category: "spam", CreatedAt: time.Now()})
+			_, err := reports.FileReport(ctx, session.Report{ID: 20, SessionID: 11, Reporter: 1, Reported: 3, Category: "spam", CreatedAt: time.Now()}, nil)
+			return err
 		}},
 	} {
 		if err := step.do(); err != nil {
@@ -311,9 +312,10 @@ func TestStoreKeysExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 3 accounts, the live sets of 1 and 2 (3's emptied), 2's backlog, 3 keys of each session,
-	// presence, the index of live sessions, the report and its index.
-	if len(keys) != 16 {
-		t.Errorf("%d keys, want 16: %v", len(keys), keys)
+	// presence, the index of live sessions, and the open reports' index, the reports, their
+	// members, their index by session and the evidence.
+	if len(keys) != 19 {
+		t.Errorf("%d keys, want 19: %v", len(keys), keys)
 	}
 	for _, k := range keys {
 		ttl, err := client.PTTL(ctx, k).Result()

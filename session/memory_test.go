@@ -18,6 +18,6 @@ func TestMemoryStore(t *testing.T) {
 
 func TestMemoryReports(t *testing.T) {
 	storetest.RunReports(t, func(*testing.T) session.Reports {
-		return session.NewMemoryReports(storetest.Retention, time.Now)
+		return session.NewMemoryReports(storetest.ReportLimits, time.Now)
 	})
 }

@@ -47,6 +47,7 @@ type Options struct {
 	PresenceTimeout   time.Duration  // silence after which an account is gone
 	TypingTimeout     time.Duration  // how long typing:true lasts unless refreshed
 	Cooloff           time.Duration  // automatic ban of a flooding client; 0: none
+	Evidence          EvidenceLimits // what a report keeps of its session
 	Observer          Observer       // hears of matches; nil: nobody
 	Filter            *filter.Filter // the rules for messages and nicknames
 }
@@ -771,57 +772,6 @@ func (s *Service) stopTyping(ctx context.Context, sessionID, id, partner int64, 
 	if ok && tell {
 		s.deliver(ctx, partner, SignalPush(SignalTyping, id, sessionID, partner, TypingData{AccountID: id, Typing: false}))
 	}
-}
-
-// errTooLateToReport refuses a report on a session whose messages are no longer kept. The store
-// cannot tell a session it forgot from one that never was, and neither can be reported.
-var errTooLateToReport = duet.Errorf(duet.SessionEnded, "this chat ended too long ago to be reported: its messages are no longer kept")
-
-func tooLate(err error) error {
-	if errors.Is(err, ErrNoSession) {
-		return errTooLateToReport
-	}
-	return err
-}
-
-// Report files a complaint about the partner with the server's copy of the conversation as
-// evidence, ends the session if it is live, and keeps the two apart for good. Either member may
-// report while the session is live and as long as its messages are kept after it ended, so an
-// abuser who leaves first can still be reported; the end is not repeated then.
-func (s *Service) Report(ctx context.Context, id, sessionID int64, category, note string) (int64, error) {
-	if !reportCategories[category] {
-		return 0, duet.Errorf(duet.ParamErr, "category must be one of spam, sexual, minor, harassment, scam, other")
-	}
-	if utf8.RuneCountInString(note) > maxNoteLen {
-		return 0, duet.Errorf(duet.ParamErr, "note must be at most %d characters", maxNoteLen)
-	}
-	sess, err := s.member(ctx, id, sessionID)
-	if err != nil {
-		return 0, tooLate(err)
-	}
-	partner, _ := sess.Partner(id)
-	evidence, _, err := s.store.Messages(ctx, sessionID, 0)
-	if err != nil {
-		return 0, tooLate(err) // it may have gone just now
-	}
-	me, _ := sess.Partner(partner.ID)
-	r := Report{
-		ID: s.ids.Next(), SessionID: sessionID, Reporter: id, Reported: partner.ID, ReporterNick: me.Nickname, ReportedNick: partner.Nickname,
-		ReportedClient: partner.Client, Category: category, Note: note, Evidence: evidence, CreatedAt: s.now(), Status: ReportOpen,
-	}
-	if err := s.reports.AddReport(ctx, r); err != nil {
-		return 0, err
-	}
-	if err := s.queue.Block(ctx, id, partner.ID); err != nil {
-		return 0, err
-	}
-	if sess.Live() {
-		// Should the session end meanwhile by other means, End finds it ended and tells nobody.
-		if _, err := s.End(ctx, sessionID, id, ReasonLeft); err != nil {
-			return 0, err
-		}
-	}
-	return r.ID, nil
 }
 
 // Run does the service's periodic work until ctx ends: presence is swept every ping interval

@@ -99,15 +99,29 @@ type Mailbox interface {
 	Release(ctx context.Context, accountID, node int64, pending []Push) (bool, error)
 }
 
-// Reports keeps the reports people file, with their evidence, for the report retention.
+// Reports keeps the reports people file, with their sessions' evidence, each for the report
+// retention after it was first filed, and at most a set number of reports: when full, a new
+// report pushes out the oldest resolved one or, when every report kept is open, the oldest.
 type Reports interface {
-	// AddReport keeps a report for the report retention.
-	AddReport(ctx context.Context, r Report) error
-	// Reports returns the reports kept, the newest first.
+	// FileReport keeps r, and evidence as its session's unless the session has some already; or,
+	// when r.Reporter has a report on r.SessionID, updates that one instead (category, note,
+	// UpdatedAt, one more filing) and ignores evidence. It returns the report as now stored,
+	// without evidence.
+	FileReport(ctx context.Context, r Report, evidence []Message) (Report, error)
+	// Reports returns the reports kept, the newest first, without evidence.
 	Reports(ctx context.Context) ([]Report, error)
-	// Report returns one report, or ErrNoReport.
+	// OpenReports counts the open reports kept, cheaply: the admin page asks every few seconds.
+	OpenReports(ctx context.Context) (int, error)
+	// Report returns one report with its session's evidence, or ErrNoReport.
 	Report(ctx context.Context, id int64) (Report, error)
 	// ResolveReport records the decision on an open report (status ReportAccepted or
-	// ReportRejected) and returns the report as now stored; ErrResolved if it was resolved before.
+	// ReportRejected) and returns the report as now stored, without evidence; ErrResolved if it
+	// was resolved before.
 	ResolveReport(ctx context.Context, id int64, status string, res Resolution) (Report, error)
+}
+
+// ReportLimits bound a Reports store.
+type ReportLimits struct {
+	Retention  time.Duration // how long a report is kept after it was first filed
+	MaxReports int           // reports kept at most
 }

@@ -116,7 +116,9 @@ type Appended struct {
 	Delivered bool
 }
 
-// Report is a complaint about a partner, with the server's own copy of the conversation.
+// Report is a complaint about a partner. A reporter has one report per session: filing again
+// updates it. The server's own copy of the conversation, the evidence, is kept once per session,
+// shared by the reports of both members.
 type Report struct {
 	ID             int64
 	SessionID      int64
@@ -124,13 +126,25 @@ type Report struct {
 	Reported       int64
 	ReporterNick   string
 	ReportedNick   string
+	ReporterClient moderation.Client // the hashed address the reporter came from
 	ReportedClient moderation.Client // the hashed address the reported account came from
 	Category       string
 	Note           string
-	Evidence       []Message // both sides, with the server's timestamps
-	CreatedAt      time.Time
+	CreatedAt      time.Time   // when it was first filed; the retention counts from then
+	UpdatedAt      time.Time   // when it was last filed
+	Filings        int         // how many times the reporter filed it
 	Status         string      // ReportOpen, ReportAccepted or ReportRejected
 	Resolution     *Resolution // set once resolved
+	// Evidence is the session's messages, both sides with the server's timestamps: only Report
+	// returns it, never the list.
+	Evidence []Message `json:",omitempty"`
+}
+
+// Refile updates r with its reporter's new filing on the same session: category, note and time,
+// and one more filing.
+func (r *Report) Refile(filed Report) {
+	r.Category, r.Note, r.UpdatedAt = filed.Category, filed.Note, filed.UpdatedAt
+	r.Filings++
 }
 
 // The states of a report.

@@ -54,6 +54,11 @@ func openEngines(ctx context.Context, cfg config.Config, log *slog.Logger) (*eng
 	}
 }
 
+// reportLimits are the limits of every engine's report store.
+func reportLimits(cfg config.Config) session.ReportLimits {
+	return session.ReportLimits{Retention: cfg.ReportRetention, MaxReports: cfg.MaxReports}
+}
+
 // purgeInterval is how often the memory engine deletes the bans that ended and the reports past
 // their retention from its data directory.
 const purgeInterval = time.Minute
@@ -79,7 +84,7 @@ func openMemory(cfg config.Config, rule match.Rule, log *slog.Logger) (*engines,
 	}
 	if cfg.DataDir == "" {
 		log.Warn("data_dir is empty: bans, reports and the audit log are kept in memory only, and lost at each restart")
-		eng.Reports = session.NewMemoryReports(cfg.ReportRetention, time.Now)
+		eng.Reports = session.NewMemoryReports(reportLimits(cfg), time.Now)
 		eng.Moderation = moderation.NewMemoryStore(cfg.AuditSize)
 		if len(eng.secret) == 0 {
 			eng.secret = []byte(rand.Text())
@@ -96,7 +101,7 @@ func openMemory(cfg config.Config, rule match.Rule, log *slog.Logger) (*engines,
 		}
 	}
 	log.Info("keeping bans, reports and the audit log", "file", db.Path())
-	mod, reports := boltengine.NewModeration(db, cfg.AuditSize), boltengine.NewReports(db, cfg.ReportRetention, time.Now)
+	mod, reports := boltengine.NewModeration(db, cfg.AuditSize), boltengine.NewReports(db, reportLimits(cfg), time.Now)
 	eng.Moderation, eng.Reports = mod, reports
 	eng.loops = []func(context.Context){func(ctx context.Context) {
 		boltengine.PurgeEvery(ctx, purgeInterval, time.Now, log, mod, reports)
@@ -184,7 +189,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 	return &engines{
 		Engines: session.Engines{
 			Store:      store,
-			Reports:    redisengine.NewReports(client, cfg.RedisPrefix, cfg.ReportRetention),
+			Reports:    redisengine.NewReports(client, cfg.RedisPrefix, reportLimits(cfg)),
 			Queue:      redisengine.NewQueue(client, cfg.RedisPrefix, rule),
 			Moderation: redisengine.NewModeration(client, cfg.RedisPrefix, cfg.AuditSize),
 			Epoch:      epoch,

@@ -155,6 +155,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname, MaxCombiningMarks: cfg.MaxCombiningMarks,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
 		Cooloff: cfg.Cooloff, Observer: observe, Filter: content,
+		Evidence: session.EvidenceLimits{Messages: cfg.EvidenceSize, Bytes: cfg.EvidenceKiB << 10},
 	})
 	clientIP := web.ClientIP(cfg.TrustedProxies)
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
@@ -181,7 +182,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	if cfg.AdminToken != "" {
 		admin.Register(app, admin.Options{
-			Token: cfg.AdminToken, TokenTries: cfg.AdminTokenTries, TokenWait: cfg.AdminTokenWait, Service: svc, Store: eng.Store, Reports: eng.Reports, Queue: eng.Queue, Moderation: eng.Moderation, Board: eng.board,
+			Token: cfg.AdminToken, TokenTries: cfg.AdminTokenTries, TokenWait: cfg.AdminTokenWait, Service: svc, Store: eng.Store, Queue: eng.Queue, Moderation: eng.Moderation, Board: eng.board,
 			Metrics: measure.Handler(), Now: now, Log: log,
 		})
 	}

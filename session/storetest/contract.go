@@ -51,11 +51,24 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 	}
 }
 
+// ReportLimits are the limits of the report stores under test.
+var ReportLimits = session.ReportLimits{Retention: Retention, MaxReports: 4}
+
 // RunReports runs the contract of session.Reports against stores made by newReports, each
-// keeping reports for Retention.
+// within ReportLimits.
 func RunReports(t *testing.T, newReports func(t *testing.T) session.Reports) {
-	t.Run("Reports", func(t *testing.T) { reports(t, newReports(t)) })
-	t.Run("ReportRetention", func(t *testing.T) { reportRetention(t, newReports(t)) })
+	tests := []struct {
+		name string
+		test func(t *testing.T, s session.Reports)
+	}{
+		{"Reports", reports},
+		{"Refile", refile},
+		{"ReportsFull", reportsFull},
+		{"ReportRetention", reportRetention},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, newReports(t)) })
+	}
 }
 
 var ctx = context.Background()
@@ -442,26 +455,28 @@ func retention(t *testing.T, s session.Store) {
 	}
 }
 
-func report(id int64, created time.Time) session.Report {
+// report is a report on sessionID by account 1, filed at created, and the evidence given with
+// it.
+func report(id, sessionID int64, created time.Time) (session.Report, []session.Message) {
 	sent := created.Add(-time.Minute)
+	hash := moderation.NewHasher(nil)
 	return session.Report{
-		ID: id, SessionID: 10, Reporter: 1, Reported: 2, ReporterNick: "Ann", ReportedNick: "Bob", Category: "spam", Note: "links",
-		ReportedClient: moderation.NewHasher(nil).Client(netip.MustParseAddr("192.0.2.2")),
-		Evidence: []session.Message{
-			{ID: 100, SessionID: 10, SenderID: 2, Content: "buy now", SentAt: sent},
-			{ID: 101, SessionID: 10, SenderID: 1, Content: "no thanks", SentAt: sent.Add(time.Second)},
-		},
-		CreatedAt: created, Status: session.ReportOpen,
-	}
+			ID: id, SessionID: sessionID, Reporter: 1, Reported: 2, ReporterNick: "Ann", ReportedNick: "Bob", Category: "spam", Note: "links",
+			ReporterClient: hash.Client(netip.MustParseAddr("192.0.2.1")), ReportedClient: hash.Client(netip.MustParseAddr("192.0.2.2")),
+			CreatedAt: created, UpdatedAt: created, Filings: 1, Status: session.ReportOpen,
+		}, []session.Message{
+			{ID: 100, SessionID: sessionID, SenderID: 2, Content: "buy now", SentAt: sent},
+			{ID: 101, SessionID: sessionID, SenderID: 1, Content: "no thanks", SentAt: sent.Add(time.Second)},
+		}
 }
 
 func sameReport(t *testing.T, what string, got, want session.Report) {
 	t.Helper()
 	ok := got.ID == want.ID && got.SessionID == want.SessionID && got.Reporter == want.Reporter && got.Reported == want.Reported &&
 		got.ReporterNick == want.ReporterNick && got.ReportedNick == want.ReportedNick &&
-		got.ReportedClient == want.ReportedClient && got.Category == want.Category && got.Note == want.Note &&
-		got.CreatedAt.Equal(want.CreatedAt) && got.Status == want.Status && len(got.Evidence) == len(want.Evidence) &&
-		(got.Resolution == nil) == (want.Resolution == nil)
+		got.ReporterClient == want.ReporterClient && got.ReportedClient == want.ReportedClient && got.Category == want.Category && got.Note == want.Note &&
+		got.CreatedAt.Equal(want.CreatedAt) && got.UpdatedAt.Equal(want.UpdatedAt) && got.Filings == want.Filings &&
+		got.Status == want.Status && len(got.Evidence) == len(want.Evidence) && (got.Resolution == nil) == (want.Resolution == nil)
 	for i := 0; ok && i < len(want.Evidence); i++ {
 		g, w := got.Evidence[i], want.Evidence[i]
 		ok = g.ID == w.ID && g.SenderID == w.SenderID && g.Content == w.Content && g.SentAt.Equal(w.SentAt)
@@ -475,28 +490,59 @@ func sameReport(t *testing.T, what string, got, want session.Report) {
 	}
 }
 
+// notExpiring is a filing time that the short Retention does not reach during a test, however
+// slow the machine: an hour ahead.
+func notExpiring() time.Time { return time.Now().Add(time.Hour) }
+
+// file files r with evidence and checks that it is stored as want.
+func file(t *testing.T, s session.Reports, r session.Report, evidence []session.Message, want session.Report) {
+	t.Helper()
+	got, err := s.FileReport(ctx, r, evidence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameReport(t, fmt.Sprintf("FileReport(%d)", r.ID), got, want)
+}
+
+// wantReportIDs checks the ids Reports lists, and that it lists no evidence.
+func wantReportIDs(t *testing.T, s session.Reports, want ...int64) {
+	t.Helper()
+	all, err := s.Reports(ctx)
+	var ids []int64
+	for _, r := range all {
+		ids = append(ids, r.ID)
+		if r.Evidence != nil {
+			t.Errorf("Reports lists report %d with evidence", r.ID)
+		}
+	}
+	if err != nil || fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("Reports = %v, %v; want %v", ids, err, want)
+	}
+}
+
 func reports(t *testing.T, s session.Reports) {
-	now := time.Now()
+	now := notExpiring()
 	var want []session.Report
 	for i := range int64(3) {
-		r := report(i+1, now.Add(time.Duration(i)*time.Millisecond))
-		if err := s.AddReport(ctx, r); err != nil {
-			t.Fatal(err)
-		}
+		r, evidence := report(i+1, 10+i, now.Add(time.Duration(i)*time.Millisecond))
+		file(t, s, r, evidence, r)
+		r.Evidence = evidence
 		want = append([]session.Report{r}, want...)
 	}
-	got, err := s.Reports(ctx)
-	if err != nil || len(got) != len(want) {
-		t.Fatalf("Reports = %v, %v, want %d reports", got, err, len(want))
+	all, err := s.Reports(ctx)
+	if err != nil || len(all) != len(want) {
+		t.Fatalf("Reports = %v, %v, want %d reports", all, err, len(want))
 	}
 	for i := range want {
-		sameReport(t, fmt.Sprintf("Reports[%d] (newest first)", i), got[i], want[i])
+		listed := want[i]
+		listed.Evidence = nil
+		sameReport(t, fmt.Sprintf("Reports[%d] (newest first, without evidence)", i), all[i], listed)
 	}
 	one, err := s.Report(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameReport(t, "Report(2)", one, want[1])
+	sameReport(t, "Report(2), with evidence", one, want[1])
 	_, err = s.Report(ctx, 99)
 	wantCode(t, "Report(unknown)", err, duet.NoDataFound)
 
@@ -506,11 +552,16 @@ func reports(t *testing.T, s session.Reports) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameReport(t, "ResolveReport(2)", resolved, want[1])
+	listed := want[1]
+	listed.Evidence = nil
+	sameReport(t, "ResolveReport(2)", resolved, listed)
 	if one, err = s.Report(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
 	sameReport(t, "Report(2) once resolved", one, want[1])
+	if n, err := s.OpenReports(ctx); err != nil || n != 2 {
+		t.Errorf("OpenReports = %d, %v; want 2 once one of 3 is resolved", n, err)
+	}
 	if _, err := s.ResolveReport(ctx, 2, session.ReportRejected, res); !errors.Is(err, session.ErrResolved) {
 		t.Errorf("ResolveReport twice: %v, want ErrResolved", err)
 	}
@@ -518,14 +569,75 @@ func reports(t *testing.T, s session.Reports) {
 	wantCode(t, "ResolveReport(unknown)", err, duet.NoDataFound)
 }
 
-func reportRetention(t *testing.T, s session.Reports) {
-	if err := s.AddReport(ctx, report(1, time.Now())); err != nil {
+// refile: a reporter's second report on a session updates the first, and the evidence is the
+// session's, kept once: the other member's report shares it.
+func refile(t *testing.T, s session.Reports) {
+	now := notExpiring()
+	first, evidence := report(1, 10, now)
+	file(t, s, first, evidence, first)
+
+	again, later := report(2, 10, now.Add(time.Second))
+	again.Category, again.Note = "harassment", "and threats"
+	later = append(later, session.Message{ID: 102, SessionID: 10, SenderID: 2, Content: "more", SentAt: now})
+	want := first
+	want.Category, want.Note, want.UpdatedAt, want.Filings = "harassment", "and threats", again.UpdatedAt, 2
+	file(t, s, again, later, want)
+
+	other, otherEvidence := report(3, 10, now.Add(2*time.Second))
+	other.Reporter, other.Reported = 2, 1
+	file(t, s, other, otherEvidence[:1], other)
+	wantReportIDs(t, s, 3, 1)
+	for _, id := range []int64{1, 3} {
+		got, err := s.Report(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Evidence) != len(evidence) || got.Evidence[1].Content != evidence[1].Content {
+			t.Errorf("Report(%d).Evidence = %+v, want the session's, as first filed: %+v", id, got.Evidence, evidence)
+		}
+	}
+}
+
+// reportsFull: a full store makes room for a new report by dropping the oldest resolved one,
+// or the oldest when all are open, with its evidence unless the session has another report.
+func reportsFull(t *testing.T, s session.Reports) {
+	now := notExpiring()
+	for i := range int64(ReportLimits.MaxReports) {
+		r, evidence := report(i+1, 10+i, now.Add(time.Duration(i)*time.Millisecond))
+		file(t, s, r, evidence, r)
+	}
+	if _, err := s.ResolveReport(ctx, 2, session.ReportRejected, session.Resolution{Operator: "ann", Note: "no", At: now}); err != nil {
 		t.Fatal(err)
 	}
+	r, evidence := report(5, 20, now.Add(time.Second))
+	file(t, s, r, evidence, r)
+	wantReportIDs(t, s, 5, 4, 3, 1)
+
+	r, evidence = report(6, 21, now.Add(2*time.Second))
+	file(t, s, r, evidence, r)
+	wantReportIDs(t, s, 6, 5, 4, 3)
+	if _, err := s.Report(ctx, 1); duet.ErrorCode(err) != duet.NoDataFound {
+		t.Errorf("Report(1) once dropped: %v, want NoDataFound", err)
+	}
+
+	// Session 10 is reported again: the evidence filed with this report is its own, not that of
+	// the report dropped before.
+	r, evidence = report(7, 10, now.Add(3*time.Second))
+	evidence = evidence[1:]
+	file(t, s, r, evidence, r)
+	if got, err := s.Report(ctx, 7); err != nil || len(got.Evidence) != 1 {
+		t.Errorf("Report(7) = %+v, %v; want the one message filed with it", got, err)
+	}
+}
+
+func reportRetention(t *testing.T, s session.Reports) {
+	first, evidence := report(1, 10, time.Now())
+	file(t, s, first, evidence, first)
 	deadline := time.Now().Add(Retention + 5*time.Second)
 	for {
-		// Another report gives a lazily purging engine its chance.
-		if err := s.AddReport(ctx, report(time.Now().UnixNano(), time.Now())); err != nil {
+		// Another filing gives a lazily purging engine its chance.
+		r, evidence := report(2, 11, time.Now())
+		if _, err := s.FileReport(ctx, r, evidence); err != nil {
 			t.Fatal(err)
 		}
 		_, err := s.Report(ctx, 1)
@@ -545,6 +657,12 @@ func reportRetention(t *testing.T, s session.Reports) {
 		if r.ID == 1 {
 			t.Errorf("Reports still lists the report after the retention")
 		}
+	}
+	// The session's evidence went with its last report: a new report brings its own.
+	r, evidence := report(3, 10, time.Now())
+	file(t, s, r, evidence[:1], r)
+	if got, err := s.Report(ctx, 3); err != nil || len(got.Evidence) != 1 {
+		t.Errorf("Report(3) = %+v, %v; want the one message filed with it", got, err)
 	}
 }
 

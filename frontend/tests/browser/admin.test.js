@@ -21,7 +21,8 @@ const chatLog = (page) => page.getByRole('log')
 
 describe('an operator', () => {
   let admin, ann, bob, cy
-  const nav = (name) => admin.page.getByRole('navigation', { name: 'Admin screens' }).getByRole('link', { name, exact: true })
+  // A screen's tab, named with its badge, if any ("Reports 2 open").
+  const nav = (name) => admin.page.getByRole('navigation', { name: 'Admin screens' }).getByRole('link', { name: new RegExp(`^${name}( \\d+ open)?$`) })
   const figure = (name) => admin.page.locator('.figure', { has: admin.page.getByText(name, { exact: true }) }).locator('dd')
   const button = (page, name) => page.getByRole('button', { name, exact: true })
 
@@ -124,6 +125,11 @@ describe('an operator', () => {
     await button(ann.page, 'Report and end chat').click()
     await chatLog(ann.page).getByText('Your report was sent and the chat has ended.').waitFor()
 
+    // The overview counts the open report, and so does the Reports tab.
+    await nav('Overview').click()
+    await figure('Open reports').getByText('1', { exact: true }).waitFor()
+    await admin.page.getByRole('link', { name: 'Reports 1 open', exact: true }).waitFor()
+    await screenshot(admin.page, 'overview-open-report')
     await nav('Reports').click()
     await admin.page.getByRole('cell', { name: 'selling followers' }).waitFor()
     await screenshot(admin.page, 'reports')
@@ -199,6 +205,7 @@ describe('an operator', () => {
       [OPERATOR, 'resume-matching', 'wave over'],
       [OPERATOR, 'pause-matching', 'spam wave'],
       [OPERATOR, 'broadcast', 'Maintenance at 22:00 UTC'],
+      [OPERATOR, 'ban', 'spam'],
       [OPERATOR, 'resolve-report', 'a follower seller'],
       [OPERATOR, 'kick', 'please calm down'],
       [OPERATOR, 'end-session', 'harassment seen in the logs'],

@@ -36,13 +36,16 @@ const stats = (over = {}) =>
     messagesPerMinute: 90,
     matchesPerMinute: 6,
     timeToMatchMs: { p50: 850, p95: 4200, samples: 30 },
+    openReports: 0,
     nodes: [{ node: 7, version: 'v1.2.0', startedAt: '2026-11-22T06:00:00Z', postedAt: '2026-11-22T06:30:00Z', connections: 14, accountsOnline: 12, messagesPerMinute: 90, matchesPerMinute: 6 }],
     ...over,
   })
 
+const reportPage = (reports, over = {}) => json(200, { reports, total: reports.length, open: reports.filter((r) => r.status === 'open').length, ...over })
+
 /** The admin page at path, signed in (unless told otherwise) to a server answering answers. */
 async function open(path, answers, { signedIn = true } = {}) {
-  const fetch = fakeFetch({ [`GET ${API}settings`]: settings(), ...answers })
+  const fetch = fakeFetch({ [`GET ${API}settings`]: settings(), [`GET ${API}reports?status=open&limit=1`]: reportPage([]), ...answers })
   const storage = memoryStorage(signedIn ? { 'duet.admin': JSON.stringify({ operator: 'ann', token: TOKEN }) } : {})
   const api = createAdminApi({ fetch, storage })
   const router = createRouter({ history: createMemoryHistory(), routes })
@@ -101,10 +104,18 @@ describe('the overview', () => {
     expect(figure('Time to match, median')).toBe('850 ms')
     expect(figure('Time to match, 95th percentile')).toBe('4.2 s')
     expect(w.find('tbody th').text()).toBe('7')
+    expect(figure('Open reports')).toBe('0')
+    expect(w.find('nav[aria-label="Admin screens"] .badge').exists()).toBe(false)
     online = 13
     await vi.advanceTimersByTimeAsync(3000)
     expect(figure('Accounts online')).toBe('13')
     expect(sent(fetch, 'GET', 'stats').length).toBe(2)
+  })
+
+  test('shows the open reports, also as a badge on the Reports tab', async () => {
+    const { w } = await open('/admin', { [`GET ${API}stats`]: stats({ openReports: 4 }) })
+    expect(w.findAll('.figure').find((f) => f.find('dt').text() === 'Open reports').find('dd').text()).toBe('4')
+    expect(w.find('nav[aria-label="Admin screens"] a[href="/admin/reports"]').text()).toBe('Reports 4 open')
   })
 
   test('pausing matching needs a reason, then says matching is paused', async () => {
@@ -249,12 +260,14 @@ describe('a report', () => {
   test('is accepted with an address ban and a note, then shows the decision', async () => {
     let decided = null
     const { w, fetch } = await open('/admin/reports/30', {
+      [`GET ${API}reports?status=open&limit=1`]: reportPage([report]),
       [`GET ${API}reports/30`]: () => json(200, decided || report),
       [`POST ${API}reports/30/resolve`]: (r) => {
         decided = { ...report, status: 'accepted', resolution: { operator: 'ann', note: r.body.note, at: '2026-11-22T06:20:00Z', banId: 71 } }
         return json(200, decided)
       },
     })
+    expect(w.find('nav[aria-label="Admin screens"] .badge').text()).toBe('1 open')
     await w.find('input[name=ban]').setValue(true)
     await w.find('form.decision').trigger('submit')
     expect(w.text()).toContain('Write a note')
@@ -266,6 +279,7 @@ describe('a report', () => {
     expect(w.find('form.decision').exists()).toBe(false)
     expect(w.text()).toContain('by ann')
     expect(w.text()).toContain('ad bot (ban 71)')
+    expect(w.find('nav[aria-label="Admin screens"] .badge').exists()).toBe(false) // the one open report is decided
   })
 
   test('a ban from a report may carry a reason written to be shown; the note stays private', async () => {
@@ -289,14 +303,43 @@ describe('a report', () => {
 
   test('the list filters by status and category', async () => {
     const { w, fetch } = await open('/admin/reports', {
-      [`GET ${API}reports?status=open`]: json(200, { reports: [report] }),
-      [`GET ${API}reports?status=open&category=spam`]: json(200, { reports: [] }),
+      [`GET ${API}reports?status=open&group=session&limit=50`]: reportPage([report]),
+      [`GET ${API}reports?status=open&category=spam&group=session&limit=50`]: reportPage([]),
     })
     expect(w.find('tbody a[href="/admin/reports/30"]').exists()).toBe(true)
     await w.find('#report-category').setValue('spam')
     await flushPromises()
-    expect(sent(fetch, 'GET', 'reports?status=open&category=spam').length).toBe(1)
+    expect(sent(fetch, 'GET', 'reports?status=open&category=spam&group=session&limit=50').length).toBe(1)
     expect(w.text()).toContain('No reports.')
+  })
+
+  test('the list shows the two sides of a chat together, and pages', async () => {
+    const abusers = { ...report, reportId: 31, reporterId: 12, reportedId: 11, otherSideReportId: 30, createdAt: '2026-11-22T06:05:00Z' }
+    const victims = { ...report, otherSideReportId: 31, filings: 3 }
+    const other = { ...report, reportId: 40, sessionId: 501 }
+    const { w, fetch } = await open('/admin/reports', {
+      [`GET ${API}reports?status=open&group=session&limit=50`]: reportPage([abusers, victims, other], { total: 120, open: 120, nextOffset: 50 }),
+      [`GET ${API}reports?status=open&group=session&offset=50&limit=50`]: reportPage([other], { total: 120, open: 120 }),
+    })
+    const rows = w.findAll('tbody tr')
+    expect(rows.map((r) => r.find('th a').text())).toEqual(['Review 31', 'Review 30', 'Review 40'])
+    expect(rows[0].text()).toContain('both sides reported this chat')
+    expect(rows[1].classes()).toContain('paired-report')
+    expect(rows[1].text()).toContain('the other side of the chat above')
+    expect(rows[1].text()).toContain('(3×)')
+    expect(rows[2].classes()).not.toContain('paired-report')
+    expect(w.find('nav[aria-label="Admin screens"] a[href="/admin/reports"] .badge').text()).toBe('120 open')
+    expect(w.text()).toContain('1–3 of 120')
+    await w.findAll('button').find((b) => b.text() === 'Next page').trigger('click')
+    await flushPromises()
+    expect(sent(fetch, 'GET', 'reports?status=open&group=session&offset=50&limit=50').length).toBe(1)
+    expect(w.findAll('tbody tr').length).toBe(1)
+  })
+
+  test("names the other side's report on the same chat", async () => {
+    const { w } = await open('/admin/reports/30', { [`GET ${API}reports/30`]: json(200, { ...report, otherSideReportId: 31 }) })
+    expect(w.find('a[href="/admin/reports/31"]').text()).toBe('report 31')
+    expect(w.text()).toContain('whoever reported first may be the abuser')
   })
 })
 
