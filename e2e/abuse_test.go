@@ -117,7 +117,7 @@ func TestBanByAddress(t *testing.T) {
 		ban := s.wantAdmin(t, 201, "POST", "/admin/api/bans", map[string]any{
 			"kind": "address", "accountId": abuser.id, "duration": "24h", "reason": "harassment",
 		})
-		wantFields(t, ban, map[string]any{"target.kind": "address", "reason": "harassment", "by": "operator"})
+		wantFields(t, ban, map[string]any{"target.kind": "address", "reason": "harassment", "by": "tester"})
 		for _, c := range []*client{abuser, second} {
 			k := c.waitFor("Kicked", waitTimeout, isKicked)
 			wantFields(t, k, map[string]any{"data.reason": "harassment"})

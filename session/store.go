@@ -48,6 +48,10 @@ type Accounts interface {
 	SetAway(ctx context.Context, id int64, away bool) (bool, error)
 	// Lapsed returns the accounts last seen before cutoff.
 	Lapsed(ctx context.Context, cutoff time.Time) ([]int64, error)
+	// FindAccounts returns the accounts for which keep reports true, the last seen first, up
+	// to limit (0: none, only the count), and how many there are in all. It reads every
+	// account: it serves operators' look-ups, not clients' requests.
+	FindAccounts(ctx context.Context, keep func(Account) bool, limit int) ([]Account, int, error)
 }
 
 // Sessions keeps the 1:1 sessions, their bounded message histories and receipt watermarks.

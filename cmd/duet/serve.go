@@ -209,7 +209,16 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	postStats := func(ctx context.Context) {
 		id := metrics.Identity{Node: eng.nodeID, Version: version, StartedAt: now()}
-		counts := func() (int, int) { return pushSrv.Len(), hub.Len() }
+		counts := func(ctx context.Context) (metrics.Counts, error) {
+			c := metrics.Counts{Connections: pushSrv.Len(), Accounts: hub.Len()}
+			waiting, err := eng.Queue.Waiting(ctx)
+			if err != nil {
+				return c, err
+			}
+			_, live, err := eng.Store.AllLive(ctx, 0)
+			c.Waiting, c.Sessions = len(waiting), live
+			return c, err
+		}
 		measure.PostEvery(ctx, eng.board, cfg.PingInterval, id, counts, now, log)
 	}
 	watchWords := func(ctx context.Context) {
