@@ -15,3 +15,13 @@ export const banDurations = Object.freeze([
 ])
 
 export const reportStatuses = Object.freeze(['open', 'accepted', 'rejected'])
+
+/** What a new ban is, wherever it is made (Bans, an account, a report): the account alone, for three days. */
+export const defaultBan = Object.freeze({ kind: 'account', duration: '72h' })
+
+/** Who made a ban, as the bans table says it: the operator's name, or what made it. */
+export function banOperator(by) {
+  if (by === 'auto') return 'automatic (cooling-off)'
+  if (by === 'operator') return 'an operator (not named)'
+  return by
+}
