@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { chromium } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, expect } from 'vitest'
 
@@ -38,9 +38,14 @@ export function freePort() {
   })
 }
 
-/** Starts `duet serve` (on a free port unless args choose one) and resolves with its base URL once it serves. */
+/**
+ * Starts `duet serve` (on a free port unless args choose one) and resolves with its base URL once
+ * it serves. Its bans, reports and audit log go to a data_dir of its own, so that no run finds
+ * the bans of the one before.
+ */
 export function startServer(bin, args = []) {
-  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--engine', 'memory', ...args], {
+  const dataDir = mkdtempSync(join(tmpdir(), 'duet-data-'))
+  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--engine', 'memory', '--data-dir', dataDir, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let log = ''
@@ -57,8 +62,9 @@ export function startServer(bin, args = []) {
     log: () => log,
     stop: () =>
       new Promise((done) => {
-        if (proc.exitCode !== null) return done()
-        proc.on('exit', done)
+        const removeData = () => rm(dataDir, { recursive: true, force: true }).then(done)
+        if (proc.exitCode !== null) return removeData()
+        proc.on('exit', removeData)
         proc.kill('SIGTERM')
       }),
   }
