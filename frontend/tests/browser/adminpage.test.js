@@ -106,6 +106,9 @@ describe('an operator', () => {
   test('sees how many connected accounts an address ban cuts off, then bans; the bans name the operator', async () => {
     await admin.page.getByRole('button', { name: 'Ban…' }).click()
     const dialog = admin.page.getByRole('dialog')
+    // Its address, by default, as from a report: Ann and Anna, not Bob.
+    await dialog.getByText('It cuts off 2 accounts connected now: everyone connected from there, not only the one you mean.').waitFor()
+    await dialog.getByLabel('This account').check()
     await dialog.getByText('It cuts off 1 account connected now.').waitFor()
     await dialog.getByLabel(/^Its address/).check()
     await dialog.getByText('It cuts off 2 accounts connected now: everyone connected from there, not only the one you mean.').waitFor()

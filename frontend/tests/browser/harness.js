@@ -41,11 +41,13 @@ export function freePort() {
 /**
  * Starts `duet serve` (on a free port unless args choose one) and resolves with its base URL once
  * it serves. Its bans, reports and audit log go to a data_dir of its own, so that no run finds
- * the bans of the one before.
+ * the bans of the one before. It stops at once, without the drain a load balancer needs (which
+ * refuses reconnections with 503 for a while), as a server that goes away would.
  */
 export function startServer(bin, args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'duet-data-'))
-  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--engine', 'memory', '--data-dir', dataDir, ...args], {
+  const own = ['--engine', 'memory', '--data-dir', dataDir, '--drain-delay', '0s', '--drain-spread', '0s']
+  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', ...own, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let log = ''

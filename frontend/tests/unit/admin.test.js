@@ -372,7 +372,7 @@ describe('the last hour, accounts by nickname, and what a ban cuts off', () => {
     expect(w.find('tbody a[href="/admin/accounts/21"]').exists()).toBe(true)
   })
 
-  test('the bans name their operator; a new ban is of the account by default and says what it cuts off', async () => {
+  test('the bans name their operator; a new ban is of the address by default and says what it cuts off', async () => {
     const hash = 'c'.repeat(32)
     const bans = [
       { id: 70, target: { kind: 'address', value: hash }, reason: 'spam', note: 'ad wave', by: 'ann', createdAt: '2026-11-22T06:00:00Z', until: '2026-11-25T06:00:00Z' },
@@ -380,7 +380,7 @@ describe('the last hour, accounts by nickname, and what a ban cuts off', () => {
     ]
     const { w } = await open('/admin/bans', {
       [`GET ${API}bans`]: json(200, { bans }),
-      [`GET ${API}bans/impact?kind=account&accountId=12`]: json(200, { target: { kind: 'account', value: '12' }, connectedAccounts: 1 }),
+      [`GET ${API}bans/impact?kind=address&accountId=12`]: json(200, { target: { kind: 'address', value: hash }, connectedAccounts: 1 }),
       [`GET ${API}bans/impact?kind=network&accountId=12`]: json(200, { target: { kind: 'network', value: hash }, connectedAccounts: 4 }),
     })
     const heads = w.findAll('thead th').map((th) => th.text())
@@ -390,7 +390,7 @@ describe('the last hour, accounts by nickname, and what a ban cuts off', () => {
     const operators = w.findAll('tbody tr').map((r) => r.findAll('td')[3].text())
     expect(operators).toEqual(['ann', 'automatic (cooling-off)'])
 
-    expect(w.find('section[aria-labelledby="new-ban-title"] form input[value="account"]').element.checked).toBe(true)
+    expect(w.find('section[aria-labelledby="new-ban-title"] form input[value="address"]').element.checked).toBe(true)
     await w.find('#ban-target').setValue('12')
     await w.find('section[aria-labelledby="new-ban-title"] form').trigger('submit')
     await flushPromises()
