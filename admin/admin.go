@@ -110,6 +110,7 @@ func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="duet-admin"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "a valid admin token is required")
 		}
+		c.Set(operatorKey, true)
 		return next(c)
 	}
 }
@@ -196,8 +197,13 @@ func (a *api) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.Method == http.MethodGet || req.Method == http.MethodHead {
 			level = slog.LevelDebug
 		}
-		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", status,
-			"operator", req.Header.Get(OperatorHeader), "address", c.RealIP(), "duration", a.Now().Sub(start)}
+		attrs := []any{"method", req.Method, "path", req.URL.Path, "status", status}
+		if c.Get(operatorKey) != nil {
+			// Only an operator is named. Anyone else is a stranger, whose address the log must
+			// not keep (docs/privacy.md) and whose "operator" name is theirs to make up.
+			attrs = append(attrs, "operator", req.Header.Get(OperatorHeader), "address", c.RealIP())
+		}
+		attrs = append(attrs, "duration", a.Now().Sub(start))
 		if action, ok := c.Get(actionKey).(string); ok {
 			attrs = append(attrs, "action", action, "target", c.Get(targetKey))
 		}
@@ -206,10 +212,12 @@ func (a *api) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// Keys of the echo.Context values in which change leaves what a call changes, for its log line.
+// Keys of the echo.Context values that the log line of a request reads: whether it came with
+// the admin token, and what change leaves of what a call changes.
 const (
-	actionKey = "duet.action"
-	targetKey = "duet.target"
+	operatorKey = "duet.operator"
+	actionKey   = "duet.action"
+	targetKey   = "duet.target"
 )
 
 // change carries out a call that changes something, described by entry's action, target,

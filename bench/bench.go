@@ -44,6 +44,9 @@ type Options struct {
 	// Server, when set, reads the server's figures: its memory before and after holding idle
 	// connections, its processor time per message under a message load.
 	Server ServerStats
+	// Redis, when set, reads the processor time of the Redis the server keeps its state in, so
+	// that a message's cost is told whole: the node's and Redis's.
+	Redis CPUMeter
 
 	// Baseline runs the same message load against a Relay started for the run, after the load
 	// against URLs, and reports Duet's throughput as a share of the relay's.
@@ -58,8 +61,8 @@ const (
 	// minSize is the shortest content that carries a message's sender, sequence number and
 	// send time, which is how its push is recognised and timed.
 	minSize = 40
-	// maxWindow bounds the messages in flight per connection, well under the server's
-	// default send queue (256) so that a fast sender is never dropped as a slow reader.
+	// maxWindow bounds the messages in flight per connection, well under what the server's
+	// default send queue (1 MiB) holds, so that a fast sender is never dropped as a slow reader.
 	maxWindow = 128
 )
 
@@ -127,7 +130,7 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 		return runIdle(ctx, opt)
 	}
 	var report Report
-	loadReport, matching, err := runLoad(ctx, opt, duetTarget(opt.URLs), opt.Server)
+	loadReport, matching, err := runLoad(ctx, opt, duetTarget(opt.URLs), opt.Server, opt.Redis)
 	if err != nil {
 		return Report{}, err
 	}
@@ -140,7 +143,7 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 		return Report{}, fmt.Errorf("baseline: %w", err)
 	}
 	defer relay.Close()
-	baseline, _, err := runLoad(ctx, opt, relayTarget(relay.URL()), nil)
+	baseline, _, err := runLoad(ctx, opt, relayTarget(relay.URL()), nil, nil)
 	if err != nil {
 		return Report{}, fmt.Errorf("baseline: %w", err)
 	}

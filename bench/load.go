@@ -12,8 +12,9 @@ const progressEvery = time.Second
 
 // runLoad connects opt.Conns clients to t, pairs them, has every client send messages to its
 // partner for opt.Duration, waits up to opt.Drain for the last pushes, and reports. Matching is
-// nil for a target without chats. server, if not nil, tells the processor time t spends.
-func runLoad(ctx context.Context, opt Options, t target, server ServerStats) (Messages, *Matching, error) {
+// nil for a target without chats. server and redis, each if not nil, tell the processor time
+// that t and its Redis spend.
+func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter) (Messages, *Matching, error) {
 	window := 0
 	if opt.Rate == 0 {
 		window = opt.Window
@@ -31,11 +32,13 @@ func runLoad(ctx context.Context, opt Options, t target, server ServerStats) (Me
 		}
 	}
 
-	var cpuBefore time.Duration
-	if server != nil {
-		if cpuBefore, err = server.CPUTime(ctx); err != nil {
-			return Messages{}, nil, err
-		}
+	serverCPU, err := startCPU(ctx, server)
+	if err != nil {
+		return Messages{}, nil, err
+	}
+	redisCPU, err := startCPU(ctx, redis)
+	if err != nil {
+		return Messages{}, nil, err
 	}
 	start, end := sink.open(opt.Duration)
 	stopProgress := reportProgress(opt.Progress, t.name, sink, start)
@@ -49,13 +52,13 @@ func runLoad(ctx context.Context, opt Options, t target, server ServerStats) (Me
 	if matching != nil {
 		matching.DoubleMatches += countExtraChats(clients)
 	}
-	var cpuPerMessage float64
-	if server != nil && sink.delivered.Load() > 0 {
-		cpuAfter, err := server.CPUTime(ctx)
-		if err != nil {
-			return Messages{}, nil, err
-		}
-		cpuPerMessage = float64((cpuAfter - cpuBefore).Microseconds()) / float64(sink.delivered.Load())
+	serverPerMessage, err := serverCPU.perMessage(ctx, sink.delivered.Load())
+	if err != nil {
+		return Messages{}, nil, err
+	}
+	redisPerMessage, err := redisCPU.perMessage(ctx, sink.delivered.Load())
+	if err != nil {
+		return Messages{}, nil, err
 	}
 
 	m := Messages{
@@ -63,7 +66,7 @@ func runLoad(ctx context.Context, opt Options, t target, server ServerStats) (Me
 		Sent: sink.sent.Load(), Acked: sink.acked.Load(), Delivered: sink.delivered.Load(),
 		DeliveredPerSec: float64(sink.inWindow.Load()) / opt.Duration.Seconds(),
 		Lost:            sink.lost(), Duplicated: sink.duplicated.Load(), Unexpected: sink.foreign.Load(),
-		Disconnects: countDisconnects(clients), ServerCPUPerMessage: cpuPerMessage,
+		Disconnects: countDisconnects(clients), ServerCPUPerMessage: serverPerMessage, RedisCPUPerMessage: redisPerMessage,
 	}
 	m.Errors, m.ErrorCodes = sink.errorCodes()
 	h := sink.latencies()
@@ -72,6 +75,33 @@ func runLoad(ctx context.Context, opt Options, t target, server ServerStats) (Me
 		P99: millis(h.ValueAtQuantile(99)), Max: millis(h.Max()),
 	}
 	return m, matching, ctx.Err()
+}
+
+// cpuSince is a meter's reading at the start of a load; a nil meter reads nothing.
+type cpuSince struct {
+	meter  CPUMeter
+	before time.Duration
+}
+
+func startCPU(ctx context.Context, m CPUMeter) (cpuSince, error) {
+	if m == nil {
+		return cpuSince{}, nil
+	}
+	before, err := m.CPUTime(ctx)
+	return cpuSince{meter: m, before: before}, err
+}
+
+// perMessage is the processor time spent since the start per message delivered, in
+// microseconds; 0 without a meter or a message.
+func (c cpuSince) perMessage(ctx context.Context, delivered int64) (float64, error) {
+	if c.meter == nil || delivered == 0 {
+		return 0, nil
+	}
+	after, err := c.meter.CPUTime(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return float64((after - c.before).Microseconds()) / float64(delivered), nil
 }
 
 // millis turns microseconds into milliseconds.

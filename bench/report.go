@@ -42,6 +42,8 @@ type Messages struct {
 	// microseconds, when its figures were read (--pid): a measure of its work that holds on a
 	// busy machine, where messages per second depend on what else runs.
 	ServerCPUPerMessage float64 `json:"server_cpu_us_per_msg,omitempty"`
+	// RedisCPUPerMessage is the same for the Redis the server keeps its state in (--redis-url).
+	RedisCPUPerMessage float64 `json:"redis_cpu_us_per_msg,omitempty"`
 }
 
 // Latency percentiles, in milliseconds.
@@ -132,8 +134,14 @@ func writeMessages(b *strings.Builder, m *Messages) {
 		m.DeliveredPerSec, m.Latency.P50, m.Latency.P90, m.Latency.P99, m.Latency.Max)
 	fmt.Fprintf(b, "           sent %d, acknowledged %d, delivered %d; lost %d, duplicated %d, unexpected %d, disconnects %d\n",
 		m.Sent, m.Acked, m.Delivered, m.Lost, m.Duplicated, m.Unexpected, m.Disconnects)
-	if m.ServerCPUPerMessage > 0 {
+	switch {
+	case m.ServerCPUPerMessage > 0 && m.RedisCPUPerMessage > 0:
+		fmt.Fprintf(b, "           processor time per delivered message: server %.1f us + Redis %.1f us = %.1f us\n",
+			m.ServerCPUPerMessage, m.RedisCPUPerMessage, m.ServerCPUPerMessage+m.RedisCPUPerMessage)
+	case m.ServerCPUPerMessage > 0:
 		fmt.Fprintf(b, "           server processor time %.1f us per delivered message\n", m.ServerCPUPerMessage)
+	case m.RedisCPUPerMessage > 0:
+		fmt.Fprintf(b, "           Redis processor time %.1f us per delivered message\n", m.RedisCPUPerMessage)
 	}
 	fmt.Fprintf(b, "           errors %d", m.Errors)
 	codes := make([]int, 0, len(m.ErrorCodes))

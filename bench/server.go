@@ -10,13 +10,18 @@ import (
 	"time"
 )
 
+// CPUMeter tells the processor time a process has used since it started, user and system: the
+// server under test, or the Redis it keeps its state in.
+type CPUMeter interface {
+	CPUTime(ctx context.Context) (time.Duration, error)
+}
+
 // ServerStats tells what the server under test consumes: the figures a Prometheus process
 // collector also exports (process_resident_memory_bytes, process_cpu_seconds_total).
 type ServerStats interface {
 	// ResidentBytes is the server's resident memory now.
 	ResidentBytes(ctx context.Context) (int64, error)
-	// CPUTime is the processor time the server has used since it started, user and system.
-	CPUTime(ctx context.Context) (time.Duration, error)
+	CPUMeter
 }
 
 // ProcStatus reads the figures of a process on this machine from /proc/<pid>.

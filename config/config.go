@@ -30,6 +30,11 @@ type Config struct {
 	TLSAutocertDirectory string   // ACME directory URL
 	HTTPListen           string   // host:port of plain HTTP: ACME http-01 and a redirect to https
 
+	// Plain HTTP (the page, the API, health checks; not WebSockets, which have their own).
+	HTTPTimeout            time.Duration // bound on reading a request and on writing its answer
+	HTTPIdleTimeout        time.Duration // a keep-alive connection idle this long is closed
+	AddressHTTPConnections int           // open HTTP connections per peer address not behind a trusted proxy
+
 	Engine       string        // where shared state lives: "memory" (one node) or "redis" (many nodes)
 	RedisURL     string        // Redis of the redis engine: one server, a cluster or Sentinel
 	RedisPrefix  string        // prefix of every Redis key, so that several services can share a Redis
@@ -42,6 +47,9 @@ type Config struct {
 	MaxSessions int // sessions an account may be in at once
 	MaxContent  int // characters of a message
 	MaxNickname int // characters of a nickname
+	// Combining marks on one character (in messages, nicknames, interests): written languages
+	// need a few; hundreds stacked on one letter spill over the page.
+	MaxCombiningMarks int
 
 	HistorySize      int           // messages kept per session for RESUME and evidence
 	HistoryRetention time.Duration // how long a session's history stays after it ends
@@ -177,6 +185,11 @@ func Default() Config {
 		LogFormat:            "text",
 		LogLevel:             "info",
 		LogRepeatInterval:    10 * time.Second,
+
+		MaxCombiningMarks:      8,
+		HTTPTimeout:            10 * time.Second,
+		HTTPIdleTimeout:        30 * time.Second,
+		AddressHTTPConnections: 1000,
 	}
 }
 
@@ -206,6 +219,9 @@ func (c Config) Validate() error {
 		{"tls_autocert_directory", validHTTPSURL(c.TLSAutocertDirectory), gotValue("must be an https URL", c.TLSAutocertDirectory)},
 		{"http_listen", c.HTTPListen == "" || validListen(c.HTTPListen), gotValue("must be empty or host:port", c.HTTPListen)},
 		{"http_listen", c.HTTPListen == "" || c.TLS(), "needs TLS on listen (tls_cert and tls_key, or tls_autocert_domains): it redirects to https"},
+		{"http_timeout", c.HTTPTimeout > 0, gotValue("must be positive", c.HTTPTimeout)},
+		{"http_idle_timeout", c.HTTPIdleTimeout > 0, gotValue("must be positive", c.HTTPIdleTimeout)},
+		{"address_http_connections", c.AddressHTTPConnections >= 1, gotValue("must be at least 1", c.AddressHTTPConnections)},
 		{"engine", c.Engine == "memory" || c.Engine == "redis", fmt.Sprintf("unknown engine %q (supported: memory, redis)", c.Engine)},
 		{"redis_url", c.RedisURL != "", "must not be empty"},
 		{"redis_prefix", !strings.ContainsAny(c.RedisPrefix, "{} \t\r\n"), gotValue("must not contain braces or white space", c.RedisPrefix)},
@@ -216,6 +232,7 @@ func (c Config) Validate() error {
 			gotValue(fmt.Sprintf("must be more than twice ping_interval (%v)", c.PingInterval), c.PresenceTimeout)},
 		{"max_sessions", c.MaxSessions >= 1, gotValue("must be at least 1", c.MaxSessions)},
 		{"max_content", 1 <= c.MaxContent && c.MaxContent <= 100_000, gotValue("must be 1 to 100000", c.MaxContent)},
+		{"max_combining_marks", 1 <= c.MaxCombiningMarks && c.MaxCombiningMarks <= 100, gotValue("must be 1 to 100", c.MaxCombiningMarks)},
 		{"max_nickname", 1 <= c.MaxNickname && c.MaxNickname <= 200, gotValue("must be 1 to 200", c.MaxNickname)},
 		{"history_size", c.HistorySize >= 1, gotValue("must be at least 1", c.HistorySize)},
 		{"history_retention", c.HistoryRetention >= 0, gotValue("must not be negative", c.HistoryRetention)},

@@ -456,3 +456,45 @@ func TestSharedAddress(t *testing.T) {
 	}
 	wantKicked(t, hammer)
 }
+
+// TestTextThatSpoofs: a nickname or interest with a direction control, a message with a
+// direction override ("\u202egnp.exe" reads "exe.png"), and text with a pile of combining marks
+// on one letter are refused with code 1 and a sentence that says why; a message may hold
+// direction marks (Hebrew and Arabic need them) and a few marks per letter, and arrives as sent.
+func TestTextThatSpoofs(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	zalgo := "Z" + strings.Repeat("\u0336", 1500)
+
+	c := dial(t, s, seedDialect, "Mallory")
+	for _, tt := range []struct {
+		nick, want string
+	}{
+		{"\u202egnp.exe", "direction controls"},
+		{"Ann\u2066lie\u2069", "direction controls"},
+		{"Z" + strings.Repeat("\u0301", 9), "at most 8 combining marks on one character, got 9"},
+	} {
+		r := c.request("CRT_ACCOUNT", map[string]any{"nickName": tt.nick})
+		wantCode(t, r, 1)
+		if msg := r.str("msg"); !strings.Contains(msg, tt.want) {
+			t.Errorf("nickname %+q refused with %q, want it to say %q", tt.nick, msg, tt.want)
+		}
+	}
+	wantCode(t, c.request("CRT_ACCOUNT", map[string]any{"nickName": "Zoe\u0308"}), 0) // one mark, as many names need
+
+	ann, bob := newUser(t, s, seedDialect, "Ann"), newUser(t, s, seedDialect, "Bob")
+	wantCode(t, ann.request("MATCH", map[string]any{"interests": []string{"music\u202e"}}), 1)
+	sid := pair(t, ann, bob)
+	r := ann.request("DIALOGUE", map[string]any{"requestId": "zalgo", "sessionId": sid, "content": zalgo})
+	wantCode(t, r, 1)
+	if msg := r.str("msg"); !strings.Contains(msg, "at most 8 combining marks on one character, got 1500") {
+		t.Errorf("a letter with 1500 marks refused with %q, want the count and the limit", msg)
+	}
+	r = ann.request("DIALOGUE", map[string]any{"requestId": "exe", "sessionId": sid, "content": "holiday photo \u202egnp.exe"})
+	wantCode(t, r, 1)
+	if msg := r.str("msg"); !strings.Contains(msg, "direction overrides") {
+		t.Errorf("a message that reads backwards refused with %q, want it to name direction overrides", msg)
+	}
+	ann.sayTo(bob, sid, "\u05e9\u05dc\u05d5\u05dd \u200fok\u200f") // Hebrew with right-to-left marks, as typed
+	ann.sayTo(bob, sid, "e\u0301\u0323 is fine")                   // two marks on one letter
+}

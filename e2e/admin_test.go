@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -403,24 +404,7 @@ func TestAdminStats(t *testing.T) {
 // its labels, as written) to its value.
 func scrape(t testing.TB, s *server) map[string]float64 {
 	t.Helper()
-	req, err := http.NewRequest("GET", s.httpURL()+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics: status %d", resp.StatusCode)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics is not in Prometheus's text format: %v", err)
-	}
+	families := metricFamilies(t, s)
 	samples := map[string]float64{}
 	for name, fam := range families {
 		for _, m := range fam.GetMetric() {
@@ -443,6 +427,30 @@ func scrape(t testing.TB, s *server) map[string]float64 {
 		}
 	}
 	return samples
+}
+
+// metricFamilies reads a node's /metrics, with the admin token, in Prometheus's text format.
+func metricFamilies(t testing.TB, s *server) map[string]*dto.MetricFamily {
+	t.Helper()
+	req, err := http.NewRequest("GET", s.httpURL()+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: status %d", resp.StatusCode)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics is not in Prometheus's text format: %v", err)
+	}
+	return families
 }
 
 // TestNoticeLateArrival: a notice carries its end, and a connection that opens while it is

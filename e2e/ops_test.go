@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +182,70 @@ func TestMaxConnections(t *testing.T) {
 	conn.Close()
 }
 
+// TestIdleHTTPConnections: keep-alive sockets that sent one GET /healthz and then nothing are
+// closed after http_idle_timeout, one address cannot open more plain HTTP connections than
+// address_http_connections, and an open WebSocket outlives the idle timeout.
+func TestIdleHTTPConnections(t *testing.T) {
+	t.Parallel()
+	const limit = 20
+	s := startServerRaw(t, "--http-idle-timeout", "1s", "--address-http-connections", strconv.Itoa(limit))
+	ann, bob := newUser(t, s, seedDialect, "Ann"), newUser(t, s, seedDialect, "Bob")
+	sid := pair(t, ann, bob)
+
+	// healthz asks on a fresh socket, keeps it open, and says whether the node answered.
+	healthz := func() (net.Conn, *bufio.Reader, bool) {
+		conn, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: duet\r\n\r\n"); err != nil {
+			return conn, nil, false
+		}
+		r := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			return conn, r, false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return conn, r, resp.StatusCode == http.StatusOK
+	}
+	type kept struct {
+		conn net.Conn
+		r    *bufio.Reader
+	}
+	var open []kept
+	refused := 0
+	for range limit + 5 {
+		conn, r, ok := healthz()
+		if !ok {
+			refused++
+			continue
+		}
+		open = append(open, kept{conn, r})
+	}
+	if len(open) != limit || refused != 5 {
+		t.Fatalf("%d sockets answered and %d refused, want %d answered (address_http_connections) and 5 refused", len(open), refused, limit)
+	}
+
+	start := time.Now()
+	for _, k := range open {
+		k.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := k.r.ReadByte(); err != io.EOF {
+			t.Fatalf("an idle keep-alive socket: read %v, want it closed by the node (EOF)", err)
+		}
+	}
+	if waited := time.Since(start); waited < 500*time.Millisecond {
+		t.Errorf("idle sockets closed after %v, before the idle timeout of 1s", waited)
+	}
+	if _, _, ok := healthz(); !ok {
+		t.Error("a new socket after the idle ones closed was refused, want the count back")
+	}
+	ann.sayTo(bob, sid, "still here after the idle timeout")
+}
+
 // TestRedisOutageLogsSummaries: while Redis is down, hundreds of failing requests write a
 // line or two at once and then one summary with their count, not a line each.
 func TestRedisOutageLogsSummaries(t *testing.T) {
@@ -218,7 +286,8 @@ func TestRedisOutageLogsSummaries(t *testing.T) {
 }
 
 // TestLogLines: the admin page's polling writes nothing at the info level; a change an operator
-// makes, a session started and a report filed write one info line each, without content.
+// makes, a session started and a report filed write one info line each, without content; a
+// request without the token is logged without the address it came from or the name it gave.
 func TestLogLines(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, withAdmin...)
@@ -229,6 +298,9 @@ func TestLogLines(t *testing.T) {
 	}
 	if code, _ := s.admin(t, "POST", "/admin/api/broadcast", map[string]any{"text": "secret notice words", "level": "info"}); code/100 != 2 {
 		t.Fatalf("POST broadcast: %d", code)
+	}
+	if code, _ := s.adminAs(t, "a-guessed-token", "Mallory the operator", "POST", "/admin/api/broadcast", map[string]any{"text": "x", "level": "info"}); code != http.StatusUnauthorized {
+		t.Fatalf("POST broadcast with a wrong token: %d, want 401", code)
 	}
 	a := newUser(t, s, seedDialect, "Ann")
 	b := newUser(t, s, seedDialect, "Bob")
@@ -247,6 +319,10 @@ func TestLogLines(t *testing.T) {
 	}
 	if n := lines(`msg="admin request" method=POST path=/admin/api/broadcast status=204 operator=tester`); n != 1 || lines("action=broadcast target=everyone") != 1 {
 		t.Errorf("%d lines of the broadcast, want 1 with its action and target; log:\n%s", n, log)
+	}
+	stranger := regexp.MustCompile(`.*status=401.*`).FindString(log)
+	if stranger == "" || strings.Contains(stranger, "Mallory") || strings.Contains(stranger, "address=") {
+		t.Errorf("the line of a request without the token: %q, want one without the name it gave or its address", stranger)
 	}
 	if n := lines(`level=INFO msg="session started"`); n != 1 {
 		t.Errorf("%d lines of the session started, want 1; log:\n%s", n, log)

@@ -37,15 +37,17 @@ type Deliverer interface {
 
 // Options are the limits and timings of a Service.
 type Options struct {
-	MaxSessions     int            // live sessions per account
-	MaxContent      int            // characters per message
-	MaxNickname     int            // characters per nickname
-	PingInterval    time.Duration  // between heartbeats, when connections report presence
-	PresenceTimeout time.Duration  // silence after which an account is gone
-	TypingTimeout   time.Duration  // how long typing:true lasts unless refreshed
-	Cooloff         time.Duration  // automatic ban of a flooding client; 0: none
-	Observer        Observer       // hears of matches; nil: nobody
-	Filter          *filter.Filter // the rules for messages and nicknames
+	MaxSessions int // live sessions per account
+	MaxContent  int // characters per message
+	MaxNickname int // characters per nickname
+	// Combining marks on one character, in messages, nicknames and interests.
+	MaxCombiningMarks int
+	PingInterval      time.Duration  // between heartbeats, when connections report presence
+	PresenceTimeout   time.Duration  // silence after which an account is gone
+	TypingTimeout     time.Duration  // how long typing:true lasts unless refreshed
+	Cooloff           time.Duration  // automatic ban of a flooding client; 0: none
+	Observer          Observer       // hears of matches; nil: nobody
+	Filter            *filter.Filter // the rules for messages and nicknames
 }
 
 // Observer hears of what the service does, for metrics.
@@ -160,7 +162,7 @@ func (s *Service) refuseBanned(ctx context.Context, targets []moderation.Target)
 
 // CreateAccount creates an anonymous account for a client and returns it with its secret token.
 func (s *Service) CreateAccount(ctx context.Context, nickname string, client moderation.Client) (Account, string, error) {
-	nickname, err := cleanText("nickName", nickname, s.opt.MaxNickname)
+	nickname, err := cleanText("nickName", nickname, s.opt.MaxNickname, s.opt.MaxCombiningMarks)
 	if err != nil {
 		return Account{}, "", err
 	}
@@ -289,7 +291,7 @@ const MaxNotice = 7 * 24 * time.Hour
 // until, which connections that open meanwhile are shown too (CurrentNotice). It replaces the
 // notice current before.
 func (s *Service) Notice(ctx context.Context, text, level string, until time.Time) (moderation.Notice, error) {
-	text, err := cleanText("text", text, maxNoteLen)
+	text, err := cleanText("text", text, maxNoteLen, s.opt.MaxCombiningMarks)
 	if err != nil {
 		return moderation.Notice{}, err
 	}
@@ -399,7 +401,7 @@ var (
 // Match pairs the account with a waiting stranger, or queues it: then the error has code
 // NoDataFound, and a NewSession signal follows when someone arrives.
 func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matched, error) {
-	tags, err := cleanInterests(interests)
+	tags, err := cleanInterests(interests, s.opt.MaxCombiningMarks)
 	if err != nil {
 		return Matched{}, err
 	}
@@ -530,6 +532,12 @@ func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, cont
 	}
 	if n := utf8.RuneCountInString(content); n > s.opt.MaxContent {
 		return Message{}, duet.Errorf(duet.ParamErr, "content must be at most %d characters, got %d", s.opt.MaxContent, n)
+	}
+	if strings.ContainsAny(content, directionOverrides) {
+		return Message{}, duet.Errorf(duet.ParamErr, "content must not contain direction overrides (U+202D, U+202E), which make text read backwards, such as \"gnp.exe\" as \"exe.png\"")
+	}
+	if err := checkMarks("content", content, s.opt.MaxCombiningMarks); err != nil {
+		return Message{}, err
 	}
 	sentBefore := func() (int, error) { return s.sentBefore(ctx, sessionID, id) }
 	if err := s.opt.Filter.Message(content, sentBefore); err != nil {
@@ -830,8 +838,11 @@ func (s *Service) deliver(ctx context.Context, to int64, p Push) {
 	}
 }
 
-// cleanText trims s and checks it is 1..max characters without control characters.
-func cleanText(field, s string, max int) (string, error) {
+// cleanText trims s and checks it is 1..max characters without control characters, direction
+// controls or more than maxMarks combining marks on one character. It is for short texts shown
+// as labels (nicknames, interests, notices): a direction control in one would turn what follows
+// it around, so that "\u202egnp.exe" reads "exe.png".
+func cleanText(field, s string, max, maxMarks int) (string, error) {
 	s = strings.TrimSpace(s)
 	n := utf8.RuneCountInString(s)
 	if n == 0 || n > max {
@@ -840,17 +851,46 @@ func cleanText(field, s string, max int) (string, error) {
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		return "", duet.Errorf(duet.ParamErr, "%s must not contain control characters", field)
 	}
-	return s, nil
+	if strings.IndexFunc(s, isDirectionControl) >= 0 {
+		return "", duet.Errorf(duet.ParamErr, "%s must not contain direction controls (such as U+202E), which make text read as something else", field)
+	}
+	return s, checkMarks(field, s, maxMarks)
+}
+
+// directionOverrides turn the text after them around, character by character. Right-to-left
+// writing never needs them (it has marks and isolates, which messages may hold); spoofing does.
+const directionOverrides = "\u202d\u202e"
+
+// isDirectionControl reports whether r changes the direction of the text around it.
+func isDirectionControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
+
+// checkMarks refuses text with more than limit combining marks on one character: written
+// languages need a few at most, while hundreds stacked on a letter spill over everything
+// around it on the page.
+func checkMarks(field, s string, limit int) error {
+	run, most := 0, 0
+	for _, r := range s {
+		if unicode.In(r, unicode.Mn, unicode.Me) {
+			run++
+			most = max(most, run)
+		} else {
+			run = 0
+		}
+	}
+	if most > limit {
+		return duet.Errorf(duet.ParamErr, "%s must have at most %d combining marks on one character, got %d", field, limit, most)
+	}
+	return nil
 }
 
 // cleanInterests checks and normalises interest tags: trimmed, lower-case, without repeats.
-func cleanInterests(tags []string) ([]string, error) {
+func cleanInterests(tags []string, maxMarks int) ([]string, error) {
 	if len(tags) > maxInterests {
 		return nil, duet.Errorf(duet.ParamErr, "at most %d interests are allowed", maxInterests)
 	}
 	var clean []string
 	for _, t := range tags {
-		t, err := cleanText("each interest", t, maxInterestLen)
+		t, err := cleanText("each interest", t, maxInterestLen, maxMarks)
 		if err != nil {
 			return nil, err
 		}

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/duetchat/duet/bench"
+	"github.com/duetchat/duet/redisengine"
 )
 
 const benchUsage = `Usage: duet bench [flags]
@@ -21,8 +24,9 @@ for --duration, at --rate messages per second in total or as fast as the server 
 delivered messages/s, send-to-push latency, matches/s and time to match, reply codes other than
 0, and lost or duplicated messages. With --idle N, holds N matched silent connections instead and
 reports the server's memory per connection (with --pid; with a message load, --pid adds the
-server's processor time per message). With --baseline, runs the same load
-against a minimal relay built in, for this machine's ceiling.
+server's processor time per message, and --redis-url that of its Redis, read from INFO cpu).
+With --baseline, runs the same load against a minimal relay built in, for this machine's
+ceiling.
 
 Run the server with rate limits off for the load generator, e.g. --rate-limit-exempt 127.0.0.0/8.
 
@@ -41,9 +45,17 @@ func (u *urlList) Set(v string) error {
 
 // runBench is `duet bench`: it returns when the run is over, or when ctx ends.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opt, asJSON, err := parseBenchFlags(args, stderr)
+	opt, redisURL, asJSON, err := parseBenchFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if redisURL != "" {
+		client, err := redisengine.Open(redisURL, benchRedisTimeout)
+		if err != nil {
+			return fmt.Errorf("bench: --redis-url %s: %w", redisengine.Redacted(redisURL), err)
+		}
+		defer client.Close()
+		opt.Redis = redisCPU{client}
 	}
 	progress := newProgressLine(stderr)
 	opt.Progress = progress.show
@@ -60,7 +72,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return report.WriteText(stdout)
 }
 
-func parseBenchFlags(args []string, stderr io.Writer) (bench.Options, bool, error) {
+// benchRedisTimeout bounds each read of the Redis's processor time.
+const benchRedisTimeout = 5 * time.Second
+
+// redisCPU reads the processor time of the Redis a node keeps its state in.
+type redisCPU struct{ client redis.UniversalClient }
+
+func (r redisCPU) CPUTime(ctx context.Context) (time.Duration, error) {
+	t, err := redisengine.CPUTime(ctx, r.client)
+	if err != nil {
+		return 0, fmt.Errorf("--redis-url: %w", err)
+	}
+	return t, nil
+}
+
+func parseBenchFlags(args []string, stderr io.Writer) (opt bench.Options, redisURL string, asJSON bool, err error) {
 	fs := flag.NewFlagSet("duet bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -68,10 +94,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (bench.Options, bool, erro
 		fs.PrintDefaults()
 	}
 	var (
-		opt    bench.Options
-		urls   urlList
-		pid    int
-		asJSON bool
+		urls urlList
+		pid  int
 	)
 	fs.Var(&urls, "url", "WebSocket URL of a node; repeat for several nodes (default ws://localhost:8080/ws)")
 	fs.IntVar(&opt.Conns, "conns", 100, "client connections, an even number; they chat in pairs")
@@ -85,16 +109,17 @@ func parseBenchFlags(args []string, stderr io.Writer) (bench.Options, bool, erro
 	fs.DurationVar(&opt.Hold, "hold", 10*time.Second, "with --idle: how long the connections are held before the server is weighed")
 	fs.IntVar(&pid, "pid", 0, "process id of the server, when it runs on this machine, to read its memory (--idle) or processor time per message from /proc")
 	fs.BoolVar(&opt.Baseline, "baseline", false, "also run the same load against a minimal relay built in, and compare")
+	fs.StringVar(&redisURL, "redis-url", "", "Redis of the nodes, in the forms of duet serve's redis_url, to read its processor time per message from INFO cpu")
 	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	if err := fs.Parse(args); err != nil {
-		return bench.Options{}, false, err
+		return bench.Options{}, "", false, err
 	}
 	if fs.NArg() > 0 {
-		return bench.Options{}, false, fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+		return bench.Options{}, "", false, fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
 	switch {
 	case pid < 0:
-		return bench.Options{}, false, fmt.Errorf("bench: --pid: must be a process id, got %d", pid)
+		return bench.Options{}, "", false, fmt.Errorf("bench: --pid: must be a process id, got %d", pid)
 	case pid > 0:
 		opt.Server = bench.ProcStatus{PID: pid}
 	}
@@ -103,9 +128,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (bench.Options, bool, erro
 		opt.URLs = []string{"ws://localhost:8080/ws"}
 	}
 	if err := opt.Validate(); err != nil {
-		return bench.Options{}, false, fmt.Errorf("bench: %w", err)
+		return bench.Options{}, "", false, fmt.Errorf("bench: %w", err)
 	}
-	return opt, asJSON, nil
+	return opt, redisURL, asJSON, nil
 }
 
 // progressLine shows the live progress of a run: on a terminal, one line rewritten in place;

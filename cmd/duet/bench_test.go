@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/duetchat/duet/config"
+	"github.com/duetchat/duet/redisengine/redistest"
 )
 
 // benchReport is the part of `duet bench --json` the tests read.
@@ -51,6 +52,7 @@ type messages struct {
 	Disconnects int   `json:"disconnects"`
 
 	ServerCPUPerMessage float64 `json:"server_cpu_us_per_msg"`
+	RedisCPUPerMessage  float64 `json:"redis_cpu_us_per_msg"`
 }
 
 // startBenchNode runs a node whose rate limits spare the load generator on loopback.
@@ -103,6 +105,24 @@ func TestBenchCountsAddUp(t *testing.T) {
 	}
 	if l := r.Latency; !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) {
 		t.Errorf("latency %+v, want 0 < p50 <= p90 <= p99 <= max", l)
+	}
+}
+
+// TestBenchReadsRedisCPU: with --redis-url, a run on the redis engine states Redis's processor
+// time per message next to the node's, each message having cost Redis something.
+func TestBenchReadsRedisCPU(t *testing.T) {
+	redis := redistest.Start(t)
+	url := startTestNode(t, func(c *config.Config) {
+		c.Engine, c.RedisURL = "redis", redis.URL()
+		c.RateLimitExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	r := runBenchJSON(t, "--url", url, "--conns", "4", "--rate", "200", "--duration", "1s",
+		"--pid", strconv.Itoa(os.Getpid()), "--redis-url", redis.URL())
+	if r.Delivered == 0 || r.Lost != 0 {
+		t.Fatalf("delivered %d, lost %d: want a run that delivers", r.Delivered, r.Lost)
+	}
+	if r.RedisCPUPerMessage <= 0 || r.ServerCPUPerMessage <= 0 {
+		t.Errorf("processor time per message: server %v us, Redis %v us; want both read", r.ServerCPUPerMessage, r.RedisCPUPerMessage)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("duet healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	target := fs.String("url", "", "URL to GET; default: http://127.0.0.1:<port of listen>/healthz")
+	target := fs.String("url", "", "URL to GET; default: http://127.0.0.1:<port of listen>/healthz (https with TLS on listen)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: duet healthcheck [--url URL] [--timeout 3s]\n\nExits 0 when the node answers 200, 1 otherwise.\n\n")
@@ -33,13 +34,19 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 		fs.Usage()
 		return fmt.Errorf("healthcheck: unexpected argument %q", fs.Arg(0))
 	}
+	client := http.DefaultClient
 	if *target == "" {
 		cfg, err := config.Load(nil, getenv, io.Discard)
 		if err != nil {
 			return err
 		}
-		if *target, err = healthzURL(cfg.Listen); err != nil {
+		if *target, err = healthzURL(cfg.Listen, cfg.TLS()); err != nil {
 			return err
+		}
+		if cfg.TLS() {
+			// The node's certificate names the site, not the loopback address asked here; what
+			// is checked is that this machine's node answers, so its certificate is not.
+			client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -48,7 +55,7 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
@@ -61,9 +68,9 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	return nil
 }
 
-// healthzURL is the /healthz URL of a node listening on listen: its own host, or loopback
-// when it listens on every address.
-func healthzURL(listen string) (string, error) {
+// healthzURL is the /healthz URL of a node listening on listen, over https with TLS: its own
+// host, or loopback when it listens on every address.
+func healthzURL(listen string, withTLS bool) (string, error) {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return "", fmt.Errorf("listen: %w", err)
@@ -71,5 +78,9 @@ func healthzURL(listen string) (string, error) {
 	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
+	scheme := "http"
+	if withTLS {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/healthz", nil
 }

@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/duetchat/duet/config"
 )
 
 func TestHealthcheck(t *testing.T) {
@@ -24,13 +27,26 @@ func TestHealthcheck(t *testing.T) {
 	closed := gone.Addr().String()
 	gone.Close()
 
+	// A node that serves TLS with a certificate for its site's name: the check asks it over
+	// https on loopback.
+	cert := makeCert(t, "chat.example.org")
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeTestFile(t, certFile, cert.certPEM)
+	writeTestFile(t, keyFile, cert.keyPEM)
+	withTLS := startTestNodeOf(t, func(c *config.Config) { c.TLSCert, c.TLSKey = certFile, keyFile }).Addr()
+
 	tests := map[string]struct {
 		args    []string
 		env     map[string]string
 		healthy bool
 	}{
-		"the node of DUET_LISTEN":  {env: map[string]string{"DUET_LISTEN": alive}, healthy: true},
-		"--url of a live node":     {args: []string{"--url", "http://" + alive + "/healthz"}, healthy: true},
+		"the node of DUET_LISTEN": {env: map[string]string{"DUET_LISTEN": alive}, healthy: true},
+		"--url of a live node":    {args: []string{"--url", "http://" + alive + "/healthz"}, healthy: true},
+		"the node of DUET_LISTEN with TLS": {
+			env:     map[string]string{"DUET_LISTEN": withTLS, "DUET_TLS_CERT": certFile, "DUET_TLS_KEY": keyFile},
+			healthy: true,
+		},
 		"a node that answers 503":  {args: []string{"--url", sick.URL + "/healthz"}},
 		"no node on the port":      {env: map[string]string{"DUET_LISTEN": closed}},
 		"a bad setting":            {env: map[string]string{"DUET_LISTEN": "8080"}},
@@ -61,8 +77,11 @@ func TestHealthzURL(t *testing.T) {
 		"localhost:8080": "http://localhost:8080/healthz",
 	}
 	for listen, want := range tests {
-		if got, err := healthzURL(listen); err != nil || got != want {
+		if got, err := healthzURL(listen, false); err != nil || got != want {
 			t.Errorf("healthzURL(%q) = %q, %v; want %q", listen, got, err, want)
 		}
+	}
+	if got, _ := healthzURL(":443", true); got != "https://127.0.0.1:443/healthz" {
+		t.Errorf("healthzURL with TLS = %q, want https", got)
 	}
 }

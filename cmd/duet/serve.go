@@ -137,7 +137,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	observe := newLogObserver(measure, log)
 	svc := session.NewService(eng.Engines, out, ids, now, log, session.Options{
-		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
+		MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname, MaxCombiningMarks: cfg.MaxCombiningMarks,
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout, TypingTimeout: cfg.TypingTimeout,
 		Cooloff: cfg.Cooloff, Observer: observe, Filter: content,
 	})
@@ -200,7 +200,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	n := &node{
 		log: log, engines: eng, listener: listener, push: pushSrv, gate: gate, served: make(chan error, 2),
 		drainDelay: cfg.DrainDelay, drainSpread: cfg.DrainSpread,
-		http: newHTTPServer(app, log),
+		http: newHTTPServer(app, cfg, log),
 	}
 	if cfg.HTTPListen != "" {
 		if n.plainAt, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
@@ -208,7 +208,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			return nil, fmt.Errorf("http_listen: %w", err)
 		}
 		_, httpsPort, _ := net.SplitHostPort(listener.Addr().String())
-		n.plain = newHTTPServer(certs.PlainHandler(httpsPort), log)
+		n.plain = newHTTPServer(certs.PlainHandler(httpsPort), cfg, log)
 		log.Info("plain HTTP answers ACME challenges and redirects to https", "http_listen", n.plainAt.Addr().String())
 	}
 	postStats := func(ctx context.Context) {
@@ -258,12 +258,17 @@ func siteTexts(cfg config.Config) (web.SiteTexts, error) {
 	return site, nil
 }
 
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// newHTTPServer serves h with the timeouts of plain HTTP and a count of each peer address's
+// connections; a WebSocket, once upgraded, leaves both behind for push's limits.
+func newHTTPServer(h http.Handler, cfg config.Config, log *slog.Logger) *http.Server {
+	sockets := web.NewSockets(cfg.AddressHTTPConnections, cfg.TrustedProxies, cfg.RateLimitExempt)
 	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Handler:      h,
+		ReadTimeout:  cfg.HTTPTimeout,
+		WriteTimeout: cfg.HTTPTimeout,
+		IdleTimeout:  cfg.HTTPIdleTimeout,
+		ConnState:    sockets.Track,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -360,10 +365,6 @@ func (n *node) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
-
-// idleTimeout closes an HTTP keep-alive connection that has been idle this long, so that idle
-// browsers and floods do not hold sockets (a WebSocket, once upgraded, is not affected).
-const idleTimeout = time.Minute
 
 // spareFiles are the files a node needs besides its WebSockets: page and API requests, Redis
 // connections, logs.

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { chromium } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, expect } from 'vitest'
 
@@ -40,16 +40,17 @@ export function freePort() {
 
 /**
  * Starts `duet serve` (on a free port unless args choose one) and resolves with its base URL once
- * it serves. Its bans, reports and audit log go to a data_dir of its own, so that no run finds
- * the bans of the one before. It stops at once, without the drain a load balancer needs (which
- * refuses reconnections with 503 for a while), as a server that goes away would.
+ * it serves. Each server keeps its bans and reports in a data directory of its own, removed when
+ * it stops, and closes its connections at once when stopped (no load balancer to drain for).
  */
 export function startServer(bin, args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'duet-data-'))
-  const own = ['--engine', 'memory', '--data-dir', dataDir, '--drain-delay', '0s', '--drain-spread', '0s']
-  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', ...own, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
+  const proc = spawn(
+    bin,
+    ['serve', '--listen', '127.0.0.1:0', '--engine', 'memory', '--data-dir', dataDir, '--drain-delay', '0s', '--drain-spread', '0s', ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  proc.on('exit', () => rmSync(dataDir, { recursive: true, force: true }))
   let log = ''
   const ready = new Promise((resolvePromise, reject) => {
     proc.stderr.on('data', (chunk) => {
@@ -64,9 +65,8 @@ export function startServer(bin, args = []) {
     log: () => log,
     stop: () =>
       new Promise((done) => {
-        const removeData = () => rm(dataDir, { recursive: true, force: true }).then(done)
-        if (proc.exitCode !== null) return removeData()
-        proc.on('exit', removeData)
+        if (proc.exitCode !== null) return done()
+        proc.on('exit', done)
         proc.kill('SIGTERM')
       }),
   }

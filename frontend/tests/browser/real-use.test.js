@@ -136,6 +136,25 @@ test('a partner who left can still be reported', async () => {
   await screenshot(ann.page, 'reported-after-partner-left')
 })
 
+test('text that would read as something else is refused or kept in its place', async () => {
+  const [ann, dana] = await pair(run.url, 'Ann', 'דנה')
+  // A right-to-left name stays in its own place in the sentence around it.
+  await expect.poll(() => chatLog(ann.page).locator('.intro bdi').textContent()).toBe('דנה')
+  await say(dana, 'Ann', 'holiday photo \u202egnp.exe')
+  await dana.page.locator('.not-sent').getByText(/direction overrides/).waitFor()
+  await say(dana, 'Ann', 'Z' + '\u0336'.repeat(1500))
+  await dana.page.locator('.not-sent').getByText(/at most 8 combining marks on one character, got 1500/).waitFor()
+  const stacked = 'Z' + '\u0336\u0301\u0302\u0303\u0304\u0306\u0307\u0308' + 'algo'
+  await say(dana, 'Ann', stacked)
+  await say(dana, 'Ann', 'שלום, how are you?')
+  await chatLog(ann.page).getByText('שלום, how are you?').waitFor()
+  const bubble = chatLog(ann.page).locator('.bubble', { hasText: 'algo' })
+  expect(await bubble.evaluate((el) => getComputedStyle(el).overflow)).toBe('hidden')
+  expect(await chatLog(ann.page).getByText('holiday photo').count()).toBe(0)
+  await screenshot(ann.page, 'spoofing-receiver')
+  await screenshot(dana.page, 'spoofing-sender')
+})
+
 test('a server restart says so, and a message typed meanwhile is not lost silently', async () => {
   const port = await freePort()
   const args = ['--listen', `127.0.0.1:${port}`]

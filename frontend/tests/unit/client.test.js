@@ -293,12 +293,14 @@ describe('stopping for good', () => {
     conn.close(1001, 'server shutting down')
     await lost
     const { stored } = client.send(SESSION, 'typed while the server was down')
+    // Expected from the start: the message fails while the test still waits for the end.
+    const fails = expect(stored).rejects.toBeInstanceOf(Error)
     conn = await server.connection()
     expect(await conn.next()).toEqual({ cmd: 'RECONNECT', accountId: ANN, token: TOKEN })
     conn.send({ cmd: 'RECONNECT', code: 4, msg: 'unknown account or wrong token', epoch: 'epoch-2' })
     await until(() => ended.length === 1, 'the end')
     expect(ended[0].reason).toBe(EndReason.Restarted)
-    await expect(stored).rejects.toBeInstanceOf(Error)
+    await fails
   })
 
   test('RECONNECT answered 4 with the same epoch: away too long', async () => {
