@@ -68,10 +68,13 @@ func Register(e *echo.Echo, o Options) {
 	e.GET("/metrics", echo.WrapHandler(o.Metrics), a.authenticate)
 	g := e.Group("/admin/api", a.logRequests, a.authenticate)
 	g.GET("/stats", a.stats)
+	g.GET("/stats/history", a.history)
 	g.GET("/nodes", a.nodes)
 	g.GET("/bans", a.bans)
+	g.GET("/bans/impact", a.banImpact)
 	g.POST("/bans", a.ban)
 	g.DELETE("/bans/:id", a.liftBan)
+	g.GET("/accounts", a.findAccounts)
 	g.GET("/accounts/:id", a.account)
 	g.POST("/accounts/:id/kick", a.kick)
 	g.GET("/sessions", a.sessions)
@@ -218,8 +221,8 @@ const (
 
 // change carries out a call that changes something, described by entry's action, target,
 // reason and optional private note: it checks who makes it and why, trimming the reason and the
-// note in entry (do reads them from there), runs do, and writes the audit entry when do
-// succeeded.
+// note and setting the operator in entry (do reads them from there), runs do, and writes the
+// audit entry when do succeeded.
 func (a *api) change(c echo.Context, entry *moderation.Entry, do func() error) error {
 	if n := utf8.RuneCountInString(operator(c)); n == 0 || n > maxOperatorLen {
 		return echo.NewHTTPError(http.StatusBadRequest, "the "+OperatorHeader+" header must name you, in 1 to 60 characters")
@@ -231,6 +234,7 @@ func (a *api) change(c echo.Context, entry *moderation.Entry, do func() error) e
 	if utf8.RuneCountInString(entry.Note) > maxReasonLen {
 		return echo.NewHTTPError(http.StatusBadRequest, "note must be at most 500 characters")
 	}
+	entry.Operator = operator(c)
 	c.Set(actionKey, entry.Action)
 	c.Set(targetKey, entry.Target)
 	if err := do(); err != nil {

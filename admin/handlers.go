@@ -2,8 +2,11 @@ package admin
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -65,6 +68,36 @@ func (a *api) ban(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, ban)
+}
+
+// banImpact counts the connected accounts a ban would cut off, before it is made: the query
+// names the ban as a ban request's body does (kind, and accountId or value). An address or
+// network is matched against the address each account was created from.
+func (a *api) banImpact(c echo.Context) error {
+	body := banBody{Kind: moderation.Kind(c.QueryParam("kind")), Value: c.QueryParam("value")}
+	if q := c.QueryParam("accountId"); q != "" {
+		id, err := strconv.ParseInt(q, 10, 64)
+		if err != nil || id <= 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "accountId must be an account id")
+		}
+		body.AccountID = id
+	}
+	target, err := a.target(c, body)
+	if err != nil {
+		return err
+	}
+	_, n, err := a.Store.FindAccounts(c.Request().Context(), func(acct session.Account) bool {
+		return acct.Connected && targets(target, acct)
+	}, 0)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"target": target, "connectedAccounts": n})
+}
+
+// targets reports whether ban target t applies to account acct.
+func targets(t moderation.Target, acct session.Account) bool {
+	return slices.Contains(moderation.Targets(acct.ID, acct.Client), t)
 }
 
 // parseBanDuration reads how long a ban lasts.
@@ -173,6 +206,46 @@ func viewSessions(ss []session.Session) []sessionView {
 		views[i] = viewSession(s)
 	}
 	return views
+}
+
+// accountSummary is an account as a look-up lists it.
+type accountSummary struct {
+	ID        int64     `json:"accountId"`
+	Nickname  string    `json:"nickName"`
+	CreatedAt time.Time `json:"createdAt"`
+	LastSeen  time.Time `json:"lastSeen"`
+	Away      bool      `json:"away"`
+	Connected bool      `json:"connected"`
+}
+
+// The longest nickname looked up, in characters, and the most accounts a look-up lists.
+const (
+	maxNicknameQuery = 200
+	maxFound         = 200
+)
+
+// findAccounts looks accounts up by ?nickname=, which a nickname must contain, whatever the case
+// of its letters: the last seen first, up to ?limit=, and how many were found in all.
+func (a *api) findAccounts(c echo.Context) error {
+	nickname := strings.ToLower(strings.TrimSpace(c.QueryParam("nickname")))
+	if n := utf8.RuneCountInString(nickname); n == 0 || n > maxNicknameQuery {
+		return echo.NewHTTPError(http.StatusBadRequest, "nickname must be 1 to 200 characters")
+	}
+	limit, err := limitParam(c, 50, maxFound)
+	if err != nil {
+		return err
+	}
+	found, n, err := a.Store.FindAccounts(c.Request().Context(), func(acct session.Account) bool {
+		return strings.Contains(strings.ToLower(acct.Nickname), nickname)
+	}, limit)
+	if err != nil {
+		return err
+	}
+	views := make([]accountSummary, len(found))
+	for i, acct := range found {
+		views[i] = accountSummary{ID: acct.ID, Nickname: acct.Nickname, CreatedAt: acct.CreatedAt, LastSeen: acct.LastSeen, Away: acct.Away, Connected: acct.Connected}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"accounts": views, "found": n})
 }
 
 func (a *api) account(c echo.Context) error {

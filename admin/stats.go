@@ -88,6 +88,33 @@ func (a *api) stats(c echo.Context) error {
 	return c.JSON(http.StatusOK, v)
 }
 
+// minuteView is one minute of the service's history.
+type minuteView struct {
+	At          time.Time `json:"at"`
+	Connections int       `json:"connections"`
+	Waiting     int       `json:"waiting"`
+	Sessions    int       `json:"sessions"`
+	Messages    int       `json:"messages"`
+	Matches     int       `json:"matches"`
+}
+
+// history answers the service's last hour, minute by minute, from the minutes every node
+// recorded on the board; the minutes no node recorded are missing.
+func (a *api) history(c echo.Context) error {
+	now := a.Now()
+	minutes, err := a.Board.History(c.Request().Context(), now)
+	if err != nil {
+		return err
+	}
+	views := make([]minuteView, len(minutes))
+	for i, m := range minutes {
+		views[i] = minuteView{At: m.At, Connections: m.Connections, Waiting: m.Waiting, Sessions: m.Sessions, Messages: m.Messages, Matches: m.Matches}
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"from": metrics.HistoryStart(now).UTC(), "to": metrics.MinuteOf(now).UTC(), "minutes": views,
+	})
+}
+
 func (a *api) nodes(c echo.Context) error {
 	nodes, err := a.Board.Nodes(c.Request().Context(), a.Now())
 	if err != nil {

@@ -115,6 +115,13 @@ type Config struct {
 	DrainSpread      time.Duration // at shutdown, the time over which connections are closed, evenly
 	ShutdownTimeout  time.Duration // how long shutdown may take in all
 
+	// What the page says of the site, instead of its built-in texts; empty: the built-in one.
+	SiteName        string // the site's name, in the page's title, header and texts
+	SiteContact     string // how to reach the operators: an email address or an http(s) URL
+	SiteAbuse       string // where to report abuse: an email address or an http(s) URL
+	SiteRulesFile   string // UTF-8 text file of the rules
+	SitePrivacyFile string // UTF-8 text file of the privacy notice
+
 	LogFormat string // "text" or "json"
 	LogLevel  string // "debug", "info", "warn" or "error"
 	// WARN and ERROR lines of one kind are written once per LogRepeatInterval, then summed up; 0: every line.
@@ -272,6 +279,9 @@ func (c Config) Validate() error {
 			{"drain_spread", c.DrainSpread >= 0, gotValue("must not be negative", c.DrainSpread)},
 			{"shutdown_timeout", c.ShutdownTimeout > c.DrainDelay+c.DrainSpread,
 				gotValue(fmt.Sprintf("must be more than drain_delay + drain_spread (%v), which it covers", c.DrainDelay+c.DrainSpread), c.ShutdownTimeout)},
+			{"site_name", validSiteName(c.SiteName), gotValue(fmt.Sprintf("must be at most %d characters on one line", maxSiteName), c.SiteName)},
+			{"site_contact", c.SiteContact == "" || validAddress(c.SiteContact), gotValue("must be an email address or an http(s) URL", c.SiteContact)},
+			{"site_abuse", c.SiteAbuse == "" || validAddress(c.SiteAbuse), gotValue("must be an email address or an http(s) URL", c.SiteAbuse)},
 			{"log_format", c.LogFormat == "text" || c.LogFormat == "json", gotValue("must be text or json", c.LogFormat)},
 			{"log_level", validLevel(c.LogLevel), gotValue("must be debug, info, warn or error", c.LogLevel)},
 			{"log_repeat_interval", c.LogRepeatInterval >= 0, gotValue("must not be negative", c.LogRepeatInterval)},
@@ -318,6 +328,24 @@ func firstBadDomain(domains []string) string {
 		}
 	}
 	return ""
+}
+
+// maxSiteName is the longest site name, in characters: it stands in the page's header.
+const maxSiteName = 60
+
+func validSiteName(s string) bool {
+	return utf8.RuneCountInString(s) <= maxSiteName && strings.TrimSpace(s) == s &&
+		!strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
+}
+
+// validAddress reports whether s is an email address or an absolute http(s) URL: where the page
+// can send a visitor.
+func validAddress(s string) bool {
+	if validEmail(s) {
+		return true
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 func validEmail(s string) bool {

@@ -36,6 +36,8 @@ type Node struct {
 	paired    window
 	waits     []sample // recent times to match, oldest first
 	waitsNext int
+	counts    perMinute // messages and matches by minute, for the history
+	recorded  Minute    // the minute last recorded in the history
 }
 
 // The figures kept for the admin API: counts per second over the last minute, and the last
@@ -145,6 +147,7 @@ func (n *Node) Sent(now time.Time, d time.Duration) {
 	n.sendToPush.Observe(d.Seconds())
 	n.mu.Lock()
 	n.sent.add(now)
+	n.counts.at(now).messages++
 	n.mu.Unlock()
 }
 
@@ -155,6 +158,7 @@ func (n *Node) Matched(now time.Time, waits ...time.Duration) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.paired.add(now)
+	n.counts.at(now).matches++
 	for _, w := range waits {
 		n.matchWait.Observe(w.Seconds())
 		s := sample{now, w}

@@ -8,7 +8,9 @@ import (
 	"github.com/duetchat/duet/metrics/boardtest"
 )
 
-func TestMemoryBoard(t *testing.T) { boardtest.Run(t, metrics.NewMemoryBoard()) }
+func TestMemoryBoard(t *testing.T) {
+	boardtest.Run(t, func(*testing.T) metrics.Board { return metrics.NewMemoryBoard() })
+}
 
 func TestPercentile(t *testing.T) {
 	for _, tt := range []struct {

@@ -106,7 +106,8 @@ func (t Target) Validate() error {
 
 func (t Target) String() string { return string(t.Kind) + ":" + t.Value }
 
-// Who set a ban.
+// Who set a ban: an operator, by the name they gave the admin API, or ByAuto. ByOperator is
+// an operator whose name the ban does not keep.
 const (
 	ByOperator = "operator"
 	ByAuto     = "auto" // an automatic cooling-off

@@ -45,6 +45,51 @@ func (s *Store) Account(ctx context.Context, id int64) (session.Account, error) 
 	if len(m) == 0 {
 		return session.Account{}, session.ErrNoAccount
 	}
+	return parseAccount(id, m)
+}
+
+// findBatch is how many accounts one pipeline of FindAccounts reads.
+const findBatch = 500
+
+// FindAccounts implements session.Store: it walks presence, which holds every account, and
+// reads the accounts findBatch at a time.
+func (s *Store) FindAccounts(ctx context.Context, keep func(session.Account) bool, limit int) ([]session.Account, int, error) {
+	ids, err := s.rdb.ZRange(ctx, s.keys.presence(), 0, -1).Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisengine: find accounts: %w", err)
+	}
+	var found []session.Account
+	for batch := range slices.Chunk(ids, findBatch) {
+		reads := make([]*redis.MapStringStringCmd, len(batch))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range batch {
+				n, _ := strconv.ParseInt(id, 10, 64)
+				reads[i] = p.HGetAll(ctx, s.keys.account(n))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("redisengine: find accounts: %w", err)
+		}
+		for i, r := range reads {
+			if len(r.Val()) == 0 {
+				continue // expired since presence was read
+			}
+			id, _ := strconv.ParseInt(batch[i], 10, 64)
+			a, err := parseAccount(id, r.Val())
+			if err != nil {
+				return nil, 0, err
+			}
+			if keep(a) {
+				found = append(found, a)
+			}
+		}
+	}
+	return session.LastSeenFirst(found, limit), len(found), nil
+}
+
+// parseAccount reads the account hash m of account id.
+func parseAccount(id int64, m map[string]string) (session.Account, error) {
 	f := hashFields{m: m}
 	a := session.Account{
 		ID: id, Nickname: m["nick"], CreatedAt: f.time("created"), LastSeen: f.time("seen"), Away: m["away"] == "1",

@@ -74,3 +74,53 @@ func (b *Board) Nodes(ctx context.Context, now time.Time) ([]metrics.Stats, erro
 	slices.SortFunc(nodes, func(a, b metrics.Stats) int { return int(a.Node - b.Node) })
 	return nodes, nil
 }
+
+// historyTTL is how long a minute of the history is kept after it began: the history's span,
+// and a minute to spare for clocks that differ a little between nodes.
+const historyTTL = (metrics.HistoryMinutes + 1) * time.Minute
+
+// Record implements metrics.Board: each minute is a hash of its own, field node id, that
+// expires once the minute is out of the history.
+func (b *Board) Record(ctx context.Context, node int64, minutes []metrics.Minute) error {
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, m := range minutes {
+			data, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			key := b.keys.historyMinute(m.At)
+			p.HSet(ctx, key, strconv.FormatInt(node, 10), data)
+			p.PExpireAt(ctx, key, m.At.Add(historyTTL))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisengine: recording the history: %w", err)
+	}
+	return nil
+}
+
+// History implements metrics.Board.
+func (b *Board) History(ctx context.Context, now time.Time) ([]metrics.Minute, error) {
+	var reads []*redis.MapStringStringCmd
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for at := metrics.HistoryStart(now); !at.After(now); at = at.Add(time.Minute) {
+			reads = append(reads, p.HGetAll(ctx, b.keys.historyMinute(at)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisengine: reading the history: %w", err)
+	}
+	var records []metrics.Minute
+	for _, r := range reads {
+		for _, data := range r.Val() {
+			var m metrics.Minute
+			if err := json.Unmarshal([]byte(data), &m); err != nil {
+				return nil, fmt.Errorf("redisengine: decoding the history: %w", err)
+			}
+			records = append(records, m)
+		}
+	}
+	return metrics.AddUp(records), nil
+}

@@ -32,6 +32,8 @@
 //	{prefix}{settings}      hash: paused ("1" while matching is paused)
 //	{prefix}{notice}        the operator's current notice (JSON moderation.Notice), expiring when it ends
 //	{prefix}{board}         hash node id → the node's latest figures (JSON), for the admin API
+//	{prefix}{history}:M     hash node id → the node's figures of Unix minute M (JSON metrics.Minute),
+//	                        expiring once M is out of the last hour's history
 //	{prefix}{n:ID}          the lease of node id ID (a random token)
 //	{prefix}{n:ID}:push     the sharded pub/sub channel on which node ID receives pushes
 //	{prefix}{broadcast}     the sharded pub/sub channel on which every node hears broadcasts
@@ -81,13 +83,16 @@ func (k keyspace) banEnds() string                { return k.prefix + "{bans}:en
 func (k keyspace) banTarget(t moderation.Target) string {
 	return k.prefix + "{bans}:" + t.String()
 }
-func (k keyspace) audit() string            { return k.prefix + "{audit}" }
-func (k keyspace) settings() string         { return k.prefix + "{settings}" }
-func (k keyspace) broadcast() string        { return k.prefix + "{broadcast}" }
-func (k keyspace) secret() string           { return k.prefix + "{secret}" }
-func (k keyspace) epoch() string            { return k.prefix + "{epoch}" }
-func (k keyspace) notice() string           { return k.prefix + "{notice}" }
-func (k keyspace) board() string            { return k.prefix + "{board}" }
+func (k keyspace) audit() string     { return k.prefix + "{audit}" }
+func (k keyspace) settings() string  { return k.prefix + "{settings}" }
+func (k keyspace) broadcast() string { return k.prefix + "{broadcast}" }
+func (k keyspace) secret() string    { return k.prefix + "{secret}" }
+func (k keyspace) epoch() string     { return k.prefix + "{epoch}" }
+func (k keyspace) notice() string    { return k.prefix + "{notice}" }
+func (k keyspace) board() string     { return k.prefix + "{board}" }
+func (k keyspace) historyMinute(at time.Time) string {
+	return k.prefix + "{history}:" + strconv.FormatInt(at.Unix()/60, 10)
+}
 func (k keyspace) live() string             { return k.prefix + "{live}" }
 func (k keyspace) presence() string         { return k.prefix + "{presence}" }
 func (k keyspace) presenceResumed() string  { return k.prefix + "{presence}:resumed" }

@@ -3,6 +3,7 @@ package redisengine
 import (
 	"testing"
 
+	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/metrics/boardtest"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/moderation/moderationtest"
@@ -25,5 +26,5 @@ func TestModerationCluster(t *testing.T) {
 }
 
 func TestBoard(t *testing.T) {
-	boardtest.Run(t, NewBoard(storeClient(t), t.Name()+":"))
+	boardtest.Run(t, func(t *testing.T) metrics.Board { return NewBoard(storeClient(t), t.Name()+":") })
 }

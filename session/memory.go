@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -88,9 +89,39 @@ func (m *MemoryStore) Account(_ context.Context, id int64) (Account, error) {
 	if !ok {
 		return Account{}, ErrNoAccount
 	}
+	return a.view(), nil
+}
+
+// view is the account as Store returns it.
+func (a *memAccount) view() Account {
 	acct := a.Account
 	acct.Connected, acct.Node = a.routed, a.node
-	return acct, nil
+	return acct
+}
+
+// FindAccounts implements Store.
+func (m *MemoryStore) FindAccounts(_ context.Context, keep func(Account) bool, limit int) ([]Account, int, error) {
+	m.mu.RLock()
+	var found []Account
+	for _, a := range m.accounts {
+		if acct := a.view(); keep(acct) {
+			found = append(found, acct)
+		}
+	}
+	m.mu.RUnlock()
+	return LastSeenFirst(found, limit), len(found), nil
+}
+
+// LastSeenFirst sorts accounts by when they were last seen, newest first, and returns the first
+// limit of them.
+func LastSeenFirst(accounts []Account, limit int) []Account {
+	slices.SortFunc(accounts, func(a, b Account) int {
+		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return accounts[:min(limit, len(accounts))]
 }
 
 // DeleteAccount implements Store.

@@ -53,6 +53,10 @@ type Accounts interface {
 	// failed to: its reports of presence stopped meanwhile, and those of other nodes perhaps
 	// too, so the silence of an outage counts against nobody. Every node sees the latest time.
 	ResumePresence(ctx context.Context, at time.Time) error
+	// FindAccounts returns the accounts for which keep reports true, the last seen first, up
+	// to limit (0: none, only the count), and how many there are in all. It reads every
+	// account: it serves operators' look-ups, not clients' requests.
+	FindAccounts(ctx context.Context, keep func(Account) bool, limit int) ([]Account, int, error)
 }
 
 // Sessions keeps the 1:1 sessions, their bounded message histories and receipt watermarks.

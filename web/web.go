@@ -63,13 +63,15 @@ func ClientIP(trusted []netip.Prefix) func(r *http.Request) string {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// PageSettings are the server's limits that the page needs to know: it offers chats up to
-// MaxSessions, checks lengths before sending and offers to drop interests after InterestWait.
+// PageSettings are what the page needs to know of the server: its limits (it offers chats up
+// to MaxSessions, checks lengths before sending and offers to drop interests after
+// InterestWait), and the operator's texts of the site.
 type PageSettings struct {
-	MaxSessions    int   `json:"maxSessions"`
-	MaxContent     int   `json:"maxContent"`
-	MaxNickname    int   `json:"maxNickname"`
-	InterestWaitMs int64 `json:"interestWaitMs"`
+	MaxSessions    int       `json:"maxSessions"`
+	MaxContent     int       `json:"maxContent"`
+	MaxNickname    int       `json:"maxNickname"`
+	InterestWaitMs int64     `json:"interestWaitMs"`
+	Site           SiteTexts `json:"site"`
 }
 
 // readyTimeout bounds how long /readyz waits for the engines.

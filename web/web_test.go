@@ -30,7 +30,7 @@ func newApp(ready error) http.Handler {
 		Ready:        readiness{ready},
 		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Page:         page,
-		PageSettings: PageSettings{MaxSessions: 4, MaxContent: 500, MaxNickname: 20, InterestWaitMs: 3000},
+		PageSettings: PageSettings{MaxSessions: 4, MaxContent: 500, MaxNickname: 20, InterestWaitMs: 3000, Site: SiteTexts{Name: "Night Owls", Rules: "Be kind."}},
 		Online: func(context.Context) (OnlineCount, error) {
 			if ready != nil {
 				return OnlineCount{}, ready
@@ -73,7 +73,7 @@ func TestRoutes(t *testing.T) {
 		"metrics, off":     {"/metrics", nil, http.StatusNotFound, `"error"`, ""},
 		"online":           {"/online.json", nil, http.StatusOK, `{"online":12,"waiting":3}`, "public, max-age=2"},
 		"online, no count": {"/online.json", errors.New("dial tcp: refused"), http.StatusServiceUnavailable, "not available", ""},
-		"page settings":    {"/settings.json", nil, http.StatusOK, `{"maxSessions":4,"maxContent":500,"maxNickname":20,"interestWaitMs":3000}`, cacheIndex},
+		"page settings":    {"/settings.json", nil, http.StatusOK, `{"maxSessions":4,"maxContent":500,"maxNickname":20,"interestWaitMs":3000,"site":{"name":"Night Owls","rules":"Be kind."}}`, cacheIndex},
 		"health":           {"/healthz", errors.New("down"), http.StatusOK, `"ok"`, ""},
 		"ready":            {"/readyz", nil, http.StatusOK, `"ready"`, ""},
 		"not ready":        {"/readyz", errors.New("dial tcp: refused"), http.StatusServiceUnavailable, "the engine does not answer", ""},

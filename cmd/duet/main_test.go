@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,14 @@ func TestBadSettingNamesTheKey(t *testing.T) {
 	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "max_sessions") {
 		t.Fatalf("run = %v, want an error naming max_sessions", err)
+	}
+}
+
+func TestUnreadableSiteTextNamesTheKey(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "rules.txt")
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--site-rules-file", missing}
+	err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "site_rules_file") || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("run = %v, want an error naming site_rules_file and the file", err)
 	}
 }

@@ -168,12 +168,16 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
 	})
 	measure.Register(gauges(eng, pushSrv, hub)...)
+	site, err := siteTexts(cfg)
+	if err != nil {
+		return nil, err
+	}
 	gate := web.NewGate(maxConnections(cfg.MaxConnections, log), pushSrv.Len)
 	app := web.New(web.Options{
 		WebSocket: pushSrv, Gate: gate, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
 		PageSettings: web.PageSettings{
 			MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
-			InterestWaitMs: cfg.InterestWait.Milliseconds(),
+			InterestWaitMs: cfg.InterestWait.Milliseconds(), Site: site,
 		},
 		Online: func(ctx context.Context) (web.OnlineCount, error) { return countOnline(ctx, eng, hub.Len(), now()) },
 	})
@@ -218,7 +222,16 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	}
 	postStats := func(ctx context.Context) {
 		id := metrics.Identity{Node: eng.nodeID, Version: version, StartedAt: now()}
-		counts := func() (int, int) { return pushSrv.Len(), hub.Len() }
+		counts := func(ctx context.Context) (metrics.Counts, error) {
+			c := metrics.Counts{Connections: pushSrv.Len(), Accounts: hub.Len()}
+			waiting, err := eng.Queue.Waiting(ctx)
+			if err != nil {
+				return c, err
+			}
+			_, live, err := eng.Store.AllLive(ctx, 0)
+			c.Waiting, c.Sessions = len(waiting), live
+			return c, err
+		}
 		measure.PostEvery(ctx, eng.board, cfg.PingInterval, id, counts, now, log)
 	}
 	watchWords := func(ctx context.Context) {
@@ -239,6 +252,19 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		go func() { n.served <- n.plain.Serve(n.plainAt) }()
 	}
 	return n, nil
+}
+
+// siteTexts reads the operator's texts of the site that the page shows.
+func siteTexts(cfg config.Config) (web.SiteTexts, error) {
+	site := web.SiteTexts{Name: cfg.SiteName, Contact: cfg.SiteContact, Abuse: cfg.SiteAbuse}
+	var err error
+	if site.Rules, err = web.ReadSiteText(cfg.SiteRulesFile); err != nil {
+		return site, fmt.Errorf("config: site_rules_file: %w", err)
+	}
+	if site.Privacy, err = web.ReadSiteText(cfg.SitePrivacyFile); err != nil {
+		return site, fmt.Errorf("config: site_privacy_file: %w", err)
+	}
+	return site, nil
 }
 
 // newHTTPServer serves h with the timeouts of plain HTTP and a count of each peer address's

@@ -5,8 +5,8 @@ import { DuetClient } from './protocol/client.js'
 import { createChatStore } from './chat/store.js'
 import { chime } from './chat/sound.js'
 import { preferences } from './preferences.js'
-import { loadSettings } from './settings.js'
-import { createCatalogue, pickLanguage } from './i18n/index.js'
+import { loadSettings, site } from './settings.js'
+import { createCatalogue, languages, pickLanguage, plainMessage } from './i18n/index.js'
 import './styles/main.css'
 
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
@@ -24,5 +24,12 @@ watch(
   { immediate: true },
 )
 
+// The operator's site name stands in for "Duet" in every language's sentences.
+watch(
+  () => site.name,
+  (name) => {
+    if (name) for (const { code } of languages) i18n.global.mergeLocaleMessage(code, { site: { name: plainMessage(name) } })
+  },
+)
 loadSettings()
 createApp(App).provide('chat', chat).use(router).use(i18n).mount('#app')

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"Sessions", sessions},
 		{"EndOnce", endOnce},
 		{"AllLive", allLive},
+		{"FindAccounts", findAccounts},
 		{"Messages", messages},
 		{"MessageErrors", messageErrors},
 		{"History", history},
@@ -692,5 +693,38 @@ func allLive(t *testing.T, s session.Store) {
 		if err != nil || n != 2 || fmt.Sprint(ids) != fmt.Sprint(tt.want) {
 			t.Errorf("AllLive(%d) = %v, %d, %v; want %v (newest first), 2 live", tt.limit, ids, n, err, tt.want)
 		}
+	}
+}
+
+// findAccounts finds accounts by a condition, the last seen first, and counts them beyond the
+// limit; connected accounts are found connected.
+func findAccounts(t *testing.T, s session.Store) {
+	for id := int64(1); id <= 4; id++ {
+		account(t, s, id)
+	}
+	now := time.Now()
+	if err := s.Seen(ctx, map[int64]time.Time{1: now.Add(time.Second), 3: now.Add(3 * time.Second), 4: now.Add(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, 3, 7); err != nil {
+		t.Fatal(err)
+	}
+	odd := func(a session.Account) bool { return a.ID != 2 }
+	for _, tt := range []struct {
+		limit int
+		want  string
+	}{{10, "[3 4 1]"}, {2, "[3 4]"}, {0, "[]"}} {
+		got, n, err := s.FindAccounts(ctx, odd, tt.limit)
+		ids := []int64{}
+		for _, a := range got {
+			ids = append(ids, a.ID)
+		}
+		if err != nil || n != 3 || fmt.Sprint(ids) != tt.want {
+			t.Errorf("FindAccounts(limit %d) = %v, %d, %v; want %s (last seen first), 3 in all", tt.limit, ids, n, err, tt.want)
+		}
+	}
+	connected, n, err := s.FindAccounts(ctx, func(a session.Account) bool { return a.Connected }, 10)
+	if err != nil || n != 1 || connected[0].ID != 3 || connected[0].Node != 7 || connected[0].Nickname != "n3" || connected[0].Client != clientOf(3) {
+		t.Errorf("FindAccounts(connected) = %+v, %d, %v; want account 3, n3, on node 7", connected, n, err)
 	}
 }

@@ -15,3 +15,17 @@ export const banDurations = Object.freeze([
 ])
 
 export const reportStatuses = Object.freeze(['open', 'accepted', 'rejected'])
+
+/**
+ * What a new ban is, wherever it is made (Bans, an account, a report): the address, as someone
+ * banned by account alone comes back with a new one in a click, for three days. The dialog says
+ * how many connected accounts that cuts off before it is made.
+ */
+export const defaultBan = Object.freeze({ kind: 'address', duration: '72h' })
+
+/** Who made a ban, as the bans table says it: the operator's name, or what made it. */
+export function banOperator(by) {
+  if (by === 'auto') return 'automatic (cooling-off)'
+  if (by === 'operator') return 'an operator (not named)'
+  return by
+}

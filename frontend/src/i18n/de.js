@@ -1,7 +1,9 @@
 // Der Katalog auf Deutsch, Schlüssel für Schlüssel wie en.js.
 export default {
+  // The site's name; the server's site_name replaces it (main.js).
+  site: { name: 'Duet' },
   app: {
-    home: 'Duet, Startseite',
+    home: "@:{'site.name'}, Startseite",
     connecting: 'Verbinde…',
     reconnecting: 'Verbindung verloren. Verbinde neu…',
     sound: 'Ton',
@@ -12,29 +14,31 @@ export default {
     language: 'Sprache',
     rules: 'Regeln',
     privacy: 'Datenschutz',
+    contact: 'Kontakt',
+    abuse: 'Missbrauch melden',
     restoring: 'Deine Chats werden wiederhergestellt…',
-    title: 'Duet',
-    titleUnread: '({n}) Duet',
+    title: "@:{'site.name'}",
+    titleUnread: "({n}) @:{'site.name'}",
     dismiss: 'Schließen',
     close: 'Schließen',
   },
   ended: {
-    replaced: 'Duet wurde mit deinen Chats in einem anderen Tab oder Fenster geöffnet, deshalb ist dieses angehalten.',
-    useHere: 'Duet hier verwenden',
+    replaced: "@:{'site.name'} wurde mit deinen Chats in einem anderen Tab oder Fenster geöffnet, deshalb ist dieses angehalten.",
+    useHere: "@:{'site.name'} hier verwenden",
     expired: 'Du warst zu lange weg, deshalb sind deine Chats beendet. Du kannst einen neuen beginnen.',
-    restarted: 'Duet wurde neu gestartet, deshalb sind deine Chats beendet. Du kannst einen neuen beginnen.',
-    kicked: 'Ein Moderator hat dich aus Duet entfernt.',
-    banned: 'Ein Moderator hat deinen Zugang zu Duet gesperrt.',
+    restarted: "@:{'site.name'} wurde neu gestartet, deshalb sind deine Chats beendet. Du kannst einen neuen beginnen.",
+    kicked: "Ein Moderator hat dich aus @:{'site.name'} entfernt.",
+    banned: "Ein Moderator hat deinen Zugang zu @:{'site.name'} gesperrt.",
     expiredChat: 'Du warst zu lange weg, deshalb ist dieser Chat beendet.',
-    restartedChat: 'Duet wurde neu gestartet, deshalb ist dieser Chat beendet.',
-    removedChat: 'Ein Moderator hat dich aus Duet entfernt.',
+    restartedChat: "@:{'site.name'} wurde neu gestartet, deshalb ist dieser Chat beendet.",
+    removedChat: "Ein Moderator hat dich aus @:{'site.name'} entfernt.",
     bannedChat: 'Ein Moderator hat diesen Chat beendet.',
     reason: 'Grund: {why}',
   },
   banned: {
-    title: 'Du kannst Duet gerade nicht nutzen',
+    title: "Du kannst @:{'site.name'} gerade nicht nutzen",
     until: 'Ein Moderator hat deinen Zugang bis {date} gesperrt.',
-    forever: 'Ein Moderator hat deinen Zugang zu Duet gesperrt.',
+    forever: "Ein Moderator hat deinen Zugang zu @:{'site.name'} gesperrt.",
     after: 'Bis dahin kannst du keine Chats beginnen. Bitte lies die Regeln, bevor du zurückkommst.',
   },
   notice: {
@@ -105,7 +109,7 @@ export default {
     back: '{name} ist wieder da.',
     exit: {
       left: '{name} hat den Chat verlassen.',
-      logout: '{name} hat Duet geschlossen.',
+      logout: "{name} hat @:{'site.name'} geschlossen.",
       timeout: '{name} hat die Verbindung verloren und ist nicht zurückgekommen.',
       removed: '{name} wurde von einem Moderator entfernt.',
     },
@@ -164,15 +168,15 @@ export default {
     ended: 'Dieser Chat ist beendet.',
     limit: 'Du bist schon in so vielen Chats wie erlaubt. Verlasse einen, um einen neuen zu beginnen.',
     paused: 'Die Moderatoren haben neue Chats für eine Weile angehalten. Bitte versuch es später noch einmal.',
-    stopping: 'Duet startet neu. Bitte versuch es gleich noch einmal.',
-    offline: 'Du bist offline. Duet versucht, sich neu zu verbinden…',
-    unreachable: 'Duet ist nicht erreichbar. Prüfe deine Verbindung und versuch es noch einmal.',
+    stopping: "@:{'site.name'} startet neu. Bitte versuch es gleich noch einmal.",
+    offline: "Du bist offline. @:{'site.name'} versucht, sich neu zu verbinden…",
+    unreachable: "@:{'site.name'} ist nicht erreichbar. Prüfe deine Verbindung und versuch es noch einmal.",
     nickname: 'Dieser Spitzname wurde nicht angenommen: {msg}.',
     tooLong: 'Eine Nachricht darf höchstens {n} Zeichen lang sein.',
     reportTooLate: 'Dieser Chat ist zu alt, um ihn jetzt zu melden: seine Nachrichten werden nicht mehr aufbewahrt.',
   },
   transcript: {
-    title: 'Duet-Chat mit {name}',
+    title: "Chat auf @:{'site.name'} mit {name}",
     interests: 'Gemeinsame Interessen: {tags}',
     you: 'Du',
   },
@@ -180,7 +184,7 @@ export default {
     rulesTitle: 'Regeln',
     privacyTitle: 'Datenschutz',
     rules: {
-      intro: 'Duet ist für Erwachsene, die ein freundliches Gespräch mit jemand Fremdem suchen.',
+      intro: "@:{'site.name'} ist für Erwachsene, die ein freundliches Gespräch mit jemand Fremdem suchen.",
       items: [
         'Du musst 18 oder älter sein.',
         'Sei freundlich. Keine Belästigung, kein Hass, keine Drohungen, kein Mobbing.',
@@ -191,7 +195,7 @@ export default {
       outro: 'Nutze Melden im Chat, wenn jemand diese Regeln bricht, auch nachdem die Person gegangen ist: Ihr werdet nie wieder zusammengebracht, und die letzten Nachrichten gehen an die Moderatoren.',
     },
     privacy: {
-      intro: 'Duet hat keine Anmeldung. Dein Spitzname und ein geheimer Schlüssel liegen nur in diesem Browser-Tab und sind weg, wenn du ihn schließt.',
+      intro: "@:{'site.name'} hat keine Anmeldung. Dein Spitzname und ein geheimer Schlüssel liegen nur in diesem Browser-Tab und sind weg, wenn du ihn schließt.",
       items: [
         'Nachrichten bleiben auf dem Server nur, solange ein Chat dauert, und ein paar Minuten danach, damit eine unterbrochene Verbindung nichts verliert.',
         'Wenn du einen Chat meldest, werden seine letzten Nachrichten mit der Meldung für die Moderatoren aufbewahrt.',
@@ -202,7 +206,7 @@ export default {
   },
   notFound: {
     title: 'Hier ist nichts',
-    text: 'Diese Adresse gehört nicht zu Duet.',
-    link: 'Zu Duet',
+    text: "Diese Adresse gehört nicht zu @:{'site.name'}.",
+    link: "Zu @:{'site.name'}",
   },
 }

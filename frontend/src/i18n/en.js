@@ -2,8 +2,10 @@
 // key. Plurals are "one | other", chosen by Intl.PluralRules (see index.js). Times and dates
 // are formatted by Intl where they are shown, never written here.
 export default {
+  // The site's name; the server's site_name replaces it (main.js).
+  site: { name: 'Duet' },
   app: {
-    home: 'Duet, home',
+    home: "@:{'site.name'}, home",
     connecting: 'Connecting…',
     reconnecting: 'Connection lost. Reconnecting…',
     sound: 'Sound',
@@ -14,29 +16,31 @@ export default {
     language: 'Language',
     rules: 'Rules',
     privacy: 'Privacy',
+    contact: 'Contact',
+    abuse: 'Report abuse',
     restoring: 'Coming back to your chats…',
-    title: 'Duet',
-    titleUnread: '({n}) Duet',
+    title: "@:{'site.name'}",
+    titleUnread: "({n}) @:{'site.name'}",
     dismiss: 'Dismiss',
     close: 'Close',
   },
   ended: {
-    replaced: 'Duet was opened with your chats in another tab or window, so this one stopped.',
-    useHere: 'Use Duet here',
+    replaced: "@:{'site.name'} was opened with your chats in another tab or window, so this one stopped.",
+    useHere: "Use @:{'site.name'} here",
     expired: 'You were away too long, so your chats have ended. You can start a new one.',
-    restarted: 'Duet was restarted, so your chats have ended. You can start a new one.',
-    kicked: 'A moderator removed you from Duet.',
-    banned: 'A moderator has paused your access to Duet.',
+    restarted: "@:{'site.name'} was restarted, so your chats have ended. You can start a new one.",
+    kicked: "A moderator removed you from @:{'site.name'}.",
+    banned: "A moderator has paused your access to @:{'site.name'}.",
     expiredChat: 'You were away too long, so this chat ended.',
-    restartedChat: 'Duet was restarted, so this chat ended.',
-    removedChat: 'A moderator removed you from Duet.',
+    restartedChat: "@:{'site.name'} was restarted, so this chat ended.",
+    removedChat: "A moderator removed you from @:{'site.name'}.",
     bannedChat: 'A moderator ended this chat.',
     reason: 'Reason: {why}',
   },
   banned: {
-    title: "You can't use Duet right now",
+    title: "You can't use @:{'site.name'} right now",
     until: 'A moderator has paused your access until {date}.',
-    forever: 'A moderator has closed your access to Duet.',
+    forever: "A moderator has closed your access to @:{'site.name'}.",
     after: 'Until then you cannot start chats. Please read the rules before you come back.',
   },
   notice: {
@@ -107,7 +111,7 @@ export default {
     back: '{name} is back.',
     exit: {
       left: '{name} left the chat.',
-      logout: '{name} closed Duet.',
+      logout: "{name} closed @:{'site.name'}.",
       timeout: '{name} lost their connection and did not come back.',
       removed: '{name} was removed by a moderator.',
     },
@@ -166,15 +170,15 @@ export default {
     ended: 'This chat has ended.',
     limit: "You're already in as many chats as allowed at once. Leave one to start another.",
     paused: 'The moderators have paused new chats for a while. Please try again later.',
-    stopping: 'Duet is restarting. Please try again in a moment.',
-    offline: 'You are offline. Duet is trying to reconnect…',
-    unreachable: 'Could not reach Duet. Check your connection and try again.',
+    stopping: "@:{'site.name'} is restarting. Please try again in a moment.",
+    offline: "You are offline. @:{'site.name'} is trying to reconnect…",
+    unreachable: "Could not reach @:{'site.name'}. Check your connection and try again.",
     nickname: 'That nickname was not accepted: {msg}.',
     tooLong: 'A message can be at most {n} characters.',
     reportTooLate: 'This chat is too old to report now: its messages are no longer kept.',
   },
   transcript: {
-    title: 'Duet chat with {name}',
+    title: "@:{'site.name'} chat with {name}",
     interests: 'Shared interests: {tags}',
     you: 'You',
   },
@@ -182,7 +186,7 @@ export default {
     rulesTitle: 'Rules',
     privacyTitle: 'Privacy',
     rules: {
-      intro: 'Duet is for adults who want a friendly conversation with a stranger.',
+      intro: "@:{'site.name'} is for adults who want a friendly conversation with a stranger.",
       items: [
         'You must be 18 or older.',
         'Be kind. No harassment, hate, threats or bullying.',
@@ -193,7 +197,7 @@ export default {
       outro: 'Use Report in a chat when someone breaks these rules, even after they left: the two of you are never paired again, and the recent messages go to the moderators.',
     },
     privacy: {
-      intro: 'Duet has no sign-up. Your nickname and a secret key live in this browser tab only and are gone when you close it.',
+      intro: "@:{'site.name'} has no sign-up. Your nickname and a secret key live in this browser tab only and are gone when you close it.",
       items: [
         'Messages are kept on the server only while a chat lasts and for a few minutes after, so that a dropped connection loses nothing.',
         'When you report a chat, its recent messages are kept with the report for moderators.',
@@ -204,7 +208,7 @@ export default {
   },
   notFound: {
     title: 'Nothing here',
-    text: 'This address is not part of Duet.',
-    link: 'Go to Duet',
+    text: "This address is not part of @:{'site.name'}.",
+    link: "Go to @:{'site.name'}",
   },
 }

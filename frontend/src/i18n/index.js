@@ -66,3 +66,8 @@ export function formatDateTime(locale, ms) {
 export function formatList(locale, items, type = 'conjunction') {
   return new Intl.ListFormat(locale, { style: 'long', type }).format(items)
 }
+
+/** text as a catalogue message that says it as written: the message syntax's { } @ | are quoted. */
+export function plainMessage(text) {
+  return text.replace(/[{}@|]/g, (c) => `{'${c}'}`)
+}

@@ -167,7 +167,7 @@ describe('an operator', () => {
     await nav('Bans').click()
     // The bans table keeps the public reason and the private note apart.
     await admin.page.getByRole('cell', { name: 'a follower seller' }).waitFor()
-    await admin.page.getByRole('columnheader', { name: 'Reason (shown to them)' }).waitFor()
+    await admin.page.getByRole('columnheader', { name: 'Reason (the banned person sees it)' }).waitFor()
     await screenshot(admin.page, 'bans')
   })
 

@@ -374,3 +374,76 @@ test('a broadcast needs text, then goes out with its level', async () => {
   expect(sent(fetch, 'POST', 'broadcast')[0].body).toEqual({ text: 'Maintenance at 22:00 UTC', level: 'warning' })
   expect(w.text()).toContain('Sent to everyone connected')
 })
+
+describe('the last hour, accounts by nickname, and what a ban cuts off', () => {
+  const minute = (m, over = {}) => ({ at: `2026-12-05T11:${String(m).padStart(2, '0')}:00Z`, connections: 10 + m, waiting: 2, sessions: 4, messages: 30, matches: 3, ...over })
+
+  test('the overview draws the last hour of each figure, with a gap for a minute not recorded', async () => {
+    const history = json(200, { from: '2026-12-05T11:00:00Z', to: '2026-12-05T11:59:00Z', minutes: [minute(57), minute(59, { connections: 80 })] })
+    const { w } = await open('/admin', { [`GET ${API}stats`]: stats(), [`GET ${API}stats/history`]: history })
+    const charts = w.findAll('section[aria-labelledby="history-title"] .minute-chart')
+    expect(charts.map((c) => c.find('.chart-title').text())).toEqual(['Connections', 'Waiting', 'Live sessions', 'Messages per minute', 'Matches per minute'])
+    const connections = charts[0]
+    expect(connections.find('.chart-now').text()).toBe('80')
+    expect(connections.find('svg').attributes('aria-label')).toBe('Connections, the last hour: 80 this minute, at most 80.')
+    // Minutes 57 and 59 are apart: two strokes.
+    expect(connections.find('.chart-line').attributes('d').match(/M/g).length).toBe(2)
+  })
+
+  test('accounts are found by nickname, and Back returns to the results', async () => {
+    const found = {
+      accounts: [
+        { accountId: 21, nickName: 'Annika', createdAt: '2026-12-05T11:00:00Z', lastSeen: '2026-12-05T11:05:00Z', away: false, connected: true },
+        { accountId: 22, nickName: 'JoAnna', createdAt: '2026-12-05T10:00:00Z', lastSeen: '2026-12-05T10:05:00Z', away: true, connected: false },
+      ],
+      found: 3,
+    }
+    const { w, fetch, router } = await open('/admin/accounts', { [`GET ${API}accounts?nickname=ann`]: json(200, found) })
+    await w.find('form[aria-label="By nickname"]').trigger('submit')
+    expect(w.find('#account-nickname-problem').text()).toBe('Give a part of the nickname, 1 to 200 characters.')
+    await w.find('#account-nickname').setValue(' ann ')
+    await w.find('form[aria-label="By nickname"]').trigger('submit')
+    await flushPromises()
+    expect(router.currentRoute.value.query).toEqual({ nickname: 'ann' })
+    expect(sent(fetch, 'GET', 'accounts?nickname=ann').length).toBe(1)
+    expect(w.text()).toContain('3 accounts found; the 2 last seen are shown.')
+    const rows = w.findAll('tbody tr').map((r) => r.findAll('th, td').map((c) => c.text()))
+    expect(rows.map((r) => r.slice(0, 3))).toEqual([
+      ['Annika', '21', 'Connected'],
+      ['JoAnna', '22', 'Away'],
+    ])
+    expect(w.find('tbody a[href="/admin/accounts/21"]').exists()).toBe(true)
+  })
+
+  test('the bans name their operator; a new ban is of the address by default and says what it cuts off', async () => {
+    const hash = 'c'.repeat(32)
+    const bans = [
+      { id: 70, target: { kind: 'address', value: hash }, reason: 'spam', note: 'ad wave', by: 'ann', createdAt: '2026-11-22T06:00:00Z', until: '2026-11-25T06:00:00Z' },
+      { id: 71, target: { kind: 'account', value: '12' }, reason: 'flooding', by: 'auto', createdAt: '2026-11-22T06:00:00Z', until: '2026-11-22T06:01:00Z' },
+    ]
+    const { w } = await open('/admin/bans', {
+      [`GET ${API}bans`]: json(200, { bans }),
+      [`GET ${API}bans/impact?kind=address&accountId=12`]: json(200, { target: { kind: 'address', value: hash }, connectedAccounts: 1 }),
+      [`GET ${API}bans/impact?kind=network&accountId=12`]: json(200, { target: { kind: 'network', value: hash }, connectedAccounts: 4 }),
+    })
+    const heads = w.findAll('thead th').map((th) => th.text())
+    expect(heads).toContain('Operator')
+    expect(heads).toContain('Reason (the banned person sees it)')
+    expect(heads).toContain('Private note (operators only)')
+    const operators = w.findAll('tbody tr').map((r) => r.findAll('td')[3].text())
+    expect(operators).toEqual(['ann', 'automatic (cooling-off)'])
+
+    expect(w.find('section[aria-labelledby="new-ban-title"] form input[value="address"]').element.checked).toBe(true)
+    await w.find('#ban-target').setValue('12')
+    await w.find('section[aria-labelledby="new-ban-title"] form').trigger('submit')
+    await flushPromises()
+    expect(w.find('dialog .ban-impact').text()).toBe('It cuts off 1 account connected now.')
+    expect(w.find('dialog label[for="reason"]').text()).toBe('Reason shown to the person')
+    w.find('dialog').findAll('button').find((b) => b.text() === 'Cancel').trigger('click')
+    await flushPromises()
+    await w.find('section[aria-labelledby="new-ban-title"] form input[value="network"]').setValue(true)
+    await w.find('section[aria-labelledby="new-ban-title"] form').trigger('submit')
+    await flushPromises()
+    expect(w.find('dialog .ban-impact').text()).toBe('It cuts off 4 accounts connected now: everyone connected from there, not only the one you mean.')
+  })
+})
