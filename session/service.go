@@ -829,13 +829,17 @@ const directionOverrides = "\u202d\u202e"
 // isDirectionControl reports whether r changes the direction of the text around it.
 func isDirectionControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
 
+// firstMark is the first combining mark in Unicode, U+0300 (combining grave accent).
+const firstMark = '\u0300'
+
 // checkMarks refuses text with more than limit combining marks on one character: written
 // languages need a few at most, while hundreds stacked on a letter spill over everything
 // around it on the page.
 func checkMarks(field, s string, limit int) error {
 	run, most := 0, 0
 	for _, r := range s {
-		if unicode.In(r, unicode.Mn, unicode.Me) {
+		// No mark comes before U+0300: most text is decided without a table.
+		if r >= firstMark && unicode.In(r, unicode.Mn, unicode.Me) {
 			run++
 			most = max(most, run)
 		} else {
