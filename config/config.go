@@ -90,6 +90,15 @@ type Config struct {
 	AddressConnections int        // open WebSockets
 	Account            duet.Limit // accounts created per second
 	Reconnect          duet.Limit // RECONNECTs per second
+	// Token buckets of the requests of all accounts of a client address together, on each node
+	// and shared between nodes every AddressShare. The keys are address_<name>_rate and
+	// address_<name>_burst.
+	AddressDialogue duet.Limit
+	AddressContent  duet.Limit
+	AddressMatch    duet.Limit
+	AddressReport   duet.Limit
+	AddressResume   duet.Limit
+	AddressShare    time.Duration
 
 	BadFrameLimit  int           // bad frames within BadFrameWindow before close 1008
 	BadFrameWindow time.Duration // window in which bad frames are counted
@@ -165,6 +174,12 @@ func Default() Config {
 		AddressConnections:   1000,
 		Account:              duet.Limit{Rate: 0.5, Burst: 60},
 		Reconnect:            duet.Limit{Rate: 20, Burst: 200},
+		AddressDialogue:      duet.Limit{Rate: 100, Burst: 500},
+		AddressContent:       duet.Limit{Rate: 5000, Burst: 30000},
+		AddressMatch:         duet.Limit{Rate: 10, Burst: 200},
+		AddressReport:        duet.Limit{Rate: 0.5, Burst: 20},
+		AddressResume:        duet.Limit{Rate: 5, Burst: 200},
+		AddressShare:         time.Second,
 		BadFrameLimit:        20,
 		BadFrameWindow:       time.Minute,
 		Cooloff:              time.Minute,
@@ -259,6 +274,12 @@ func (c Config) Validate() error {
 		limitRules("resume", c.Resume), limitRules("connect", c.Connect),
 		[]rule{{"address_connections", c.AddressConnections >= 1, gotValue("must be at least 1", c.AddressConnections)}},
 		limitRules("account", c.Account), limitRules("reconnect", c.Reconnect),
+		limitRules("address_dialogue", c.AddressDialogue), limitRules("address_content", c.AddressContent),
+		[]rule{{"address_content_burst", c.AddressContent.Burst >= c.MaxContent,
+			gotValue(fmt.Sprintf("must be at least max_content (%d), so that the longest message can be sent", c.MaxContent), c.AddressContent.Burst)}},
+		limitRules("address_match", c.AddressMatch), limitRules("address_report", c.AddressReport),
+		limitRules("address_resume", c.AddressResume),
+		[]rule{{"address_share", c.AddressShare > 0, gotValue("must be positive", c.AddressShare)}},
 		[]rule{
 			{"bad_frame_limit", 1 <= c.BadFrameLimit && c.BadFrameLimit <= 1000, gotValue("must be 1 to 1000", c.BadFrameLimit)},
 			{"bad_frame_window", c.BadFrameWindow > 0, gotValue("must be positive", c.BadFrameWindow)},

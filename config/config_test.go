@@ -369,7 +369,12 @@ func TestValidate(t *testing.T) {
 		"max_sessions zero":                 {func(c *Config) { c.MaxSessions = 0 }, `config: max_sessions: must be at least 1, got "0"`},
 		"max_content zero":                  {func(c *Config) { c.MaxContent = 0 }, `config: max_content: must be 1 to 100000, got "0"`},
 		"max_content too big":               {func(c *Config) { c.MaxContent = 100_001 }, `config: max_content: must be 1 to 100000, got "100001"`},
-		"max_content largest":               {func(c *Config) { c.MaxContent, c.Content.Burst = 100_000, 100_000 }, ""},
+		"max_content largest": {func(c *Config) {
+			c.MaxContent, c.Content.Burst, c.AddressContent.Burst = 100_000, 100_000, 100_000
+		}, ""},
+		"address_content_burst below max_content": {func(c *Config) { c.AddressContent.Burst = c.MaxContent - 1 },
+			`config: address_content_burst: must be at least max_content (2000), so that the longest message can be sent, got "1999"`},
+		"address_share zero": {func(c *Config) { c.AddressShare = 0 }, `config: address_share: must be positive, got "0s"`},
 		"content_burst below max_content": {func(c *Config) { c.Content.Burst = c.MaxContent - 1 },
 			`config: content_burst: must be at least max_content (2000), so that the longest message can be sent, got "1999"`},
 		"address_secret short":       {func(c *Config) { c.AddressSecret = "short" }, `config: address_secret: must be empty or at least 16 characters, got 5`},

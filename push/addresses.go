@@ -34,6 +34,9 @@ type AddressLimits struct {
 	Connections int        // open connections
 	Account     duet.Limit // new accounts
 	Reconnect   duet.Limit // RECONNECTs
+	// Requests are the limits of the requests of all the address's accounts together, so that
+	// accounts, which cost nothing to make, do not each bring a full set.
+	Requests Limits
 	// FullRetry is the wait told to a client whose address holds Connections already.
 	FullRetry time.Duration
 }
@@ -101,8 +104,8 @@ func (a *localAddresses) Open(_ context.Context, addr string) error {
 	if st.conns >= a.limits.Connections {
 		return a.limits.ConnectionsFull()
 	}
-	if err := allow(a.now(), take{st.connect, 1}); err != nil {
-		return ConnectingTooFast(err.(*duet.Error).RetryAfter)
+	if refused, wait := allow(a.now(), take{st.connect, 1}); refused >= 0 {
+		return ConnectingTooFast(wait)
 	}
 	st.conns++
 	return nil
@@ -121,8 +124,8 @@ func (a *localAddresses) Close(_ context.Context, addr string) {
 func (a *localAddresses) CreateAccount(_ context.Context, addr string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := allow(a.now(), take{a.stateLocked(addr).account, 1}); err != nil {
-		return CreatingTooFast(err.(*duet.Error).RetryAfter)
+	if refused, wait := allow(a.now(), take{a.stateLocked(addr).account, 1}); refused >= 0 {
+		return CreatingTooFast(wait)
 	}
 	return nil
 }
@@ -131,8 +134,8 @@ func (a *localAddresses) CreateAccount(_ context.Context, addr string) error {
 func (a *localAddresses) Reconnect(_ context.Context, addr string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := allow(a.now(), take{a.stateLocked(addr).reconnect, 1}); err != nil {
-		return ReconnectingTooFast(err.(*duet.Error).RetryAfter)
+	if refused, wait := allow(a.now(), take{a.stateLocked(addr).reconnect, 1}); refused >= 0 {
+		return ReconnectingTooFast(wait)
 	}
 	return nil
 }

@@ -69,6 +69,7 @@ type conn struct {
 	dialected bool
 	greeted   bool        // the current notice was looked up, after the reply to the first request
 	limits    *limiters   // the account's, once bound; unlimited when the client is exempt from rate limits
+	address   *held       // the limiters of the client's address; nil when it is exempt from rate limits
 	badFrames []time.Time // ring of the times of the last bad frames; made at the first one
 	badNext   int
 }

@@ -11,16 +11,17 @@ import (
 	"github.com/duetchat/duet/session"
 )
 
-// take is n tokens from a limiter; a nil limiter (an exempt client) gives any number.
+// take is n tokens from a limiter; a nil limiter (no limit) gives any number.
 type take struct {
 	l *rate.Limiter
 	n int
 }
 
-// allow takes every take or none of them, or returns RateLimited with the wait.
-func allow(now time.Time, takes ...take) error {
-	var taken []*rate.Reservation
-	for _, t := range takes {
+// allow takes every take or none of them. When one cannot be taken at now, it returns that
+// take's index and how long until it could be; otherwise -1.
+func allow(now time.Time, takes ...take) (refused int, wait time.Duration) {
+	taken := make([]*rate.Reservation, 0, 4)
+	for i, t := range takes {
 		if t.l == nil {
 			continue
 		}
@@ -30,11 +31,44 @@ func allow(now time.Time, takes ...take) error {
 			for _, earlier := range taken {
 				earlier.CancelAt(now)
 			}
-			return &duet.Error{Code: duet.RateLimited, Msg: "too many requests; slow down", RetryAfter: delay}
+			return i, delay
 		}
 		taken = append(taken, r)
 	}
-	return nil
+	return -1, 0
+}
+
+// need is n tokens of one of a request's limits.
+type need struct {
+	b bucket
+	n int
+}
+
+// allow takes what needs ask from the buckets of the connection's account and of its client
+// address, all or none, or refuses the request with RateLimited and the wait.
+func (c *conn) allow(now time.Time, needs ...need) error {
+	var buf [4]take
+	takes := buf[:0]
+	for _, n := range needs {
+		takes = append(takes, take{c.limits[n.b], n.n})
+	}
+	if c.address != nil {
+		for _, n := range needs {
+			takes = append(takes, take{c.address.limiters[n.b], n.n})
+		}
+	}
+	refused, wait := allow(now, takes...)
+	switch {
+	case refused < 0:
+		if c.address != nil {
+			c.srv.addresses.took(c.address, needs)
+		}
+		return nil
+	case refused < len(needs):
+		return &duet.Error{Code: duet.RateLimited, Msg: "too many requests; slow down", RetryAfter: wait}
+	default:
+		return &duet.Error{Code: duet.RateLimited, Msg: "too many requests from your network; slow down", RetryAfter: wait}
+	}
 }
 
 // kick tells the client it was removed (Kicked) and closes the connection with 1008. Requests

@@ -198,7 +198,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	}
 	switch cmd {
 	case cmdMatch:
-		if err := allow(now, take{c.limits.match, 1}); err != nil {
+		if err := c.allow(now, need{matchBucket, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -207,7 +207,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 	case cmdCancelMatch:
 		c.answer(ctx, now, cmd, svc.CancelMatch(ctx, id), okReply{})
 	case cmdDialogue:
-		if err := allow(now, take{c.limits.dialogue, 1}, take{c.limits.content, utf8.RuneCountInString(r.Content)}); err != nil {
+		if err := c.allow(now, need{dialogueBucket, 1}, need{contentBucket, utf8.RuneCountInString(r.Content)}); err != nil {
 			c.answerRequest(ctx, now, cmd, r, err, nil)
 			return
 		}
@@ -218,7 +218,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		}
 		c.answerRequest(ctx, now, cmd, r, err, dialogueReply{RequestID: r.RequestID, MsgID: m.ID})
 	case cmdViewedAck, cmdDeliveredAck:
-		if err := allow(now, take{c.limits.receipt, 1}); err != nil {
+		if err := c.allow(now, need{receiptBucket, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -228,7 +228,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		}
 		c.answer(ctx, now, cmd, acknowledge(ctx, id, r.SessionID, r.MsgID), okReply{})
 	case cmdResume:
-		if err := allow(now, take{c.limits.resume, 1}); err != nil {
+		if err := c.allow(now, need{resumeBucket, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -241,7 +241,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 		}
 		c.answer(ctx, now, cmd, err, resumeReply{SessionID: r.SessionID, Count: len(msgs), Complete: complete})
 	case cmdLeave:
-		if err := allow(now, take{c.limits.leave, 1}); err != nil {
+		if err := c.allow(now, need{leaveBucket, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -254,7 +254,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			c.closeAfter(closeNormal, "logged out")
 		}
 	case cmdTyping:
-		err := allow(now, take{c.limits.typing, 1})
+		err := c.allow(now, need{typingBucket, 1})
 		if err == nil && r.Typing == nil {
 			err = duet.Errorf(duet.ParamErr, "typing must be true or false")
 		}
@@ -265,7 +265,7 @@ func (c *conn) serve(ctx context.Context, now time.Time, r *request) {
 			c.answer(ctx, now, cmd, err, nil)
 		}
 	case cmdReport:
-		if err := allow(now, take{c.limits.report, 1}); err != nil {
+		if err := c.allow(now, need{reportBucket, 1}); err != nil {
 			c.answer(ctx, now, cmd, err, nil)
 			return
 		}
@@ -364,7 +364,7 @@ func (c *conn) bindLimits(ctx context.Context, accountID int64, load bool) error
 	if c.exempt {
 		return nil
 	}
-	l, err := c.srv.accounts.bind(ctx, accountID, load)
+	l, err := c.srv.accounts.load(ctx, accountID, load)
 	if err != nil {
 		c.srv.log.Warn("loading an account's rate limits", "account", accountID, "err", err)
 		return duet.Errorf(duet.InternalErr, "the service could not look up your account's limits just now; try again in a moment")

@@ -11,9 +11,9 @@ import (
 // tokens than it left, refilled since; a save that spent less changes nothing.
 func TestLimitersTakeInSavedState(t *testing.T) {
 	now := time.Now()
-	limits := Limits{Content: duet.Limit{Rate: 200, Burst: 6000}, Dialogue: duet.Limit{Rate: 5, Burst: 20}}
+	limits := Limits{Content: duet.Limit{Rate: 200, Burst: 6000}, Dialogue: duet.Limit{Rate: 5, Burst: 20}, Match: duet.Limit{Rate: 1, Burst: 5}}
 	l := newLimiters(limits)
-	l.dialogue.AllowN(now, 15) // this node spent 15 of 20 messages
+	l[dialogueBucket].AllowN(now, 15) // this node spent 15 of 20 messages
 	l.spend(map[string]Bucket{
 		"content":  {Tokens: 0, At: now.Add(-time.Second)}, // another node spent the burst a second ago
 		"dialogue": {Tokens: 18, At: now},                  // and fewer messages than this one
@@ -21,9 +21,9 @@ func TestLimitersTakeInSavedState(t *testing.T) {
 	for name, c := range map[string]struct {
 		got, want float64
 	}{
-		"content":  {l.content.TokensAt(now), 200},
-		"dialogue": {l.dialogue.TokensAt(now), 5},
-		"match":    {l.match.TokensAt(now), float64(limits.Match.Burst)},
+		"content":  {l[contentBucket].TokensAt(now), 200},
+		"dialogue": {l[dialogueBucket].TokensAt(now), 5},
+		"match":    {l[matchBucket].TokensAt(now), float64(limits.Match.Burst)},
 	} {
 		if c.got > c.want+1 || c.got < c.want-1 {
 			t.Errorf("%s: %.1f tokens, want %.0f", name, c.got, c.want)

@@ -42,6 +42,10 @@ type Options struct {
 	// Addresses keeps the limits per client address; nil: this process keeps Address.
 	Addresses AddressLimiter
 	Address   AddressLimits
+	// AddressBuckets shares what each node spends of Address.Requests every AddressShare; nil:
+	// this process keeps them, which is all there is on one node.
+	AddressBuckets AddressBucketStore
+	AddressShare   time.Duration
 
 	BadFrameLimit  int
 	BadFrameWindow time.Duration
@@ -67,15 +71,16 @@ const readBufferSize = 512
 
 // Server accepts WebSocket connections and serves the protocol on them.
 type Server struct {
-	svc      *session.Service
-	hub      *Hub
-	opt      Options
-	log      *slog.Logger
-	now      func() time.Time
-	upgrader websocket.Upgrader
-	addrs    AddressLimiter
-	local    *localAddresses // addrs when this process keeps it, pruned by Run
-	accounts *accountLimits
+	svc       *session.Service
+	hub       *Hub
+	opt       Options
+	log       *slog.Logger
+	now       func() time.Time
+	upgrader  websocket.Upgrader
+	addrs     AddressLimiter
+	local     *localAddresses // addrs when this process keeps it, pruned by Run
+	accounts  *accountLimits
+	addresses *addressLimits
 
 	mu       sync.Mutex // guards conns and closing
 	conns    map[*conn]struct{}
@@ -95,6 +100,7 @@ func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.L
 		s.addrs = s.local
 	}
 	s.accounts = newAccountLimits(opt.Limits, opt.LimitStore, now)
+	s.addresses = newAddressLimits(opt.Address.Requests, opt.AddressBuckets, now)
 	hub.all = s.eachConn
 	hub.handOver = s.handOver
 	s.upgrader = websocket.Upgrader{
@@ -186,6 +192,10 @@ func (s *Server) serve(c *conn, refusal error) {
 	defer s.handlers.Done()
 	ctx := context.Background()
 	if s.admit(ctx, c, refusal) {
+		if !c.exempt {
+			c.address = s.addresses.bind(c.client.Addr)
+			defer s.addresses.unbind(c.client.Addr)
+		}
 		c.readLoop(ctx)
 		s.release(c)
 	} else {
@@ -295,6 +305,9 @@ func (s *Server) handOver(accountID int64) {
 // Run sends heartbeats and reports presence every ping interval until ctx ends. An account
 // whose connection has been silent for two ping intervals is reported away.
 func (s *Server) Run(ctx context.Context) {
+	if s.opt.AddressBuckets != nil {
+		go s.shareAddresses(ctx)
+	}
 	t := time.NewTicker(s.opt.PingInterval)
 	defer t.Stop()
 	for {
@@ -307,6 +320,24 @@ func (s *Server) Run(ctx context.Context) {
 				s.local.prune(s.now())
 			}
 			s.accounts.prune(s.now())
+			s.addresses.prune(s.now())
+		}
+	}
+}
+
+// shareAddresses shares with the other nodes what this node's clients spent of their
+// addresses' limits, every AddressShare until ctx ends.
+func (s *Server) shareAddresses(ctx context.Context) {
+	t := time.NewTicker(s.opt.AddressShare)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.addresses.share(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sharing what client addresses spent of their rate limits", "err", err)
+			}
 		}
 	}
 }

@@ -24,13 +24,15 @@ import (
 //	c, cs     the connect bucket: tokens, and when they were counted (Unix ms)
 //	a, as     the account bucket, likewise
 //	r, rs     the RECONNECT bucket, likewise
+//	q:NAME, qs:NAME  the bucket NAME of the limits of the address's requests (push.Limits), likewise
 //	n:NODE    the open connections of the address on one node (a random name per process)
 //	e:NODE    until when n:NODE holds (Unix ms) unless the node renews it
 //
 // A node renews its entries every third of their lifetime, setting its own count again, so that
 // a node that dies frees its connections' places within the lifetime, and a close that did not
-// reach Redis is mended at the next renewal. The key expires once its buckets would be full
-// again and its entries have lapsed.
+// reach Redis is mended at the next renewal. The request buckets are not asked on the message
+// path: each node shares what it spent of them every few moments (ShareBuckets). The key expires
+// once its buckets would be full again and its entries have lapsed.
 type Addresses struct {
 	client redis.UniversalClient
 	keys   keyspace
@@ -45,12 +47,18 @@ type Addresses struct {
 	open map[string]int // address → connections open on this node
 }
 
-var _ push.AddressLimiter = (*Addresses)(nil)
+var (
+	_ push.AddressLimiter     = (*Addresses)(nil)
+	_ push.AddressBucketStore = (*Addresses)(nil)
+)
 
 // NewAddresses returns the limits per address kept in client under prefix. A node's count of
 // an address's connections lapses life after its last renewal (Run renews it).
 func NewAddresses(client redis.UniversalClient, prefix string, limits push.AddressLimits, life time.Duration, now func() time.Time, log *slog.Logger) *Addresses {
 	ttl := max(life, refill(limits.Connect), refill(limits.Account), refill(limits.Reconnect))
+	for _, l := range limits.Requests.Named() {
+		ttl = max(ttl, refill(l))
+	}
 	return &Addresses{
 		client: client, keys: keyspace{prefix}, limits: limits, node: rand.Text()[:16], life: life, ttl: ttl,
 		now: now, log: log, open: make(map[string]int),
@@ -120,6 +128,27 @@ if wait == 0 then
 	redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
 return wait`)
+
+// shareScript takes what a node spent from the request buckets of an address and returns what
+// each holds now, in the order given; a bucket owes at most its burst. ARGV: now, key ttl ms,
+// then for each bucket its name, the tokens spent, its rate and its burst.
+var shareScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local left = {}
+for i = 3, #ARGV, 4 do
+	local tf, sf = 'q:' .. ARGV[i], 'qs:' .. ARGV[i]
+	local spent, rate, burst = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+	local v = redis.call('HMGET', KEYS[1], tf, sf)
+	local tokens = burst
+	if v[1] then
+		tokens = math.min(burst, tonumber(v[1]) + math.max(0, now - tonumber(v[2])) * rate / 1000)
+	end
+	tokens = math.max(-burst, tokens - spent)
+	redis.call('HSET', KEYS[1], tf, tostring(tokens), sf, now)
+	left[#left + 1] = tostring(tokens)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return left`)
 
 // closeScript gives back a connection of node ARGV[1].
 var closeScript = redis.NewScript(`
@@ -196,6 +225,48 @@ func (a *Addresses) take(ctx context.Context, addr string, l duet.Limit, f strin
 	wait, err := takeScript.Run(ctx, a.client, []string{a.keys.address(addr)}, a.now().UnixMilli(),
 		l.Rate, l.Burst, a.ttl.Milliseconds(), f, f+"s").Int64()
 	return time.Duration(wait) * time.Millisecond, err
+}
+
+// ShareBuckets implements push.AddressBucketStore, in one pipeline.
+func (a *Addresses) ShareBuckets(ctx context.Context, spent map[string]map[string]int) (map[string]map[string]push.Bucket, error) {
+	limits := a.limits.Requests.Named()
+	now := a.now()
+	type shared struct {
+		names []string
+		left  *redis.Cmd
+	}
+	cmds := make(map[string]*shared, len(spent))
+	err := pipelinedOn(ctx, a.client, shareScript, func(p redis.Pipeliner) {
+		for addr, buckets := range spent {
+			sh := &shared{}
+			args := []any{now.UnixMilli(), a.ttl.Milliseconds()}
+			for name, n := range buckets {
+				if l, ok := limits[name]; ok {
+					sh.names = append(sh.names, name)
+					args = append(args, name, n, l.Rate, l.Burst)
+				}
+			}
+			sh.left = shareScript.EvalSha(ctx, p, []string{a.keys.address(addr)}, args...)
+			cmds[addr] = sh
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	left := make(map[string]map[string]push.Bucket, len(cmds))
+	for addr, sh := range cmds {
+		tokens, err := sh.left.StringSlice()
+		if err != nil {
+			return nil, err
+		}
+		left[addr] = make(map[string]push.Bucket, len(tokens))
+		for i, t := range tokens {
+			if f, err := strconv.ParseFloat(t, 64); err == nil && i < len(sh.names) {
+				left[addr][sh.names[i]] = push.Bucket{Tokens: f, At: now}
+			}
+		}
+	}
+	return left, nil
 }
 
 // count adds delta to this node's connections from addr.

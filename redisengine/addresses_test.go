@@ -65,3 +65,50 @@ func TestAddressesForgetDeadNodes(t *testing.T) {
 		})
 	}
 }
+
+// TestAddressesShareBuckets: what two nodes spend of an address's request buckets is taken from
+// one bucket, which owes at most its burst and refills at its rate; another address and a
+// bucket not spent are not touched. On a Redis Cluster too, where the addresses' keys lie in
+// different slots of one pipeline.
+func TestAddressesShareBuckets(t *testing.T) {
+	for name, url := range map[string]func(t *testing.T) string{
+		"server":  func(t *testing.T) string { return redistest.Start(t).URL() },
+		"cluster": func(t *testing.T) string { return redistest.StartCluster(t).URL() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			client := openClient(t, url(t))
+			limits := push.AddressLimits{Requests: push.Limits{
+				Content: duet.Limit{Rate: 100, Burst: 1000}, Dialogue: duet.Limit{Rate: 1, Burst: 10},
+			}}
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			ctx := context.Background()
+			now := time.Now()
+			clock := func() time.Time { return now }
+			one := NewAddresses(client, "t:", limits, time.Minute, clock, log)
+			two := NewAddresses(client, "t:", limits, time.Minute, clock, log)
+
+			left, err := one.ShareBuckets(ctx, map[string]map[string]int{"a": {"content": 600}, "b": {"dialogue": 3}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := left["a"]["content"].Tokens; got != 400 {
+				t.Errorf("a's content after node one spent 600 of 1000: %v, want 400", got)
+			}
+			if got, ok := left["a"]["dialogue"]; ok {
+				t.Errorf("a's dialogue bucket, which nobody spent, was returned: %v", got)
+			}
+			if got := left["b"]["dialogue"].Tokens; got != 7 {
+				t.Errorf("b's dialogue after 3 of 10: %v, want 7", got)
+			}
+
+			now = now.Add(time.Second) // 100 characters refilled
+			left, err = two.ShareBuckets(ctx, map[string]map[string]int{"a": {"content": 2000}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := left["a"]["content"].Tokens; got != -1000 {
+				t.Errorf("a's content after node two overspent: %v, want -1000 (a debt of one burst at most)", got)
+			}
+		})
+	}
+}

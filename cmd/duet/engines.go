@@ -28,6 +28,9 @@ type engines struct {
 	secret []byte // the key of client address hashes
 	// addresses keeps the limits per client address for all nodes; nil: each node keeps its own.
 	addresses push.AddressLimiter
+	// addressBuckets shares what each node spends of the request limits per client address;
+	// nil: there is one node.
+	addressBuckets push.AddressBucketStore
 	// limitStore carries an account's rate limits from node to node; nil: there is one node.
 	limitStore push.LimitStore
 	// deliverer returns how pushes leave this node, given its hub of local connections and who
@@ -194,11 +197,12 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 			Moderation: redisengine.NewModeration(client, cfg.RedisPrefix, cfg.AuditSize),
 			Epoch:      epoch,
 		},
-		nodeID:     lease.ID(),
-		board:      redisengine.NewBoard(client, cfg.RedisPrefix),
-		secret:     secret,
-		addresses:  addresses,
-		limitStore: redisengine.NewLimits(client, cfg.RedisPrefix, accountLimits(cfg)),
+		nodeID:         lease.ID(),
+		board:          redisengine.NewBoard(client, cfg.RedisPrefix),
+		secret:         secret,
+		addresses:      addresses,
+		addressBuckets: addresses,
+		limitStore:     redisengine.NewLimits(client, cfg.RedisPrefix, accountLimits(cfg)),
 		deliverer: func(ctx context.Context, hub *push.Hub, observe session.DeliveryObserver) (session.Deliverer, error) {
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, 2*cfg.RedisTimeout, observe, log)
 			return delivery, delivery.Subscribe(ctx)

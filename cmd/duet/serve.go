@@ -130,6 +130,10 @@ func accountLimits(cfg config.Config) push.Limits {
 func addressLimits(cfg config.Config) push.AddressLimits {
 	return push.AddressLimits{
 		Connect: cfg.Connect, Connections: cfg.AddressConnections, Account: cfg.Account, Reconnect: cfg.Reconnect,
+		Requests: push.Limits{
+			Dialogue: cfg.AddressDialogue, Content: cfg.AddressContent, Match: cfg.AddressMatch,
+			Report: cfg.AddressReport, Resume: cfg.AddressResume,
+		},
 		FullRetry: cfg.PingInterval, // about when the client may look again whether a place is free
 	}
 }
@@ -165,6 +169,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		RateLimitExempt: cfg.RateLimitExempt,
 		Limits:          accountLimits(cfg), LimitStore: eng.limitStore,
 		Addresses: eng.addresses, Address: addressLimits(cfg),
+		AddressBuckets: eng.addressBuckets, AddressShare: cfg.AddressShare,
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
 	})
 	measure.Register(gauges(eng, pushSrv, hub)...)
