@@ -1,9 +1,11 @@
 package push
 
 import (
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // dialect is the command naming a connection speaks, fixed by its first frame.
@@ -111,11 +113,24 @@ var (
 // decodeRequest parses a client frame. A frame that is not a JSON object with a string cmd
 // returns errNotJSON or errNoCmd; a frame with a cmd but a mistyped field returns the request
 // (with its Cmd) and the field error, so the reply can name the command.
+//
+// Frames are decoded with github.com/segmentio/encoding/json, which decodes as encoding/json
+// does (the same replacement of invalid UTF-8) in a fifth of the time: every message a client
+// sends passes through here. It stops at a mistyped field, though, where encoding/json goes on
+// to fill the fields after it, cmd among them; a frame that fails is decoded again by
+// encoding/json, so that bad frames are answered as they always were.
 func decodeRequest(data []byte, r *request) error {
-	err := json.Unmarshal(data, r)
+	if json.Unmarshal(data, r) == nil {
+		if r.Cmd == "" {
+			return errNoCmd
+		}
+		return nil
+	}
+	*r = request{}
+	err := stdjson.Unmarshal(data, r)
 	var typeErr *json.UnmarshalTypeError
 	switch {
-	case err == nil:
+	case err == nil: // not an error to encoding/json after all
 	case errors.As(err, &typeErr) && typeErr.Field != "cmd":
 		if r.Cmd == "" {
 			return errNoCmd

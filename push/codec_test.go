@@ -3,6 +3,7 @@ package push
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -70,9 +71,17 @@ func TestDialectNames(t *testing.T) {
 	}
 }
 
-// FuzzDecodeRequest checks that no frame crashes the decoder, and that a frame it accepts has a
-// command and was a JSON object.
+// FuzzDecodeRequest checks that no frame crashes the decoder, that a frame it accepts has a
+// command and was a JSON object, and that it reads every frame as encoding/json does.
 func FuzzDecodeRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"cmd":"DIALOGUE","requestId":"r1","sessionId":12,"content":"hi \ud83d\ude00"}`,
+		"{\"cmd\":\"DIALOGUE\",\"content\":\"a\xffb\"}", `{"CMD":"MATCH","Interests":["go"]}`,
+		`{"afterMsgId":"x","cmd":"RESUME","sessionId":3}`, `{"cmd":"TYPING","typing":null}`,
+		`{"cmd":"A","cmd":"B"}`, `{"cmd":"A","sessionId":1e3}`, `{"cmd":"A"} x`, `[1]`, `{"cmd":1}`,
+	} {
+		f.Add([]byte(seed))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r request
 		err := decodeRequest(data, &r)
@@ -84,6 +93,11 @@ func FuzzDecodeRequest(f *testing.F) {
 			if json.Unmarshal(data, &obj) != nil && err == nil {
 				t.Fatalf("accepted %q, which is not a JSON object", data)
 			}
+		}
+		var std request
+		stdErr := json.Unmarshal(data, &std)
+		if (err == nil) != (stdErr == nil && std.Cmd != "") || !reflect.DeepEqual(r, std) && stdErr == nil {
+			t.Fatalf("%q: decoded %+v (%v), encoding/json decodes %+v (%v)", data, r, err, std, stdErr)
 		}
 	})
 }

@@ -2,13 +2,13 @@ package push
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"runtime/debug"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/segmentio/encoding/json"
 
 	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/session"
