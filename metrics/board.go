@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/duetchat/duet"
 )
 
 // Board is where the nodes of a service post their Stats, so that any node can show the whole
@@ -140,16 +142,7 @@ func (n *Node) PostEvery(ctx context.Context, b Board, every time.Duration, id I
 		}
 	}
 	post()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			post()
-		}
-	}
+	duet.Every(ctx, every, post)
 }
 
 // minutes returns what the node records of the history at now: the current minute with the

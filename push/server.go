@@ -308,38 +308,24 @@ func (s *Server) Run(ctx context.Context) {
 	if s.opt.AddressBuckets != nil {
 		go s.shareAddresses(ctx)
 	}
-	t := time.NewTicker(s.opt.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.heartbeat(ctx)
-			if s.local != nil {
-				s.local.prune(s.now())
-			}
-			s.accounts.prune(s.now())
-			s.addresses.prune(s.now())
+	duet.Every(ctx, s.opt.PingInterval, func() {
+		s.heartbeat(ctx)
+		if s.local != nil {
+			s.local.prune(s.now())
 		}
-	}
+		s.accounts.prune(s.now())
+		s.addresses.prune(s.now())
+	})
 }
 
 // shareAddresses shares with the other nodes what this node's clients spent of their
 // addresses' limits, every AddressShare until ctx ends.
 func (s *Server) shareAddresses(ctx context.Context) {
-	t := time.NewTicker(s.opt.AddressShare)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.addresses.share(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sharing what client addresses spent of their rate limits", "err", err)
-			}
+	duet.Every(ctx, s.opt.AddressShare, func() {
+		if err := s.addresses.share(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sharing what client addresses spent of their rate limits", "err", err)
 		}
-	}
+	})
 }
 
 func (s *Server) heartbeat(ctx context.Context) {

@@ -282,18 +282,11 @@ func (a *Addresses) count(addr string, delta int) {
 
 // Run renews this node's entries every third of their lifetime until ctx ends.
 func (a *Addresses) Run(ctx context.Context) {
-	t := time.NewTicker(a.life / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.renew(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("renewing the connection counts of addresses", "err", err)
-			}
+	duet.Every(ctx, a.life/3, func() {
+		if err := a.renew(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("renewing the connection counts of addresses", "err", err)
 		}
-	}
+	})
 }
 
 // renew sets this node's count of every address it holds connections from, and extends it.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/session"
 )
 
@@ -47,18 +48,11 @@ func (e *Epoch) Current() string { return *e.current.Load() }
 
 // Run checks the epoch every interval until ctx ends.
 func (e *Epoch) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := e.check(ctx); err != nil && ctx.Err() == nil {
-				e.log.Warn("checking the epoch", "err", err)
-			}
+	duet.Every(ctx, every, func() {
+		if err := e.check(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("checking the epoch", "err", err)
 		}
-	}
+	})
 }
 
 // check reads the epoch, making a new one if Redis has lost it.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/duetchat/duet"
 )
 
 // Lease is a node id held in Redis for as long as the node lives, so that no two nodes issue
@@ -74,22 +76,15 @@ func (l *Lease) ID() int64 { return l.id }
 // unreachable for longer than its lifetime) is taken again if the id is still free, and logged
 // loudly if another node has taken it.
 func (l *Lease) Run(ctx context.Context) {
-	t := time.NewTicker(l.ttl / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			held, err := renewScript.Run(ctx, l.client, []string{l.key}, l.token, l.ttl.Milliseconds()).Int()
-			switch {
-			case err != nil && ctx.Err() == nil:
-				l.log.Warn("renewing the node id lease", "node", l.id, "err", err)
-			case err == nil && held == 0:
-				l.regain(ctx)
-			}
+	duet.Every(ctx, l.ttl/3, func() {
+		held, err := renewScript.Run(ctx, l.client, []string{l.key}, l.token, l.ttl.Milliseconds()).Int()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			l.log.Warn("renewing the node id lease", "node", l.id, "err", err)
+		case err == nil && held == 0:
+			l.regain(ctx)
 		}
-	}
+	})
 }
 
 // regain takes the lease again after it lapsed, if no other node has taken the id meanwhile.
