@@ -1,6 +1,9 @@
 package push
 
 import (
+	"context"
+	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,10 +41,10 @@ func pushFrame(p session.Push) frame {
 	return frame{kind: kindPush, cmd: p.Cmd, body: p.Body, push: true}
 }
 
-// conn is one client's WebSocket. Its read loop is the only reader, and hands frames to a
-// serving goroutine that runs only while frames come. Everything written goes through its
-// queue to one writer goroutine, which runs only while there is something to write, so an idle
-// connection costs one goroutine and no queue.
+// conn is one client's WebSocket. One goroutine at a time reads and serves its frames (see
+// serveFrames). Everything written goes through its queue to one writer goroutine, which runs
+// only while there is something to write, so an idle connection costs one goroutine on a small
+// stack and no queue.
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
@@ -72,6 +75,43 @@ type conn struct {
 	address   *held       // the limiters of the client's address; nil when it is exempt from rate limits
 	badFrames []time.Time // ring of the times of the last bad frames; made at the first one
 	badNext   int
+}
+
+// servingIdle is how long the goroutine serving a connection's frames waits for the next one
+// before it hands the waiting to a fresh goroutine.
+const servingIdle = 5 * time.Millisecond
+
+// serveFrames waits for the client's frames and serves them, in order, until the connection
+// fails; then it calls closed. Waiting for an idle client happens on a fresh goroutine, parked
+// in a shallow frame on the smallest stack: serving a frame grows a goroutine's stack for good
+// (the collector only shrinks the stack of a goroutine parked in a frame as shallow, and does
+// not run while the node is idle), so the goroutine that served frames does not stay to wait.
+// Once the client has been quiet for servingIdle, it starts the next waiter and ends, so a
+// chatting client is read and served on one goroutine, with no hand-off per frame.
+func (c *conn) serveFrames(ctx context.Context, closed func()) {
+	// The client is gone once it has been silent for this long, heartbeats unanswered.
+	silence := c.srv.opt.PresenceTimeout + c.srv.opt.PingInterval
+	c.ws.SetReadDeadline(time.Now().Add(silence))
+	err := c.sock.awaitInput()
+	for err == nil {
+		// Reading a frame never times out at servingIdle: the WebSocket does not survive it.
+		c.ws.SetReadDeadline(time.Now().Add(silence))
+		typ, data, readErr := c.ws.ReadMessage()
+		if readErr != nil {
+			break
+		}
+		c.handle(ctx, typ, data)
+		if c.sock.in.Buffered() > 0 {
+			continue
+		}
+		c.ws.SetReadDeadline(time.Now().Add(servingIdle))
+		err = c.sock.awaitInput()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			go c.serveFrames(ctx, closed)
+			return
+		}
+	}
+	closed()
 }
 
 // enqueue queues f without blocking. If the queue is over its limit, the client is not keeping

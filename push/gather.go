@@ -19,8 +19,24 @@ var gatherBuffers = sync.Pool{New: func() any { return new([]byte) }}
 type gatherConn struct {
 	net.Conn
 
+	// in is the connection's read buffer, which the WebSocket reads through too: the read loop
+	// waits on it for the client's next bytes without calling into the WebSocket. Only the read
+	// loop uses it.
+	in *bufio.Reader
+
 	mu  sync.Mutex // guards buf, and orders every write to the socket
 	buf *[]byte    // the gathered bytes; nil while not gathering
+}
+
+// awaitInput waits until the client has sent something (or the read deadline passes, or the
+// connection fails), keeping what came for the WebSocket to read. It is called from a shallow
+// frame on purpose: a goroutine parked here uses little of its stack, so the collector halves
+// that stack, which a frame read or served has grown, until it is back at the minimum. An
+// idle connection then costs a small stack, where one parked inside the WebSocket's frame
+// reader would keep the stack that reading and answering heartbeats grew.
+func (g *gatherConn) awaitInput() error {
+	_, err := g.in.Peek(1)
+	return err
 }
 
 // Write implements net.Conn.
@@ -70,18 +86,26 @@ func (g *gatherConn) writeGatheredLocked() error {
 	return err
 }
 
-// gatheringWriter hands the WebSocket upgrader a gatherConn when it takes over the connection.
+// gatheringWriter hands the WebSocket upgrader a gatherConn when it takes over the connection,
+// with the gatherConn's read buffer as the one the WebSocket is to read through.
 type gatheringWriter struct {
 	http.ResponseWriter
 	conn *gatherConn // set by Hijack
 }
 
-// Hijack implements http.Hijacker.
+// Hijack implements http.Hijacker. The upgrader reads through the buffered reader it is given
+// when its own ReadBufferSize is 0 and that reader holds more than 256 bytes, as readBufferSize
+// does; a client that sent more than its request gets the HTTP server's reader, with those
+// bytes, which the upgrader refuses.
 func (w *gatheringWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 	w.conn = &gatherConn{Conn: c}
-	return w.conn, rw, nil
+	if rw.Reader.Buffered() > 0 {
+		return w.conn, rw, nil
+	}
+	w.conn.in = bufio.NewReaderSize(w.conn, readBufferSize)
+	return w.conn, bufio.NewReadWriter(w.conn.in, rw.Writer), nil
 }

@@ -66,7 +66,8 @@ type nobody struct{}
 func (nobody) Replied(string, duet.Code)     {}
 func (nobody) Sent(time.Time, time.Duration) {}
 
-// readBufferSize is each connection's read buffer.
+// readBufferSize is each connection's read buffer (gatherConn.in). The upgrader only reads
+// through a reader it is given if that holds more than 256 bytes.
 const readBufferSize = 512
 
 // Server accepts WebSocket connections and serves the protocol on them.
@@ -104,10 +105,10 @@ func NewServer(svc *session.Service, hub *Hub, now func() time.Time, log *slog.L
 	hub.all = s.eachConn
 	hub.handOver = s.handOver
 	s.upgrader = websocket.Upgrader{
-		// A small read buffer of its own per connection (frames larger than it are read in
-		// parts); writing borrows a buffer from the pool per frame, so an idle connection holds
-		// no write buffer.
-		ReadBufferSize:  readBufferSize,
+		// No read buffer of the upgrader's own: each connection reads through its socket's
+		// small one (frames larger than it are read in parts), given by gatheringWriter.Hijack.
+		// Writing borrows a buffer from the pool per frame, so an idle connection holds no
+		// write buffer.
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     s.checkOrigin,
 	}
@@ -186,21 +187,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go s.serve(c, refusal)
 }
 
-// serve admits the connection, unless its address was refused, reads its frames until it
+// serve admits the connection, unless its address was refused, serves its frames until it
 // closes, then cleans up after it.
 func (s *Server) serve(c *conn, refusal error) {
-	defer s.handlers.Done()
 	ctx := context.Background()
 	if s.admit(ctx, c, refusal) {
 		if !c.exempt {
 			c.address = s.addresses.bind(c.client.Addr)
-			defer s.addresses.unbind(c.client.Addr)
 		}
-		c.readLoop(ctx)
-		s.release(c)
-	} else {
-		c.writer.Wait() // until the refusal is written and the connection closed
+		// On a goroutine of its own, started on a small stack: admitting grew this one's.
+		go c.serveFrames(ctx, func() {
+			s.release(c)
+			if !c.exempt {
+				s.addresses.unbind(c.client.Addr)
+			}
+			s.end(c)
+		})
+		return
 	}
+	c.writer.Wait() // until the refusal is written and the connection closed
+	s.end(c)
+}
+
+// end cleans up after a connection that has closed.
+func (s *Server) end(c *conn) {
+	defer s.handlers.Done()
 	c.abort(closeNormal, "")
 	c.writer.Wait()
 	s.mu.Lock()
