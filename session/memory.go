@@ -267,12 +267,19 @@ func (m *MemoryStore) AllLive(_ context.Context, limit int) ([]Session, int, err
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	var live []Session
+	count := 0
 	for _, ms := range m.sessions {
 		ms.mu.Lock()
 		if ms.Live() {
-			live = append(live, ms.Session)
+			count++
+			if limit > 0 { // a count alone, asked every ping interval, copies nothing
+				live = append(live, ms.Session)
+			}
 		}
 		ms.mu.Unlock()
+	}
+	if limit <= 0 {
+		return nil, count, nil
 	}
 	slices.SortFunc(live, func(a, b Session) int { return b.StartedAt.Compare(a.StartedAt) })
 	return live[:min(limit, len(live))], len(live), nil
