@@ -74,6 +74,36 @@ type envelope struct {
 	Fenced int64 `json:"fenced,omitempty"`
 }
 
+// encode encodes e as json.Marshal would, but for the push's body: JSON already, as a push is
+// encoded once, it is taken as is, where json.Marshal would check and compact it once more (a
+// tenth of a message's processor time on the node).
+func (e envelope) encode() ([]byte, error) {
+	p := e.Push
+	e.Push = nil
+	head, err := json.Marshal(e)
+	if err != nil || p == nil {
+		return head, err
+	}
+	cmd, err := json.Marshal(p.Cmd)
+	if err != nil {
+		return nil, err
+	}
+	body := []byte(p.Body)
+	if len(body) == 0 {
+		body = []byte("null")
+	}
+	b := make([]byte, 0, len(head)+len(cmd)+len(body)+32)
+	b = append(b, head[:len(head)-1]...) // without its closing brace, to add the push before it
+	if len(head) > 2 {
+		b = append(b, ',')
+	}
+	b = append(b, `"push":{"cmd":`...)
+	b = append(b, cmd...)
+	b = append(b, `,"body":`...)
+	b = append(b, body...)
+	return append(b, "}}"...), nil
+}
+
 // Stand-ins for the numbers of a message's envelope that only the append script knows; JSON
 // strings escape their quotes, so no content can spell the fields they stand in.
 const (
@@ -87,7 +117,7 @@ const (
 func dialogueEnvelope(m session.Message) ([3]string, error) {
 	m.ID = 1<<53 - 1
 	p := session.DialoguePush(m)
-	b, err := json.Marshal(envelope{To: 1<<53 - 1, Push: &p})
+	b, err := envelope{To: 1<<53 - 1, Push: &p}.encode()
 	if err != nil {
 		return [3]string{}, err
 	}
@@ -353,7 +383,7 @@ func (d *Delivery) Broadcast(ctx context.Context, b session.Broadcast) error {
 
 // publish sends e to node's channel and returns how many listened: none once node is gone.
 func (d *Delivery) publish(ctx context.Context, node int64, e envelope) (int64, error) {
-	b, err := json.Marshal(e)
+	b, err := e.encode()
 	if err != nil {
 		return 0, err
 	}

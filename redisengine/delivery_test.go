@@ -256,6 +256,50 @@ func TestDialogueEnvelope(t *testing.T) {
 	}
 }
 
+// TestEnvelopeEncode: every kind of envelope reads back as itself, and one with a push is
+// what json.Marshal makes of it, though encode takes the push's body as is.
+func TestEnvelopeEncode(t *testing.T) {
+	dialogue := session.DialoguePush(session.Message{ID: 7, SessionID: 3, SenderID: 4, Content: `"quoted" </script> é`, SentAt: time.UnixMilli(5)})
+	empty := session.Push{Cmd: session.CmdPushSignal}
+	for _, e := range []envelope{
+		{To: 42, Push: &dialogue},
+		{To: 42, Push: &dialogue, Hops: 1},
+		{To: 42, Push: &empty},
+		{To: 42, Close: 4000, Reason: `a "reason"`},
+		{To: 42, Fence: 3, From: 2},
+		{Fenced: 3},
+		{},
+	} {
+		b, err := e.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got envelope
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%+v encodes as %s: %v", e, b, err)
+		}
+		want, _ := json.Marshal(e)
+		gotAgain, _ := json.Marshal(got)
+		if string(gotAgain) != string(want) {
+			t.Errorf("%+v encodes as %s, which reads back as %s, want %s", e, b, gotAgain, want)
+		}
+		if e.Push != nil && e.Hops == 0 && string(b) != string(want) {
+			t.Errorf("%+v encodes as %s, want %s", e, b, want)
+		}
+	}
+}
+
+// BenchmarkDialogueEnvelope measures what the envelope of every message costs the node.
+func BenchmarkDialogueEnvelope(b *testing.B) {
+	m := session.Message{ID: 7, SessionID: 3, SenderID: 4, Content: "hello, how are you doing today? a message of an ordinary length", SentAt: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dialogueEnvelope(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // TestDeliveryTakesBackKeptPushes: while a node's channel has no subscription (its connection
 // to Redis was lost, a failover), pushes for its connections are kept in their backlogs; once
 // it has subscribed again, the node hands them to the connections, which are still there.
