@@ -111,22 +111,39 @@ const (
 	msgIDHole   = `"msgId":9007199254740991,`
 )
 
-// dialogueEnvelope encodes the envelope of m's push, as every envelope is encoded, in three
-// pieces around the two numbers only the append script knows: the partner it goes to, and the
-// message's id. The script joins them: pieces[0], partner, pieces[1], id, pieces[2].
-func dialogueEnvelope(m session.Message) ([3]string, error) {
+// dialogue is a message's push and its envelope, each in pieces around the numbers only the
+// append script knows: the partner it goes to, and the message's id.
+type dialogue struct {
+	// envelope is the push's envelope, joined as envelope[0], partner, envelope[1], id,
+	// envelope[2] by the script.
+	envelope [3]string
+	// body is the push's body, joined as body[0], id, body[1].
+	body [2]string
+}
+
+// push is the message's push, given its id.
+func (d dialogue) push(id string) session.Push {
+	return session.Push{Cmd: session.CmdPushDialogue, Body: json.RawMessage(d.body[0] + id + d.body[1])}
+}
+
+// dialogueOf encodes m's push, and its envelope as every envelope is encoded, in pieces.
+func dialogueOf(m session.Message) (dialogue, error) {
 	m.ID = 1<<53 - 1
 	p := session.DialoguePush(m)
 	b, err := envelope{To: 1<<53 - 1, Push: &p}.encode()
 	if err != nil {
-		return [3]string{}, err
+		return dialogue{}, err
 	}
 	head, rest, ok1 := strings.Cut(string(b), partnerHole)
 	mid, tail, ok2 := strings.Cut(rest, msgIDHole)
-	if !ok1 || !ok2 {
-		return [3]string{}, fmt.Errorf("redisengine: a message envelope without its holes: %s", b)
+	bodyHead, bodyTail, ok3 := strings.Cut(string(p.Body), msgIDHole)
+	if !ok1 || !ok2 || !ok3 {
+		return dialogue{}, fmt.Errorf("redisengine: a message envelope without its holes: %s", b)
 	}
-	return [3]string{head + `"to":`, "," + mid + `"msgId":`, "," + tail}, nil
+	return dialogue{
+		envelope: [3]string{head + `"to":`, "," + mid + `"msgId":`, "," + tail},
+		body:     [2]string{bodyHead + `"msgId":`, "," + bodyTail},
+	}, nil
 }
 
 // NewDelivery returns the Deliverer of node, routing through store's accounts. A takeover waits

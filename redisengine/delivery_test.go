@@ -238,20 +238,23 @@ func BenchmarkDialogueAcrossNodes(b *testing.B) {
 }
 
 // TestDialogueEnvelope: the append script's pieces, joined around a partner and an id, are the
-// envelope Go would encode, whatever the content spells.
+// envelope Go would encode, and the push's, the push, whatever the content spells.
 func TestDialogueEnvelope(t *testing.T) {
 	for _, content := range []string{"hi", `"to":1,"msgId":2,`, `}}{"to":`, "9007199254740991"} {
 		m := session.Message{SessionID: 3, SenderID: 4, Content: content, SentAt: time.UnixMilli(5)}
-		pieces, err := dialogueEnvelope(m)
+		d, err := dialogueOf(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := pieces[0] + "42" + pieces[1] + "77" + pieces[2]
+		got := d.envelope[0] + "42" + d.envelope[1] + "77" + d.envelope[2]
 		m.ID = 77
 		p := session.DialoguePush(m)
 		want, _ := json.Marshal(envelope{To: 42, Push: &p})
 		if got != string(want) {
 			t.Errorf("content %q: joined %s, want %s", content, got, want)
+		}
+		if push := d.push("77"); push.Cmd != p.Cmd || string(push.Body) != string(p.Body) {
+			t.Errorf("content %q: push %s %s, want %s %s", content, push.Cmd, push.Body, p.Cmd, p.Body)
 		}
 	}
 }
@@ -294,7 +297,7 @@ func BenchmarkDialogueEnvelope(b *testing.B) {
 	m := session.Message{ID: 7, SessionID: 3, SenderID: 4, Content: "hello, how are you doing today? a message of an ordinary length", SentAt: time.Now()}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := dialogueEnvelope(m); err != nil {
+		if _, err := dialogueOf(m); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -300,7 +300,7 @@ func (s *Store) AllLive(ctx context.Context, limit int) ([]session.Session, int,
 // KEYS: session, msgs, requests. ARGV: sender, proposed id, messageBody JSON, request key or "",
 // history size, session TTL ms, the TTL below which it is renewed, this node, "1" to publish,
 // the node channel's name around the node's id, the message's envelope around its partner and
-// its id (dialogueEnvelope).
+// its id (dialogueOf).
 var appendMessageScript = redis.NewScript(`
 local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last', 'ra', 'rb')
 if not s[1] then return {'nosession'} end
@@ -369,7 +369,7 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 		request = strconv.FormatInt(m.SenderID, 10) + ":" + m.RequestID
 	}
 	id := m.SessionID
-	envelope, err := dialogueEnvelope(m)
+	dialogue, err := dialogueOf(m)
 	if err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
 	}
@@ -378,7 +378,7 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 	keys := []string{s.keys.session(id), s.keys.sessionMsgs(id), s.keys.sessionReqs(id)}
 	args := []any{m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds(), (SessionTTL - sessionTTLSlack).Milliseconds(),
 		s.node, boolField(publishHere),
-		channelHead, channelTail, envelope[0], envelope[1], envelope[2]}
+		channelHead, channelTail, dialogue.envelope[0], dialogue.envelope[1], dialogue.envelope[2]}
 	var reply []string
 	if s.minReplicas == 0 {
 		reply, err = appendMessageScript.Run(ctx, s.rdb, keys, args...).StringSlice()
@@ -408,9 +408,12 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 	delivered := reply[3] == "1"
 	if route := reply[4]; !delivered && !publishHere && route != "" {
 		// Best effort: should it fail, the service delivers the push by the account's route.
-		delivered = s.publishDialogue(ctx, route, envelope[0]+reply[1]+envelope[1]+reply[2]+envelope[2])
+		delivered = s.publishDialogue(ctx, route, dialogue.envelope[0]+reply[1]+dialogue.envelope[1]+reply[2]+dialogue.envelope[2])
 	}
-	return session.Appended{Message: m, Partner: partner, Delivered: delivered}, nil
+	if delivered {
+		return session.Appended{Message: m, Partner: partner, Delivered: true}, nil
+	}
+	return session.Appended{Message: m, Partner: partner, Push: dialogue.push(reply[2])}, nil
 }
 
 // appendReplicated runs the append script and WAIT in one pipeline, on one connection to the
