@@ -238,20 +238,67 @@ func BenchmarkDialogueAcrossNodes(b *testing.B) {
 }
 
 // TestDialogueEnvelope: the append script's pieces, joined around a partner and an id, are the
-// envelope Go would encode, whatever the content spells.
+// envelope Go would encode, and the push's, the push, whatever the content spells.
 func TestDialogueEnvelope(t *testing.T) {
 	for _, content := range []string{"hi", `"to":1,"msgId":2,`, `}}{"to":`, "9007199254740991"} {
 		m := session.Message{SessionID: 3, SenderID: 4, Content: content, SentAt: time.UnixMilli(5)}
-		pieces, err := dialogueEnvelope(m)
+		d, err := dialogueOf(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := pieces[0] + "42" + pieces[1] + "77" + pieces[2]
+		got := d.envelope[0] + "42" + d.envelope[1] + "77" + d.envelope[2]
 		m.ID = 77
 		p := session.DialoguePush(m)
 		want, _ := json.Marshal(envelope{To: 42, Push: &p})
 		if got != string(want) {
 			t.Errorf("content %q: joined %s, want %s", content, got, want)
+		}
+		if push := d.push("77"); push.Cmd != p.Cmd || string(push.Body) != string(p.Body) {
+			t.Errorf("content %q: push %s %s, want %s %s", content, push.Cmd, push.Body, p.Cmd, p.Body)
+		}
+	}
+}
+
+// TestEnvelopeEncode: every kind of envelope reads back as itself, and one with a push is
+// what json.Marshal makes of it, though encode takes the push's body as is.
+func TestEnvelopeEncode(t *testing.T) {
+	dialogue := session.DialoguePush(session.Message{ID: 7, SessionID: 3, SenderID: 4, Content: `"quoted" </script> é`, SentAt: time.UnixMilli(5)})
+	empty := session.Push{Cmd: session.CmdPushSignal}
+	for _, e := range []envelope{
+		{To: 42, Push: &dialogue},
+		{To: 42, Push: &dialogue, Hops: 1},
+		{To: 42, Push: &empty},
+		{To: 42, Close: 4000, Reason: `a "reason"`},
+		{To: 42, Fence: 3, From: 2},
+		{Fenced: 3},
+		{},
+	} {
+		b, err := e.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got envelope
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%+v encodes as %s: %v", e, b, err)
+		}
+		want, _ := json.Marshal(e)
+		gotAgain, _ := json.Marshal(got)
+		if string(gotAgain) != string(want) {
+			t.Errorf("%+v encodes as %s, which reads back as %s, want %s", e, b, gotAgain, want)
+		}
+		if e.Push != nil && e.Hops == 0 && string(b) != string(want) {
+			t.Errorf("%+v encodes as %s, want %s", e, b, want)
+		}
+	}
+}
+
+// BenchmarkDialogueEnvelope measures what the envelope of every message costs the node.
+func BenchmarkDialogueEnvelope(b *testing.B) {
+	m := session.Message{ID: 7, SessionID: 3, SenderID: 4, Content: "hello, how are you doing today? a message of an ordinary length", SentAt: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dialogueOf(m); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -13,7 +13,7 @@
 //	                        watermarks), va, vb (read watermarks), dropped,
 //	                        ra, rb (the node each member's pushes go to, "" while away)
 //	{prefix}{s:ID}:msgs     list of the session's last messages (JSON), oldest first
-//	{prefix}{s:ID}:req      hash "sender:requestId" → msgId, for the messages still in msgs
+//	{prefix}{s:ID}:requests sorted set "sender:requestId" → msgId, for the messages still in msgs
 //	{prefix}{presence}      sorted set account id → last seen (Unix ms)
 //	{prefix}{presence}:resumed  the latest time (Unix ms) a node reached Redis again after failing
 //	                        to: no account is taken for gone until the presence timeout after it
@@ -44,11 +44,11 @@
 //	                        that it is gone only when everything else is
 //
 // Nothing lives forever: account keys expire StoreOptions.AccountTTL after the account was last
-// seen, a session's keys SessionTTL after its last message while live and StoreOptions.Retention
-// after it ends, the report keys the report retention after the last filing (and each report
-// once past it, at the next filing), ban keys when their last ban ends, the notice when it ends,
-// the queue's keys a day after the last write to it, and a node's lease unless the node renews
-// it.
+// seen, a session's keys SessionTTL (less at most sessionTTLSlack) after its last message while
+// live and StoreOptions.Retention after it ends, the report keys the report retention after the
+// last filing (and each report once past it, at the next filing), ban keys when their last ban
+// ends, the notice when it ends, the queue's keys a day after the last write to it, and a node's
+// lease unless the node renews it.
 package redisengine
 
 import (
@@ -60,8 +60,13 @@ import (
 
 // Lifetimes of keys whose owner may vanish without cleaning up (a node crash, a lost sweep).
 const (
-	// SessionTTL is how long a live session's keys outlive its last message.
+	// SessionTTL is how long a live session's keys outlive its last message, give or take
+	// sessionTTLSlack.
 	SessionTTL = 24 * time.Hour
+	// sessionTTLSlack is how far the expiry of a live session's keys may fall below SessionTTL
+	// before a message renews it: renewing it at every message would cost Redis three
+	// PEXPIREs per message.
+	sessionTTLSlack = time.Hour
 )
 
 // keyspace names the keys under one prefix.
@@ -76,7 +81,7 @@ func (k keyspace) accountLive(id int64) string    { return k.id("a", id) + ":liv
 func (k keyspace) accountBacklog(id int64) string { return k.id("a", id) + ":backlog" }
 func (k keyspace) session(id int64) string        { return k.id("s", id) }
 func (k keyspace) sessionMsgs(id int64) string    { return k.id("s", id) + ":msgs" }
-func (k keyspace) sessionReqs(id int64) string    { return k.id("s", id) + ":req" }
+func (k keyspace) sessionReqs(id int64) string    { return k.id("s", id) + ":requests" }
 func (k keyspace) reports(part string) string     { return k.prefix + "{reports}:" + part }
 func (k keyspace) bans() string                   { return k.prefix + "{bans}" }
 func (k keyspace) banEnds() string                { return k.prefix + "{bans}:ends" }

@@ -205,7 +205,7 @@ func (s *Store) readLive(ctx context.Context, ids []string) ([]session.Session, 
 // endSessionScript ends a live session, once, and gives it the retention to live. It returns
 // "ok" when it ended the session, "already" when it had ended before, then the session's fields
 // and values.
-// KEYS: session, msgs, req. ARGV: ended ms, reason, retention ms.
+// KEYS: session, msgs, requests. ARGV: ended ms, reason, retention ms.
 var endSessionScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'nosession'} end
 local status = 'already'
@@ -284,17 +284,23 @@ func (s *Store) AllLive(ctx context.Context, limit int) ([]session.Session, int,
 
 // appendMessageScript stores a message in a live session of its sender, deduplicated on the
 // sender's request key, with an id above the session's last, and keeps the newest history-size
-// messages, forgetting the request keys of those that fall out. It returns "ok", the partner
-// and the id; "dup", the partner and the first message; or a refusal.
+// messages, forgetting the request keys of those that fall out: the requests sorted set scores
+// each key by its message's id, so those of the messages that fall out are the lowest, and
+// leave without reading the messages back. It returns "ok", the partner and the id; "dup", the
+// partner and the first message; or a refusal.
 // It also reports the node the partner's connection is on, if that is another node, and with
 // ARGV[8] = "1" (a server where scripts may publish, not a cluster, whose scripts are bound to
 // their slot; and no wait for replicas) publishes the message's push there itself, replying
 // "1" if a node took it.
-// A duplicate refreshes the keys' expiry: a write, so that a WAIT after the script covers the
+// The keys' expiry is renewed to the session TTL only once it has fallen below ARGV[7] (the
+// TTL less sessionTTLSlack), or when the script has just made the key it looks at (a first
+// message, the first with a request key), so that a message costs one PTTL rather than three
+// PEXPIREs. A duplicate renews it always: a write, so that a WAIT after the script covers the
 // first message too (replication keeps the order of writes), not only this connection's past.
-// KEYS: session, msgs, req. ARGV: sender, proposed id, messageBody JSON, request key or "",
-// history size, session TTL ms, this node, "1" to publish, the node channel's name around the
-// node's id, the message's envelope around its partner and its id (dialogueEnvelope).
+// KEYS: session, msgs, requests. ARGV: sender, proposed id, messageBody JSON, request key or "",
+// history size, session TTL ms, the TTL below which it is renewed, this node, "1" to publish,
+// the node channel's name around the node's id, the message's envelope around its partner and
+// its id (dialogueOf).
 var appendMessageScript = redis.NewScript(`
 local s = redis.call('HMGET', KEYS[1], 'a', 'b', 'ended', 'last', 'ra', 'rb')
 if not s[1] then return {'nosession'} end
@@ -304,9 +310,9 @@ elseif s[2] == ARGV[1] then partner = s[1]
 else return {'notmember'} end
 if s[3] then return {'ended'} end
 if ARGV[4] ~= '' then
-	local first = redis.call('HGET', KEYS[3], ARGV[4])
+	local first = redis.call('ZSCORE', KEYS[3], ARGV[4])
 	if first then
-		local prefix = '{"i":' .. first .. ','
+		local prefix = '{"i":' .. string.format('%d', tonumber(first)) .. ','
 		for _, m in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
 			if string.sub(m, 1, #prefix) == prefix then
 				for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
@@ -316,26 +322,30 @@ if ARGV[4] ~= '' then
 	end
 end
 local id = string.format('%d', math.max(tonumber(ARGV[2]), tonumber(s[4]) + 1))
-local over = redis.call('RPUSH', KEYS[2], '{"i":' .. id .. ',' .. string.sub(ARGV[3], 2)) - tonumber(ARGV[5])
+local length = redis.call('RPUSH', KEYS[2], '{"i":' .. id .. ',' .. string.sub(ARGV[3], 2))
+local over = length - tonumber(ARGV[5])
 if over > 0 then
-	local dropped
-	for _, old in ipairs(redis.call('LPOP', KEYS[2], over)) do
-		local m = cjson.decode(old)
-		if m.r then redis.call('HDEL', KEYS[3], m.s .. ':' .. m.r) end
-		dropped = m.i
-	end
-	redis.call('HSET', KEYS[1], 'last', id, 'dropped', string.format('%d', dropped))
+	local out = redis.call('LPOP', KEYS[2], over)
+	local dropped = string.match(out[#out], '^{"i":(%d+),')
+	redis.call('HSET', KEYS[1], 'last', id, 'dropped', dropped)
+	redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', dropped)
 else
 	redis.call('HSET', KEYS[1], 'last', id)
 end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], id) end
-for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
+local made = KEYS[2]
+if ARGV[4] ~= '' then
+	redis.call('ZADD', KEYS[3], id, ARGV[4])
+	made = KEYS[3]
+end
+if length == 1 or redis.call('PTTL', made) < tonumber(ARGV[7]) then
+	for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[6]) end
+end
 local route = s[6]
 if partner == s[1] then route = s[5] end
-if not route or route == ARGV[7] then route = '' end
-if ARGV[8] == '1' and route ~= '' then
-	local envelope = ARGV[11] .. partner .. ARGV[12] .. id .. ARGV[13]
-	if redis.call('SPUBLISH', ARGV[9] .. route .. ARGV[10], envelope) > 0 then
+if not route or route == ARGV[8] then route = '' end
+if ARGV[9] == '1' and route ~= '' then
+	local envelope = ARGV[12] .. partner .. ARGV[13] .. id .. ARGV[14]
+	if redis.call('SPUBLISH', ARGV[10] .. route .. ARGV[11], envelope) > 0 then
 		return {'ok', partner, id, '1', route}
 	end
 end
@@ -359,15 +369,16 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 		request = strconv.FormatInt(m.SenderID, 10) + ":" + m.RequestID
 	}
 	id := m.SessionID
-	envelope, err := dialogueEnvelope(m)
+	dialogue, err := dialogueOf(m)
 	if err != nil {
 		return session.Appended{}, fmt.Errorf("redisengine: append message: %w", err)
 	}
 	publishHere := s.publish && s.minReplicas == 0
 	channelHead, channelTail := s.keys.channelAround()
 	keys := []string{s.keys.session(id), s.keys.sessionMsgs(id), s.keys.sessionReqs(id)}
-	args := []any{m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds(), s.node, boolField(publishHere),
-		channelHead, channelTail, envelope[0], envelope[1], envelope[2]}
+	args := []any{m.SenderID, m.ID, body, request, s.historySize, SessionTTL.Milliseconds(), (SessionTTL - sessionTTLSlack).Milliseconds(),
+		s.node, boolField(publishHere),
+		channelHead, channelTail, dialogue.envelope[0], dialogue.envelope[1], dialogue.envelope[2]}
 	var reply []string
 	if s.minReplicas == 0 {
 		reply, err = appendMessageScript.Run(ctx, s.rdb, keys, args...).StringSlice()
@@ -397,9 +408,12 @@ func (s *Store) AppendMessage(ctx context.Context, m session.Message) (session.A
 	delivered := reply[3] == "1"
 	if route := reply[4]; !delivered && !publishHere && route != "" {
 		// Best effort: should it fail, the service delivers the push by the account's route.
-		delivered = s.publishDialogue(ctx, route, envelope[0]+reply[1]+envelope[1]+reply[2]+envelope[2])
+		delivered = s.publishDialogue(ctx, route, dialogue.envelope[0]+reply[1]+dialogue.envelope[1]+reply[2]+dialogue.envelope[2])
 	}
-	return session.Appended{Message: m, Partner: partner, Delivered: delivered}, nil
+	if delivered {
+		return session.Appended{Message: m, Partner: partner, Delivered: true}, nil
+	}
+	return session.Appended{Message: m, Partner: partner, Push: dialogue.push(reply[2])}, nil
 }
 
 // appendReplicated runs the append script and WAIT in one pipeline, on one connection to the

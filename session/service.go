@@ -572,7 +572,11 @@ func (s *Service) Send(ctx context.Context, id, sessionID int64, requestID, cont
 	if res.Delivered {
 		s.opt.Observer.Pushed(PushedForwarded)
 	} else {
-		s.deliver(ctx, res.Partner, DialoguePush(res.Message))
+		p := res.Push
+		if p.Cmd == "" {
+			p = DialoguePush(res.Message)
+		}
+		s.deliver(ctx, res.Partner, p)
 	}
 	return res.Message, nil
 }

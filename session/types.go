@@ -114,6 +114,9 @@ type Appended struct {
 	// Delivered is set when the engine has already sent the message's push on its way to the
 	// partner, in the same step as storing it.
 	Delivered bool
+	// Push is the message's push, DialoguePush(Message), when the engine has encoded it
+	// already and it is still to be delivered; else empty.
+	Push Push
 }
 
 // Report is a complaint about a partner. A reporter has one report per session: filing again

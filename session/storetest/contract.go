@@ -239,6 +239,9 @@ func appendMsg(t *testing.T, s session.Store, m session.Message) session.Appende
 	if err != nil {
 		t.Fatalf("AppendMessage(%+v): %v", m, err)
 	}
+	if want := session.DialoguePush(res.Message); res.Push.Cmd != "" && (res.Push.Cmd != want.Cmd || string(res.Push.Body) != string(want.Body)) {
+		t.Fatalf("AppendMessage(%+v) has the push %s %s, want %s %s", m, res.Push.Cmd, res.Push.Body, want.Cmd, want.Body)
+	}
 	return res
 }
 
