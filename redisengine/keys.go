@@ -72,13 +72,23 @@ const (
 // keyspace names the keys under one prefix.
 type keyspace struct{ prefix string }
 
+// accountLiveSuffix follows an account's key in the key of its live set.
+const accountLiveSuffix = ":live"
+
+// accountAround returns what comes before and after the id in an account's key, for a script
+// that names accounts it learns of as it runs.
+func (k keyspace) accountAround() (head, tail string) { return k.prefix + "{a:", "}" }
+
 func (k keyspace) id(tag string, id int64) string {
 	return k.prefix + "{" + tag + ":" + strconv.FormatInt(id, 10) + "}"
 }
 
-func (k keyspace) account(id int64) string        { return k.id("a", id) }
-func (k keyspace) accountLive(id int64) string    { return k.id("a", id) + ":live" }
-func (k keyspace) accountBacklog(id int64) string { return k.id("a", id) + ":backlog" }
+func (k keyspace) account(id int64) string {
+	head, tail := k.accountAround()
+	return head + strconv.FormatInt(id, 10) + tail
+}
+func (k keyspace) accountLive(id int64) string    { return k.account(id) + accountLiveSuffix }
+func (k keyspace) accountBacklog(id int64) string { return k.account(id) + ":backlog" }
 func (k keyspace) session(id int64) string        { return k.id("s", id) }
 func (k keyspace) sessionMsgs(id int64) string    { return k.id("s", id) + ":msgs" }
 func (k keyspace) sessionReqs(id int64) string    { return k.id("s", id) + ":requests" }

@@ -4,12 +4,15 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/duetchat/duet/match"
+	"github.com/duetchat/duet/moderation"
+	"github.com/duetchat/duet/session"
 )
 
 // queueTTL is how long the queue's keys outlive the last write to them: the queue renews them
@@ -29,18 +32,84 @@ var queueScript = redis.NewScript(queueLua)
 type Queue struct {
 	client redis.UniversalClient
 	rule   match.Rule
-	keys   []string // the script's KEYS, all under {q}, in the order queue.lua names them
+	keys   keyspace
+	qkeys  []string // the script's KEYS, all under {q}, in the order queue.lua names them
 }
 
 var _ match.Queue = (*Queue)(nil)
 
-// NewQueue returns the queue kept in Redis under prefix, pairing by rule.
-func NewQueue(client redis.UniversalClient, prefix string, rule match.Rule) *Queue {
+// StartingQueue is the Queue of nodes that share one Redis server (or a Sentinel's master),
+// where a script may reach any key: it is a session.StartingQueue, which pairs and creates the
+// pair's session in one call of the script. On a Redis Cluster the queue, each account and
+// each session hash to slots of their own, which no one script may span, so there the queue
+// is a Queue and the session's creation a second step (session.Store.CreateSession).
+type StartingQueue struct{ *Queue }
+
+var _ session.StartingQueue = StartingQueue{}
+
+// NewQueue returns the queue kept in Redis under prefix, pairing by rule: a StartingQueue, or
+// on a Redis Cluster a *Queue.
+func NewQueue(client redis.UniversalClient, prefix string, rule match.Rule) match.Queue {
 	k := keyspace{prefix}
-	return &Queue{client: client, rule: rule, keys: []string{
+	q := &Queue{client: client, rule: rule, keys: k, qkeys: []string{
 		k.queue("wait"), k.queue("plain"), k.queue("tags"), k.queue("waiter"),
 		k.queue("bars"), k.queue("barof"), k.queue("barexp"),
 	}}
+	if isCluster(client) {
+		return q
+	}
+	return StartingQueue{q}
+}
+
+// MatchStart implements session.StartingQueue.
+func (q StartingQueue) MatchStart(ctx context.Context, w match.Waiter, now time.Time, sess session.Session) (match.Pair, session.Session, bool, error) {
+	const op = "matchstart"
+	head, tail := q.keys.accountAround()
+	args := append([]any{now.UnixMilli(), sess.ID, SessionTTL.Milliseconds(), head, tail, accountLiveSuffix}, queueWaiterArgs(w)...)
+	keys := append(slices.Clip(q.qkeys), q.keys.session(sess.ID), q.keys.live())
+	reply, err := q.runKeys(ctx, keys, op, args...)
+	if err != nil {
+		return match.Pair{}, session.Session{}, false, err
+	}
+	fields, _ := reply.([]any)
+	status, _ := sliceAt(fields, 0).(string)
+	switch status {
+	case "noaccount":
+		return match.Pair{}, session.Session{}, false, session.ErrNoAccount
+	case "idtaken":
+		return match.Pair{}, session.Session{}, false, fmt.Errorf("redisengine: %s: %w", op, errIDTaken)
+	case "queued":
+		return match.Pair{}, session.Session{}, false, nil
+	}
+	partner, ok := queueWaiter(sliceAt(fields, 1))
+	clients := make([]string, 4)
+	for i := range clients {
+		c, isString := sliceAt(fields, 2+i).(string)
+		ok = ok && isString
+		clients[i] = c
+	}
+	if status != "paired" || len(fields) != 6 || !ok {
+		return match.Pair{}, session.Session{}, false, fmt.Errorf("redisengine: %s: malformed reply %v", op, reply)
+	}
+	pair := queuePair(w, partner)
+	sess.Members = [2]session.Member{
+		{ID: w.AccountID, Nickname: w.Nickname, Client: moderation.Client{Addr: clients[0], Network: clients[1]}},
+		{ID: partner.AccountID, Nickname: partner.Nickname, Client: moderation.Client{Addr: clients[2], Network: clients[3]}},
+	}
+	sess.CommonInterests = pair.Common
+	if sess.CommonInterests == nil {
+		sess.CommonInterests = []string{}
+	}
+	sess.StartedAt = now
+	return pair, sess, true, nil
+}
+
+// sliceAt is list[i], or nil past its end.
+func sliceAt(list []any, i int) any {
+	if i < len(list) {
+		return list[i]
+	}
+	return nil
 }
 
 // Match implements match.Queue.
@@ -102,6 +171,11 @@ func (q *Queue) Waiting(ctx context.Context) ([]match.Waiter, error) {
 
 // run calls the script for operation op, with the rule.
 func (q *Queue) run(ctx context.Context, op string, args ...any) (any, error) {
+	return q.runKeys(ctx, q.qkeys, op, args...)
+}
+
+// runKeys is run with KEYS keys.
+func (q *Queue) runKeys(ctx context.Context, keys []string, op string, args ...any) (any, error) {
 	distinct := 0
 	if q.rule.DistinctClients {
 		distinct = 1
@@ -110,7 +184,7 @@ func (q *Queue) run(ctx context.Context, op string, args ...any) (any, error) {
 		op, queueTTL.Milliseconds(),
 		q.rule.InterestWait.Milliseconds(), q.rule.PartnerCooldown.Milliseconds(), q.rule.CooldownQueue, distinct,
 	}, args...)
-	reply, err := queueScript.Run(ctx, q.client, q.keys, args...).Result()
+	reply, err := queueScript.Run(ctx, q.client, keys, args...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: %s: %w", op, err)
 	}

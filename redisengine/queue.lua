@@ -17,8 +17,15 @@
 --                 bars that lapse, so that lapsed ones can be swept
 --
 -- Replies carry each waiter as {id, since, nickname, {interests}, client}.
+--
+-- The operation matchstart also creates the session of the pair it makes, and so touches keys
+-- outside {q}: the session's hash and the index of live sessions, which follow the queue's in
+-- KEYS, and both members' account hash and live set, which it names itself, as it learns who
+-- the partner is only as it runs. A script may do so on one server (or a Sentinel's master),
+-- never on a Redis Cluster, where the queue, every account and every session hash to slots of
+-- their own: there, the session is created in a second step.
 
-local wait, plain, tags, waiters, bars, barof, barexp = unpack(KEYS)
+local wait, plain, tags, waiters, bars, barof, barexp = unpack(KEYS, 1, 7)
 local interestWait, partnerCooldown, cooldownQueue = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local distinctClients = ARGV[6] == '1'
 -- The operation's own arguments start here.
@@ -228,6 +235,98 @@ function ops.match()
 	return {reply(take(w, c))}
 end
 
+-- clientJSON is a member's client in a session hash, as Go encodes a moderation.Client.
+local function clientJSON(addr, network)
+	return '{"addr":' .. cjson.encode(addr or '') .. ',"network":' .. cjson.encode(network or '') .. '}'
+end
+
+-- commonJSON is the JSON list of the interests a and b share, in a's order, as match.Common
+-- finds them. cjson would encode an empty list as an object.
+local function commonJSON(a, b)
+	local theirs, common = {}, {}
+	for _, t in ipairs(b) do
+		theirs[t] = true
+	end
+	for _, t in ipairs(a) do
+		if theirs[t] then
+			common[#common + 1] = cjson.encode(t)
+		end
+	end
+	return '[' .. table.concat(common, ',') .. ']'
+end
+
+-- matchstart: now, session id, session TTL (ms), the head and the tail of an account's key
+-- around its id, the suffix of its live set's key, then the waiter. KEYS, after the queue's:
+-- the session's hash, the index of live sessions.
+--
+-- It is match, and when it pairs w with c it also creates their session as
+-- redisengine.Store.CreateSession does, members w then c, started at now: the hash (with the
+-- node each member's pushes go to), both live sets (expiring with their account) and the
+-- index. A partner whose account is gone is taken out of the queue and passed over, and w is
+-- neither paired nor queued when its own account is gone. Replies {'noaccount'}, {'idtaken'},
+-- {'queued'} (w waits, or already did), or {'paired', partner, w's client address, w's client
+-- network, c's client address, c's client network}.
+function ops.matchstart()
+	local now = tonumber(ARGV[arg0])
+	local sid, ttl = ARGV[arg0 + 1], ARGV[arg0 + 2]
+	local head, tail, liveSuffix = ARGV[arg0 + 3], ARGV[arg0 + 4], ARGV[arg0 + 5]
+	local w = argWaiter(arg0 + 6)
+	local session, liveIndex = KEYS[8], KEYS[9]
+	-- member returns what the session keeps of account id: {created, client address, client
+	-- network, node, routed}; created is false when the account is gone.
+	local function member(id)
+		return redis.call('HMGET', head .. id .. tail, 'created', 'ca', 'cn', 'node', 'routed')
+	end
+	local mine = member(w.id)
+	if not mine[1] then
+		return {'noaccount'}
+	end
+	if redis.call('EXISTS', session) == 1 then
+		return {'idtaken'}
+	end
+	if redis.call('ZSCORE', wait, w.id) then
+		return {'queued'}
+	end
+	sweep(now, 4)
+	local c, theirs
+	while true do
+		-- Others: the queue and w, less the two to be paired.
+		c = pick(w, now, now - interestWait, redis.call('ZCARD', wait) - 1)
+		if not c then
+			enqueue(w)
+			return {'queued'}
+		end
+		theirs = member(c)
+		if theirs[1] then
+			break
+		end
+		dequeue(load(c))
+	end
+	local partner = take(w, c)
+	local function route(m)
+		if m[5] == '1' then
+			return m[4]
+		end
+		return ''
+	end
+	redis.call('HSET', session, 'a', w.id, 'an', w.nick, 'ac', clientJSON(mine[2], mine[3]),
+		'b', c, 'bn', partner.nick, 'bc', clientJSON(theirs[2], theirs[3]), 'common', commonJSON(w.tags, partner.tags),
+		'started', ARGV[arg0], 'last', 0, 'da', 0, 'db', 0, 'va', 0, 'vb', 0, 'dropped', 0,
+		'ra', route(mine), 'rb', route(theirs))
+	redis.call('PEXPIRE', session, ttl)
+	for _, id in ipairs({w.id, c}) do
+		local live = head .. id .. tail .. liveSuffix
+		redis.call('SADD', live, sid)
+		local left = redis.call('PTTL', head .. id .. tail)
+		if left > 0 then
+			redis.call('PEXPIRE', live, left)
+		end
+	end
+	redis.call('ZADD', liveIndex, ARGV[arg0], sid)
+	redis.call('PEXPIRE', liveIndex, ttl)
+	return {'paired', reply(partner), mine[2] or '', mine[3] or '', theirs[2] or '', theirs[3] or ''}
+end
+
 -- hopeful returns the set of waiters that might pair at all: those that do not insist, and
 -- those that share an interest with another waiter. The rest cannot take part in any pair, so
 -- a long queue of waiters holding out for rare interests costs little to pass over.
@@ -340,7 +439,7 @@ if not op then
 end
 local out = op()
 if ARGV[1] ~= 'waiting' then
-	for _, k in ipairs(KEYS) do
+	for _, k in ipairs({wait, plain, tags, waiters, bars, barof, barexp}) do
 		redis.call('PEXPIRE', k, ARGV[2])
 	end
 end

@@ -2,8 +2,10 @@ package redisengine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,8 +17,10 @@ import (
 
 	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/match/matchtest"
+	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/redisengine"
 	"github.com/duetchat/duet/redisengine/redistest"
+	"github.com/duetchat/duet/session"
 )
 
 var queueRule = match.Rule{InterestWait: 10 * time.Second, PartnerCooldown: time.Minute, CooldownQueue: 10}
@@ -50,6 +54,11 @@ func TestQueue(t *testing.T) {
 					return redisengine.NewQueue(client, t.Name()+":", rule)
 				})
 			})
+			// A script may span the queue's, the accounts' and the session's keys on one
+			// server, and never on a cluster, whose slots no script spans.
+			if _, starting := redisengine.NewQueue(client, "q:", queueRule).(session.StartingQueue); starting != (d.name == "Server") {
+				t.Errorf("on a %s, NewQueue is a StartingQueue: %v", d.name, starting)
+			}
 			t.Run("Nodes", func(t *testing.T) { queueNodes(t, connect) })
 		})
 	}
@@ -74,7 +83,7 @@ func queueNodes(t *testing.T, connect func(t *testing.T) redis.UniversalClient) 
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	late := t0.Add(queueRule.InterestWait)
-	queues := make([]*redisengine.Queue, nodes)
+	queues := make([]match.Queue, nodes)
 	for i := range queues {
 		queues[i] = redisengine.NewQueue(connect(t), t.Name()+":", queueRule)
 	}
@@ -367,6 +376,287 @@ func TestQueueWaiterFromBeforeClients(t *testing.T) {
 	}
 }
 
+// matchNode is a node of one Redis server: its store, and its queue, which starts sessions.
+type matchNode struct {
+	store *redisengine.Store
+	queue session.StartingQueue
+}
+
+// newMatchNode returns a node on client, under prefix.
+func newMatchNode(tb testing.TB, client redis.UniversalClient, prefix string, rule match.Rule) matchNode {
+	tb.Helper()
+	store := redisengine.NewStore(client, redisengine.StoreOptions{
+		Prefix: prefix, HistorySize: 10, BacklogSize: 10, Retention: time.Hour, AccountTTL: time.Hour,
+	})
+	q, ok := redisengine.NewQueue(client, prefix, rule).(session.StartingQueue)
+	if !ok {
+		tb.Fatal("the queue of one server is no StartingQueue")
+	}
+	return matchNode{store, q}
+}
+
+// createAccounts creates accounts first to last on node n, from clients of their own.
+func (n matchNode) createAccounts(tb testing.TB, first, last int64) {
+	tb.Helper()
+	var g sync.WaitGroup
+	var failed atomic.Value
+	for worker := range int64(16) {
+		g.Go(func() {
+			for id := first + worker; id <= last; id += 16 {
+				a := session.Account{
+					ID: id, Nickname: fmt.Sprint("n", id), CreatedAt: time.Now(), LastSeen: time.Now(),
+					Client: moderation.Client{Addr: fmt.Sprint("addr", id), Network: fmt.Sprint("net", id%3)},
+				}
+				if err := n.store.CreateAccount(context.Background(), a); err != nil {
+					failed.Store(err)
+				}
+			}
+		})
+	}
+	g.Wait()
+	if err, ok := failed.Load().(error); ok {
+		tb.Fatal(err)
+	}
+}
+
+// TestQueueMatchStart: on one server, a MATCH that pairs creates the session in the same one
+// round trip, a session just like one CreateSession writes, in both members' live sessions; a
+// partner whose account is gone is passed over, and an asker whose account is gone is refused.
+func TestQueueMatchStart(t *testing.T) {
+	srv := redistest.Start(t)
+	// A client without the autopipeliner, so that each call it makes is one round trip.
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close() })
+	var trips atomic.Int64
+	client.AddHook(countTrips{&trips})
+	ctx := context.Background()
+	n := newMatchNode(t, client, "ms:", queueRule)
+	n.createAccounts(t, 1, 4)
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	ann := match.Waiter{AccountID: 1, Nickname: "Ann", Interests: []string{"go", "chess"}, Since: t0, Client: "addr1"}
+	if _, _, ok, err := n.queue.MatchStart(ctx, ann, t0, session.Session{ID: 100}); ok || err != nil {
+		t.Fatalf("MatchStart(Ann) = %v, %v, want queued", ok, err)
+	}
+
+	now := t0.Add(time.Second)
+	bob := match.Waiter{AccountID: 2, Nickname: "Bob", Interests: []string{"chess", "go"}, Since: now, Client: "addr2"}
+	before := trips.Load()
+	pair, sess, ok, err := n.queue.MatchStart(ctx, bob, now, session.Session{ID: 101})
+	if !ok || err != nil {
+		t.Fatalf("MatchStart(Bob) = %v, %v, want paired", ok, err)
+	}
+	if got := trips.Load() - before; got != 1 {
+		t.Errorf("MatchStart that pairs took %d round trips, want 1", got)
+	}
+	if pair.A.AccountID != 2 || pair.B.AccountID != 1 || !slices.Equal(pair.Common, []string{"chess", "go"}) {
+		t.Errorf("pair %+v, want Bob then Ann, sharing chess and go", pair)
+	}
+	want := session.Session{
+		ID: 101, StartedAt: now, CommonInterests: []string{"chess", "go"},
+		Members: [2]session.Member{
+			{ID: 2, Nickname: "Bob", Client: moderation.Client{Addr: "addr2", Network: "net2"}},
+			{ID: 1, Nickname: "Ann", Client: moderation.Client{Addr: "addr1", Network: "net1"}},
+		},
+	}
+	if fmt.Sprint(sess) != fmt.Sprint(want) {
+		t.Errorf("MatchStart's session\n%+v, want\n%+v", sess, want)
+	}
+	stored, err := n.store.Session(ctx, 101)
+	if err != nil || fmt.Sprint(stored) != fmt.Sprint(want) {
+		t.Errorf("stored session = %+v, %v, want\n%+v", stored, err, want)
+	}
+	for _, id := range []int64{1, 2} {
+		live, err := n.store.LiveSessions(ctx, id)
+		if err != nil || len(live) != 1 || live[0].ID != 101 {
+			t.Errorf("LiveSessions(%d) = %v, %v, want session 101", id, live, err)
+		}
+	}
+	if _, count, err := n.store.AllLive(ctx, 0); err != nil || count != 1 {
+		t.Errorf("AllLive counts %d, %v, want 1", count, err)
+	}
+
+	// Cid queues, and its account goes; Dee is not paired with it, and waits alone.
+	cid := match.Waiter{AccountID: 3, Nickname: "Cid", Since: now}
+	if _, _, ok, err := n.queue.MatchStart(ctx, cid, now, session.Session{ID: 102}); ok || err != nil {
+		t.Fatalf("MatchStart(Cid) = %v, %v, want queued", ok, err)
+	}
+	if _, _, err := n.store.DeleteAccount(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	dee := match.Waiter{AccountID: 4, Nickname: "Dee", Since: now}
+	if _, _, ok, err := n.queue.MatchStart(ctx, dee, now, session.Session{ID: 103}); ok || err != nil {
+		t.Fatalf("MatchStart(Dee) = %v, %v, want queued, Cid being gone", ok, err)
+	}
+	// An asker whose account is gone is refused, and does not wait.
+	gone := match.Waiter{AccountID: 5, Nickname: "Eve", Since: now}
+	if _, _, ok, err := n.queue.MatchStart(ctx, gone, now, session.Session{ID: 104}); ok || !errors.Is(err, session.ErrNoAccount) {
+		t.Errorf("MatchStart(Eve, no account) = %v, %v, want ErrNoAccount", ok, err)
+	}
+	waiting, err := n.queue.Waiting(ctx)
+	if err != nil || len(waiting) != 1 || waiting[0].AccountID != 4 {
+		t.Errorf("Waiting = %v, %v, want Dee alone", waiting, err)
+	}
+	if _, err := n.store.Session(ctx, 103); !errors.Is(err, session.ErrNoSession) {
+		t.Errorf("Session(103) = %v, want none: Dee was not paired", err)
+	}
+}
+
+// countTrips counts what a client sends: a command, or a pipeline of them.
+type countTrips struct{ n *atomic.Int64 }
+
+func (c countTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c countTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c countTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// TestQueueMatchStartNodes has two nodes sharing one Redis start sessions for hundreds of
+// accounts asking at once: each account ends up in at most one session, with the partner the
+// pair names, and at most one account is left waiting.
+func TestQueueMatchStartNodes(t *testing.T) {
+	const accounts = 600
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	nodes := []matchNode{
+		newMatchNode(t, queueClient(t, srv.URL()), "nodes:", queueRule),
+		newMatchNode(t, queueClient(t, srv.URL()), "nodes:", queueRule),
+	}
+	nodes[0].createAccounts(t, 1, accounts)
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	var (
+		mu      sync.Mutex
+		partner = make(map[int64]int64)
+		ids     atomic.Int64
+		g       sync.WaitGroup
+	)
+	ids.Store(1000)
+	for id := int64(1); id <= accounts; id++ {
+		g.Go(func() {
+			n := nodes[id%2]
+			w := match.Waiter{AccountID: id, Nickname: fmt.Sprint("n", id), Since: t0}
+			pair, sess, ok, err := n.queue.MatchStart(ctx, w, t0, session.Session{ID: ids.Add(1)})
+			if err != nil || !ok {
+				if err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			if sess.Members[0].ID != pair.A.AccountID || sess.Members[1].ID != pair.B.AccountID || pair.A.AccountID == pair.B.AccountID {
+				t.Errorf("session %+v of pair %+v", sess, pair)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, p := range [][2]int64{{pair.A.AccountID, pair.B.AccountID}, {pair.B.AccountID, pair.A.AccountID}} {
+				if other, dup := partner[p[0]]; dup {
+					t.Errorf("%d matched twice: with %d and %d", p[0], other, p[1])
+				}
+				partner[p[0]] = p[1]
+			}
+		})
+	}
+	g.Wait()
+	waiting, err := nodes[0].queue.Waiting(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(partner)+len(waiting) != accounts || len(waiting) > 1 {
+		t.Errorf("%d matched + %d waiting, want all %d matched but at most one", len(partner), len(waiting), accounts)
+	}
+	for id := int64(1); id <= accounts; id++ {
+		live, err := nodes[1].store.LiveSessions(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, matched := partner[id]
+		switch {
+		case !matched && len(live) != 0, matched && len(live) != 1:
+			t.Errorf("account %d (matched: %v) is in %d sessions", id, matched, len(live))
+		case matched:
+			if got, _ := live[0].Partner(id); got.ID != want {
+				t.Errorf("account %d is in a session with %d, want %d", id, got.ID, want)
+			}
+		}
+	}
+	if _, count, err := nodes[1].store.AllLive(ctx, 0); err != nil || count != len(partner)/2 {
+		t.Errorf("AllLive counts %d, %v, want %d", count, err, len(partner)/2)
+	}
+}
+
+// BenchmarkQueueMatchStart compares, on one Redis, a MATCH that pairs and starts the session in
+// one script (MatchStart) with the two steps a Redis Cluster takes: Match, then the members'
+// accounts read and CreateSession, as session.Service does without a StartingQueue.
+func BenchmarkQueueMatchStart(b *testing.B) {
+	for _, oneScript := range []bool{true, false} {
+		name := "TwoSteps"
+		if oneScript {
+			name = "OneScript"
+		}
+		b.Run(name, func(b *testing.B) {
+			client := queueClient(b, redistest.Start(b).URL())
+			n := newMatchNode(b, client, "bench:", queueRule)
+			n.createAccounts(b, 1, int64(b.N))
+			ctx := context.Background()
+			now := time.Now()
+			var ids, pairs atomic.Int64
+			serverTime := serverCPU(b, client)
+			b.ResetTimer()
+			b.SetParallelism(16) // many connections, as on a busy node
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					id := ids.Add(1)
+					w := match.Waiter{AccountID: id, Nickname: "n", Since: now}
+					var ok bool
+					var err error
+					if oneScript {
+						_, _, ok, err = n.queue.MatchStart(ctx, w, now, session.Session{ID: 1_000_000_000 + id})
+					} else {
+						ok, err = matchTwoSteps(ctx, n, w, now, 1_000_000_000+id)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if ok {
+						pairs.Add(1)
+					}
+				}
+			})
+			b.ReportMetric(float64(pairs.Load())/b.Elapsed().Seconds(), "pairs/s")
+			b.ReportMetric(float64(serverTime().Nanoseconds())/float64(b.N), "redis-ns/op")
+		})
+	}
+}
+
+// matchTwoSteps pairs w, then creates the pair's session as session.Service does with a queue
+// that cannot: the members' accounts are read for their clients, then the session written.
+func matchTwoSteps(ctx context.Context, n matchNode, w match.Waiter, now time.Time, sessionID int64) (bool, error) {
+	pair, ok, err := n.queue.Match(ctx, w, now)
+	if err != nil || !ok {
+		return false, err
+	}
+	sess := session.Session{ID: sessionID, StartedAt: now, CommonInterests: pair.Common, Members: [2]session.Member{
+		{ID: pair.A.AccountID, Nickname: pair.A.Nickname}, {ID: pair.B.AccountID, Nickname: pair.B.Nickname},
+	}}
+	for i, m := range sess.Members {
+		a, err := n.store.Account(ctx, m.ID)
+		if err != nil {
+			return false, err
+		}
+		sess.Members[i].Client = a.Client
+	}
+	return true, n.store.CreateSession(ctx, sess)
+}
+
 // BenchmarkQueueMatch reports how many pairs per second the queue makes on one Redis, with
 // requests from many goroutines at once.
 func BenchmarkQueueMatch(b *testing.B) {
@@ -388,7 +678,7 @@ func BenchmarkQueueMatch(b *testing.B) {
 			ctx := context.Background()
 			now := time.Now()
 			var ids, pairs atomic.Int64
-			scriptTime := serverScriptTime(b, client)
+			serverTime := serverCPU(b, client)
 			b.SetParallelism(16) // many connections, as on a busy node
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -408,38 +698,35 @@ func BenchmarkQueueMatch(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(pairs.Load())/b.Elapsed().Seconds(), "pairs/s")
-			b.ReportMetric(float64(scriptTime().Nanoseconds())/float64(b.N), "redis-ns/op")
+			b.ReportMetric(float64(serverTime().Nanoseconds())/float64(b.N), "redis-ns/op")
 		})
 	}
 }
 
-// serverScriptTime returns a function that reports how long Redis has spent running scripts
-// since the call, by its own count: unlike the wall clock, it hardly moves with the load of the
+// serverCPU returns a function that reports the processor time Redis has spent since the call,
+// by its own count (INFO cpu): its commands, the scripts' and their own, and reading and
+// writing its clients' round trips. Unlike the wall clock, it hardly moves with the load of the
 // machine the benchmark shares.
-func serverScriptTime(tb testing.TB, client redis.UniversalClient) func() time.Duration {
+func serverCPU(tb testing.TB, client redis.UniversalClient) func() time.Duration {
 	tb.Helper()
 	total := func() time.Duration {
-		info, err := client.Info(context.Background(), "commandstats").Result()
+		info, err := client.Info(context.Background(), "cpu").Result()
 		if err != nil {
 			tb.Fatal(err)
 		}
-		var us int64
+		var seconds float64
 		for line := range strings.Lines(info) {
-			name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
-			if name != "cmdstat_evalsha" && name != "cmdstat_eval" || !ok {
+			name, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if name != "used_cpu_user" && name != "used_cpu_sys" {
 				continue
 			}
-			for field := range strings.SplitSeq(stats, ",") {
-				if v, ok := strings.CutPrefix(field, "usec="); ok {
-					n, err := strconv.ParseInt(v, 10, 64)
-					if err != nil {
-						tb.Fatalf("commandstats %s: %v", line, err)
-					}
-					us += n
-				}
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				tb.Fatalf("INFO cpu %s: %v", line, err)
 			}
+			seconds += n
 		}
-		return time.Duration(us) * time.Microsecond
+		return time.Duration(seconds * float64(time.Second))
 	}
 	start := total()
 	return func() time.Duration { return total() - start }

@@ -444,20 +444,42 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 		return Matched{}, duet.Errorf(duet.LimitReached, "you are already in %d chats, the most allowed", s.opt.MaxSessions)
 	}
 	now := s.now()
-	pair, ok, err := s.queue.Match(ctx, match.Waiter{AccountID: id, Nickname: a.Nickname, Interests: tags, Since: now, Client: a.Client.Addr}, now)
+	pair, sess, ok, err := s.matchStart(ctx, match.Waiter{AccountID: id, Nickname: a.Nickname, Interests: tags, Since: now, Client: a.Client.Addr}, now)
 	if err != nil {
 		return Matched{}, err
 	}
 	if !ok {
 		return Matched{}, errQueued
 	}
-	sess, err := s.start(ctx, pair, now, pair.B)
-	if err != nil {
-		return Matched{}, err
-	}
 	s.opt.Observer.Matched(now, 0, now.Sub(pair.B.Since))
 	s.deliver(ctx, pair.B.AccountID, newSessionPush(sess, pair.B.AccountID))
 	return Matched{SessionID: sess.ID, Partner: sess.Members[1], Common: sess.CommonInterests}, nil
+}
+
+// StartingQueue is a match.Queue that can create the session of a pair in the same atomic step
+// as it makes the pair, as an engine that keeps both in one place does in one round trip.
+type StartingQueue interface {
+	match.Queue
+	// MatchStart is Match that, when it pairs w, also creates sess, which comes with its ID,
+	// for the pair: it returns sess with the pair as its Members, A then B, each with its
+	// account's Client, their CommonInterests, and StartedAt now. A partner whose account is
+	// gone is taken out of the queue and passed over; when w's own account is gone, it
+	// returns ErrNoAccount and queues nothing.
+	MatchStart(ctx context.Context, w match.Waiter, now time.Time, sess Session) (match.Pair, Session, bool, error)
+}
+
+// matchStart pairs w, or queues it, and creates the session of the pair it makes: in one step
+// when the queue can, or else one after the other.
+func (s *Service) matchStart(ctx context.Context, w match.Waiter, now time.Time) (match.Pair, Session, bool, error) {
+	if q, ok := s.queue.(StartingQueue); ok {
+		return q.MatchStart(ctx, w, now, Session{ID: s.ids.Next()})
+	}
+	pair, ok, err := s.queue.Match(ctx, w, now)
+	if err != nil || !ok {
+		return match.Pair{}, Session{}, false, err
+	}
+	sess, err := s.start(ctx, pair, now, pair.B)
+	return pair, sess, err == nil, err
 }
 
 // MatchWaiting pairs the waiters that time made compatible and tells both sides, unless
