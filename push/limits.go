@@ -270,7 +270,9 @@ func (a *addressLimits) took(h *held, needs []need) {
 		return
 	}
 	for _, n := range needs {
-		h.spent[n.b].Add(int64(n.n))
+		if h.limiters[n.b] != nil { // TYPING, LEAVE and receipts have no limit per address
+			h.spent[n.b].Add(int64(n.n))
+		}
 	}
 }
 

@@ -607,32 +607,15 @@ func BenchmarkQueueMatchStart(b *testing.B) {
 			n.createAccounts(b, 1, int64(b.N))
 			ctx := context.Background()
 			now := time.Now()
-			var ids, pairs atomic.Int64
-			serverTime := serverCPU(b, client)
 			b.ResetTimer()
-			b.SetParallelism(16) // many connections, as on a busy node
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					id := ids.Add(1)
-					w := match.Waiter{AccountID: id, Nickname: "n", Since: now}
-					var ok bool
-					var err error
-					if oneScript {
-						_, _, ok, err = n.queue.MatchStart(ctx, w, now, session.Session{ID: 1_000_000_000 + id})
-					} else {
-						ok, err = matchTwoSteps(ctx, n, w, now, 1_000_000_000+id)
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					if ok {
-						pairs.Add(1)
-					}
+			benchPairs(b, client, func(id int64) (bool, error) {
+				w := match.Waiter{AccountID: id, Nickname: "n", Since: now}
+				if oneScript {
+					_, _, ok, err := n.queue.MatchStart(ctx, w, now, session.Session{ID: 1_000_000_000 + id})
+					return ok, err
 				}
+				return matchTwoSteps(ctx, n, w, now, 1_000_000_000+id)
 			})
-			b.ReportMetric(float64(pairs.Load())/b.Elapsed().Seconds(), "pairs/s")
-			b.ReportMetric(float64(serverTime().Nanoseconds())/float64(b.N), "redis-ns/op")
 		})
 	}
 }
@@ -677,30 +660,38 @@ func BenchmarkQueueMatch(b *testing.B) {
 			q := redisengine.NewQueue(client, "bench:", bc.rule)
 			ctx := context.Background()
 			now := time.Now()
-			var ids, pairs atomic.Int64
-			serverTime := serverCPU(b, client)
-			b.SetParallelism(16) // many connections, as on a busy node
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					id := ids.Add(1)
-					w := match.Waiter{AccountID: id, Nickname: "n", Interests: bc.interests[id%int64(len(bc.interests))], Since: now}
-					if bc.clients > 0 {
-						w.Client = fmt.Sprint("client", id%int64(bc.clients))
-					}
-					_, ok, err := q.Match(ctx, w, now)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					if ok {
-						pairs.Add(1)
-					}
+			benchPairs(b, client, func(id int64) (bool, error) {
+				w := match.Waiter{AccountID: id, Nickname: "n", Interests: bc.interests[id%int64(len(bc.interests))], Since: now}
+				if bc.clients > 0 {
+					w.Client = fmt.Sprint("client", id%int64(bc.clients))
 				}
+				_, ok, err := q.Match(ctx, w, now)
+				return ok, err
 			})
-			b.ReportMetric(float64(pairs.Load())/b.Elapsed().Seconds(), "pairs/s")
-			b.ReportMetric(float64(serverTime().Nanoseconds())/float64(b.N), "redis-ns/op")
 		})
 	}
+}
+
+// benchPairs runs try for new account ids from many goroutines at once, as on a busy node, and
+// reports the pairs it made per second and Redis's processor time per try.
+func benchPairs(b *testing.B, client redis.UniversalClient, try func(id int64) (paired bool, err error)) {
+	var ids, pairs atomic.Int64
+	serverTime := serverCPU(b, client)
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ok, err := try(ids.Add(1))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if ok {
+				pairs.Add(1)
+			}
+		}
+	})
+	b.ReportMetric(float64(pairs.Load())/b.Elapsed().Seconds(), "pairs/s")
+	b.ReportMetric(float64(serverTime().Nanoseconds())/float64(b.N), "redis-ns/op")
 }
 
 // serverCPU returns a function that reports the processor time Redis has spent since the call,
