@@ -183,7 +183,6 @@ func (s *Reports) Reports(ctx context.Context) ([]session.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisengine: list reports: %w", err)
 	}
-	cutoff := s.cutoff()
 	reports := make([]session.Report, 0, len(values))
 	for _, v := range values {
 		data, ok := v.(string)
@@ -191,12 +190,13 @@ func (s *Reports) Reports(ctx context.Context) ([]session.Report, error) {
 			continue // dropped between the two reads
 		}
 		r, err := s.decode([]byte(data), nil)
-		if err != nil {
+		switch {
+		case errors.Is(err, session.ErrNoReport):
+			continue // past the retention, not yet dropped
+		case err != nil:
 			return nil, err
 		}
-		if !r.CreatedAt.Before(cutoff) {
-			reports = append(reports, r)
-		}
+		reports = append(reports, r)
 	}
 	return reports, nil
 }

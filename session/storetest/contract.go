@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -637,6 +638,15 @@ func reportsFull(t *testing.T, s session.Reports) {
 func reportRetention(t *testing.T, s session.Reports) {
 	first, evidence := report(1, 10, time.Now())
 	file(t, s, first, evidence, first)
+	// Past its retention, while a later report keeps the store alive and before a filing
+	// purges, the report is gone from the list, which still answers.
+	time.Sleep(Retention / 2)
+	second, evidence := report(2, 11, time.Now())
+	file(t, s, second, evidence, second)
+	time.Sleep(time.Until(first.CreatedAt.Add(Retention + 10*time.Millisecond)))
+	if listed, err := s.Reports(ctx); err != nil || slices.ContainsFunc(listed, func(r session.Report) bool { return r.ID == 1 }) {
+		t.Errorf("Reports past the first report's retention = %v, %v; want it left out", listed, err)
+	}
 	deadline := time.Now().Add(Retention + 5*time.Second)
 	for {
 		// Another filing gives a lazily purging engine its chance.
