@@ -23,6 +23,12 @@ const run = serveForTests('adminpage', [
   ...['--site-rules-file', rulesFile, '--site-privacy-file', privacyFile],
 ])
 
+/** Waits, when less than `ms` is left of the current minute, until the next one begins. */
+async function untilEarlyInAMinute(ms) {
+  const left = 60000 - (Date.now() % 60000)
+  if (left < ms) await new Promise((resolve) => setTimeout(resolve, left + 100))
+}
+
 /** A chat page of a person at their own address: the server believes X-Forwarded-For from loopback. */
 async function person(address) {
   const p = await run.open(run.url, { extraHTTPHeaders: { 'X-Forwarded-For': address } })
@@ -74,6 +80,8 @@ describe('an operator', () => {
     await startChatting(ann.page, 'Ann')
     await startChatting(bob.page, 'Bob')
     await ann.page.getByLabel('Message to Bob').waitFor()
+    // The chart's figure is this minute's: the messages and the reading of them fall in one.
+    await untilEarlyInAMinute(25000)
     for (const text of ['hello Bob', 'how are you', 'nice night']) {
       await ann.page.getByLabel('Message to Bob').fill(text)
       await ann.page.getByLabel('Message to Bob').press('Enter')
