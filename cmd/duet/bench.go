@@ -29,7 +29,8 @@ With --baseline, runs the same load against a minimal relay built in, for this m
 ceiling.
 
 Run the server with rate limits off for the load generator, e.g. --rate-limit-exempt 127.0.0.0/8,
-and the proof-of-work challenge not on (the default, auto, never asks it of exempt addresses).
+and the proof-of-work challenge not on: in auto, the default, requests from exempt addresses do not
+count towards the rate that starts it.
 
 Flags:
 `
