@@ -192,6 +192,7 @@ test('a banned visitor sees the public reason and the end, never the private not
   await cy.page.getByRole('button', { name: 'Report' }).click()
   await cy.page.getByLabel('Spam or advertising').check()
   await cy.page.getByRole('button', { name: 'Report and end chat' }).click()
+  await chatLog(cy.page).getByText('Thank you. Your report was sent and the chat has ended.').waitFor()
   const { reports } = await admin(url, 'GET', 'reports')
   await admin(url, 'POST', `reports/${reports[0].reportId}/resolve`, {
     decision: 'accept',
@@ -234,8 +235,9 @@ test('an operator notice stays as a banner, and a visitor who arrives later sees
 })
 
 test('a start refused for going too fast counts down, then starts', async () => {
-  // One account per address, then one per 10 s: the second visitor's Start comes too soon.
-  const url = await ownServer(['--account-burst', '1', '--account-rate', '0.1'])
+  // One account per address, then one per 10 s: the second visitor's Start comes too soon. With
+  // the challenge off, since it would ask a proof of work instead of refusing.
+  const url = await ownServer(['--account-burst', '1', '--account-rate', '0.1', '--challenge', 'off'])
   const first = await run.open(url)
   await startChatting(first.page, 'First')
   await first.page.getByText('Looking for someone…').waitFor()
