@@ -166,12 +166,13 @@ describe('the bot challenge', () => {
     expect(figure(w, 'New accounts per second')).toBe('12.35')
     expect(figure(w, 'Difficulty now')).toBe('100,000')
     expect([figure(w, 'Challenges, last minute'), figure(w, 'Solved, last minute'), figure(w, 'Failed, last minute')]).toEqual(['3', '2', '1'])
-    const rows = section(w)
-      .findAll('tbody tr')
-      .map((r) => r.findAll('td').map((c) => c.text()))
-    expect(rows).toEqual([
+    const rows = () =>
+      section(w)
+        .findAll('tbody tr')
+        .map((r) => r.findAll('td').map((c) => c.text()))
+    expect(rows()).toEqual([
       ['2', '20,000', ''],
-      ['10', '100,000', 'asked now'],
+      ['10', '100,000', 'asked'],
       ['50', '1,000,000', ''],
     ])
 
@@ -181,7 +182,7 @@ describe('the bot challenge', () => {
     expect(fact(w, "The nodes' setting")).toBe(null)
     expect(fact(w, 'Now')).toBe('New visitors are not asked: new accounts arrive at an ordinary rate. An address creating accounts fast still is.')
     expect(figure(w, 'Difficulty now')).toBe('none')
-    expect(section(w).text()).not.toContain('asked now')
+    expect(rows().map((r) => r[2])).toEqual(['', '', ''])
   })
 
   test('the mode changes only to another one, with a reason, and a read under way does not bring the old one back', async () => {
