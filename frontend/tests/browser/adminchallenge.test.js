@@ -57,7 +57,7 @@ test('an operator turns the challenge on with a reason; new visitors must solve 
   await page.getByRole('button', { name: 'Sign in' }).click()
 
   const section = page.getByRole('region', { name: 'Bot challenge' })
-  const fact = (name) => section.locator('dt', { hasText: name }).locator('xpath=following-sibling::dd[1]')
+  const fact = (name) => section.locator('.facts dt', { hasText: new RegExp(`^${name}$`) }).locator('xpath=following-sibling::dd[1]')
   const figure = (name) => section.locator('.figure', { has: page.getByText(name, { exact: true }) }).locator('dd')
   await expect.poll(() => fact('In force').textContent()).toMatch(/^Auto: puzzles only while new accounts arrive faster than usual/)
   expect(await fact('Now').textContent()).toBe('New visitors are not asked: new accounts arrive at an ordinary rate. An address creating accounts fast still is.')
