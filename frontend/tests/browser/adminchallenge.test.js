@@ -100,6 +100,6 @@ test('an operator turns the challenge on with a reason; new visitors must solve 
 
   await page.getByRole('navigation', { name: 'Admin screens' }).getByRole('link', { name: 'Audit log' }).click()
   const entry = page.locator('tbody tr', { hasText: 'challenge-mode' })
-  expect(await entry.locator('td').allTextContents()).toEqual([expect.any(String), OPERATOR, expect.any(String), 'challenge-mode', 'challenge', 'bot wave from one network', ''])
+  expect(await entry.locator('td').allTextContents()).toEqual([expect.any(String), OPERATOR, expect.any(String), 'challenge-mode', 'challenge:on', 'bot wave from one network', ''])
   await screenshot(page, 'challenge-audit')
 })
