@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto'
 import { expect, test } from 'vitest'
 import WebSocket from 'ws'
-import { screenshot, serveForTests } from './harness.js'
+import { checkA11y, screenshot, serveForTests } from './harness.js'
 
 const TOKEN = 'browser-test-admin-token-0123456789'
 const OPERATOR = 'Olga'
@@ -68,6 +68,7 @@ test('an operator turns the challenge on with a reason; new visitors must solve 
   await dialog.getByLabel(/^On: every new visitor waits a moment/).check()
   await dialog.getByLabel('Reason (kept in the audit log)').fill('bot wave from one network')
   await screenshot(page, 'challenge-dialog')
+  await checkA11y(page, 'bot challenge dialog')
   await dialog.getByRole('button', { name: 'Change mode' }).click()
   await dialog.waitFor({ state: 'hidden' })
   await expect.poll(() => fact('In force').textContent()).toMatch(/^On: every new visitor waits a moment/)
@@ -97,6 +98,7 @@ test('an operator turns the challenge on with a reason; new visitors must solve 
   const chart = page.locator('.minute-chart', { has: page.getByText('Challenges per minute', { exact: true }) })
   await expect.poll(async () => (await chart.locator('.chart-now').textContent()).trim(), { timeout: 20000 }).toBe('3')
   await screenshot(page, 'challenge-on')
+  await checkA11y(page, 'overview with the bot challenge on')
 
   await page.getByRole('navigation', { name: 'Admin screens' }).getByRole('link', { name: 'Audit log' }).click()
   const entry = page.locator('tbody tr', { hasText: 'challenge-mode' })
