@@ -1,4 +1,4 @@
-// How the admin page writes times, durations and ban targets.
+// How the admin page writes times, durations and figures.
 
 /** A server time (RFC 3339 or Unix ms) in the operator's locale, to the second. */
 export function when(t) {
@@ -23,4 +23,9 @@ export function millis(ms) {
 /** n and the word, in the plural unless n is 1: "1 live session", "3 live sessions". */
 export function count(n, word) {
   return `${n} ${n === 1 ? word : `${word}s`}`
+}
+
+/** A figure with its thousands grouped and at most two decimals: "100,000", "0.45". */
+export function number(n) {
+  return n.toLocaleString('en', { maximumFractionDigits: 2 })
 }

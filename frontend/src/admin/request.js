@@ -40,7 +40,14 @@ export function useRequest(fetcher, o = {}) {
     if (o.everyMs) timer = setInterval(load, o.everyMs)
   })
   onBeforeUnmount(() => clearInterval(timer))
-  return { data, error, load }
+
+  /** Shows what a change answered, in place of any read still under way (it may predate the change). */
+  function show(answer) {
+    latest++
+    data.value = answer
+    error.value = ''
+  }
+  return { data, error, load, show }
 }
 
 /**

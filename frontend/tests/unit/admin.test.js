@@ -140,6 +140,101 @@ describe('the overview', () => {
   })
 })
 
+describe('the bot challenge', () => {
+  const steps = [
+    { rate: 2, maxnumber: 20000 },
+    { rate: 10, maxnumber: 100000 },
+    { rate: 50, maxnumber: 1000000 },
+  ]
+  const challenge = (over = {}) =>
+    json(200, { mode: 'auto', configuredMode: 'auto', active: false, maxnumber: 0, accountsPerSecond: 0.4, steps, lastMinute: { issued: 3, solved: 2, failed: 1 }, ...over })
+  const section = (w) => w.find('section[aria-labelledby="challenge-title"]')
+  const fact = (w, name) => {
+    const dts = section(w).findAll('dt')
+    const dt = dts.find((d) => d.text() === name)
+    return dt ? dt.element.nextElementSibling.textContent.trim() : null
+  }
+  const figure = (w, name) => section(w).findAll('.figure').find((f) => f.find('dt').text() === name).find('dd').text()
+
+  test('shows the mode in force, whether new visitors are asked and how hard, and reads it again every few seconds', async () => {
+    vi.useFakeTimers()
+    let state = challenge({ mode: 'on', active: true, maxnumber: 100000, accountsPerSecond: 12.345 })
+    const { w } = await open('/admin', { [`GET ${API}stats`]: stats(), [`GET ${API}challenge`]: () => state })
+    expect(fact(w, 'In force')).toBe('On: every new visitor waits a moment while their browser solves a puzzle, longer as new accounts arrive faster.')
+    expect(fact(w, "The nodes' setting")).toBe('Auto; an operator changed it (see the audit log).')
+    expect(fact(w, 'Now')).toBe('New visitors are asked to solve a puzzle of difficulty 100,000.')
+    expect(figure(w, 'New accounts per second')).toBe('12.35')
+    expect(figure(w, 'Difficulty now')).toBe('100,000')
+    expect([figure(w, 'Challenges, last minute'), figure(w, 'Solved, last minute'), figure(w, 'Failed, last minute')]).toEqual(['3', '2', '1'])
+    const rows = () =>
+      section(w)
+        .findAll('tbody tr')
+        .map((r) => r.findAll('td').map((c) => c.text()))
+    expect(rows()).toEqual([
+      ['2', '20,000', ''],
+      ['10', '100,000', 'asked'],
+      ['50', '1,000,000', ''],
+    ])
+
+    state = challenge({ accountsPerSecond: 0.4 })
+    await vi.advanceTimersByTimeAsync(3000)
+    expect(fact(w, 'In force')).toMatch(/^Auto: puzzles only while new accounts arrive faster than usual/)
+    expect(fact(w, "The nodes' setting")).toBe(null)
+    expect(fact(w, 'Now')).toBe('New visitors are not asked: new accounts arrive at an ordinary rate. An address creating accounts fast still is.')
+    expect(figure(w, 'Difficulty now')).toBe('none')
+    expect(rows().map((r) => r[2])).toEqual(['', '', ''])
+  })
+
+  test('the mode changes only to another one, with a reason, and a read under way does not bring the old one back', async () => {
+    vi.useFakeTimers()
+    let mode = 'auto'
+    let answerRead = null // a read that the test answers when it chooses
+    const { w, fetch } = await open('/admin', {
+      [`GET ${API}stats`]: stats(),
+      [`GET ${API}challenge`]: () => {
+        const answer = challenge({ mode, active: mode === 'on', maxnumber: mode === 'on' ? 20000 : 0 })
+        return answerRead ? new Promise((resolve) => (answerRead = () => resolve(answer))) : answer
+      },
+      [`PUT ${API}challenge`]: (r) => {
+        mode = r.body.mode
+        return challenge({ mode, active: true, maxnumber: 20000 })
+      },
+    })
+    await section(w)
+      .findAll('button')
+      .find((b) => b.text() === 'Change mode…')
+      .trigger('click')
+    const dialog = w.find('dialog')
+    expect(dialog.find('input[value="auto"]').element.checked).toBe(true)
+    expect(dialog.findAll('label.check').map((l) => l.text())).toEqual([
+      'Off: no visitor is asked to solve a puzzle; new accounts meet the rate limits only.',
+      'On: every new visitor waits a moment while their browser solves a puzzle, longer as new accounts arrive faster.',
+      'Auto (in force): puzzles only while new accounts arrive faster than usual, service-wide or from one address; harder as the rate rises.',
+    ])
+    await dialog.find('form').trigger('submit')
+    expect(dialog.text()).toContain('Give a reason.')
+    await dialog.find('textarea').setValue('bot wave')
+    await dialog.find('form').trigger('submit')
+    await flushPromises()
+    expect(dialog.text()).toContain('Auto is in force already: choose another mode.')
+    expect(sent(fetch, 'PUT', 'challenge')).toEqual([])
+
+    answerRead = () => {} // the next read hangs until the change is made
+    await vi.advanceTimersByTimeAsync(3000)
+    const stale = answerRead
+    await dialog.find('input[value="on"]').setValue(true)
+    await dialog.find('form').trigger('submit')
+    await flushPromises()
+    expect(sent(fetch, 'PUT', 'challenge')[0].body).toEqual({ mode: 'on', reason: 'bot wave' })
+    expect(w.find('dialog').exists()).toBe(false)
+    expect(fact(w, 'In force')).toMatch(/^On: /)
+    stale() // the read from before the change answers "auto" now
+    await flushPromises()
+    expect(fact(w, 'In force')).toMatch(/^On: /)
+    expect(fact(w, 'Now')).toBe('New visitors are asked to solve a puzzle of difficulty 20,000.')
+  })
+})
+
 describe('sessions', () => {
   const live = {
     sessionId: 500,
@@ -376,18 +471,26 @@ test('a broadcast needs text, then goes out with its level', async () => {
 })
 
 describe('the last hour, accounts by nickname, and what a ban cuts off', () => {
-  const minute = (m, over = {}) => ({ at: `2026-12-05T11:${String(m).padStart(2, '0')}:00Z`, connections: 10 + m, waiting: 2, sessions: 4, messages: 30, matches: 3, ...over })
+  const minute = (m, over = {}) => ({ at: `2026-12-05T11:${String(m).padStart(2, '0')}:00Z`, connections: 10 + m, waiting: 2, sessions: 4, messages: 30, matches: 3, challengesIssued: 0, challengesSolved: 0, challengesFailed: 0, ...over })
 
   test('the overview draws the last hour of each figure, with a gap for a minute not recorded', async () => {
-    const history = json(200, { from: '2026-12-05T11:00:00Z', to: '2026-12-05T11:59:00Z', minutes: [minute(57), minute(59, { connections: 80 })] })
+    const history = json(200, { from: '2026-12-05T11:00:00Z', to: '2026-12-05T11:59:00Z', minutes: [minute(57), minute(59, { connections: 80, challengesIssued: 12 })] })
     const { w } = await open('/admin', { [`GET ${API}stats`]: stats(), [`GET ${API}stats/history`]: history })
     const charts = w.findAll('section[aria-labelledby="history-title"] .minute-chart')
-    expect(charts.map((c) => c.find('.chart-title').text())).toEqual(['Connections', 'Waiting', 'Live sessions', 'Messages per minute', 'Matches per minute'])
+    expect(charts.map((c) => c.find('.chart-title').text())).toEqual([
+      'Connections',
+      'Waiting',
+      'Live sessions',
+      'Messages per minute',
+      'Matches per minute',
+      'Challenges per minute',
+    ])
     const connections = charts[0]
     expect(connections.find('.chart-now').text()).toBe('80')
     expect(connections.find('svg').attributes('aria-label')).toBe('Connections, the last hour: 80 this minute, at most 80.')
     // Minutes 57 and 59 are apart: two strokes.
     expect(connections.find('.chart-line').attributes('d').match(/M/g).length).toBe(2)
+    expect(charts[5].find('svg').attributes('aria-label')).toBe('Challenges per minute, the last hour: 12 this minute, at most 12.')
   })
 
   test('accounts are found by nickname, and Back returns to the results', async () => {

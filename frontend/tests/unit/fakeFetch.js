@@ -8,7 +8,7 @@ export const noContent = () => ({ status: 204, type: '' })
 export const html = () => ({ status: 200, body: '<!doctype html>', type: 'text/html; charset=utf-8' })
 
 /**
- * @param {Record<string, object | ((request: object) => object)>} answers by "GET /admin/api/stats"
+ * @param {Record<string, object | ((request: object) => object | Promise<object>)>} answers by "GET /admin/api/stats"
  */
 export function fakeFetch(answers) {
   const f = vi.fn(async (url, init = {}) => {
@@ -16,7 +16,7 @@ export function fakeFetch(answers) {
     const request = { method, url, headers: init.headers || {}, body: init.body ? JSON.parse(init.body) : undefined }
     f.requests.push(request)
     let a = answers[`${method} ${url}`]
-    if (typeof a === 'function') a = a(request)
+    if (typeof a === 'function') a = await a(request)
     if (!a) a = json(404, { error: 'no such admin endpoint' })
     if (a instanceof Error) throw a
     return {
