@@ -82,6 +82,20 @@ describe('the landing form', () => {
     expect(interest.element.value).toBe('')
     w.unmount()
   })
+  test('while Start proves itself: progress in words and as a bar, and Cancel', async () => {
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage() })
+    const w = mount(LandingForm, withStore(store))
+    client.emit('proving', { fraction: 0.6 })
+    await nextTick()
+    const bar = w.find('[role=progressbar]')
+    expect(bar.attributes()).toMatchObject({ 'aria-label': "Checking you're not a bot…", 'aria-valuenow': '60' })
+    expect(w.find('.proving').text()).toContain("Checking you're not a bot… 60%")
+    expect(w.find('button[type=submit]').exists()).toBe(false)
+    await w.findAll('button').find((b) => b.text() === 'Cancel').trigger('click')
+    expect(client.cancelAccount).toHaveBeenCalled()
+    w.unmount()
+  })
 })
 
 describe('the chat panel', () => {
