@@ -13,9 +13,9 @@ const CLOCK_EVERY = 1024 // numbers tried between two looks at the clock
  * Finds the number in 0..maxnumber with hex(SHA-256(salt + number)) equal to the challenge.
  * @param {{algorithm: string, challenge: string, salt: string, maxnumber: number}} c
  * @param {(fraction: number) => void} [onProgress] the share of 0..maxnumber tried so far
- * @returns {number|null} null when no number in range fits, or the challenge is not one we solve
+ * @returns {Promise<number|null>} null when no number in range fits, or the challenge is not one we solve
  */
-export function findNumber(c, onProgress = () => {}) {
+export async function findNumber(c, onProgress = () => {}) {
   const valid = c?.algorithm === 'SHA-256' && /^[0-9a-f]{64}$/i.test(c.challenge) && typeof c.salt === 'string' && Number.isSafeInteger(c.maxnumber) && c.maxnumber >= 0
   if (!valid) return null
   const want = hexToBytes(c.challenge)
@@ -24,11 +24,24 @@ export function findNumber(c, onProgress = () => {}) {
   for (let n = 0; n <= c.maxnumber; n++) {
     if (same(sha256(utf8.encode(c.salt + n)), want)) return n
     if (n % CLOCK_EVERY === 0 && performance.now() - reported >= PROGRESS_MS) {
-      reported = performance.now()
       onProgress(n / c.maxnumber)
+      // Chromium stops a worker busy in one task only 2 s after terminate(); between tasks, at once.
+      await nextTask()
+      reported = performance.now()
     }
   }
   return null
+}
+
+function nextTask() {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel()
+    port1.onmessage = () => {
+      port1.close()
+      resolve()
+    }
+    port2.postMessage(null)
+  })
 }
 
 function same(a, b) {

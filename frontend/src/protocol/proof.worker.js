@@ -2,7 +2,7 @@
 // {fraction} now and then and {number} at the end. The page terminates it to cancel.
 import { findNumber } from './proof.js'
 
-self.onmessage = ({ data }) => {
-  const number = findNumber(data, (fraction) => self.postMessage({ fraction }))
+self.onmessage = async ({ data }) => {
+  const number = await findNumber(data, (fraction) => self.postMessage({ fraction }))
   self.postMessage({ number })
 }
