@@ -208,6 +208,7 @@ export class DuetClient {
     const number = await this.solve(challenge, (fraction) => this.emit('proving', { fraction }), signal)
     signal.throwIfAborted()
     if (number === null) return null
+    this.emit('proving', { fraction: 1 })
     const { algorithm, salt, signature } = challenge
     return { algorithm, challenge: challenge.challenge, number, salt, signature }
   }

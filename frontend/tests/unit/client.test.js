@@ -243,7 +243,7 @@ describe('proof of work', () => {
     expect(await conn.next()).toEqual({ cmd: 'CRT_ACCOUNT', nickName: 'Ann', proof: proofOf(fresh) })
     conn.send({ cmd: 'CRT_ACCOUNT', code: 0, nickName: 'Ann', accountId: ANN, token: TOKEN, epoch: EPOCH })
     expect(await created).toEqual({ accountId: ANN, nickName: 'Ann' })
-    expect(proving.map((p) => p.fraction)).toEqual([0, 0.5, 0, 0.5])
+    expect(proving.map((p) => p.fraction)).toEqual([0, 0.5, 1, 0, 0.5, 1])
     expect(JSON.parse(storage.getItem('duet.account'))).toMatchObject({ accountId: ANN, token: TOKEN })
   })
 

@@ -5,6 +5,7 @@ import LandingForm from '../../src/components/LandingForm.vue'
 import ChatPanel from '../../src/components/ChatPanel.vue'
 import SearchPanel from '../../src/components/SearchPanel.vue'
 import ChatTabs from '../../src/components/ChatTabs.vue'
+import ChatView from '../../src/views/ChatView.vue'
 import { limits } from '../../src/settings.js'
 import { createChatStore } from '../../src/chat/store.js'
 import { fakeClient, inChat, PARTNER, partnerMessage, SESSION } from './fakeClient.js'
@@ -94,6 +95,19 @@ describe('the landing form', () => {
     expect(w.find('button[type=submit]').exists()).toBe(false)
     await w.findAll('button').find((b) => b.text() === 'Cancel').trigger('click')
     expect(client.cancelAccount).toHaveBeenCalled()
+    w.unmount()
+  })
+
+  test('a new chat after the account ended shows the proof of work in place of the chat', async () => {
+    const { store, client } = inChat(createChatStore)
+    const w = mount(ChatView, withStore(store))
+    expect(w.find('[role=progressbar]').exists()).toBe(false)
+    expect(w.find('.chat').exists()).toBe(true)
+    client.emit('proving', { fraction: 0.25 })
+    await nextTick()
+    expect(w.find('[role=progressbar]').attributes('aria-valuenow')).toBe('25')
+    expect(w.find('.chat').exists()).toBe(false)
+    expect(w.find('nav').exists(), 'the tabs stay').toBe(true)
     w.unmount()
   })
 })
