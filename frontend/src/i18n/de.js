@@ -61,7 +61,9 @@ export default {
     starting: 'Starte…',
     wait: 'Gerade beginnen viele Menschen aus deinem Netz. Du kannst in {n} s beginnen.',
     waitButton: 'Beginnen in {n} s',
-    proving: 'Wir prüfen, dass du kein Bot bist…',
+  },
+  proof: {
+    checking: 'Wir prüfen, dass du kein Bot bist…',
     cancel: 'Abbrechen',
   },
   interests: {

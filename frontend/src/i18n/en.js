@@ -63,7 +63,9 @@ export default {
     starting: 'Starting…',
     wait: 'Many people are starting from your network right now. You can start in {n} s.',
     waitButton: 'Start in {n} s',
-    proving: "Checking you're not a bot…",
+  },
+  proof: {
+    checking: "Checking you're not a bot…",
     cancel: 'Cancel',
   },
   interests: {

@@ -12,6 +12,7 @@ import { fakeClient, inChat, PARTNER, partnerMessage, SESSION } from './fakeClie
 import { ProtocolError } from '../../src/protocol/client.js'
 import { memoryStorage } from './storage.js'
 import { catalogue } from './words.js'
+import { createCatalogue } from '../../src/i18n/index.js'
 
 // jsdom lays nothing out: this IntersectionObserver lets a test say what is on screen.
 const observers = []
@@ -95,6 +96,17 @@ describe('the landing form', () => {
     expect(w.find('button[type=submit]').exists()).toBe(false)
     await w.findAll('button').find((b) => b.text() === 'Cancel').trigger('click')
     expect(client.cancelAccount).toHaveBeenCalled()
+    w.unmount()
+  })
+
+  test('in German, with the percent sign as German writes it', async () => {
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage() })
+    const w = mount(LandingForm, { ...withStore(store), global: { plugins: [createCatalogue('de')], provide: { chat: store } } })
+    client.emit('proving', { fraction: 0.6 })
+    await nextTick()
+    expect(w.find('.proving-text').text()).toBe('Wir prüfen, dass du kein Bot bist… 60\u00a0%')
+    expect(w.find('.proving button').text()).toBe('Abbrechen')
     w.unmount()
   })
 
