@@ -25,6 +25,8 @@ const (
 	SessionEnded Code = 8
 	LimitReached Code = 9
 	Unavailable  Code = 10
+	// ChallengeRequired refuses a new account until its client solves the challenge in the reply.
+	ChallengeRequired Code = 11
 )
 
 // Error is a failure that a client may see: a protocol code and a sentence safe to show a person.

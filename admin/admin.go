@@ -24,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/challenge"
 	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/metrics"
 	"github.com/duetchat/duet/moderation"
@@ -41,6 +42,7 @@ type Options struct {
 	Queue      match.Queue
 	Moderation moderation.Store
 	Board      metrics.Board
+	Challenges *challenge.Gate
 	Metrics    http.Handler // served at /metrics, behind the same token
 	Now        func() time.Time
 	Log        *slog.Logger
@@ -84,6 +86,8 @@ func Register(e *echo.Echo, o Options) {
 	g.POST("/broadcast", a.broadcast)
 	g.GET("/settings", a.settings)
 	g.PUT("/settings", a.changeSettings)
+	g.GET("/challenge", a.challenge)
+	g.PUT("/challenge", a.changeChallenge)
 	g.GET("/reports", a.reports)
 	g.GET("/reports/:id", a.report)
 	g.POST("/reports/:id/resolve", a.resolveReport)

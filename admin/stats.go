@@ -96,6 +96,10 @@ type minuteView struct {
 	Sessions    int       `json:"sessions"`
 	Messages    int       `json:"messages"`
 	Matches     int       `json:"matches"`
+	// Proof-of-work challenges issued, solved and failed.
+	ChallengesIssued int `json:"challengesIssued"`
+	ChallengesSolved int `json:"challengesSolved"`
+	ChallengesFailed int `json:"challengesFailed"`
 }
 
 // history answers the service's last hour, minute by minute, from the minutes every node
@@ -108,7 +112,10 @@ func (a *api) history(c echo.Context) error {
 	}
 	views := make([]minuteView, len(minutes))
 	for i, m := range minutes {
-		views[i] = minuteView{At: m.At, Connections: m.Connections, Waiting: m.Waiting, Sessions: m.Sessions, Messages: m.Messages, Matches: m.Matches}
+		views[i] = minuteView{
+			At: m.At, Connections: m.Connections, Waiting: m.Waiting, Sessions: m.Sessions, Messages: m.Messages, Matches: m.Matches,
+			ChallengesIssued: m.ChallengesIssued, ChallengesSolved: m.ChallengesSolved, ChallengesFailed: m.ChallengesFailed,
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{
 		"from": metrics.HistoryStart(now).UTC(), "to": metrics.MinuteOf(now).UTC(), "minutes": views,

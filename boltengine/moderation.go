@@ -277,6 +277,32 @@ func (m *Moderation) MatchingPaused(context.Context) (bool, error) {
 	return paused, nil
 }
 
+// challengeKey is the setting that holds the challenge mode an operator set.
+var challengeKey = []byte("challenge-mode")
+
+// SetChallengeMode implements moderation.Store. The mode outlives a restart, as it does on the
+// redis engine.
+func (m *Moderation) SetChallengeMode(_ context.Context, mode string) error {
+	err := m.db.bolt.Update(func(tx *bbolt.Tx) error { return tx.Bucket(settingsBucket).Put(challengeKey, []byte(mode)) })
+	if err != nil {
+		return fmt.Errorf("boltengine: setting the challenge mode: %w", err)
+	}
+	return nil
+}
+
+// ChallengeMode implements moderation.Store.
+func (m *Moderation) ChallengeMode(context.Context) (string, error) {
+	var mode string
+	err := m.db.bolt.View(func(tx *bbolt.Tx) error {
+		mode = string(tx.Bucket(settingsBucket).Get(challengeKey))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("boltengine: reading the settings: %w", err)
+	}
+	return mode, nil
+}
+
 // noticeKey is the setting that holds the current notice, as JSON.
 var noticeKey = []byte("notice")
 

@@ -89,7 +89,10 @@ type Config struct {
 	Connect            duet.Limit // new WebSockets per second
 	AddressConnections int        // open WebSockets
 	Account            duet.Limit // accounts created per second
-	Reconnect          duet.Limit // RECONNECTs per second
+	// Accounts that must solve a challenge first: those beyond Account, and all while the
+	// service asks challenges of everybody. Over it, new accounts are refused.
+	AccountChallenged duet.Limit
+	Reconnect         duet.Limit // RECONNECTs per second
 	// Token buckets of the requests of all accounts of a client address together, on each node
 	// and shared between nodes every AddressShare. The keys are address_<name>_rate and
 	// address_<name>_burst.
@@ -99,6 +102,15 @@ type Config struct {
 	AddressReport   duet.Limit
 	AddressResume   duet.Limit
 	AddressShare    time.Duration
+
+	// Proof of work at account creation (protocol.md, "Proof of work").
+	Challenge       string        // off, on or auto
+	ChallengeTTL    time.Duration // how long a challenge may be solved in
+	ChallengeSecret string        // key that signs challenges; empty: generated
+	ChallengeSteps  []int64       // the difficulty (maxnumber) of each step, rising
+	ChallengeRates  []float64     // new-account requests per second, service-wide, above which each step applies
+	ChallengeWindow time.Duration // what the rate of new accounts is measured over
+	ChallengeLedger int           // on the memory engine, accepted challenges remembered at most until they expire
 
 	BadFrameLimit  int           // bad frames within BadFrameWindow before close 1008
 	BadFrameWindow time.Duration // window in which bad frames are counted
@@ -174,6 +186,13 @@ func Default() Config {
 		AddressConnections:   1000,
 		Account:              duet.Limit{Rate: 0.5, Burst: 60},
 		Reconnect:            duet.Limit{Rate: 20, Burst: 200},
+		AccountChallenged:    duet.Limit{Rate: 5, Burst: 300},
+		Challenge:            "auto",
+		ChallengeTTL:         5 * time.Minute,
+		ChallengeSteps:       []int64{20_000, 100_000, 1_000_000},
+		ChallengeRates:       []float64{2, 10, 50},
+		ChallengeWindow:      10 * time.Second,
+		ChallengeLedger:      100_000,
 		AddressDialogue:      duet.Limit{Rate: 100, Burst: 500},
 		AddressContent:       duet.Limit{Rate: 5000, Burst: 30000},
 		AddressMatch:         duet.Limit{Rate: 10, Burst: 200},
@@ -274,6 +293,7 @@ func (c Config) Validate() error {
 		limitRules("resume", c.Resume), limitRules("connect", c.Connect),
 		[]rule{{"address_connections", c.AddressConnections >= 1, gotValue("must be at least 1", c.AddressConnections)}},
 		limitRules("account", c.Account), limitRules("reconnect", c.Reconnect),
+		limitRules("account_challenged", c.AccountChallenged), challengeRules(c),
 		limitRules("address_dialogue", c.AddressDialogue), limitRules("address_content", c.AddressContent),
 		[]rule{{"address_content_burst", c.AddressContent.Burst >= c.MaxContent,
 			gotValue(fmt.Sprintf("must be at least max_content (%d), so that the longest message can be sent", c.MaxContent), c.AddressContent.Burst)}},
@@ -314,6 +334,32 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// challengeRules are the rules of the proof-of-work settings.
+func challengeRules(c Config) []rule {
+	stepsOK := len(c.ChallengeSteps) >= 1
+	for i, n := range c.ChallengeSteps {
+		stepsOK = stepsOK && 1 <= n && n <= maxChallengeNumber && (i == 0 || n > c.ChallengeSteps[i-1])
+	}
+	ratesOK := len(c.ChallengeRates) == len(c.ChallengeSteps)
+	for i, r := range c.ChallengeRates {
+		ratesOK = ratesOK && r > 0 && (i == 0 || r > c.ChallengeRates[i-1])
+	}
+	return []rule{
+		{"challenge", c.Challenge == "off" || c.Challenge == "on" || c.Challenge == "auto", gotValue("must be off, on or auto", c.Challenge)},
+		{"challenge_ttl", time.Second <= c.ChallengeTTL && c.ChallengeTTL <= time.Hour, gotValue("must be 1s to 1h", c.ChallengeTTL)},
+		{"challenge_secret", c.ChallengeSecret == "" || utf8.RuneCountInString(c.ChallengeSecret) >= minSecret,
+			fmt.Sprintf("must be empty or at least %d characters, got %d", minSecret, utf8.RuneCountInString(c.ChallengeSecret))},
+		{"challenge_steps", stepsOK, gotValue(fmt.Sprintf("must be one or more rising numbers of 1 to %d", maxChallengeNumber), c.ChallengeSteps)},
+		{"challenge_rates", ratesOK, gotValue(fmt.Sprintf("must be %d rising positive rates, one per challenge step", len(c.ChallengeSteps)), c.ChallengeRates)},
+		{"challenge_window", time.Second <= c.ChallengeWindow && c.ChallengeWindow <= 10*time.Minute, gotValue("must be 1s to 10m", c.ChallengeWindow)},
+		{"challenge_ledger", c.ChallengeLedger >= 1000, gotValue("must be at least 1000", c.ChallengeLedger)},
+	}
+}
+
+// maxChallengeNumber bounds a challenge's difficulty: 100 million SHA-256s are minutes of a
+// fast computer's time, and far beyond what a visitor would wait for.
+const maxChallengeNumber = 100_000_000
 
 // rule is one check of Validate: problem is shown, after the key, when !ok.
 type rule struct {

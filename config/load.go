@@ -19,7 +19,7 @@ import (
 type setting struct {
 	key string
 	// field returns a pointer to the setting's field of c: *string, *bool, *int, *int64, *float64,
-	// *time.Duration, *[]string or *[]netip.Prefix.
+	// *time.Duration, *[]string, *[]netip.Prefix, *[]int64 or *[]float64.
 	field func(c *Config) any
 	help  string
 }
@@ -90,6 +90,8 @@ var settings = []setting{
 	{"address_connections", func(c *Config) any { return &c.AddressConnections }, "open WebSockets per client address, over all nodes"},
 	{"account_rate", func(c *Config) any { return &c.Account.Rate }, "accounts created per second per client address, over all nodes"},
 	{"account_burst", func(c *Config) any { return &c.Account.Burst }, "accounts per client address created in a burst"},
+	{"account_challenged_rate", func(c *Config) any { return &c.AccountChallenged.Rate }, "accounts created per second per client address that solve a challenge first, beyond account_rate; over it, refused"},
+	{"account_challenged_burst", func(c *Config) any { return &c.AccountChallenged.Burst }, "accounts per client address that solve a challenge first, in a burst; the more of it an address spends, the harder its challenges"},
 	{"reconnect_rate", func(c *Config) any { return &c.Reconnect.Rate }, "RECONNECTs per second per client address, over all nodes"},
 	{"reconnect_burst", func(c *Config) any { return &c.Reconnect.Burst }, "RECONNECTs per client address allowed in a burst"},
 	{"address_dialogue_rate", func(c *Config) any { return &c.AddressDialogue.Rate }, "DIALOGUE frames per second per client address, all its accounts together"},
@@ -103,6 +105,13 @@ var settings = []setting{
 	{"address_resume_rate", func(c *Config) any { return &c.AddressResume.Rate }, "RESUME frames per second per client address, all its accounts together"},
 	{"address_resume_burst", func(c *Config) any { return &c.AddressResume.Burst }, "RESUME frames per client address allowed in a burst"},
 	{"address_share", func(c *Config) any { return &c.AddressShare }, "how often each node shares with the others what client addresses spent of their address_* request limits (redis engine)"},
+	{"challenge", func(c *Config) any { return &c.Challenge }, "when a new account must solve a proof-of-work challenge first: off, on (always) or auto (while new accounts arrive faster than the first of challenge_rates, or from an address over account_rate)"},
+	{"challenge_ttl", func(c *Config) any { return &c.ChallengeTTL }, "how long a challenge may be solved in"},
+	{"challenge_secret", func(c *Config) any { return &c.ChallengeSecret }, "key that signs challenges, at least 16 characters, the same on every node; none: generated once and kept in data_dir (on the redis engine, in Redis)"},
+	{"challenge_steps", func(c *Config) any { return &c.ChallengeSteps }, "difficulty of each step (maxnumber: a browser tries half of it on average; a phone does about 100000 a second), rising"},
+	{"challenge_rates", func(c *Config) any { return &c.ChallengeRates }, "new-account requests per second, service-wide, above which each of challenge_steps applies in auto"},
+	{"challenge_window", func(c *Config) any { return &c.ChallengeWindow }, "what the rate of new accounts is measured over"},
+	{"challenge_ledger", func(c *Config) any { return &c.ChallengeLedger }, "on the memory engine, accepted challenges remembered until they expire, at most; beyond it new accounts wait"},
 	{"bad_frame_limit", func(c *Config) any { return &c.BadFrameLimit }, "bad frames per bad_frame_window before the connection is closed with 1008"},
 	{"bad_frame_window", func(c *Config) any { return &c.BadFrameWindow }, "window in which bad frames are counted"},
 	{"cooloff", func(c *Config) any { return &c.Cooloff }, "how long a client closed for flooding is banned, by account and address; 0: not at all"},
@@ -279,7 +288,7 @@ func parseNode(p any, node *yaml.Node) error {
 
 func isList(p any) bool {
 	switch p.(type) {
-	case *[]string, *[]netip.Prefix:
+	case *[]string, *[]netip.Prefix, *[]int64, *[]float64:
 		return true
 	}
 	return false
@@ -312,7 +321,7 @@ func parse(p any, text string) error {
 		if *p, err = time.ParseDuration(text); err != nil {
 			return fmt.Errorf("%q is not a duration like 5s or 1m30s", text)
 		}
-	case *[]string, *[]netip.Prefix:
+	case *[]string, *[]netip.Prefix, *[]int64, *[]float64:
 		var items []string
 		for item := range strings.SplitSeq(text, ",") {
 			if item = strings.TrimSpace(item); item != "" {
@@ -341,9 +350,25 @@ func parseList(p any, items []string) error {
 			prefixes = append(prefixes, prefix)
 		}
 		*p = prefixes
+	case *[]int64:
+		return parseEach(p, items)
+	case *[]float64:
+		return parseEach(p, items)
 	default:
 		panic(fmt.Sprintf("config: no list parser for %T", p))
 	}
+	return nil
+}
+
+// parseEach sets the list p points to from its items, each parsed as a single value.
+func parseEach[T any](p *[]T, items []string) error {
+	values := make([]T, len(items))
+	for i, item := range items {
+		if err := parse(&values[i], item); err != nil {
+			return err
+		}
+	}
+	*p = values
 	return nil
 }
 
@@ -382,8 +407,21 @@ func format(p any) string {
 			texts[i] = prefix.String()
 		}
 		return strings.Join(texts, ",")
+	case *[]int64:
+		return formatEach(*p)
+	case *[]float64:
+		return formatEach(*p)
 	}
 	panic(fmt.Sprintf("config: no formatter for %T", p))
+}
+
+// formatEach returns the text form of a list of single values.
+func formatEach[T any](values []T) string {
+	texts := make([]string, len(values))
+	for i := range values {
+		texts[i] = format(&values[i])
+	}
+	return strings.Join(texts, ",")
 }
 
 // typeName names the kind of value a flag takes, for the usage.
@@ -397,7 +435,7 @@ func typeName(p any) string {
 		return "number"
 	case *time.Duration:
 		return "duration"
-	case *[]string, *[]netip.Prefix:
+	case *[]string, *[]netip.Prefix, *[]int64, *[]float64:
 		return "list"
 	}
 	return "string"

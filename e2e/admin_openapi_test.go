@@ -206,6 +206,10 @@ func TestAdminOpenAPI(t *testing.T) {
 		{method: "GET", path: "/admin/api/settings", token: "-", want: 401},
 		{method: "PUT", path: "/admin/api/settings", body: map[string]any{"matchingPaused": true, "reason": "spam wave"}, want: 200},
 		{method: "PUT", path: "/admin/api/settings", body: `{"reason": "no switch"}`, want: 400},
+		{method: "GET", path: "/admin/api/challenge", want: 200},
+		{method: "GET", path: "/admin/api/challenge", token: "-", want: 401},
+		{method: "PUT", path: "/admin/api/challenge", body: map[string]any{"mode": "on", "reason": "bot wave"}, want: 200},
+		{method: "PUT", path: "/admin/api/challenge", body: map[string]any{"mode": "always", "reason": "bot wave"}, want: 400},
 		{method: "GET", path: "/admin/api/audit?limit=5", want: 200},
 		{method: "GET", path: "/admin/api/audit?limit=0", want: 400},
 	} {

@@ -119,7 +119,9 @@ func TestBurstsAreNotSlowness(t *testing.T) {
 // Ann was told was sent.
 func TestStoppedReaderIsDropped(t *testing.T) {
 	t.Parallel()
-	const writeTimeout = time.Second
+	// Long enough that a busy machine's slowest reply stays well below it: a DIALOGUE that
+	// waited on Bob's blocked writes would take all of it.
+	const writeTimeout = 3 * time.Second
 	// Heartbeats too slow to matter: only the blocked writes can find Bob gone.
 	s := startServer(t, "--write-timeout", writeTimeout.String(), "--ping-interval", "30s", "--presence-timeout", "2m",
 		"--history-size", "10000", "--backlog-size", "10000")

@@ -153,13 +153,11 @@ func (n *Node) minutes(now time.Time, c Counts) []Minute {
 	defer n.mu.Unlock()
 	n.counts.at(now) // moves the counts on to this minute
 	at := MinuteOf(now)
-	cur := n.counts.of(unixMinute(now))
-	m := Minute{At: at, Connections: c.Connections, Waiting: c.Waiting, Sessions: c.Sessions,
-		Messages: cur.messages, Matches: cur.matches, PostedAt: now}
+	m := Minute{At: at, Connections: c.Connections, Waiting: c.Waiting, Sessions: c.Sessions, PostedAt: now}
+	n.counts.of(unixMinute(now)).setOn(&m)
 	minutes := []Minute{m}
 	if prev := n.recorded; prev.At.Equal(at.Add(-time.Minute)) {
-		final := n.counts.of(unixMinute(prev.At))
-		prev.Messages, prev.Matches = final.messages, final.matches
+		n.counts.of(unixMinute(prev.At)).setOn(&prev)
 		minutes = []Minute{prev, m}
 	}
 	n.recorded = m

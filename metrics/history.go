@@ -18,7 +18,11 @@ type Minute struct {
 	Sessions    int       `json:"sessions"`    // live sessions in the whole service, as last seen in the minute
 	Messages    int       `json:"messages"`    // DIALOGUE messages accepted in the minute
 	Matches     int       `json:"matches"`     // sessions started in the minute
-	PostedAt    time.Time `json:"postedAt"`    // when the node last recorded the minute
+	// Challenges issued, solved and failed in the minute.
+	ChallengesIssued int       `json:"challengesIssued"`
+	ChallengesSolved int       `json:"challengesSolved"`
+	ChallengesFailed int       `json:"challengesFailed"`
+	PostedAt         time.Time `json:"postedAt"` // when the node last recorded the minute
 }
 
 // MinuteOf returns the start of the minute t is in.
@@ -45,6 +49,9 @@ func AddUp(records []Minute) []Minute {
 		m.Connections += r.Connections
 		m.Messages += r.Messages
 		m.Matches += r.Matches
+		m.ChallengesIssued += r.ChallengesIssued
+		m.ChallengesSolved += r.ChallengesSolved
+		m.ChallengesFailed += r.ChallengesFailed
 		if !r.PostedAt.Before(last[at]) {
 			last[at], m.Waiting, m.Sessions, m.PostedAt = r.PostedAt, r.Waiting, r.Sessions, r.PostedAt
 		}
@@ -57,11 +64,18 @@ func AddUp(records []Minute) []Minute {
 	return minutes
 }
 
-// minuteCounts counts a node's messages and matches in one minute.
+// minuteCounts counts a node's messages, matches and challenges in one minute.
 type minuteCounts struct {
-	minute   int64 // Unix minute
-	messages int
-	matches  int
+	minute     int64 // Unix minute
+	messages   int
+	matches    int
+	challenges [3]int // by outcome, in challengeOutcomes' order
+}
+
+// setOn sets the counts of m from c.
+func (c minuteCounts) setOn(m *Minute) {
+	m.Messages, m.Matches = c.messages, c.matches
+	m.ChallengesIssued, m.ChallengesSolved, m.ChallengesFailed = c.challenges[0], c.challenges[1], c.challenges[2]
 }
 
 // perMinute keeps a node's counts of the current and the previous minute, so that the

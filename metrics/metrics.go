@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/challenge"
 	"github.com/duetchat/duet/session"
 )
 
@@ -30,11 +31,13 @@ type Node struct {
 	pushes       *prometheus.CounterVec
 	dropped      prometheus.Counter
 	takeovers    *prometheus.CounterVec
+	challenges   *prometheus.CounterVec
 
 	mu        sync.Mutex // guards the following fields
 	sent      window
 	paired    window
-	waits     []sample // recent times to match, oldest first
+	outcomes  [3]window // challenges issued, solved and failed, in challengeOutcomes' order
+	waits     []sample  // recent times to match, oldest first
 	waitsNext int
 	counts    perMinute // messages and matches by minute, for the history
 	recorded  Minute    // the minute last recorded in the history
@@ -90,6 +93,9 @@ func New() *Node {
 		takeovers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "duet_takeovers_total", Help: "Accounts taken over by a new connection on this node, from a connection on this node or on another.",
 		}, []string{"from"}),
+		challenges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "duet_challenges_total", Help: "Proof-of-work challenges at account creation, by outcome: issued, solved (a proof accepted) or failed (a proof refused).",
+		}, []string{"outcome"}),
 	}
 	// Every label value is exported from the start, at 0, so that a rate over it is defined
 	// before the first push or takeover.
@@ -99,7 +105,10 @@ func New() *Node {
 	for _, from := range []string{takeoverSameNode, takeoverOtherNode} {
 		n.takeovers.WithLabelValues(from)
 	}
-	n.reg.MustRegister(n.messages, n.matches, n.replies, n.matchWait, n.sendToPush, n.engineErrors, n.pushes, n.dropped, n.takeovers,
+	for _, outcome := range challengeOutcomes {
+		n.challenges.WithLabelValues(outcome)
+	}
+	n.reg.MustRegister(n.messages, n.matches, n.replies, n.matchWait, n.sendToPush, n.engineErrors, n.pushes, n.dropped, n.takeovers, n.challenges,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n
 }
@@ -171,6 +180,34 @@ func (n *Node) Matched(now time.Time, waits ...time.Duration) {
 	}
 }
 
+// challengeOutcomes are the outcomes of challenges counted, in the order of Node.outcomes.
+var challengeOutcomes = [3]string{challenge.Issued, challenge.Solved, challenge.Failed}
+
+// Challenged counts a challenge of the given outcome at now; it implements challenge.Observer.
+func (n *Node) Challenged(now time.Time, outcome string) {
+	i := slices.Index(challengeOutcomes[:], outcome)
+	n.challenges.WithLabelValues(outcome).Inc()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.outcomes[i].add(now)
+	counts := n.counts.at(now)
+	counts.challenges[i]++
+}
+
+// Challenges counts challenges by outcome.
+type Challenges struct {
+	Issued int `json:"issued"`
+	Solved int `json:"solved"`
+	Failed int `json:"failed"`
+}
+
+func challengesOf(c [3]int) Challenges { return Challenges{Issued: c[0], Solved: c[1], Failed: c[2]} }
+
+// Add returns the sum of c and d.
+func (c Challenges) Add(d Challenges) Challenges {
+	return Challenges{Issued: c.Issued + d.Issued, Solved: c.Solved + d.Solved, Failed: c.Failed + d.Failed}
+}
+
 // Stats are one node's figures, as it posts them to the Board.
 type Stats struct {
 	Node              int64     `json:"node"`
@@ -181,6 +218,8 @@ type Stats struct {
 	Accounts          int       `json:"accounts"` // accounts connected to this node
 	MessagesPerMinute int       `json:"messagesPerMinute"`
 	MatchesPerMinute  int       `json:"matchesPerMinute"`
+	// ChallengesPerMinute are the challenges of the last minute, by outcome.
+	ChallengesPerMinute Challenges `json:"challengesPerMinute"`
 	// MatchWaitsMs are the recent times to match, in ms, that the service's percentiles are
 	// taken from.
 	MatchWaitsMs []int64 `json:"matchWaitsMs"`
@@ -194,6 +233,7 @@ func (n *Node) Snapshot(now time.Time, connections, accounts int) Stats {
 	st := Stats{
 		PostedAt: now, Connections: connections, Accounts: accounts,
 		MessagesPerMinute: n.sent.total(now), MatchesPerMinute: n.paired.total(now), MatchWaitsMs: []int64{},
+		ChallengesPerMinute: challengesOf([3]int{n.outcomes[0].total(now), n.outcomes[1].total(now), n.outcomes[2].total(now)}),
 	}
 	for _, s := range n.waits {
 		if now.Sub(s.at) < waitsAge {

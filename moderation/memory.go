@@ -15,6 +15,7 @@ type MemoryStore struct {
 	bans   map[int64]Ban
 	audit  []Entry // oldest first
 	paused bool
+	mode   string // the challenge mode
 	notice Notice
 }
 
@@ -117,6 +118,21 @@ func (m *MemoryStore) MatchingPaused(context.Context) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.paused, nil
+}
+
+// SetChallengeMode implements Store.
+func (m *MemoryStore) SetChallengeMode(_ context.Context, mode string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mode = mode
+	return nil
+}
+
+// ChallengeMode implements Store.
+func (m *MemoryStore) ChallengeMode(context.Context) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mode, nil
 }
 
 // SetNotice implements Store.

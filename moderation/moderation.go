@@ -184,4 +184,9 @@ type Store interface {
 	// SetMatchingPaused pauses or resumes matching on every node.
 	SetMatchingPaused(ctx context.Context, paused bool) error
 	MatchingPaused(ctx context.Context) (bool, error)
+
+	// SetChallengeMode sets the proof-of-work mode (challenge.Mode) of every node.
+	SetChallengeMode(ctx context.Context, mode string) error
+	// ChallengeMode returns the mode set last, or "" when none was.
+	ChallengeMode(ctx context.Context) (string, error)
 }

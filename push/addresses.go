@@ -24,6 +24,10 @@ type AddressLimiter interface {
 	Close(ctx context.Context, addr string)
 	// CreateAccount takes a token for a new account from addr, or refuses it like Open.
 	CreateAccount(ctx context.Context, addr string) error
+	// ChallengeAccount takes a token for a new account that must solve a challenge first from
+	// addr, and returns the fraction of the bucket's burst now spent (0 to 1), or refuses it
+	// like Open.
+	ChallengeAccount(ctx context.Context, addr string) (float64, error)
 	// Reconnect takes a token for a RECONNECT from addr, or refuses it like Open.
 	Reconnect(ctx context.Context, addr string) error
 }
@@ -33,7 +37,10 @@ type AddressLimits struct {
 	Connect     duet.Limit // new connections
 	Connections int        // open connections
 	Account     duet.Limit // new accounts
-	Reconnect   duet.Limit // RECONNECTs
+	// Challenged are the new accounts that must solve a challenge first: those beyond Account,
+	// and all while the service asks challenges of everybody.
+	Challenged duet.Limit
+	Reconnect  duet.Limit // RECONNECTs
 	// Requests are the limits of the requests of all the address's accounts together, so that
 	// accounts, which cost nothing to make, do not each bring a full set.
 	Requests Limits
@@ -77,10 +84,11 @@ type localAddresses struct {
 var _ AddressLimiter = (*localAddresses)(nil)
 
 type addressState struct {
-	conns     int
-	connect   *rate.Limiter
-	account   *rate.Limiter
-	reconnect *rate.Limiter
+	conns      int
+	connect    *rate.Limiter
+	account    *rate.Limiter
+	challenged *rate.Limiter
+	reconnect  *rate.Limiter
 }
 
 func newLocalAddresses(limits AddressLimits, now func() time.Time) *localAddresses {
@@ -90,7 +98,10 @@ func newLocalAddresses(limits AddressLimits, now func() time.Time) *localAddress
 func (a *localAddresses) stateLocked(addr string) *addressState {
 	st := a.m[addr]
 	if st == nil {
-		st = &addressState{connect: newLimiter(a.limits.Connect), account: newLimiter(a.limits.Account), reconnect: newLimiter(a.limits.Reconnect)}
+		st = &addressState{
+			connect: newLimiter(a.limits.Connect), account: newLimiter(a.limits.Account),
+			challenged: newLimiter(a.limits.Challenged), reconnect: newLimiter(a.limits.Reconnect),
+		}
 		a.m[addr] = st
 	}
 	return st
@@ -130,6 +141,17 @@ func (a *localAddresses) CreateAccount(_ context.Context, addr string) error {
 	return nil
 }
 
+// ChallengeAccount implements AddressLimiter.
+func (a *localAddresses) ChallengeAccount(_ context.Context, addr string) (float64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now, bucket := a.now(), a.stateLocked(addr).challenged
+	if refused, wait := allow(now, take{bucket, 1}); refused >= 0 {
+		return 1, CreatingTooFast(wait)
+	}
+	return 1 - bucket.TokensAt(now)/float64(bucket.Burst()), nil
+}
+
 // Reconnect implements AddressLimiter.
 func (a *localAddresses) Reconnect(_ context.Context, addr string) error {
 	a.mu.Lock()
@@ -145,7 +167,7 @@ func (a *localAddresses) prune(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for addr, st := range a.m {
-		if st.conns == 0 && full(st.connect, now) && full(st.account, now) && full(st.reconnect, now) {
+		if st.conns == 0 && full(st.connect, now) && full(st.account, now) && full(st.challenged, now) && full(st.reconnect, now) {
 			delete(a.m, addr)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/segmentio/encoding/json"
+
+	"github.com/duetchat/duet/challenge"
 )
 
 // dialect is the command naming a connection speaks, fixed by its first frame.
@@ -103,6 +105,8 @@ type request struct {
 	Typing     *bool    `json:"typing"`
 	Category   string   `json:"category"`
 	Note       string   `json:"note"`
+	// Proof answers the challenge of an earlier CRT_ACCOUNT reply (protocol.md, "Proof of work").
+	Proof *challenge.Proof `json:"proof"`
 }
 
 var (

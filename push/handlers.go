@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/challenge"
 	"github.com/duetchat/duet/session"
 )
 
@@ -208,11 +210,9 @@ func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
 		c.answer(ctx, now, cmdCreateAccount, duet.Errorf(duet.ParamErr, "this connection already has an account"), nil)
 		return
 	}
-	if !c.exempt {
-		if err := c.srv.addrs.CreateAccount(ctx, c.client.Addr); err != nil {
-			c.answer(ctx, now, cmdCreateAccount, err, nil)
-			return
-		}
+	if err := c.admitAccount(ctx, r.Proof); err != nil {
+		c.answer(ctx, now, cmdCreateAccount, err, nil)
+		return
 	}
 	a, token, err := c.srv.svc.CreateAccount(ctx, r.NickName, c.client)
 	if err == nil {
@@ -229,6 +229,58 @@ func (c *conn) createAccount(ctx context.Context, now time.Time, r *request) {
 		return
 	}
 	c.srv.opt.Observer.Replied(cmdCreateAccount, duet.OK) // the reply went out with the attach
+}
+
+// admitAccount lets a new account be made, or says why not: over the limits of the client's
+// address, or until the client solves a challenge (code 11). A client that sends a valid proof
+// is let in at once, however busy the service: it has paid. Without one, the address's own
+// account bucket lets it in while the service asks no challenge; once it is empty, or while the
+// service asks one of everybody, the address takes from its bucket of challenged accounts
+// instead, the more of which it has spent the harder its challenge. An address exempt from rate
+// limits is asked a challenge only while the service asks one of everybody.
+func (c *conn) admitAccount(ctx context.Context, proof *challenge.Proof) error {
+	gate := c.srv.opt.Challenges
+	arrival := challenge.Arrival{Level: -1, Mode: challenge.Off}
+	if gate != nil {
+		if proof != nil {
+			err := gate.Redeem(ctx, *proof)
+			if !slices.Contains(refusedProofs, err) {
+				return err
+			}
+			return c.requireChallenge(ctx, gate, gate.Arrive(false).Level, err)
+		}
+		arrival = gate.Arrive(!c.exempt)
+	}
+	if c.exempt {
+		if arrival.Level < 0 {
+			return nil
+		}
+		return gate.Require(arrival.Level, nil)
+	}
+	if arrival.Level < 0 {
+		err := c.srv.addrs.CreateAccount(ctx, c.client.Addr)
+		if duet.ErrorCode(err) != duet.RateLimited || arrival.Mode == challenge.Off {
+			return err
+		}
+	}
+	return c.requireChallenge(ctx, gate, arrival.Level, nil)
+}
+
+// refusedProofs are the refusals of a proof that a fresh challenge answers.
+var refusedProofs = []error{challenge.ErrExpired, challenge.ErrForged, challenge.ErrWrong, challenge.ErrReplayed}
+
+// requireChallenge refuses a new account until it solves a challenge at least as hard as level
+// (the service's), and as hard as the client's address calls for, taken from the address's
+// bucket of challenged accounts; why is the sentence of a refused proof, if any.
+func (c *conn) requireChallenge(ctx context.Context, gate *challenge.Gate, level int, why error) error {
+	if !c.exempt {
+		spent, err := c.srv.addrs.ChallengeAccount(ctx, c.client.Addr)
+		if err != nil {
+			return err
+		}
+		level = max(level, gate.AddressLevel(spent))
+	}
+	return gate.Require(max(level, 0), why)
 }
 
 func (c *conn) reconnect(ctx context.Context, now time.Time, r *request) {
@@ -392,6 +444,9 @@ func errorBody(err error, requestID string) errorReply {
 			reply.Until = e.Until.UnixMilli()
 		}
 	}
+	if required, isRequired := errors.AsType[*challenge.Required](err); isRequired {
+		reply.Challenge = &required.Challenge
+	}
 	return reply
 }
 
@@ -421,6 +476,8 @@ type (
 		RetryAfterMs int64     `json:"retryAfterMs,omitempty"`
 		Until        int64     `json:"until,omitempty"`
 		Reason       string    `json:"reason,omitempty"`
+		// Challenge comes with code ChallengeRequired.
+		Challenge *challenge.Challenge `json:"challenge,omitempty"`
 	}
 	pingFrame struct {
 		AccountID int64 `json:"accountId"`

@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/duetchat/duet"
+	"github.com/duetchat/duet/challenge"
 	"github.com/duetchat/duet/moderation"
 	"github.com/duetchat/duet/session"
 )
@@ -49,6 +50,9 @@ type Options struct {
 
 	BadFrameLimit  int
 	BadFrameWindow time.Duration
+
+	// Challenges decides when a new account must solve a challenge first; nil: never.
+	Challenges *challenge.Gate
 
 	Observer Observer // hears of requests; nil: nobody
 }

@@ -17,12 +17,14 @@ import (
 
 // Addresses keeps the limits per client address in Redis, so that they hold for the whole
 // service however many nodes an address spreads its connections over. Redis is asked only when
-// a connection opens or closes and when an account is created; never on the message path.
+// a connection opens or closes and when an account is created or challenged; never on the
+// message path.
 //
 // Each address (by its keyed hash, never in the clear) has one hash, {prefix}{ad:HASH}:
 //
 //	c, cs     the connect bucket: tokens, and when they were counted (Unix ms)
 //	a, as     the account bucket, likewise
+//	p, ps     the bucket of accounts that must solve a challenge first, likewise
 //	r, rs     the RECONNECT bucket, likewise
 //	q:NAME, qs:NAME  the bucket NAME of the limits of the address's requests (push.Limits), likewise
 //	n:NODE    the open connections of the address on one node (a random name per process)
@@ -55,7 +57,7 @@ var (
 // NewAddresses returns the limits per address kept in client under prefix. A node's count of
 // an address's connections lapses life after its last renewal (Run renews it).
 func NewAddresses(client redis.UniversalClient, prefix string, limits push.AddressLimits, life time.Duration, now func() time.Time, log *slog.Logger) *Addresses {
-	ttl := max(life, refill(limits.Connect), refill(limits.Account), refill(limits.Reconnect))
+	ttl := max(life, refill(limits.Connect), refill(limits.Account), refill(limits.Challenged), refill(limits.Reconnect))
 	for _, l := range limits.Requests.Named() {
 		ttl = max(ttl, refill(l))
 	}
@@ -67,6 +69,9 @@ func NewAddresses(client redis.UniversalClient, prefix string, limits push.Addre
 
 // refill is how long an empty bucket of l takes to fill up.
 func refill(l duet.Limit) time.Duration {
+	if l.Rate <= 0 {
+		return 0 // a limit not in use
+	}
 	return time.Duration(math.Ceil(float64(l.Burst) / l.Rate * float64(time.Second)))
 }
 
@@ -82,10 +87,10 @@ local function take(tf, sf, rate, burst, now)
 		tokens = math.min(burst, tonumber(v[1]) + math.max(0, now - tonumber(v[2])) * rate / 1000)
 	end
 	if tokens < 1 then
-		return math.ceil((1 - tokens) * 1000 / rate)
+		return math.ceil((1 - tokens) * 1000 / rate), tokens
 	end
 	redis.call('HSET', KEYS[1], tf, tostring(tokens - 1), sf, now)
-	return 0
+	return 0, tokens - 1
 end
 `
 
@@ -120,14 +125,15 @@ redis.call('HSET', KEYS[1], 'e:' .. node, now + tonumber(ARGV[6]))
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 0`)
 
-// takeScript takes a token from the bucket in fields ARGV[5] and ARGV[6]: 0, or the ms to wait
-// for one. ARGV: now, rate, burst, key ttl ms, tokens field, when field.
+// takeScript takes a token from the bucket in fields ARGV[5] and ARGV[6]: it returns 0, or the
+// ms to wait for one, and the tokens left (as text, since they are fractional). ARGV: now, rate,
+// burst, key ttl ms, tokens field, when field.
 var takeScript = redis.NewScript(bucketLib + `
-local wait = take(ARGV[5], ARGV[6], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[1]))
+local wait, left = take(ARGV[5], ARGV[6], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[1]))
 if wait == 0 then
 	redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
-return wait`)
+return {wait, tostring(left)}`)
 
 // shareScript takes what a node spent from the request buckets of an address and returns what
 // each holds now, in the order given; a bucket owes at most its burst. ARGV: now, key ttl ms,
@@ -195,7 +201,7 @@ func (a *Addresses) Close(ctx context.Context, addr string) {
 
 // CreateAccount implements push.AddressLimiter.
 func (a *Addresses) CreateAccount(ctx context.Context, addr string) error {
-	wait, err := a.take(ctx, addr, a.limits.Account, "a")
+	wait, _, err := a.take(ctx, addr, a.limits.Account, "a")
 	switch {
 	case err != nil:
 		a.log.Warn("checking the account limit of an address", "err", err)
@@ -206,9 +212,22 @@ func (a *Addresses) CreateAccount(ctx context.Context, addr string) error {
 	return nil
 }
 
+// ChallengeAccount implements push.AddressLimiter.
+func (a *Addresses) ChallengeAccount(ctx context.Context, addr string) (float64, error) {
+	wait, left, err := a.take(ctx, addr, a.limits.Challenged, "p")
+	switch {
+	case err != nil:
+		a.log.Warn("checking the challenged account limit of an address", "err", err)
+		return 1, unchecked("new accounts")
+	case wait > 0:
+		return 1, push.CreatingTooFast(wait)
+	}
+	return 1 - left/float64(a.limits.Challenged.Burst), nil
+}
+
 // Reconnect implements push.AddressLimiter.
 func (a *Addresses) Reconnect(ctx context.Context, addr string) error {
-	wait, err := a.take(ctx, addr, a.limits.Reconnect, "r")
+	wait, _, err := a.take(ctx, addr, a.limits.Reconnect, "r")
 	switch {
 	case err != nil:
 		a.log.Warn("checking the reconnect limit of an address", "err", err)
@@ -220,11 +239,17 @@ func (a *Addresses) Reconnect(ctx context.Context, addr string) error {
 }
 
 // take takes a token from the address's bucket of limit l, kept in field f (and f+"s"): it
-// returns 0, or how long to wait for one.
-func (a *Addresses) take(ctx context.Context, addr string, l duet.Limit, f string) (time.Duration, error) {
-	wait, err := takeScript.Run(ctx, a.client, []string{a.keys.address(addr)}, a.now().UnixMilli(),
-		l.Rate, l.Burst, a.ttl.Milliseconds(), f, f+"s").Int64()
-	return time.Duration(wait) * time.Millisecond, err
+// returns 0, or how long to wait for one, and the tokens left.
+func (a *Addresses) take(ctx context.Context, addr string, l duet.Limit, f string) (time.Duration, float64, error) {
+	reply, err := takeScript.Run(ctx, a.client, []string{a.keys.address(addr)}, a.now().UnixMilli(),
+		l.Rate, l.Burst, a.ttl.Milliseconds(), f, f+"s").Slice()
+	if err != nil {
+		return 0, 0, err
+	}
+	wait, _ := reply[0].(int64)
+	text, _ := reply[1].(string)
+	left, err := strconv.ParseFloat(text, 64)
+	return time.Duration(wait) * time.Millisecond, left, err
 }
 
 // ShareBuckets implements push.AddressBucketStore, in one pipeline.

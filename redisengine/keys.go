@@ -29,7 +29,8 @@
 //	{prefix}{bans}:ends     sorted set ban id → until (Unix ms)
 //	{prefix}{bans}:KIND:V   sorted set ban id → until, of the bans on one target
 //	{prefix}{audit}         list of the newest audit entries (JSON moderation.Entry), bounded in size
-//	{prefix}{settings}      hash: paused ("1" while matching is paused)
+//	{prefix}{settings}      hash: paused ("1" while matching is paused), challenge (the challenge
+//	                        mode an operator set)
 //	{prefix}{notice}        the operator's current notice (JSON moderation.Notice), expiring when it ends
 //	{prefix}{board}         hash node id → the node's latest figures (JSON), for the admin API
 //	{prefix}{history}:M     hash node id → the node's figures of Unix minute M (JSON metrics.Minute),
@@ -40,6 +41,10 @@
 //	{prefix}{ad:HASH}       hash: the limits of one client address, by its keyed hash (see Addresses)
 //	{prefix}{secret}        the key of client address hashes, when not configured: without
 //	                        expiry, as every address ban depends on it
+//	{prefix}{secret}:challenge  the key that signs proof-of-work challenges, when not configured:
+//	                        without expiry, like the address secret
+//	{prefix}{spent:HEX}     a challenge whose proof was accepted, until the challenge expires
+//	{prefix}{tally}:W       new-account requests of the whole service in window W, for a few windows
 //	{prefix}{epoch}         the name of this incarnation of the state (Epoch): without expiry, so
 //	                        that it is gone only when everything else is
 //
@@ -102,9 +107,15 @@ func (k keyspace) audit() string     { return k.prefix + "{audit}" }
 func (k keyspace) settings() string  { return k.prefix + "{settings}" }
 func (k keyspace) broadcast() string { return k.prefix + "{broadcast}" }
 func (k keyspace) secret() string    { return k.prefix + "{secret}" }
-func (k keyspace) epoch() string     { return k.prefix + "{epoch}" }
-func (k keyspace) notice() string    { return k.prefix + "{notice}" }
-func (k keyspace) board() string     { return k.prefix + "{board}" }
+func (k keyspace) spent(challenge string) string {
+	return k.prefix + "{spent:" + challenge + "}"
+}
+func (k keyspace) tally(window int64) string {
+	return k.prefix + "{tally}:" + strconv.FormatInt(window, 10)
+}
+func (k keyspace) epoch() string  { return k.prefix + "{epoch}" }
+func (k keyspace) notice() string { return k.prefix + "{notice}" }
+func (k keyspace) board() string  { return k.prefix + "{board}" }
 func (k keyspace) historyMinute(at time.Time) string {
 	return k.prefix + "{history}:" + strconv.FormatInt(at.Unix()/60, 10)
 }

@@ -176,13 +176,23 @@ func decodeBan(data string) (moderation.Ban, error) {
 // made by the first node that asks, and kept without expiry, since every address ban depends
 // on it.
 func AddressSecret(ctx context.Context, client redis.UniversalClient, prefix string) ([]byte, error) {
-	key := keyspace{prefix}.secret()
+	return keptSecret(ctx, client, keyspace{prefix}.secret(), "address secret")
+}
+
+// ChallengeSecret returns the key that signs the challenges of the nodes under prefix, kept
+// like the address secret.
+func ChallengeSecret(ctx context.Context, client redis.UniversalClient, prefix string) ([]byte, error) {
+	return keptSecret(ctx, client, keyspace{prefix}.secret()+":challenge", "challenge secret")
+}
+
+// keptSecret returns the secret kept in key, making it if it is not there yet.
+func keptSecret(ctx context.Context, client redis.UniversalClient, key, what string) ([]byte, error) {
 	if err := client.SetNX(ctx, key, rand.Text(), 0).Err(); err != nil {
-		return nil, fmt.Errorf("redisengine: making the address secret: %w", err)
+		return nil, fmt.Errorf("redisengine: making the %s: %w", what, err)
 	}
 	secret, err := client.Get(ctx, key).Bytes()
 	if err != nil {
-		return nil, fmt.Errorf("redisengine: reading the address secret: %w", err)
+		return nil, fmt.Errorf("redisengine: reading the %s: %w", what, err)
 	}
 	return secret, nil
 }
@@ -234,6 +244,23 @@ func (b *Moderation) MatchingPaused(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("redisengine: reading the settings: %w", err)
 	}
 	return v == "1", nil
+}
+
+// SetChallengeMode implements moderation.Store.
+func (b *Moderation) SetChallengeMode(ctx context.Context, mode string) error {
+	if err := b.rdb.HSet(ctx, b.keys.settings(), "challenge", mode).Err(); err != nil {
+		return fmt.Errorf("redisengine: setting the challenge mode: %w", err)
+	}
+	return nil
+}
+
+// ChallengeMode implements moderation.Store.
+func (b *Moderation) ChallengeMode(ctx context.Context) (string, error) {
+	mode, err := b.rdb.HGet(ctx, b.keys.settings(), "challenge").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("redisengine: reading the settings: %w", err)
+	}
+	return mode, nil
 }
 
 // SetNotice implements moderation.Store: one key, which expires when the notice ends.

@@ -488,3 +488,13 @@ func TestStoreWaitsForReplicasCluster(t *testing.T) {
 		t.Fatalf("AppendMessage on a shard without replicas: %v, want an error saying no replica has it", err)
 	}
 }
+
+// onServerAndCluster runs test on a client of one Redis server, then of a Redis Cluster.
+func onServerAndCluster(t *testing.T, test func(t *testing.T, client redis.UniversalClient)) {
+	for name, url := range map[string]func(t *testing.T) string{
+		"server":  func(t *testing.T) string { return redistest.Start(t).URL() },
+		"cluster": func(t *testing.T) string { return redistest.StartCluster(t).URL() },
+	} {
+		t.Run(name, func(t *testing.T) { test(t, openClient(t, url(t))) })
+	}
+}

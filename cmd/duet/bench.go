@@ -28,7 +28,9 @@ server's processor time per message, and --redis-url that of its Redis, read fro
 With --baseline, runs the same load against a minimal relay built in, for this machine's
 ceiling.
 
-Run the server with rate limits off for the load generator, e.g. --rate-limit-exempt 127.0.0.0/8.
+Run the server with rate limits off for the load generator, e.g. --rate-limit-exempt 127.0.0.0/8,
+and the proof-of-work challenge not on: in auto, the default, requests from exempt addresses do not
+count towards the rate that starts it.
 
 Flags:
 `

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/duetchat/duet/boltengine"
+	"github.com/duetchat/duet/challenge"
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/metrics"
@@ -26,6 +27,10 @@ type engines struct {
 	nodeID int64
 	board  metrics.Board
 	secret []byte // the key of client address hashes
+	// The proof-of-work challenges: the key that signs them, and what the nodes share of them.
+	challengeSecret []byte
+	ledger          challenge.Ledger
+	tallies         challenge.Tallies
 	// addresses keeps the limits per client address for all nodes; nil: each node keeps its own.
 	addresses push.AddressLimiter
 	// addressBuckets shares what each node spends of the request limits per client address;
@@ -77,9 +82,12 @@ func openMemory(cfg config.Config, rule match.Rule, log *slog.Logger) (*engines,
 			Queue: match.NewMemoryQueue(rule),
 			Epoch: session.FixedEpoch(session.NewEpochName()),
 		},
-		nodeID: 0, // the only node
-		board:  metrics.NewMemoryBoard(),
-		secret: []byte(cfg.AddressSecret),
+		nodeID:          0, // the only node
+		board:           metrics.NewMemoryBoard(),
+		secret:          []byte(cfg.AddressSecret),
+		challengeSecret: []byte(cfg.ChallengeSecret),
+		ledger:          challenge.NewMemoryLedger(cfg.ChallengeLedger, time.Now),
+		tallies:         &challenge.MemoryTallies{},
 		deliverer: func(_ context.Context, hub *push.Hub, _ session.DeliveryObserver) (session.Deliverer, error) {
 			return hub, nil
 		},
@@ -92,6 +100,9 @@ func openMemory(cfg config.Config, rule match.Rule, log *slog.Logger) (*engines,
 		if len(eng.secret) == 0 {
 			eng.secret = []byte(rand.Text())
 		}
+		if len(eng.challengeSecret) == 0 {
+			eng.challengeSecret = []byte(rand.Text())
+		}
 		return eng, nil
 	}
 	db, err := boltengine.Open(cfg.DataDir)
@@ -100,6 +111,11 @@ func openMemory(cfg config.Config, rule match.Rule, log *slog.Logger) (*engines,
 	}
 	if len(eng.secret) == 0 {
 		if eng.secret, err = db.AddressSecret(); err != nil {
+			return nil, errors.Join(fmt.Errorf("data_dir %s: %w", cfg.DataDir, err), db.Close())
+		}
+	}
+	if len(eng.challengeSecret) == 0 {
+		if eng.challengeSecret, err = db.ChallengeSecret(); err != nil {
 			return nil, errors.Join(fmt.Errorf("data_dir %s: %w", cfg.DataDir, err), db.Close())
 		}
 	}
@@ -178,6 +194,12 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 			return nil, errors.Join(err, lease.Release(ctx), client.Close())
 		}
 	}
+	challengeSecret := []byte(cfg.ChallengeSecret)
+	if len(challengeSecret) == 0 {
+		if challengeSecret, err = redisengine.ChallengeSecret(ctx, client, cfg.RedisPrefix); err != nil {
+			return nil, errors.Join(err, lease.Release(ctx), client.Close())
+		}
+	}
 	epoch, err := redisengine.OpenEpoch(ctx, client, cfg.RedisPrefix, log)
 	if err != nil {
 		return nil, errors.Join(err, lease.Release(ctx), client.Close())
@@ -189,6 +211,7 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 	})
 	var delivery *redisengine.Delivery
 	addresses := redisengine.NewAddresses(client, cfg.RedisPrefix, addressLimits(cfg), nodeLeaseTTL, time.Now, log)
+	challenges := redisengine.NewChallenges(client, cfg.RedisPrefix, cfg.ChallengeWindow)
 	return &engines{
 		Engines: session.Engines{
 			Store:      store,
@@ -197,12 +220,15 @@ func openRedis(ctx context.Context, cfg config.Config, rule match.Rule, log *slo
 			Moderation: redisengine.NewModeration(client, cfg.RedisPrefix, cfg.AuditSize),
 			Epoch:      epoch,
 		},
-		nodeID:         lease.ID(),
-		board:          redisengine.NewBoard(client, cfg.RedisPrefix),
-		secret:         secret,
-		addresses:      addresses,
-		addressBuckets: addresses,
-		limitStore:     redisengine.NewLimits(client, cfg.RedisPrefix, accountLimits(cfg)),
+		nodeID:          lease.ID(),
+		board:           redisengine.NewBoard(client, cfg.RedisPrefix),
+		secret:          secret,
+		challengeSecret: challengeSecret,
+		ledger:          challenges,
+		tallies:         challenges,
+		addresses:       addresses,
+		addressBuckets:  addresses,
+		limitStore:      redisengine.NewLimits(client, cfg.RedisPrefix, accountLimits(cfg)),
 		deliverer: func(ctx context.Context, hub *push.Hub, observe session.DeliveryObserver) (session.Deliverer, error) {
 			delivery = redisengine.NewDelivery(client, store, lease.ID(), hub, 2*cfg.RedisTimeout, observe, log)
 			return delivery, delivery.Subscribe(ctx)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/duetchat/duet/admin"
+	"github.com/duetchat/duet/challenge"
 	"github.com/duetchat/duet/config"
 	"github.com/duetchat/duet/filter"
 	"github.com/duetchat/duet/frontend"
@@ -129,7 +131,8 @@ func accountLimits(cfg config.Config) push.Limits {
 // addressLimits are the limits per client address of cfg.
 func addressLimits(cfg config.Config) push.AddressLimits {
 	return push.AddressLimits{
-		Connect: cfg.Connect, Connections: cfg.AddressConnections, Account: cfg.Account, Reconnect: cfg.Reconnect,
+		Connect: cfg.Connect, Connections: cfg.AddressConnections, Account: cfg.Account, Challenged: cfg.AccountChallenged,
+		Reconnect: cfg.Reconnect,
 		Requests: push.Limits{
 			Dialogue: cfg.AddressDialogue, Content: cfg.AddressContent, Match: cfg.AddressMatch,
 			Report: cfg.AddressReport, Resume: cfg.AddressResume,
@@ -161,6 +164,11 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		Cooloff: cfg.Cooloff, Observer: observe, Filter: content,
 		Evidence: session.EvidenceLimits{Messages: cfg.EvidenceSize, Bytes: cfg.EvidenceKiB << 10},
 	})
+	gate := challenge.NewGate(challenge.Options{
+		Mode: challenge.Mode(cfg.Challenge), Steps: challengeSteps(cfg), Window: cfg.ChallengeWindow, Refresh: challengeRefresh,
+		Signer: challenge.NewSigner(eng.challengeSecret, cfg.ChallengeTTL), Ledger: eng.ledger, Tallies: eng.tallies,
+		Modes: eng.Moderation, Now: now, Log: log, Observe: measure,
+	})
 	clientIP := web.ClientIP(cfg.TrustedProxies)
 	pushSrv := push.NewServer(svc, hub, now, log, push.Options{
 		PingInterval: cfg.PingInterval, PresenceTimeout: cfg.PresenceTimeout,
@@ -171,15 +179,16 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		Addresses: eng.addresses, Address: addressLimits(cfg),
 		AddressBuckets: eng.addressBuckets, AddressShare: cfg.AddressShare,
 		BadFrameLimit: cfg.BadFrameLimit, BadFrameWindow: cfg.BadFrameWindow, Observer: observe,
+		Challenges: gate,
 	})
-	measure.Register(gauges(eng, pushSrv, hub)...)
+	measure.Register(gauges(eng, pushSrv, hub, gate)...)
 	site, err := siteTexts(cfg)
 	if err != nil {
 		return nil, err
 	}
-	gate := web.NewGate(maxConnections(cfg.MaxConnections, log), pushSrv.Len)
+	drainGate := web.NewGate(maxConnections(cfg.MaxConnections, log), pushSrv.Len)
 	app := web.New(web.Options{
-		WebSocket: pushSrv, Gate: gate, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
+		WebSocket: pushSrv, Gate: drainGate, Ready: svc, ClientIP: clientIP, Log: log, Page: frontend.Page(),
 		PageSettings: web.PageSettings{
 			MaxSessions: cfg.MaxSessions, MaxContent: cfg.MaxContent, MaxNickname: cfg.MaxNickname,
 			InterestWaitMs: cfg.InterestWait.Milliseconds(), Site: site,
@@ -192,7 +201,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 	if cfg.AdminToken != "" {
 		admin.Register(app, admin.Options{
 			Token: cfg.AdminToken, TokenTries: cfg.AdminTokenTries, TokenWait: cfg.AdminTokenWait, Service: svc, Store: eng.Store, Queue: eng.Queue, Moderation: eng.Moderation, Board: eng.board,
-			Metrics: measure.Handler(), Now: now, Log: log,
+			Challenges: gate, Metrics: measure.Handler(), Now: now, Log: log,
 		})
 	}
 
@@ -212,7 +221,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	n := &node{
-		log: log, engines: eng, listener: listener, push: pushSrv, gate: gate, served: make(chan error, 2),
+		log: log, engines: eng, listener: listener, push: pushSrv, gate: drainGate, served: make(chan error, 2),
 		drainDelay: cfg.DrainDelay, drainSpread: cfg.DrainSpread,
 		http: newHTTPServer(app, cfg, log),
 	}
@@ -244,7 +253,7 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			log.Error("watching the word list", "err", err)
 		}
 	}
-	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats, watchWords) {
+	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats, watchWords, gate.Run) {
 		n.loops.Go(func() { loop(ctx) })
 	}
 	if certs != nil {
@@ -257,6 +266,19 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 		go func() { n.served <- n.plain.Serve(n.plainAt) }()
 	}
 	return n, nil
+}
+
+// challengeRefresh is how often a node shares its count of new accounts and reads the challenge
+// mode in force: a mode an operator sets holds on every node within it.
+const challengeRefresh = time.Second
+
+// challengeSteps are the steps of difficulty of cfg.
+func challengeSteps(cfg config.Config) []challenge.Step {
+	steps := make([]challenge.Step, len(cfg.ChallengeSteps))
+	for i, n := range cfg.ChallengeSteps {
+		steps[i] = challenge.Step{Rate: cfg.ChallengeRates[i], MaxNumber: n}
+	}
+	return steps
 }
 
 // siteTexts reads the operator's texts of the site that the page shows.
@@ -289,7 +311,7 @@ func newHTTPServer(h http.Handler, cfg config.Config, log *slog.Logger) *http.Se
 // gauges are the figures /metrics reads when it is scraped: the connections and the accounts
 // they hold on this node, and the waiting and chatting accounts of the whole service (the same
 // on every node), from the engines.
-func gauges(eng *engines, pushSrv *push.Server, hub *push.Hub) []prometheus.Collector {
+func gauges(eng *engines, pushSrv *push.Server, hub *push.Hub, gate *challenge.Gate) []prometheus.Collector {
 	read := func(f func(ctx context.Context) (int, error)) func() float64 {
 		return func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), gaugeTimeout)
@@ -311,6 +333,12 @@ func gauges(eng *engines, pushSrv *push.Server, hub *push.Hub) []prometheus.Coll
 				ws, err := eng.Queue.Waiting(ctx)
 				return len(ws), err
 			})),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_challenge_maxnumber", Help: "Difficulty of the proof-of-work challenge an ordinary new visitor is asked now; 0: none."},
+			func() float64 { return float64(gate.State().MaxNumber) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_challenge_mode", Help: "The proof-of-work mode in force: 0 off, 1 on, 2 auto."},
+			func() float64 { return float64(slices.Index(challengeModes, gate.State().Mode)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_account_requests_per_second", Help: "Requests for a new account without a proof, per second, in the whole service, as this node last saw them."},
+			func() float64 { return gate.State().Rate }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_live_sessions", Help: "Live sessions, in the whole service."},
 			read(func(ctx context.Context) (int, error) {
 				_, n, err := eng.Store.AllLive(ctx, 0)
@@ -339,6 +367,9 @@ func countOnline(ctx context.Context, eng *engines, here int, now time.Time) (we
 	}
 	return n, nil
 }
+
+// challengeModes are the modes by their number in the duet_challenge_mode gauge.
+var challengeModes = []challenge.Mode{challenge.Off, challenge.On, challenge.Auto}
 
 // gaugeTimeout bounds how long a scrape waits for the engines.
 const gaugeTimeout = time.Second

@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) moderation.Store) {
 		{"List", list},
 		{"Audit", audit},
 		{"Pause", pause},
+		{"ChallengeMode", challengeMode},
 		{"Notice", notice},
 	}
 	for _, tt := range tests {
@@ -199,6 +200,21 @@ func pause(t *testing.T, s moderation.Store) {
 		}
 		if got, err := s.MatchingPaused(ctx); err != nil || got != want {
 			t.Errorf("MatchingPaused = %v, %v; want %v", got, err, want)
+		}
+	}
+}
+
+// challengeMode keeps the mode set last, and none before.
+func challengeMode(t *testing.T, s moderation.Store) {
+	if got, err := s.ChallengeMode(ctx); err != nil || got != "" {
+		t.Errorf("ChallengeMode of a new store = %q, %v; want none", got, err)
+	}
+	for _, want := range []string{"on", "off", "auto"} {
+		if err := s.SetChallengeMode(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ChallengeMode(ctx); err != nil || got != want {
+			t.Errorf("ChallengeMode = %q, %v; want %q", got, err, want)
 		}
 	}
 }
