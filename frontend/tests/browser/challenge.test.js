@@ -1,6 +1,7 @@
 // A start that must solve the server's proof-of-work challenge first (issue 18), in real
 // browsers against the real server with --challenge on: the progress is shown, the two are
-// paired and chat; Cancel stops the solver and leaves the landing ready to start again.
+// paired and chat; Cancel stops the solver and leaves the landing ready to start again. In
+// auto, a start from an address over its account rate proves itself instead of waiting.
 import { afterEach, expect, test } from 'vitest'
 import { checkA11y, screenshot, serveForTests, startChatting, startServer } from './harness.js'
 
@@ -70,4 +71,20 @@ test('Cancel stops the solver and leaves the landing ready to start', async () =
   expect(await cy.page.getByLabel('Nickname').inputValue()).toBe('Cy')
   expect(await cy.page.locator('.toast').count(), 'a cancel is no error').toBe(0)
   await screenshot(cy.page, 'cancelled')
+})
+
+test('auto: a start from an address over its account rate proves itself instead of waiting', async () => {
+  // One account per address, then one per 10 s: the second visitor's Start comes too soon.
+  const busy = startServer(run.binary.bin, ['--account-burst', '1', '--account-rate', '0.1', '--challenge', 'auto'])
+  ownServers.push(busy)
+  const url = await busy.ready
+  const first = await run.open(url)
+  await startChatting(first.page, 'First')
+  await first.page.getByText('Looking for someone…').waitFor()
+  const second = await run.open(url)
+  const solver = second.page.waitForEvent('worker')
+  await startChatting(second.page, 'Second')
+  await solver
+  await chatLog(second.page).getByText("You're now chatting with First. Say hi!").waitFor()
+  expect(await second.page.locator('.toast').count()).toBe(0)
 })
