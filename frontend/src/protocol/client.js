@@ -672,7 +672,7 @@ function solveInWorker(challenge, onProgress, signal) {
     worker.onmessage = ({ data }) => ('fraction' in data ? onProgress(data.fraction) : finish(resolve, data.number))
     worker.onerror = (ev) => {
       ev.preventDefault()
-      finish(reject, new Error(`the proof-of-work worker failed: ${ev.message}`))
+      finish(reject, new Error(`the proof-of-work worker failed: ${ev.message ?? 'it did not start'}`))
     }
     worker.postMessage(challenge)
   })

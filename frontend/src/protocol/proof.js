@@ -16,7 +16,12 @@ const CLOCK_EVERY = 1024 // numbers tried between two looks at the clock
  * @returns {Promise<number|null>} null when no number in range fits, or the challenge is not one we solve
  */
 export async function findNumber(c, onProgress = () => {}) {
-  const valid = c?.algorithm === 'SHA-256' && /^[0-9a-f]{64}$/i.test(c.challenge) && typeof c.salt === 'string' && Number.isSafeInteger(c.maxnumber) && c.maxnumber >= 0
+  const valid =
+    c?.algorithm === 'SHA-256' &&
+    /^[0-9a-f]{64}$/i.test(c.challenge) &&
+    typeof c.salt === 'string' &&
+    Number.isSafeInteger(c.maxnumber) &&
+    c.maxnumber >= 0
   if (!valid) return null
   const want = hexToBytes(c.challenge)
   const utf8 = new TextEncoder()
