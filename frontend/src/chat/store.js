@@ -54,6 +54,7 @@ export function createChatStore(client, o = {}) {
     activeId: null, // the sessionId shown, or 'search'
     ended: null, // {reason, until?, why?}: the client stopped for good
     startAfter: 0, // when Start may be pressed again after a rate limit (ms), 0 if it may now
+    proving: null, // while Start solves the server's proof-of-work challenge: the share tried, 0 to 1
     notice: null, // {text, level, until}: the operator's current notice, until dismissed
     toasts: [], // {id, key, params, level}
     announcement: null, // {key, params}: read out by the page's aria-live region
@@ -169,6 +170,7 @@ export function createChatStore(client, o = {}) {
   }
 
   client.on('status', ({ state: s }) => (state.connection = s))
+  client.on('proving', ({ fraction }) => (state.proving = fraction))
   client.on('account', (a) => {
     state.me = a
     state.nickName = a.nickName
@@ -260,10 +262,10 @@ export function createChatStore(client, o = {}) {
   })
   client.on('problem', (p) => {
     // What is answered where it was asked: an unknown account after a reload, a refused
-    // nickname, a start that must wait, a message refused (its bubble says so), and receipts
+    // nickname, a start that must wait or prove itself, a message refused (its bubble says so), and receipts
     // and typing signals, which are background chatter no one asked for.
     if (p.cmd === 'RECONNECT' && p.code === Code.NoDataFound) return
-    if (p.cmd === 'CRT_ACCOUNT' && (p.code === Code.ParamErr || p.code === Code.RateLimited)) return
+    if (p.cmd === 'CRT_ACCOUNT' && [Code.ParamErr, Code.RateLimited, Code.ChallengeRequired].includes(p.code)) return
     if (['DIALOGUE', 'VIEWED_ACK', 'DELIVERED_ACK', 'TYPING'].includes(p.cmd)) return
     const text = describeProblem(p)
     if (text) toast(text.key, text.params)
@@ -302,11 +304,15 @@ export function createChatStore(client, o = {}) {
       return true
     } catch (err) {
       // A ban ends the client as it connects: the banned view says so, not a connection problem.
-      if (barred(state.ended)) return false
+      // A cancelled start is back where it began, which says enough.
+      if (barred(state.ended) || err.name === 'AbortError') return false
       if (!(err instanceof ProtocolError)) toast('problem.unreachable')
       else if (err.code === Code.ParamErr) toast('problem.nickname', { msg: err.message })
       else if (err.code === Code.RateLimited) state.startAfter = now() + Math.max(1000, err.reply.retryAfterMs || 1000)
+      else if (err.code === Code.ChallengeRequired) toast('problem.challenge')
       return false
+    } finally {
+      state.proving = null
     }
   }
 
@@ -347,6 +353,11 @@ export function createChatStore(client, o = {}) {
     async start({ nickName, interests }) {
       state.interests = interests
       if (await ensureAccount(nickName)) await actions.search(interests)
+    },
+
+    /** Stops a Start that is still solving its proof of work; the landing is as it was. */
+    cancelStart() {
+      client.cancelAccount()
     },
 
     /** Queues for a partner; the chat opens from the session event. */

@@ -62,6 +62,10 @@ export default {
     wait: 'Gerade beginnen viele Menschen aus deinem Netz. Du kannst in {n} s beginnen.',
     waitButton: 'Beginnen in {n} s',
   },
+  proof: {
+    checking: 'Wir prüfen, dass du kein Bot bist…',
+    cancel: 'Abbrechen',
+  },
   interests: {
     label: 'Interessen',
     optional: '(freiwillig)',
@@ -171,6 +175,7 @@ export default {
     stopping: "@:{'site.name'} startet neu. Bitte versuch es gleich noch einmal.",
     offline: "Du bist offline. @:{'site.name'} versucht, sich neu zu verbinden…",
     unreachable: "@:{'site.name'} ist nicht erreichbar. Prüfe deine Verbindung und versuch es noch einmal.",
+    challenge: 'Wir konnten nicht prüfen, dass du kein Bot bist. Bitte versuch es gleich noch einmal.',
     nickname: 'Dieser Spitzname wurde nicht angenommen: {msg}.',
     tooLong: 'Eine Nachricht darf höchstens {n} Zeichen lang sein.',
     reportTooLate: 'Dieser Chat ist zu alt, um ihn jetzt zu melden: seine Nachrichten werden nicht mehr aufbewahrt.',

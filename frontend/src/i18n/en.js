@@ -64,6 +64,10 @@ export default {
     wait: 'Many people are starting from your network right now. You can start in {n} s.',
     waitButton: 'Start in {n} s',
   },
+  proof: {
+    checking: "Checking you're not a bot…",
+    cancel: 'Cancel',
+  },
   interests: {
     label: 'Interests',
     optional: '(optional)',
@@ -173,6 +177,7 @@ export default {
     stopping: "@:{'site.name'} is restarting. Please try again in a moment.",
     offline: "You are offline. @:{'site.name'} is trying to reconnect…",
     unreachable: "Could not reach @:{'site.name'}. Check your connection and try again.",
+    challenge: "We could not check that you're not a bot. Please try again in a moment.",
     nickname: 'That nickname was not accepted: {msg}.',
     tooLong: 'A message can be at most {n} characters.',
     reportTooLate: 'This chat is too old to report now: its messages are no longer kept.',

@@ -62,6 +62,11 @@ export function formatDateTime(locale, ms) {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms)
 }
 
+/** A share from 0 to 1 as a whole percentage: "60%", "60 %". */
+export function formatPercent(locale, fraction) {
+  return new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 0 }).format(fraction)
+}
+
 /** "chess, films and music", or with type 'disjunction' "chess, films or music". */
 export function formatList(locale, items, type = 'conjunction') {
   return new Intl.ListFormat(locale, { style: 'long', type }).format(items)

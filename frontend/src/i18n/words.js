@@ -1,7 +1,7 @@
-// What a component needs to say things: the catalogue's t, and Intl's times, dates and lists
-// in the visitor's locale.
+// What a component needs to say things: the catalogue's t, and Intl's times, dates, lists and
+// percentages in the visitor's locale.
 import { useI18n } from 'vue-i18n'
-import { formatDateTime, formatList, formatTime, intlLocale } from './index.js'
+import { formatDateTime, formatList, formatPercent, formatTime, intlLocale } from './index.js'
 
 export function useWords() {
   const { t, tm, rt, locale } = useI18n()
@@ -17,5 +17,6 @@ export function useWords() {
     dateTime: (ms) => formatDateTime(intl(), ms),
     list: (items) => formatList(intl(), items),
     anyOf: (items) => formatList(intl(), items, 'disjunction'),
+    percent: (fraction) => formatPercent(intl(), fraction),
   }
 }

@@ -52,6 +52,7 @@ export class OfflineError extends Error {
 const CREDENTIALS_KEY = 'duet.account'
 const CLOSE_REPLACED = 4000
 const CLOSE_CLIENT_SILENCE = 4001 // ours: the server has been silent too long
+const PROOFS_REFUSED_MAX = 3 // refused proofs of work in a row before account creation gives up
 
 /** Options and their defaults; every timing can be set by the caller. */
 export const defaults = Object.freeze({
@@ -77,6 +78,8 @@ export const defaults = Object.freeze({
  *  - viewed {sessionId, accountId, msgId}: the partner has seen the session up to msgId
  *  - signal {signalType, sessionId, senderId, data}
  *  - resumed {sessionId, count, complete}
+ *  - proving {fraction}: account creation is solving the server's proof-of-work challenge,
+ *    this share of it tried so far (from 0)
  *  - problem {cmd, code, msg, retryAfterMs?, until?, reason?}: every non-zero reply
  *  - ended {reason, data?}: the client will not reconnect by itself
  */
@@ -86,6 +89,8 @@ export class DuetClient {
    * @param {string} o.url WebSocket address, e.g. ws://host/ws
    * @param {Storage} o.storage where the account's id and token live (sessionStorage)
    * @param {typeof WebSocket} [o.WebSocket]
+   * @param {(challenge: object, onProgress: (fraction: number) => void, signal: AbortSignal) => Promise<number|null>} [o.solve]
+   *   solves a proof-of-work challenge; by default in a Web Worker
    */
   constructor(o) {
     this.options = { ...defaults, ...o }
@@ -93,6 +98,8 @@ export class DuetClient {
     this.storage = o.storage
     this.WebSocketImpl = o.WebSocket || globalThis.WebSocket
     this.random = o.random || Math.random
+    this.solve = o.solve || solveInWorker
+    this.creating = null // the AbortController of the account creation under way
     this.listeners = new Map()
     this.socket = null
     this.ready = false // the socket is open and bound to the account (or about to be)
@@ -135,20 +142,28 @@ export class DuetClient {
     }
   }
 
-  /** Creates an account on a fresh connection. Resolves with {accountId, nickName}. */
+  /**
+   * Creates an account on a fresh connection, solving the proof-of-work challenge when the
+   * server sets one. Resolves with {accountId, nickName}; rejects with a ProtocolError when
+   * refused, and with an AbortError after cancelAccount.
+   */
   async createAccount(nickName) {
     this.stopped = false
     await this.open()
+    const creating = new AbortController()
+    this.creating = creating
     let reply
     try {
-      reply = await this.request('CRT_ACCOUNT', { nickName })
+      reply = await this.requestAccount(nickName, creating.signal)
     } catch (err) {
-      // Refused (a nickname, a rate limit): no account, so no connection worth keeping.
+      // Refused (a nickname, a rate limit) or cancelled: no account, so no connection worth keeping.
       if (!this.stopped) {
         this.closeSocket()
         this.emit('status', { state: 'offline' })
       }
       throw err
+    } finally {
+      if (this.creating === creating) this.creating = null
     }
     this.storage.setItem(
       CREDENTIALS_KEY,
@@ -156,6 +171,46 @@ export class DuetClient {
     )
     this.bind({ accountId: reply.accountId, nickName: reply.nickName })
     return this.account
+  }
+
+  /** Gives up the account creation under way, its proof of work included. */
+  cancelAccount() {
+    this.creating?.abort()
+  }
+
+  /**
+   * CRT_ACCOUNT, again with a proof of work after each code 11: the first asks for one, a
+   * later one refuses the proof sent (expired, used, wrong) and brings a fresh challenge.
+   * After PROOFS_REFUSED_MAX refused proofs in a row the last refusal is the answer.
+   */
+  async requestAccount(nickName, signal) {
+    let proof = null
+    let refused = 0
+    for (;;) {
+      try {
+        const reply = await this.request('CRT_ACCOUNT', proof ? { nickName, proof } : { nickName })
+        signal.throwIfAborted()
+        return reply
+      } catch (err) {
+        signal.throwIfAborted()
+        const challenge = err instanceof ProtocolError && err.code === Code.ChallengeRequired && err.reply.challenge
+        if (proof) refused++
+        if (!challenge || refused === PROOFS_REFUSED_MAX) throw err
+        proof = await this.prove(challenge, signal)
+        if (!proof) throw err
+      }
+    }
+  }
+
+  /** The proof for an ALTCHA challenge, or null when it has no solution. */
+  async prove(challenge, signal) {
+    this.emit('proving', { fraction: 0 })
+    const number = await this.solve(challenge, (fraction) => this.emit('proving', { fraction }), signal)
+    signal.throwIfAborted()
+    if (number === null) return null
+    this.emit('proving', { fraction: 1 })
+    const { algorithm, salt, signature } = challenge
+    return { algorithm, challenge: challenge.challenge, number, salt, signature }
   }
 
   /**
@@ -334,6 +389,7 @@ export class DuetClient {
   /** Closes the connection and stops reconnecting; the account lapses unless RECONNECTed. */
   close() {
     this.stopped = true
+    this.creating?.abort()
     clearTimeout(this.reconnectTimer)
     this.closeSocket()
   }
@@ -596,4 +652,28 @@ export class DuetClient {
 function newRequestId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16))
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/**
+ * Solves a proof-of-work challenge in a Web Worker (proof.worker.js), so that the page stays
+ * responsive. Resolves with the number, or null when none fits; the signal terminates the worker.
+ */
+function solveInWorker(challenge, onProgress, signal) {
+  return new Promise((resolve, reject) => {
+    signal.throwIfAborted()
+    const worker = new Worker(new URL('./proof.worker.js', import.meta.url), { type: 'module' })
+    const finish = (settle, value) => {
+      signal.removeEventListener('abort', cancel)
+      worker.terminate()
+      settle(value)
+    }
+    const cancel = () => finish(reject, signal.reason)
+    signal.addEventListener('abort', cancel)
+    worker.onmessage = ({ data }) => ('fraction' in data ? onProgress(data.fraction) : finish(resolve, data.number))
+    worker.onerror = (ev) => {
+      ev.preventDefault()
+      finish(reject, new Error(`the proof-of-work worker failed: ${ev.message ?? 'it did not start'}`))
+    }
+    worker.postMessage(challenge)
+  })
 }

@@ -236,7 +236,7 @@ test('an operator notice stays as a banner, and a visitor who arrives later sees
 
 test('a start refused for going too fast counts down, then starts', async () => {
   // One account per address, then one per 10 s: the second visitor's Start comes too soon. With
-  // the challenge off, since it would ask a proof of work instead of refusing.
+  // challenges off: in auto, an address over its rate is asked a proof of work instead.
   const url = await ownServer(['--account-burst', '1', '--account-rate', '0.1', '--challenge', 'off'])
   const first = await run.open(url)
   await startChatting(first.page, 'First')

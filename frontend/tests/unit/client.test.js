@@ -4,6 +4,8 @@ import WebSocket from 'ws'
 import { Code, Dialect, DuetClient, EndReason, ProtocolError } from '../../src/protocol/client.js'
 import { scriptedServer } from './server.js'
 import { memoryStorage } from './storage.js'
+import { makeChallenge } from './challenge.js'
+import { findNumber } from '../../src/protocol/proof.js'
 
 const ANN = 1111
 const BOB = 1212
@@ -211,6 +213,84 @@ describe('creating an account', () => {
     conn.send({ cmd: 'CRT_ACCOUNT', code: 6, msg: 'too many requests; slow down', retryAfterMs: 4000 })
     await expect(created).rejects.toMatchObject({ code: Code.RateLimited })
     expect(statuses.at(-1)).toEqual({ state: 'offline' })
+  })
+})
+
+describe('proof of work', () => {
+  /** The solver of the page, run in the test's thread, that says it is half done first. */
+  const solveHere = (challenge, onProgress) => {
+    onProgress(0.5)
+    return Promise.resolve(findNumber(challenge))
+  }
+  const refuse = (conn, challenge) => conn.send({ cmd: 'CRT_ACCOUNT', code: 11, msg: 'solve the challenge first', challenge })
+  const closed = (conn) => (conn.ws.readyState === conn.ws.CLOSED ? Promise.resolve() : new Promise((resolve) => conn.ws.once('close', resolve)))
+  const proofOf = ({ challenge, number }) => {
+    const { algorithm, salt, signature } = challenge
+    return { algorithm, challenge: challenge.challenge, number, salt, signature }
+  }
+
+  test('code 11: the challenge is solved and CRT_ACCOUNT sent again with its proof; a refused proof, again', async () => {
+    newClient({ solve: solveHere })
+    const proving = record('proving')
+    const created = client.createAccount('Ann')
+    const conn = await server.connection()
+    expect(await conn.next()).toEqual({ cmd: 'CRT_ACCOUNT', nickName: 'Ann' })
+    const first = makeChallenge(5000)
+    refuse(conn, first.challenge)
+    expect(await conn.next()).toEqual({ cmd: 'CRT_ACCOUNT', nickName: 'Ann', proof: proofOf(first) })
+    const fresh = makeChallenge(5000) // the first proof came too late, say
+    refuse(conn, fresh.challenge)
+    expect(await conn.next()).toEqual({ cmd: 'CRT_ACCOUNT', nickName: 'Ann', proof: proofOf(fresh) })
+    conn.send({ cmd: 'CRT_ACCOUNT', code: 0, nickName: 'Ann', accountId: ANN, token: TOKEN, epoch: EPOCH })
+    expect(await created).toEqual({ accountId: ANN, nickName: 'Ann' })
+    expect(proving.map((p) => p.fraction)).toEqual([0, 0.5, 1, 0, 0.5, 1])
+    expect(JSON.parse(storage.getItem('duet.account'))).toMatchObject({ accountId: ANN, token: TOKEN })
+  })
+
+  test('after three refused proofs in a row, the refusal is the answer', async () => {
+    newClient({ solve: solveHere })
+    const statuses = record('status')
+    const created = client.createAccount('Ann')
+    const conn = await server.connection()
+    const sent = []
+    for (let i = 0; i < 4; i++) {
+      sent.push(await conn.next())
+      refuse(conn, makeChallenge(1000).challenge)
+    }
+    await expect(created).rejects.toMatchObject({ code: Code.ChallengeRequired })
+    expect(sent.map((f) => !!f.proof)).toEqual([false, true, true, true])
+    expect(statuses.at(-1)).toEqual({ state: 'offline' })
+    await closed(conn)
+  })
+
+  test('a challenge with no answer in range is not answered', async () => {
+    newClient({ solve: solveHere })
+    const created = client.createAccount('Ann')
+    const conn = await server.connection()
+    await conn.next()
+    refuse(conn, makeChallenge(1000, 1001).challenge)
+    await expect(created).rejects.toMatchObject({ code: Code.ChallengeRequired })
+  })
+
+  test('cancelAccount stops the solver and the connection', async () => {
+    let solving
+    const solve = (challenge, onProgress, signal) =>
+      new Promise((resolve, reject) => {
+        solving = signal
+        signal.addEventListener('abort', () => reject(signal.reason))
+      })
+    newClient({ solve })
+    const statuses = record('status')
+    const created = client.createAccount('Ann')
+    const conn = await server.connection()
+    await conn.next()
+    refuse(conn, makeChallenge(1000).challenge)
+    await until(() => solving, 'the solver at work')
+    client.cancelAccount()
+    await expect(created).rejects.toMatchObject({ name: 'AbortError' })
+    expect(solving.aborted).toBe(true)
+    expect(statuses.at(-1)).toEqual({ state: 'offline' })
+    await closed(conn)
   })
 })
 

@@ -5,12 +5,14 @@ import LandingForm from '../../src/components/LandingForm.vue'
 import ChatPanel from '../../src/components/ChatPanel.vue'
 import SearchPanel from '../../src/components/SearchPanel.vue'
 import ChatTabs from '../../src/components/ChatTabs.vue'
+import ChatView from '../../src/views/ChatView.vue'
 import { limits } from '../../src/settings.js'
 import { createChatStore } from '../../src/chat/store.js'
 import { fakeClient, inChat, PARTNER, partnerMessage, SESSION } from './fakeClient.js'
 import { ProtocolError } from '../../src/protocol/client.js'
 import { memoryStorage } from './storage.js'
 import { catalogue } from './words.js'
+import { createCatalogue } from '../../src/i18n/index.js'
 
 // jsdom lays nothing out: this IntersectionObserver lets a test say what is on screen.
 const observers = []
@@ -80,6 +82,44 @@ describe('the landing form', () => {
     await interest.setValue('music, films, chess, ')
     expect(w.findAll('.tag').map((t) => t.text().replace('×', '').trim())).toEqual(['music', 'films', 'chess'])
     expect(interest.element.value).toBe('')
+    w.unmount()
+  })
+  test('while Start proves itself: progress in words and as a bar, and Cancel', async () => {
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage() })
+    const w = mount(LandingForm, withStore(store))
+    client.emit('proving', { fraction: 0.6 })
+    await nextTick()
+    const bar = w.find('[role=progressbar]')
+    expect(bar.attributes()).toMatchObject({ 'aria-label': "Checking you're not a bot…", 'aria-valuenow': '60' })
+    expect(w.find('.proving').text()).toContain("Checking you're not a bot… 60%")
+    expect(w.find('button[type=submit]').exists()).toBe(false)
+    await w.findAll('button').find((b) => b.text() === 'Cancel').trigger('click')
+    expect(client.cancelAccount).toHaveBeenCalled()
+    w.unmount()
+  })
+
+  test('in German, with the percent sign as German writes it', async () => {
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage() })
+    const w = mount(LandingForm, { ...withStore(store), global: { plugins: [createCatalogue('de')], provide: { chat: store } } })
+    client.emit('proving', { fraction: 0.6 })
+    await nextTick()
+    expect(w.find('.proving-text').text()).toBe('Wir prüfen, dass du kein Bot bist… 60\u00a0%')
+    expect(w.find('.proving button').text()).toBe('Abbrechen')
+    w.unmount()
+  })
+
+  test('a new chat after the account ended shows the proof of work in place of the chat', async () => {
+    const { store, client } = inChat(createChatStore)
+    const w = mount(ChatView, withStore(store))
+    expect(w.find('[role=progressbar]').exists()).toBe(false)
+    expect(w.find('.chat').exists()).toBe(true)
+    client.emit('proving', { fraction: 0.25 })
+    await nextTick()
+    expect(w.find('[role=progressbar]').attributes('aria-valuenow')).toBe('25')
+    expect(w.find('.chat').exists()).toBe(false)
+    expect(w.find('nav').exists(), 'the tabs stay').toBe(true)
     w.unmount()
   })
 })

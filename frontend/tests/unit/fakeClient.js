@@ -26,6 +26,7 @@ export function fakeClient() {
       c.emit('account', { accountId: ME, nickName })
       return { accountId: ME, nickName }
     }),
+    cancelAccount: vi.fn(),
     restore: vi.fn(async () => null),
     match: vi.fn(async () => null),
     cancelMatch: vi.fn(async () => {}),

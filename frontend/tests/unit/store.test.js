@@ -194,6 +194,46 @@ describe('signals', () => {
     await store.start({ nickName: 'Cy', interests: [] })
     expect(client.match).toHaveBeenCalled()
   })
+
+  test('a start proving itself shows how far it got; a cancelled one is back at the landing, saying nothing', async () => {
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage() })
+    let cancel
+    client.createAccount.mockImplementationOnce(
+      () =>
+        new Promise((resolve, reject) => {
+          client.emit('problem', { cmd: 'CRT_ACCOUNT', code: 11, msg: 'solve the challenge first' })
+          client.emit('proving', { fraction: 0 })
+          client.emit('proving', { fraction: 0.6 })
+          cancel = () => reject(new DOMException('cancelled', 'AbortError'))
+        }),
+    )
+    client.cancelAccount.mockImplementation(() => cancel())
+    const started = store.start({ nickName: 'Cy', interests: [] })
+    expect(store.state.proving).toBe(0.6)
+    store.cancelStart()
+    await started
+    expect(client.cancelAccount).toHaveBeenCalled()
+    expect(store.state.proving).toBeNull()
+    expect(store.state.toasts).toEqual([])
+    expect(client.match).not.toHaveBeenCalled()
+    expect(store.state.searching).toBeNull()
+  })
+
+  test('a start whose proofs keep being refused says so, and can be tried again', async () => {
+    const client = fakeClient()
+    const store = createChatStore(client, { storage: memoryStorage() })
+    client.createAccount.mockImplementationOnce(async () => {
+      client.emit('proving', { fraction: 0.3 })
+      client.emit('problem', { cmd: 'CRT_ACCOUNT', code: 11, msg: 'solve the challenge first' })
+      throw new ProtocolError('CRT_ACCOUNT', { code: 11, msg: 'solve the challenge first' })
+    })
+    await store.start({ nickName: 'Cy', interests: [] })
+    expect(toasts(store)).toEqual(["We could not check that you're not a bot. Please try again in a moment."])
+    expect(store.state.proving).toBeNull()
+    await store.start({ nickName: 'Cy', interests: [] })
+    expect(client.match).toHaveBeenCalled()
+  })
 })
 
 describe('the chat lifecycle', () => {
