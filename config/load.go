@@ -108,7 +108,7 @@ var settings = []setting{
 	{"challenge", func(c *Config) any { return &c.Challenge }, "when a new account must solve a proof-of-work challenge first: off, on (always) or auto (while new accounts arrive faster than the first of challenge_rates, or from an address over account_rate)"},
 	{"challenge_ttl", func(c *Config) any { return &c.ChallengeTTL }, "how long a challenge may be solved in"},
 	{"challenge_secret", func(c *Config) any { return &c.ChallengeSecret }, "key that signs challenges, at least 16 characters, the same on every node; none: generated once and kept in data_dir (on the redis engine, in Redis)"},
-	{"challenge_steps", func(c *Config) any { return &c.ChallengeSteps }, "difficulty of each step (maxnumber: a browser tries half of it on average; a phone does about 100000 a second), rising"},
+	{"challenge_steps", func(c *Config) any { return &c.ChallengeSteps }, "difficulty of each step, rising (maxnumber: a browser tries half of it on average, about 125000 a second on a desktop, a quarter of that on a mid-range phone)"},
 	{"challenge_rates", func(c *Config) any { return &c.ChallengeRates }, "new-account requests per second, service-wide, above which each of challenge_steps applies in auto"},
 	{"challenge_window", func(c *Config) any { return &c.ChallengeWindow }, "what the rate of new accounts is measured over"},
 	{"challenge_ledger", func(c *Config) any { return &c.ChallengeLedger }, "on the memory engine, accepted challenges remembered until they expire, at most; beyond it new accounts wait"},
