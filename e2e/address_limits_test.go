@@ -20,7 +20,8 @@ func TestAddressLimitsAcrossNodes(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t)
 	nodes := startNodes(t, 2, r.URL(), append(behindProxy, "--address-connections", "4",
-		"--connect-burst", "6", "--connect-rate", "0.01", "--account-burst", "3", "--account-rate", "0.01")...)
+		"--connect-burst", "6", "--connect-rate", "0.01", "--account-burst", "3", "--account-rate", "0.01",
+		"--challenge", "off")...) // which would ask a proof of work instead of refusing (TestChallengeCarrierAddress)
 	const addr = "203.0.113.9"
 	on := func(i int) *server { return nodes[i%2] } // node 1, node 2, node 1...
 
