@@ -201,8 +201,8 @@ func (g *Gate) Require(level int, why error) *Required {
 }
 
 // Redeem accepts p, once on the whole service, or says why not: ErrExpired, ErrForged, ErrWrong
-// or ErrReplayed, each to be answered with a fresh challenge; any other error (the ledger
-// failed, or is full) is the client's answer as it is.
+// or ErrReplayed, each counted as failed and to be answered with a fresh challenge; any other
+// error (the ledger failed, or is full) is the client's answer as it is.
 func (g *Gate) Redeem(ctx context.Context, p Proof) error {
 	now := g.opt.Now()
 	until, err := g.opt.Signer.Verify(p, now)

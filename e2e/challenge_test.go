@@ -264,8 +264,21 @@ func TestChallengeAcrossNodes(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_, view := nodes[1].admin(t, http.MethodGet, "/admin/api/challenge", nil)
-	wantFields(t, view, map[string]any{"mode": "off", "configuredMode": "on", "active": false, "maxnumber": 0, "lastMinute.solved": 1, "lastMinute.failed": 1})
+	// Eve, whose proof was refused while challenges were on, needs none now.
+	wrong := solve(t, challengeOf(t, replay))
+	wrong["number"] = wrong["number"].(int64) + 1
+	wantCode(t, eve.request("CRT_ACCOUNT", map[string]any{"nickName": "Eve", "proof": wrong}), 0)
+
+	// The last minute's figures come from each node's post, every ping interval.
+	var view frame
+	for range 20 {
+		_, view = nodes[1].admin(t, http.MethodGet, "/admin/api/challenge", nil)
+		if failed, _ := view.int("lastMinute.failed"); failed == 2 {
+			break
+		}
+		time.Sleep(nodePing)
+	}
+	wantFields(t, view, map[string]any{"mode": "off", "configuredMode": "on", "active": false, "maxnumber": 0, "lastMinute.solved": 1, "lastMinute.failed": 2})
 	_, audit := nodes[1].admin(t, http.MethodGet, "/admin/api/audit", nil)
 	wantFields(t, audit, map[string]any{"entries.0.action": "challenge-mode", "entries.0.target": "challenge:off", "entries.0.reason": "the bots are gone"})
 

@@ -247,7 +247,10 @@ func (c *conn) admitAccount(ctx context.Context, proof *challenge.Proof) error {
 			if !slices.Contains(refusedProofs, err) {
 				return err
 			}
-			return c.requireChallenge(ctx, gate, gate.Arrive(false).Level, err)
+			if again := gate.Arrive(false); again.Mode != challenge.Off {
+				return c.requireChallenge(ctx, gate, again.Level, err)
+			}
+			// Challenges were switched off since this one was issued: it is not needed.
 		}
 		arrival = gate.Arrive(!c.exempt)
 	}
