@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,11 @@ var (
 	ErrWrong    = errors.New("the number does not solve the challenge; solve this new one")
 	ErrReplayed = errors.New("this proof was used already; solve this new one")
 )
+
+// Refused reports whether err is the refusal of a proof, which a fresh challenge answers.
+func Refused(err error) bool {
+	return slices.Contains([]error{ErrExpired, ErrForged, ErrWrong, ErrReplayed}, err)
+}
 
 // Signer issues and verifies challenges under one key, which every node of a service shares.
 type Signer struct {

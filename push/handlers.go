@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
-	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -244,7 +243,7 @@ func (c *conn) admitAccount(ctx context.Context, proof *challenge.Proof) error {
 	if gate != nil {
 		if proof != nil {
 			err := gate.Redeem(ctx, *proof)
-			if !slices.Contains(refusedProofs, err) {
+			if !challenge.Refused(err) {
 				return err
 			}
 			if again := gate.Arrive(false); again.Mode != challenge.Off {
@@ -268,9 +267,6 @@ func (c *conn) admitAccount(ctx context.Context, proof *challenge.Proof) error {
 	}
 	return c.requireChallenge(ctx, gate, arrival.Level, nil)
 }
-
-// refusedProofs are the refusals of a proof that a fresh challenge answers.
-var refusedProofs = []error{challenge.ErrExpired, challenge.ErrForged, challenge.ErrWrong, challenge.ErrReplayed}
 
 // requireChallenge refuses a new account until it solves a challenge at least as hard as level
 // (the service's), and as hard as the client's address calls for, taken from the address's
