@@ -3,19 +3,13 @@
 import { createHash } from 'node:crypto'
 import { expect, test } from 'vitest'
 import WebSocket from 'ws'
-import { checkA11y, screenshot, serveForTests } from './harness.js'
+import { checkA11y, screenshot, serveForTests, untilEarlyInAMinute } from './harness.js'
 
 const TOKEN = 'browser-test-admin-token-0123456789'
 const OPERATOR = 'Olga'
 const STEP_MS = 10000
 
 const run = serveForTests('adminchallenge', ['--admin-token', TOKEN, '--ping-interval', '1s'])
-
-/** Waits, when less than `ms` is left of the current minute, until the next one begins. */
-async function untilEarlyInAMinute(ms) {
-  const left = 60000 - (Date.now() % 60000)
-  if (left < ms) await new Promise((resolve) => setTimeout(resolve, left + 100))
-}
 
 /** A new visitor's client on the protocol: its frames are answered in order. */
 async function visitor() {
@@ -102,6 +96,7 @@ test('an operator turns the challenge on with a reason; new visitors must solve 
 
   await page.getByRole('navigation', { name: 'Admin screens' }).getByRole('link', { name: 'Audit log' }).click()
   const entry = page.locator('tbody tr', { hasText: 'challenge-mode' })
+  await entry.waitFor()
   expect(await entry.locator('td').allTextContents()).toEqual([expect.any(String), OPERATOR, expect.any(String), 'challenge-mode', 'challenge:on', 'bot wave from one network', ''])
   await screenshot(page, 'challenge-audit')
 })

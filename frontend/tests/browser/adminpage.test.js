@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { screenshot, serveForTests, startChatting } from './harness.js'
+import { screenshot, serveForTests, startChatting, untilEarlyInAMinute } from './harness.js'
 
 const TOKEN = 'browser-test-admin-token-0123456789'
 const OPERATOR = 'Olga'
@@ -22,12 +22,6 @@ const run = serveForTests('adminpage', [
   ...['--site-name', 'Night Owls', '--site-contact', 'hello@owls.example', '--site-abuse', 'https://owls.example/abuse'],
   ...['--site-rules-file', rulesFile, '--site-privacy-file', privacyFile],
 ])
-
-/** Waits, when less than `ms` is left of the current minute, until the next one begins. */
-async function untilEarlyInAMinute(ms) {
-  const left = 60000 - (Date.now() % 60000)
-  if (left < ms) await new Promise((resolve) => setTimeout(resolve, left + 100))
-}
 
 /** A chat page of a person at their own address: the server believes X-Forwarded-For from loopback. */
 async function person(address) {

@@ -165,3 +165,12 @@ export function serveForTests(folder, args, o = {}) {
   })
   return run
 }
+
+/**
+ * Waits, when less than `ms` is left of the current minute, until the next one begins: for a
+ * test that does something and then reads this minute's figure of it.
+ */
+export async function untilEarlyInAMinute(ms) {
+  const left = 60000 - (Date.now() % 60000)
+  if (left < ms) await new Promise((resolve) => setTimeout(resolve, left + 100))
+}
