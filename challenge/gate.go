@@ -127,10 +127,11 @@ func (g *Gate) SetMode(ctx context.Context, m Mode) error {
 
 // Arrival is a request for a new account without a proof, as the Gate sees it.
 type Arrival struct {
-	// Level is the step the service calls for, or -1 when it asks for no challenge; with Off,
-	// the gate is not to be asked again.
+	// Level is the step the service calls for, or -1 when it asks for no challenge.
 	Level int
-	Mode  Mode
+	// Mode is the mode in force: with Off, an address over its account rate is refused rather
+	// than challenged.
+	Mode Mode
 }
 
 // Arrive counts a request for a new account without a proof, and says whether the service
