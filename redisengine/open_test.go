@@ -55,7 +55,8 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-// TestOpenPoolSize: a node's pool is sized for many requests at once unless the URL says.
+// TestOpenPoolSize: a node's pool is sized for many requests at once unless the URL says, with
+// small buffers for its connections and the autopipeliner's large ones for pipelines.
 func TestOpenPoolSize(t *testing.T) {
 	for url, want := range map[string]int{
 		"redis://127.0.0.1:1/0":             max(minPoolSize, 10*runtime.GOMAXPROCS(0)),
@@ -65,8 +66,13 @@ func TestOpenPoolSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := client.(pipelinedClient).base.(*redis.Client).Options().PoolSize; got != want {
-			t.Errorf("Open(%q) pool size %d, want %d", url, got, want)
+		o := client.(pipelinedClient).base.(*redis.Client).Options()
+		if o.PoolSize != want {
+			t.Errorf("Open(%q) pool size %d, want %d", url, o.PoolSize, want)
+		}
+		if o.ReadBufferSize != poolBufferSize || o.WriteBufferSize != poolBufferSize || o.PipelineReadBufferSize != 0 {
+			t.Errorf("Open(%q) buffers %d, %d and %d for pipelines, want %d, %d and go-redis's default", url,
+				o.ReadBufferSize, o.WriteBufferSize, o.PipelineReadBufferSize, poolBufferSize, poolBufferSize)
 		}
 		client.Close()
 	}
