@@ -135,7 +135,9 @@ func TestChallengeOn(t *testing.T) {
 // knows nothing of proofs) make accounts without a challenge; a flood of new accounts from many
 // addresses turns challenges on for everybody, harder as it grows; once it ends, they stop.
 func TestChallengeAutoStartsUnderAFlood(t *testing.T) {
-	s := startServerRaw(t, append(append([]string{"--challenge-rates", "5,15,60", "--challenge-window", "2s"}, quickSteps...), behindProxy...)...)
+	// A flood of 40 makes 20 a second over the 2 s window, and still above 8 if a busy machine
+	// spreads it over twice that.
+	s := startServerRaw(t, append(append([]string{"--challenge-rates", "5,8,60", "--challenge-window", "2s"}, quickSteps...), behindProxy...)...)
 	for i := range 3 {
 		newcomer := dialFrom(t, s, seedDialect, "Quiet", fmt.Sprintf("198.51.100.%d", i+1))
 		wantCode(t, newcomer.request("CRT_ACCOUNT", map[string]any{"nickName": "Quiet"}), 0)
@@ -182,11 +184,14 @@ func TestChallengeAutoStartsUnderAFlood(t *testing.T) {
 // address spends its challenged burst, instead of being refused. A bot beyond that is refused.
 func TestChallengeCarrierAddress(t *testing.T) {
 	s := startServerRaw(t, append(append([]string{
-		"--connect-burst", "1000", "--account-rate", "0.5", "--account-burst", "60", "--account-challenged-rate", "5", "--account-challenged-burst", "300",
+		// A slow refill of the challenged burst, so that however long a busy machine takes over
+		// the 200, the address has spent enough of it to reach the second step.
+		"--connect-burst", "1000", "--account-rate", "0.5", "--account-burst", "60", "--account-challenged-rate", "1", "--account-challenged-burst", "300",
 		"--challenge-rates", "1000,2000,3000", // the service is never busy here: only the address is
 	}, quickSteps...), behindProxy...)...)
 	const carrier = "100.64.0.1"
 	free, challenged, hardest := 0, 0, int64(0)
+	start := time.Now()
 	for i := range 200 {
 		person := dialFrom(t, s, seedDialect, "P", carrier)
 		r := person.request("CRT_ACCOUNT", map[string]any{"nickName": fmt.Sprintf("P%d", i)})
@@ -203,8 +208,9 @@ func TestChallengeCarrierAddress(t *testing.T) {
 		}
 		person.drop()
 	}
-	if free < 60 || free > 65 || challenged < 135 {
-		t.Errorf("%d accounts free and %d with a challenge, want the burst of 60 free and the rest challenged", free, challenged)
+	// Free: the burst, and what the account rate refilled meanwhile.
+	if refilled := int(time.Since(start).Seconds()*0.5) + 1; free < 60 || free > 60+refilled {
+		t.Errorf("%d accounts free and %d with a challenge, want the burst of 60 (and up to %d refilled) free and the rest challenged", free, challenged, refilled)
 	}
 	if hardest != 2000 {
 		t.Errorf("the hardest challenge at 140 of a challenged burst of 300 spent: %d, want the second step, 2000", hardest)
