@@ -170,7 +170,7 @@ func runIdle(ctx context.Context, opt Options) (Report, error) {
 		return Report{}, err
 	}
 	defer closeAll(clients)
-	matching, err := setUp(ctx, clients, opt.SetupTimeout)
+	matching, err := setUp(ctx, clients, opt.SetupTimeout, opt.Server, opt.Redis)
 	if err != nil {
 		return Report{}, err
 	}

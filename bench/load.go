@@ -27,7 +27,7 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 	defer closeAll(clients)
 	var matching *Matching
 	if t.chats {
-		if matching, err = setUp(ctx, clients, opt.SetupTimeout); err != nil {
+		if matching, err = setUp(ctx, clients, opt.SetupTimeout, server, redis); err != nil {
 			return Messages{}, nil, err
 		}
 	}
@@ -52,11 +52,11 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 	if matching != nil {
 		matching.DoubleMatches += countExtraChats(clients)
 	}
-	serverPerMessage, err := serverCPU.perMessage(ctx, sink.delivered.Load())
+	serverPerMessage, err := serverCPU.per(ctx, sink.delivered.Load())
 	if err != nil {
 		return Messages{}, nil, err
 	}
-	redisPerMessage, err := redisCPU.perMessage(ctx, sink.delivered.Load())
+	redisPerMessage, err := redisCPU.per(ctx, sink.delivered.Load())
 	if err != nil {
 		return Messages{}, nil, err
 	}
@@ -77,7 +77,7 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 	return m, matching, ctx.Err()
 }
 
-// cpuSince is a meter's reading at the start of a load; a nil meter reads nothing.
+// cpuSince is a meter's reading at the start of a phase of a run; a nil meter reads nothing.
 type cpuSince struct {
 	meter  CPUMeter
 	before time.Duration
@@ -91,17 +91,17 @@ func startCPU(ctx context.Context, m CPUMeter) (cpuSince, error) {
 	return cpuSince{meter: m, before: before}, err
 }
 
-// perMessage is the processor time spent since the start per message delivered, in
-// microseconds; 0 without a meter or a message.
-func (c cpuSince) perMessage(ctx context.Context, delivered int64) (float64, error) {
-	if c.meter == nil || delivered == 0 {
+// per is the processor time spent since the start per one of n (messages delivered, chats
+// formed), in microseconds; 0 without a meter or when n is 0.
+func (c cpuSince) per(ctx context.Context, n int64) (float64, error) {
+	if c.meter == nil || n == 0 {
 		return 0, nil
 	}
 	after, err := c.meter.CPUTime(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return float64((after - c.before).Microseconds()) / float64(delivered), nil
+	return float64((after - c.before).Microseconds()) / float64(n), nil
 }
 
 // millis turns microseconds into milliseconds.

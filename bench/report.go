@@ -66,6 +66,11 @@ type Matching struct {
 	// Retries counts CRT_ACCOUNT and MATCH requests answered with code 2 (the server failed)
 	// or 6 (rate limited), and sent again.
 	Retries int64 `json:"setup_retries"`
+	// ServerCPUPerMatch and RedisCPUPerMatch are the processor time of the server (--pid) and
+	// of its Redis (--redis-url) from the first MATCH to the last chat known, per chat formed,
+	// in microseconds.
+	ServerCPUPerMatch float64 `json:"server_cpu_us_per_match,omitempty"`
+	RedisCPUPerMatch  float64 `json:"redis_cpu_us_per_match,omitempty"`
 }
 
 // MatchLatency percentiles, in milliseconds.
@@ -104,6 +109,7 @@ func (r Report) WriteText(w io.Writer) error {
 		m := r.Matching
 		fmt.Fprintf(&b, "matching   %d pairs, %.0f matches/s, time to match p50 %.1f ms p99 %.1f ms, double matches %d, set-up requests retried %d\n",
 			m.Pairs, m.MatchesPerSec, m.MatchMillis.P50, m.MatchMillis.P99, m.DoubleMatches, m.Retries)
+		writeCPU(&b, "chat formed", m.ServerCPUPerMatch, m.RedisCPUPerMatch)
 	}
 	if r.Messages != nil {
 		writeMessages(&b, r.Messages)
@@ -134,15 +140,7 @@ func writeMessages(b *strings.Builder, m *Messages) {
 		m.DeliveredPerSec, m.Latency.P50, m.Latency.P90, m.Latency.P99, m.Latency.Max)
 	fmt.Fprintf(b, "           sent %d, acknowledged %d, delivered %d; lost %d, duplicated %d, unexpected %d, disconnects %d\n",
 		m.Sent, m.Acked, m.Delivered, m.Lost, m.Duplicated, m.Unexpected, m.Disconnects)
-	switch {
-	case m.ServerCPUPerMessage > 0 && m.RedisCPUPerMessage > 0:
-		fmt.Fprintf(b, "           processor time per delivered message: server %.1f us + Redis %.1f us = %.1f us\n",
-			m.ServerCPUPerMessage, m.RedisCPUPerMessage, m.ServerCPUPerMessage+m.RedisCPUPerMessage)
-	case m.ServerCPUPerMessage > 0:
-		fmt.Fprintf(b, "           server processor time %.1f us per delivered message\n", m.ServerCPUPerMessage)
-	case m.RedisCPUPerMessage > 0:
-		fmt.Fprintf(b, "           Redis processor time %.1f us per delivered message\n", m.RedisCPUPerMessage)
-	}
+	writeCPU(b, "delivered message", m.ServerCPUPerMessage, m.RedisCPUPerMessage)
 	fmt.Fprintf(b, "           errors %d", m.Errors)
 	codes := make([]int, 0, len(m.ErrorCodes))
 	for code := range m.ErrorCodes {
@@ -153,6 +151,19 @@ func writeMessages(b *strings.Builder, m *Messages) {
 		fmt.Fprintf(b, " (code %d: %d)", code, m.ErrorCodes[code])
 	}
 	b.WriteString("\n")
+}
+
+// writeCPU writes the processor time per unit that the server and its Redis spent, those of
+// the two that were measured.
+func writeCPU(b *strings.Builder, unit string, server, redis float64) {
+	switch {
+	case server > 0 && redis > 0:
+		fmt.Fprintf(b, "           processor time per %s: server %.1f us + Redis %.1f us = %.1f us\n", unit, server, redis, server+redis)
+	case server > 0:
+		fmt.Fprintf(b, "           server processor time %.1f us per %s\n", server, unit)
+	case redis > 0:
+		fmt.Fprintf(b, "           Redis processor time %.1f us per %s\n", redis, unit)
+	}
 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }

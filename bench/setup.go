@@ -12,10 +12,10 @@ import (
 )
 
 // setUp creates an account on every connection, then has them all ask for a partner at once,
-// and reports how fast the chats formed. Every connection must end up in one chat with another
-// connection of the run, within timeout. Requests answered with code 2 or 6 are sent again,
-// and counted.
-func setUp(ctx context.Context, clients []*client, timeout time.Duration) (*Matching, error) {
+// and reports how fast the chats formed, and, with meters, what each chat cost the server and
+// its Redis. Every connection must end up in one chat with another connection of the run,
+// within timeout. Requests answered with code 2 or 6 are sent again, and counted.
+func setUp(ctx context.Context, clients []*client, timeout time.Duration, server, redis CPUMeter) (*Matching, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("setting up took longer than --setup-timeout %v", timeout))
 	defer cancel()
 	var retries atomic.Int64
@@ -24,6 +24,14 @@ func setUp(ctx context.Context, clients []*client, timeout time.Duration) (*Matc
 		g.Go(func() error { return c.createAccount(gctx, &retries) })
 	}
 	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	serverCPU, err := startCPU(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	redisCPU, err := startCPU(ctx, redis)
+	if err != nil {
 		return nil, err
 	}
 	asked := make([]time.Time, len(clients))
@@ -42,6 +50,12 @@ func setUp(ctx context.Context, clients []*client, timeout time.Duration) (*Matc
 		return nil, err
 	}
 	m.Retries = retries.Load()
+	if m.ServerCPUPerMatch, err = serverCPU.per(ctx, int64(m.Pairs)); err != nil {
+		return nil, err
+	}
+	if m.RedisCPUPerMatch, err = redisCPU.per(ctx, int64(m.Pairs)); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

@@ -23,8 +23,9 @@ nodes), creates accounts, matches them into chats, then sends --size-byte messag
 for --duration, at --rate messages per second in total or as fast as the server answers. Reports
 delivered messages/s, send-to-push latency, matches/s and time to match, reply codes other than
 0, and lost or duplicated messages. With --idle N, holds N matched silent connections instead and
-reports the server's memory per connection (with --pid; with a message load, --pid adds the
-server's processor time per message, and --redis-url that of its Redis, read from INFO cpu).
+reports the server's memory per connection (with --pid). --pid also adds the server's processor
+time per chat formed and per message delivered, and --redis-url that of its Redis, read from
+INFO cpu.
 With --baseline, runs the same load against a minimal relay built in, for this machine's
 ceiling.
 
@@ -109,9 +110,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (opt bench.Options, redisU
 	fs.DurationVar(&opt.SetupTimeout, "setup-timeout", time.Minute, "bound on connecting, creating accounts and matching")
 	fs.IntVar(&opt.Idle, "idle", 0, "hold this many matched, silent connections instead of sending messages")
 	fs.DurationVar(&opt.Hold, "hold", 10*time.Second, "with --idle: how long the connections are held before the server is weighed")
-	fs.IntVar(&pid, "pid", 0, "process id of the server, when it runs on this machine, to read its memory (--idle) or processor time per message from /proc")
+	fs.IntVar(&pid, "pid", 0, "process id of the server, when it runs on this machine, to read its memory (--idle) and processor time per chat and per message from /proc")
 	fs.BoolVar(&opt.Baseline, "baseline", false, "also run the same load against a minimal relay built in, and compare")
-	fs.StringVar(&redisURL, "redis-url", "", "Redis of the nodes, in the forms of duet serve's redis_url, to read its processor time per message from INFO cpu")
+	fs.StringVar(&redisURL, "redis-url", "", "Redis of the nodes, in the forms of duet serve's redis_url, to read its processor time per chat and per message from INFO cpu")
 	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return bench.Options{}, "", false, err

@@ -27,9 +27,11 @@ type benchReport struct {
 	MatchesPerSec float64 `json:"matches_per_sec"`
 	DoubleMatches int     `json:"double_matches"`
 	Retries       int64   `json:"setup_retries"`
-	Baseline      *messages
-	Ratio         float64 `json:"ratio_to_baseline"`
-	Idle          *struct {
+	// RedisCPUPerMatch is Redis's processor time per chat formed, in microseconds.
+	RedisCPUPerMatch float64 `json:"redis_cpu_us_per_match"`
+	Baseline         *messages
+	Ratio            float64 `json:"ratio_to_baseline"`
+	Idle             *struct {
 		Connections        int     `json:"connections"`
 		ServerRSSAfter     int64   `json:"server_rss_after_bytes"`
 		BytesPerConnection float64 `json:"bytes_per_connection"`
@@ -109,7 +111,8 @@ func TestBenchCountsAddUp(t *testing.T) {
 }
 
 // TestBenchReadsRedisCPU: with --redis-url, a run on the redis engine states Redis's processor
-// time per message next to the node's, each message having cost Redis something.
+// time per message next to the node's, each message having cost Redis something, and so each
+// chat formed.
 func TestBenchReadsRedisCPU(t *testing.T) {
 	redis := redistest.Start(t)
 	url := startTestNode(t, func(c *config.Config) {
@@ -123,6 +126,9 @@ func TestBenchReadsRedisCPU(t *testing.T) {
 	}
 	if r.RedisCPUPerMessage <= 0 || r.ServerCPUPerMessage <= 0 {
 		t.Errorf("processor time per message: server %v us, Redis %v us; want both read", r.ServerCPUPerMessage, r.RedisCPUPerMessage)
+	}
+	if r.RedisCPUPerMatch <= 0 {
+		t.Errorf("Redis processor time per chat formed %v us, want it read", r.RedisCPUPerMatch)
 	}
 }
 
