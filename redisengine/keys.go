@@ -84,6 +84,9 @@ const accountLiveSuffix = ":live"
 // that names accounts it learns of as it runs.
 func (k keyspace) accountAround() (head, tail string) { return k.prefix + "{a:", "}" }
 
+// sessionAround is accountAround for a session's key.
+func (k keyspace) sessionAround() (head, tail string) { return k.prefix + "{s:", "}" }
+
 func (k keyspace) id(tag string, id int64) string {
 	return k.prefix + "{" + tag + ":" + strconv.FormatInt(id, 10) + "}"
 }

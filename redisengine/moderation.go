@@ -31,8 +31,11 @@ func NewModeration(client redis.UniversalClient, prefix string, auditSize int) *
 	return &Moderation{rdb: client, keys: keyspace{prefix}, auditSize: auditSize}
 }
 
-// banLib holds what the ban scripts share: prune(KEYS[1], KEYS[2], now) forgets the ended bans,
-// and expire(key) makes a sorted set (and, given, a hash) expire with its last-ending member.
+// banLib holds what the ban scripts, and the queue's, which checks a MATCH for bans, share:
+// prune(KEYS[1], KEYS[2], now) forgets the ended bans; expire(key) makes a sorted set (and,
+// given, a hash) expire with its last-ending member; findBan(bans, targets, now) returns the
+// JSON of the ban in force at now (Unix ms) that ends last among those of the targets' sorted
+// sets, or false.
 const banLib = `
 local function prune(bans, ends, now)
   local gone = redis.call('ZRANGEBYSCORE', ends, '-inf', now)
@@ -46,6 +49,15 @@ local function expire(zset, hash)
   if #last == 0 then return end
   redis.call('PEXPIREAT', zset, last[2])
   if hash then redis.call('PEXPIREAT', hash, last[2]) end
+end
+local function findBan(bans, targets, now)
+  local best, bestEnd = nil, now
+  for _, target in ipairs(targets) do
+    local last = redis.call('ZRANGE', target, -1, -1, 'WITHSCORES')
+    if #last > 0 and tonumber(last[2]) > bestEnd then best, bestEnd = last[1], tonumber(last[2]) end
+  end
+  if not best then return false end
+  return redis.call('HGET', bans, best)
 end
 `
 
@@ -133,16 +145,8 @@ func (b *Moderation) Bans(ctx context.Context, now time.Time) ([]moderation.Ban,
 	return bans, nil
 }
 
-// findBanScript returns the JSON of the ban in force that ends last among those of the targets.
-// KEYS: bans hash, then each target's zset. ARGV: now ms.
-var findBanScript = redis.NewScript(`
-local best, bestEnd = nil, tonumber(ARGV[1])
-for i = 2, #KEYS do
-  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  if #last > 0 and tonumber(last[2]) > bestEnd then best, bestEnd = last[1], tonumber(last[2]) end
-end
-if not best then return false end
-return redis.call('HGET', KEYS[1], best)`)
+// findBanScript is findBan. KEYS: bans hash, then each target's zset. ARGV: now ms.
+var findBanScript = redis.NewScript(banLib + `return findBan(KEYS[1], {unpack(KEYS, 2)}, tonumber(ARGV[1]))`)
 
 // FindBan implements moderation.Store.
 func (b *Moderation) FindBan(ctx context.Context, now time.Time, targets []moderation.Target) (moderation.Ban, bool, error) {

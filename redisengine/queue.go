@@ -23,8 +23,8 @@ const queueTTL = 24 * time.Hour
 var queueLua string
 
 // queueScript is every queue operation, chosen by its first argument; queue.lua documents the
-// keys it keeps.
-var queueScript = redis.NewScript(queueLua)
+// keys it keeps. Its matchstart checks a MATCH for bans as FindBan does.
+var queueScript = redis.NewScript(banLib + queueLua)
 
 // Queue is the match.Queue of nodes that share a Redis or a Redis Cluster. Each method is one
 // call of one Lua script on keys in one hash slot, so it is atomic across nodes, and the script
@@ -39,10 +39,11 @@ type Queue struct {
 var _ match.Queue = (*Queue)(nil)
 
 // StartingQueue is the Queue of nodes that share one Redis server (or a Sentinel's master),
-// where a script may reach any key: it is a session.StartingQueue, which pairs and creates the
-// pair's session in one call of the script. On a Redis Cluster the queue, each account and
-// each session hash to slots of their own, which no one script may span, so there the queue
-// is a Queue and the session's creation a second step (session.Store.CreateSession).
+// where a script may reach any key: it is a session.StartingQueue, which checks a MATCH (the
+// account, its bans, the pause, its live sessions), pairs, and creates the pair's session in
+// one call of the script. On a Redis Cluster the queue, each account, each session and the
+// bans hash to slots of their own, which no one script may span, so there the queue is a Queue
+// and the checks and the session's creation are steps of their own (session.Service).
 type StartingQueue struct{ *Queue }
 
 var _ session.StartingQueue = StartingQueue{}
@@ -62,11 +63,17 @@ func NewQueue(client redis.UniversalClient, prefix string, rule match.Rule) matc
 }
 
 // MatchStart implements session.StartingQueue.
-func (q StartingQueue) MatchStart(ctx context.Context, w match.Waiter, now time.Time, sess session.Session) (match.Pair, session.Session, bool, error) {
+func (q StartingQueue) MatchStart(ctx context.Context, ask session.MatchAsk) (match.Pair, session.Session, bool, error) {
 	const op = "matchstart"
 	head, tail := q.keys.accountAround()
-	args := append([]any{now.UnixMilli(), sess.ID, SessionTTL.Milliseconds(), head, tail, accountLiveSuffix}, queueWaiterArgs(w)...)
-	keys := append(slices.Clip(q.qkeys), q.keys.session(sess.ID), q.keys.live())
+	sessionHead, sessionTail := q.keys.sessionAround()
+	banHead := func(kind moderation.Kind) string { return q.keys.banTarget(moderation.Target{Kind: kind}) }
+	w := match.Waiter{AccountID: ask.AccountID, Interests: ask.Interests, Since: ask.Now}
+	args := append([]any{
+		ask.Now.UnixMilli(), ask.Session.ID, SessionTTL.Milliseconds(), head, tail, accountLiveSuffix, sessionHead, sessionTail,
+		banHead(moderation.KindAccount), banHead(moderation.KindAddress), banHead(moderation.KindNetwork), ask.MaxSessions,
+	}, queueWaiterArgs(w)...)
+	keys := append(slices.Clip(q.qkeys), q.keys.session(ask.Session.ID), q.keys.live(), q.keys.settings(), q.keys.bans())
 	reply, err := q.runKeys(ctx, keys, op, args...)
 	if err != nil {
 		return match.Pair{}, session.Session{}, false, err
@@ -76,31 +83,44 @@ func (q StartingQueue) MatchStart(ctx context.Context, w match.Waiter, now time.
 	switch status {
 	case "noaccount":
 		return match.Pair{}, session.Session{}, false, session.ErrNoAccount
+	case "banned":
+		data, _ := sliceAt(fields, 1).(string)
+		ban, err := decodeBan(data)
+		if err != nil {
+			return match.Pair{}, session.Session{}, false, err
+		}
+		return match.Pair{}, session.Session{}, false, ban.Error()
+	case "paused":
+		return match.Pair{}, session.Session{}, false, session.ErrMatchingPaused
+	case "full":
+		return match.Pair{}, session.Session{}, false, session.TooManyChats(ask.MaxSessions)
 	case "idtaken":
 		return match.Pair{}, session.Session{}, false, fmt.Errorf("redisengine: %s: %w", op, errIDTaken)
 	case "queued":
 		return match.Pair{}, session.Session{}, false, nil
 	}
 	partner, ok := queueWaiter(sliceAt(fields, 1))
-	clients := make([]string, 4)
-	for i := range clients {
-		c, isString := sliceAt(fields, 2+i).(string)
+	mine := make([]string, 5) // w's nickname, then the clients: w's address and network, the partner's
+	for i := range mine {
+		s, isString := sliceAt(fields, 2+i).(string)
 		ok = ok && isString
-		clients[i] = c
+		mine[i] = s
 	}
-	if status != "paired" || len(fields) != 6 || !ok {
+	if status != "paired" || len(fields) != 7 || !ok {
 		return match.Pair{}, session.Session{}, false, fmt.Errorf("redisengine: %s: malformed reply %v", op, reply)
 	}
+	w.Nickname, w.Client = mine[0], mine[1]
 	pair := queuePair(w, partner)
+	sess := ask.Session
 	sess.Members = [2]session.Member{
-		{ID: w.AccountID, Nickname: w.Nickname, Client: moderation.Client{Addr: clients[0], Network: clients[1]}},
-		{ID: partner.AccountID, Nickname: partner.Nickname, Client: moderation.Client{Addr: clients[2], Network: clients[3]}},
+		{ID: w.AccountID, Nickname: w.Nickname, Client: moderation.Client{Addr: mine[1], Network: mine[2]}},
+		{ID: partner.AccountID, Nickname: partner.Nickname, Client: moderation.Client{Addr: mine[3], Network: mine[4]}},
 	}
 	sess.CommonInterests = pair.Common
 	if sess.CommonInterests == nil {
 		sess.CommonInterests = []string{}
 	}
-	sess.StartedAt = now
+	sess.StartedAt = ask.Now
 	return pair, sess, true, nil
 }
 

@@ -18,12 +18,14 @@
 --
 -- Replies carry each waiter as {id, since, nickname, {interests}, client}.
 --
--- The operation matchstart also creates the session of the pair it makes, and so touches keys
--- outside {q}: the session's hash and the index of live sessions, which follow the queue's in
--- KEYS, and both members' account hash and live set, which it names itself, as it learns who
--- the partner is only as it runs. A script may do so on one server (or a Sentinel's master),
--- never on a Redis Cluster, where the queue, every account and every session hash to slots of
--- their own: there, the session is created in a second step.
+-- The operation matchstart also checks the MATCH and creates the session of the pair it makes,
+-- and so touches keys outside {q}: the session's hash, the index of live sessions, the settings
+-- and the bans, which follow the queue's in KEYS, and the asker's bans, both members' account
+-- hash and live set, and the sessions of the asker's live set, which it names itself, as it
+-- learns who the partner is and what to read only as it runs. A script may do so on one server
+-- (or a Sentinel's master), never on a Redis Cluster, where the queue, every account, every
+-- session and the bans hash to slots of their own: there, the checks and the session's
+-- creation are steps of their own.
 
 local wait, plain, tags, waiters, bars, barof, barexp = unpack(KEYS, 1, 7)
 local interestWait, partnerCooldown, cooldownQueue = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -256,30 +258,65 @@ local function commonJSON(a, b)
 end
 
 -- matchstart: now, session id, session TTL (ms), the head and the tail of an account's key
--- around its id, the suffix of its live set's key, then the waiter. KEYS, after the queue's:
--- the session's hash, the index of live sessions.
+-- around its id, the suffix of its live set's key, the head and the tail of a session's key
+-- around its id, the heads of the keys of an account's, an address's and a network's bans
+-- before their value, the most live sessions an account may be in, then the waiter, whose
+-- nickname and client the account gives. KEYS, after the queue's: the session's hash, the index
+-- of live sessions, the settings, the bans.
 --
--- It is match, and when it pairs w with c it also creates their session as
+-- It checks the MATCH as session.Service.Match does, in its order: the account exists; no ban
+-- is in force on it, its client address or network (findBan, of the ban functions that the Go
+-- side puts before this file); matching is not paused; the account is in fewer live sessions
+-- than allowed (the sessions of its live set that ended or expired are tidied away as they are
+-- met). It is then match, and when it pairs w with c it also creates their session as
 -- redisengine.Store.CreateSession does, members w then c, started at now: the hash (with the
 -- node each member's pushes go to), both live sets (expiring with their account) and the
--- index. A partner whose account is gone is taken out of the queue and passed over, and w is
--- neither paired nor queued when its own account is gone. Replies {'noaccount'}, {'idtaken'},
--- {'queued'} (w waits, or already did), or {'paired', partner, w's client address, w's client
--- network, c's client address, c's client network}.
+-- index. A partner whose account is gone is taken out of the queue and passed over. Replies
+-- {'noaccount'}, {'banned', the ban's JSON}, {'paused'}, {'full'}, {'idtaken'}, {'queued'}
+-- (w waits, or already did), or {'paired', partner, w's nickname, w's client address, w's
+-- client network, c's client address, c's client network}.
 function ops.matchstart()
 	local now = tonumber(ARGV[arg0])
 	local sid, ttl = ARGV[arg0 + 1], ARGV[arg0 + 2]
 	local head, tail, liveSuffix = ARGV[arg0 + 3], ARGV[arg0 + 4], ARGV[arg0 + 5]
-	local w = argWaiter(arg0 + 6)
-	local session, liveIndex = KEYS[8], KEYS[9]
+	local sessionHead, sessionTail = ARGV[arg0 + 6], ARGV[arg0 + 7]
+	local banAccount, banAddress, banNetwork = ARGV[arg0 + 8], ARGV[arg0 + 9], ARGV[arg0 + 10]
+	local maxSessions = tonumber(ARGV[arg0 + 11])
+	local w = argWaiter(arg0 + 12)
+	local session, liveIndex, settings, banned = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 	-- member returns what the session keeps of account id: {created, client address, client
-	-- network, node, routed}; created is false when the account is gone.
+	-- network, node, routed, nickname}; created is false when the account is gone.
 	local function member(id)
-		return redis.call('HMGET', head .. id .. tail, 'created', 'ca', 'cn', 'node', 'routed')
+		return redis.call('HMGET', head .. id .. tail, 'created', 'ca', 'cn', 'node', 'routed', 'nick')
 	end
 	local mine = member(w.id)
 	if not mine[1] then
 		return {'noaccount'}
+	end
+	w.nick, w.client = mine[6], mine[2] or ''
+	local targets = {banAccount .. w.id}
+	if w.client ~= '' then
+		targets[2], targets[3] = banAddress .. w.client, banNetwork .. (mine[3] or '')
+	end
+	local ban = findBan(banned, targets, now)
+	if ban then
+		return {'banned', ban}
+	end
+	if redis.call('HGET', settings, 'paused') == '1' then
+		return {'paused'}
+	end
+	local myLive = head .. w.id .. tail .. liveSuffix
+	local live = 0
+	for _, id in ipairs(redis.call('SMEMBERS', myLive)) do
+		local s = redis.call('HMGET', sessionHead .. id .. sessionTail, 'a', 'ended')
+		if s[1] and not s[2] then
+			live = live + 1
+		else
+			redis.call('SREM', myLive, id)
+		end
+	end
+	if live >= maxSessions then
+		return {'full'}
 	end
 	if redis.call('EXISTS', session) == 1 then
 		return {'idtaken'}
@@ -315,16 +352,16 @@ function ops.matchstart()
 		'ra', route(mine), 'rb', route(theirs))
 	redis.call('PEXPIRE', session, ttl)
 	for _, id in ipairs({w.id, c}) do
-		local live = head .. id .. tail .. liveSuffix
-		redis.call('SADD', live, sid)
+		local set = head .. id .. tail .. liveSuffix
+		redis.call('SADD', set, sid)
 		local left = redis.call('PTTL', head .. id .. tail)
 		if left > 0 then
-			redis.call('PEXPIRE', live, left)
+			redis.call('PEXPIRE', set, left)
 		end
 	end
 	redis.call('ZADD', liveIndex, ARGV[arg0], sid)
 	redis.call('PEXPIRE', liveIndex, ttl)
-	return {'paired', reply(partner), mine[2] or '', mine[3] or '', theirs[2] or '', theirs[3] or ''}
+	return {'paired', reply(partner), w.nick, mine[2] or '', mine[3] or '', theirs[2] or '', theirs[3] or ''}
 end
 
 -- hopeful returns the set of waiters that might pair at all: those that do not insist, and

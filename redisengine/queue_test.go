@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/duetchat/duet"
 	"github.com/duetchat/duet/match"
 	"github.com/duetchat/duet/match/matchtest"
 	"github.com/duetchat/duet/moderation"
@@ -376,10 +377,12 @@ func TestQueueWaiterFromBeforeClients(t *testing.T) {
 	}
 }
 
-// matchNode is a node of one Redis server: its store, and its queue, which starts sessions.
+// matchNode is a node of one Redis server: its store, its moderation, and its queue, which
+// starts sessions.
 type matchNode struct {
-	store *redisengine.Store
-	queue session.StartingQueue
+	store      *redisengine.Store
+	moderation *redisengine.Moderation
+	queue      session.StartingQueue
 }
 
 // newMatchNode returns a node on client, under prefix.
@@ -392,7 +395,7 @@ func newMatchNode(tb testing.TB, client redis.UniversalClient, prefix string, ru
 	if !ok {
 		tb.Fatal("the queue of one server is no StartingQueue")
 	}
-	return matchNode{store, q}
+	return matchNode{store, redisengine.NewModeration(client, prefix, 10), q}
 }
 
 // createAccounts creates accounts first to last on node n, from clients of their own.
@@ -433,29 +436,31 @@ func TestQueueMatchStart(t *testing.T) {
 	n := newMatchNode(t, client, "ms:", queueRule)
 	n.createAccounts(t, 1, 4)
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	ann := match.Waiter{AccountID: 1, Nickname: "Ann", Interests: []string{"go", "chess"}, Since: t0, Client: "addr1"}
-	if _, _, ok, err := n.queue.MatchStart(ctx, ann, t0, session.Session{ID: 100}); ok || err != nil {
-		t.Fatalf("MatchStart(Ann) = %v, %v, want queued", ok, err)
+	ann := session.MatchAsk{AccountID: 1, Interests: []string{"go", "chess"}, Now: t0, MaxSessions: 1, Session: session.Session{ID: 100}}
+	if _, _, ok, err := n.queue.MatchStart(ctx, ann); ok || err != nil {
+		t.Fatalf("MatchStart(n1) = %v, %v, want queued", ok, err)
 	}
 
 	now := t0.Add(time.Second)
-	bob := match.Waiter{AccountID: 2, Nickname: "Bob", Interests: []string{"chess", "go"}, Since: now, Client: "addr2"}
+	bob := session.MatchAsk{AccountID: 2, Interests: []string{"chess", "go"}, Now: now, MaxSessions: 1, Session: session.Session{ID: 101}}
 	before := trips.Load()
-	pair, sess, ok, err := n.queue.MatchStart(ctx, bob, now, session.Session{ID: 101})
+	pair, sess, ok, err := n.queue.MatchStart(ctx, bob)
 	if !ok || err != nil {
-		t.Fatalf("MatchStart(Bob) = %v, %v, want paired", ok, err)
+		t.Fatalf("MatchStart(n2) = %v, %v, want paired", ok, err)
 	}
 	if got := trips.Load() - before; got != 1 {
 		t.Errorf("MatchStart that pairs took %d round trips, want 1", got)
 	}
-	if pair.A.AccountID != 2 || pair.B.AccountID != 1 || !slices.Equal(pair.Common, []string{"chess", "go"}) {
-		t.Errorf("pair %+v, want Bob then Ann, sharing chess and go", pair)
+	wantA := match.Waiter{AccountID: 2, Nickname: "n2", Interests: []string{"chess", "go"}, Since: now, Client: "addr2"}
+	wantB := match.Waiter{AccountID: 1, Nickname: "n1", Interests: []string{"go", "chess"}, Since: t0, Client: "addr1"}
+	if fmt.Sprint(pair.A) != fmt.Sprint(wantA) || fmt.Sprint(pair.B) != fmt.Sprint(wantB) || !slices.Equal(pair.Common, []string{"chess", "go"}) {
+		t.Errorf("pair %+v, want n2 then n1, each with its account's nickname and client, sharing chess and go", pair)
 	}
 	want := session.Session{
 		ID: 101, StartedAt: now, CommonInterests: []string{"chess", "go"},
 		Members: [2]session.Member{
-			{ID: 2, Nickname: "Bob", Client: moderation.Client{Addr: "addr2", Network: "net2"}},
-			{ID: 1, Nickname: "Ann", Client: moderation.Client{Addr: "addr1", Network: "net1"}},
+			{ID: 2, Nickname: "n2", Client: moderation.Client{Addr: "addr2", Network: "net2"}},
+			{ID: 1, Nickname: "n1", Client: moderation.Client{Addr: "addr1", Network: "net1"}},
 		},
 	}
 	if fmt.Sprint(sess) != fmt.Sprint(want) {
@@ -475,22 +480,19 @@ func TestQueueMatchStart(t *testing.T) {
 		t.Errorf("AllLive counts %d, %v, want 1", count, err)
 	}
 
-	// Cid queues, and its account goes; Dee is not paired with it, and waits alone.
-	cid := match.Waiter{AccountID: 3, Nickname: "Cid", Since: now}
-	if _, _, ok, err := n.queue.MatchStart(ctx, cid, now, session.Session{ID: 102}); ok || err != nil {
-		t.Fatalf("MatchStart(Cid) = %v, %v, want queued", ok, err)
+	// n3 queues, and its account goes; n4 is not paired with it, and waits alone.
+	if _, _, ok, err := n.queue.MatchStart(ctx, session.MatchAsk{AccountID: 3, Now: now, MaxSessions: 1, Session: session.Session{ID: 102}}); ok || err != nil {
+		t.Fatalf("MatchStart(n3) = %v, %v, want queued", ok, err)
 	}
 	if _, _, err := n.store.DeleteAccount(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	dee := match.Waiter{AccountID: 4, Nickname: "Dee", Since: now}
-	if _, _, ok, err := n.queue.MatchStart(ctx, dee, now, session.Session{ID: 103}); ok || err != nil {
-		t.Fatalf("MatchStart(Dee) = %v, %v, want queued, Cid being gone", ok, err)
+	if _, _, ok, err := n.queue.MatchStart(ctx, session.MatchAsk{AccountID: 4, Now: now, MaxSessions: 1, Session: session.Session{ID: 103}}); ok || err != nil {
+		t.Fatalf("MatchStart(n4) = %v, %v, want queued, n3 being gone", ok, err)
 	}
 	// An asker whose account is gone is refused, and does not wait.
-	gone := match.Waiter{AccountID: 5, Nickname: "Eve", Since: now}
-	if _, _, ok, err := n.queue.MatchStart(ctx, gone, now, session.Session{ID: 104}); ok || !errors.Is(err, session.ErrNoAccount) {
-		t.Errorf("MatchStart(Eve, no account) = %v, %v, want ErrNoAccount", ok, err)
+	if _, _, ok, err := n.queue.MatchStart(ctx, session.MatchAsk{AccountID: 5, Now: now, MaxSessions: 1, Session: session.Session{ID: 104}}); ok || !errors.Is(err, session.ErrNoAccount) {
+		t.Errorf("MatchStart(no account) = %v, %v, want ErrNoAccount", ok, err)
 	}
 	waiting, err := n.queue.Waiting(ctx)
 	if err != nil || len(waiting) != 1 || waiting[0].AccountID != 4 {
@@ -498,6 +500,98 @@ func TestQueueMatchStart(t *testing.T) {
 	}
 	if _, err := n.store.Session(ctx, 103); !errors.Is(err, session.ErrNoSession) {
 		t.Errorf("Session(103) = %v, want none: Dee was not paired", err)
+	}
+}
+
+// TestQueueMatchStartChecks: the one script of a MATCH refuses what session.Service refuses
+// without it, with the same errors and in its order: a ban on the account, its address or its
+// network; a pause; an account already in its most chats. A refused MATCH waits for nothing.
+func TestQueueMatchStartChecks(t *testing.T) {
+	srv := redistest.Start(t)
+	client := queueClient(t, srv.URL())
+	ctx := context.Background()
+	n := newMatchNode(t, client, "checks:", queueRule)
+	n.createAccounts(t, 1, 6)
+	now := time.Now().Truncate(time.Millisecond) // bans expire from Redis by its clock
+	var sessionIDs atomic.Int64
+	ask := func(id int64, maxSessions int) (bool, error) {
+		_, _, ok, err := n.queue.MatchStart(ctx, session.MatchAsk{AccountID: id, Now: now, MaxSessions: maxSessions, Session: session.Session{ID: 100 + sessionIDs.Add(1)}})
+		return ok, err
+	}
+	code := func(err error) duet.Code {
+		var e *duet.Error
+		if !errors.As(err, &e) {
+			return -1
+		}
+		return e.Code
+	}
+	ban := func(id int64, target moderation.Target, until time.Time) moderation.Ban {
+		b := moderation.Ban{ID: id, Target: target, Reason: "spam", By: "op", CreatedAt: now.Add(-time.Hour), Until: until}
+		if err := n.moderation.AddBan(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	// Account 1: a ban on its account that has ended, and one on its network that ends later than
+	// one on its address; the one that ends last is the refusal.
+	ban(1, moderation.AccountTarget(1), now.Add(-time.Minute))
+	ban(2, moderation.Target{Kind: moderation.KindAddress, Value: "addr1"}, now.Add(time.Hour))
+	last := ban(3, moderation.Target{Kind: moderation.KindNetwork, Value: "net1"}, now.Add(2*time.Hour))
+	if _, err := ask(1, 1); fmt.Sprint(err) != fmt.Sprint(last.Error()) {
+		t.Errorf("MATCH with bans on its address and network = %v, want the network's: %v", err, last.Error())
+	}
+	// Account 4 is on account 1's network (createAccounts gives account id network "net" id%3).
+	if _, err := ask(4, 1); fmt.Sprint(err) != fmt.Sprint(last.Error()) {
+		t.Errorf("MATCH from a banned network = %v, want %v", err, last.Error())
+	}
+	accountBan := ban(4, moderation.AccountTarget(2), now.Add(time.Hour))
+	if err := n.moderation.SetMatchingPaused(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ask(2, 1); fmt.Sprint(err) != fmt.Sprint(accountBan.Error()) {
+		t.Errorf("MATCH of a banned account while paused = %v, want the ban first: %v", err, accountBan.Error())
+	}
+	if _, err := ask(3, 1); !errors.Is(err, session.ErrMatchingPaused) {
+		t.Errorf("MATCH while paused = %v, want ErrMatchingPaused", err)
+	}
+	if err := n.moderation.SetMatchingPaused(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+
+	// Accounts 3 and 5 chat; 3 may be in one chat at a time, then in two.
+	if ok, err := ask(3, 1); ok || err != nil {
+		t.Fatalf("MATCH(3) = %v, %v, want queued", ok, err)
+	}
+	if ok, err := ask(5, 1); !ok || err != nil {
+		t.Fatalf("MATCH(5) = %v, %v, want paired with 3", ok, err)
+	}
+	if _, err := ask(3, 1); code(err) != duet.LimitReached || err.Error() != session.TooManyChats(1).Error() {
+		t.Errorf("MATCH of an account in its one chat = %v, want %v", err, session.TooManyChats(1))
+	}
+	if ok, err := ask(3, 2); ok || err != nil {
+		t.Errorf("MATCH of an account in one of two chats = %v, %v, want queued", ok, err)
+	}
+	if _, err := n.queue.Cancel(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	// Once the chat ends, it no longer counts, and leaves the live set.
+	live, err := n.store.LiveSessions(ctx, 3)
+	if err != nil || len(live) != 1 {
+		t.Fatalf("LiveSessions(3) = %v, %v, want the chat with 5", live, err)
+	}
+	if _, _, err := n.store.EndSession(ctx, live[0].ID, "left", now); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ask(3, 1); ok || err != nil {
+		t.Errorf("MATCH after the chat ended = %v, %v, want queued", ok, err)
+	}
+	if members, err := client.SMembers(ctx, "checks:{a:3}:live").Result(); err != nil || len(members) != 0 {
+		t.Errorf("account 3's live set = %v, %v, want the ended chat tidied away", members, err)
+	}
+	waiting, err := n.queue.Waiting(ctx)
+	if err != nil || len(waiting) != 1 || waiting[0].AccountID != 3 {
+		t.Errorf("Waiting = %v, %v, want 3 alone: no refused MATCH waits", waiting, err)
 	}
 }
 
@@ -543,8 +637,7 @@ func TestQueueMatchStartNodes(t *testing.T) {
 	for id := int64(1); id <= accounts; id++ {
 		g.Go(func() {
 			n := nodes[id%2]
-			w := match.Waiter{AccountID: id, Nickname: fmt.Sprint("n", id), Since: t0}
-			pair, sess, ok, err := n.queue.MatchStart(ctx, w, t0, session.Session{ID: ids.Add(1)})
+			pair, sess, ok, err := n.queue.MatchStart(ctx, session.MatchAsk{AccountID: id, Now: t0, MaxSessions: 1, Session: session.Session{ID: ids.Add(1)}})
 			if err != nil || !ok {
 				if err != nil {
 					t.Error(err)
@@ -592,12 +685,13 @@ func TestQueueMatchStartNodes(t *testing.T) {
 	}
 }
 
-// BenchmarkQueueMatchStart compares, on one Redis, a MATCH that pairs and starts the session in
-// one script (MatchStart) with the two steps a Redis Cluster takes: Match, then the members'
-// accounts read and CreateSession, as session.Service does without a StartingQueue.
+// BenchmarkQueueMatchStart compares, on one Redis, a MATCH that is checked, paired and starts
+// the session in one script (MatchStart) with the steps a Redis Cluster takes, as
+// session.Service does without a StartingQueue: the account read, its bans, the pause and its
+// live sessions, then Match, then the members' accounts read and CreateSession.
 func BenchmarkQueueMatchStart(b *testing.B) {
 	for _, oneScript := range []bool{true, false} {
-		name := "TwoSteps"
+		name := "InSteps"
 		if oneScript {
 			name = "OneScript"
 		}
@@ -609,25 +703,39 @@ func BenchmarkQueueMatchStart(b *testing.B) {
 			now := time.Now()
 			b.ResetTimer()
 			benchPairs(b, client, func(id int64) (bool, error) {
-				w := match.Waiter{AccountID: id, Nickname: "n", Since: now}
+				ask := session.MatchAsk{AccountID: id, Now: now, MaxSessions: 1, Session: session.Session{ID: 1_000_000_000 + id}}
 				if oneScript {
-					_, _, ok, err := n.queue.MatchStart(ctx, w, now, session.Session{ID: 1_000_000_000 + id})
+					_, _, ok, err := n.queue.MatchStart(ctx, ask)
 					return ok, err
 				}
-				return matchTwoSteps(ctx, n, w, now, 1_000_000_000+id)
+				return matchInSteps(ctx, n, ask)
 			})
 		})
 	}
 }
 
-// matchTwoSteps pairs w, then creates the pair's session as session.Service does with a queue
-// that cannot: the members' accounts are read for their clients, then the session written.
-func matchTwoSteps(ctx context.Context, n matchNode, w match.Waiter, now time.Time, sessionID int64) (bool, error) {
-	pair, ok, err := n.queue.Match(ctx, w, now)
+// matchInSteps makes the round trips of a MATCH that session.Service makes with a queue that
+// cannot check and start sessions: the checks, the pair, the members' accounts read for their
+// clients, then the session written.
+func matchInSteps(ctx context.Context, n matchNode, ask session.MatchAsk) (bool, error) {
+	a, err := n.store.Account(ctx, ask.AccountID)
+	if err != nil {
+		return false, err
+	}
+	if _, _, err := n.moderation.FindBan(ctx, ask.Now, moderation.Targets(a.ID, a.Client)); err != nil {
+		return false, err
+	}
+	if _, err := n.moderation.MatchingPaused(ctx); err != nil {
+		return false, err
+	}
+	if _, err := n.store.LiveSessions(ctx, ask.AccountID); err != nil {
+		return false, err
+	}
+	pair, ok, err := n.queue.Match(ctx, match.Waiter{AccountID: a.ID, Nickname: a.Nickname, Since: ask.Now, Client: a.Client.Addr}, ask.Now)
 	if err != nil || !ok {
 		return false, err
 	}
-	sess := session.Session{ID: sessionID, StartedAt: now, CommonInterests: pair.Common, Members: [2]session.Member{
+	sess := session.Session{ID: ask.Session.ID, StartedAt: ask.Now, CommonInterests: pair.Common, Members: [2]session.Member{
 		{ID: pair.A.AccountID, Nickname: pair.A.Nickname}, {ID: pair.B.AccountID, Nickname: pair.B.Nickname},
 	}}
 	for i, m := range sess.Members {

@@ -414,8 +414,14 @@ type Matched struct {
 
 var (
 	errQueued = duet.Errorf(duet.NoDataFound, "waiting for a partner")
-	errPaused = duet.Errorf(duet.Unavailable, "matching is paused for a while; please try again later")
+	// ErrMatchingPaused refuses a MATCH while an operator has paused matching.
+	ErrMatchingPaused = duet.Errorf(duet.Unavailable, "matching is paused for a while; please try again later")
 )
+
+// TooManyChats refuses a MATCH from an account already in max chats.
+func TooManyChats(max int) error {
+	return duet.Errorf(duet.LimitReached, "you are already in %d chats, the most allowed", max)
+}
 
 // Match pairs the account with a waiting stranger, or queues it: then the error has code
 // NoDataFound, and a NewSession signal follows when someone arrives.
@@ -424,27 +430,8 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 	if err != nil {
 		return Matched{}, err
 	}
-	a, err := s.store.Account(ctx, id)
-	if err != nil {
-		return Matched{}, err
-	}
-	if err := s.checkAccountBan(ctx, a, moderation.Client{}); err != nil {
-		return Matched{}, err
-	}
-	if paused, err := s.moderation.MatchingPaused(ctx); err != nil {
-		return Matched{}, err
-	} else if paused {
-		return Matched{}, errPaused
-	}
-	live, err := s.store.LiveSessions(ctx, id)
-	if err != nil {
-		return Matched{}, err
-	}
-	if len(live) >= s.opt.MaxSessions {
-		return Matched{}, duet.Errorf(duet.LimitReached, "you are already in %d chats, the most allowed", s.opt.MaxSessions)
-	}
 	now := s.now()
-	pair, sess, ok, err := s.matchStart(ctx, match.Waiter{AccountID: id, Nickname: a.Nickname, Interests: tags, Since: now, Client: a.Client.Addr}, now)
+	pair, sess, ok, err := s.matchStart(ctx, MatchAsk{AccountID: id, Interests: tags, Now: now, MaxSessions: s.opt.MaxSessions})
 	if err != nil {
 		return Matched{}, err
 	}
@@ -456,29 +443,65 @@ func (s *Service) Match(ctx context.Context, id int64, interests []string) (Matc
 	return Matched{SessionID: sess.ID, Partner: sess.Members[1], Common: sess.CommonInterests}, nil
 }
 
-// StartingQueue is a match.Queue that can create the session of a pair in the same atomic step
-// as it makes the pair, as an engine that keeps both in one place does in one round trip.
-type StartingQueue interface {
-	match.Queue
-	// MatchStart is Match that, when it pairs w, also creates sess, which comes with its ID,
-	// for the pair: it returns sess with the pair as its Members, A then B, each with its
-	// account's Client, their CommonInterests, and StartedAt now. A partner whose account is
-	// gone is taken out of the queue and passed over; when w's own account is gone, it
-	// returns ErrNoAccount and queues nothing.
-	MatchStart(ctx context.Context, w match.Waiter, now time.Time, sess Session) (match.Pair, Session, bool, error)
+// MatchAsk is a MATCH, its interests cleaned.
+type MatchAsk struct {
+	AccountID   int64
+	Interests   []string
+	Now         time.Time
+	MaxSessions int // the most live sessions an account may be in
+	// Session is the session a pair starts, when the queue starts it: its ID only.
+	Session Session
 }
 
-// matchStart pairs w, or queues it, and creates the session of the pair it makes: in one step
-// when the queue can, or else one after the other.
-func (s *Service) matchStart(ctx context.Context, w match.Waiter, now time.Time) (match.Pair, Session, bool, error) {
+// StartingQueue is a match.Queue that can check a MATCH, pair it and create the session of the
+// pair in one atomic step, as an engine that keeps queue, accounts, bans and sessions in one
+// place does in one round trip.
+type StartingQueue interface {
+	match.Queue
+	// MatchStart makes the checks of a MATCH in the order Service.Match makes them without a
+	// StartingQueue, refusing with the same errors: the account exists (ErrNoAccount); no ban
+	// is in force on it, its address or its network (the ban's Error); matching is not paused
+	// (ErrMatchingPaused); it is in fewer than MaxSessions live sessions (TooManyChats). Then
+	// it is Match for the account's waiter (since now, with the account's nickname and client
+	// address), and when it pairs, it also creates ask.Session for the pair: it returns it
+	// with the pair as its Members, A then B, each with its account's Client, their
+	// CommonInterests, and StartedAt now. A partner whose account is gone is taken out of the
+	// queue and passed over.
+	MatchStart(ctx context.Context, ask MatchAsk) (match.Pair, Session, bool, error)
+}
+
+// matchStart checks a MATCH, then pairs the account, or queues it, and creates the session of
+// the pair it makes: in one step when the queue can, or else one after the other.
+func (s *Service) matchStart(ctx context.Context, ask MatchAsk) (match.Pair, Session, bool, error) {
 	if q, ok := s.queue.(StartingQueue); ok {
-		return q.MatchStart(ctx, w, now, Session{ID: s.ids.Next()})
+		ask.Session = Session{ID: s.ids.Next()}
+		return q.MatchStart(ctx, ask)
 	}
-	pair, ok, err := s.queue.Match(ctx, w, now)
+	a, err := s.store.Account(ctx, ask.AccountID)
+	if err != nil {
+		return match.Pair{}, Session{}, false, err
+	}
+	if err := s.checkAccountBan(ctx, a, moderation.Client{}); err != nil {
+		return match.Pair{}, Session{}, false, err
+	}
+	if paused, err := s.moderation.MatchingPaused(ctx); err != nil {
+		return match.Pair{}, Session{}, false, err
+	} else if paused {
+		return match.Pair{}, Session{}, false, ErrMatchingPaused
+	}
+	live, err := s.store.LiveSessions(ctx, ask.AccountID)
+	if err != nil {
+		return match.Pair{}, Session{}, false, err
+	}
+	if len(live) >= ask.MaxSessions {
+		return match.Pair{}, Session{}, false, TooManyChats(ask.MaxSessions)
+	}
+	w := match.Waiter{AccountID: ask.AccountID, Nickname: a.Nickname, Interests: ask.Interests, Since: ask.Now, Client: a.Client.Addr}
+	pair, ok, err := s.queue.Match(ctx, w, ask.Now)
 	if err != nil || !ok {
 		return match.Pair{}, Session{}, false, err
 	}
-	sess, err := s.start(ctx, pair, now, pair.B)
+	sess, err := s.start(ctx, pair, ask.Now, pair.B)
 	return pair, sess, err == nil, err
 }
 
