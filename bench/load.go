@@ -13,7 +13,7 @@ const progressEvery = time.Second
 // runLoad connects opt.Conns clients to t, pairs them, has every client send messages to its
 // partner for opt.Duration, waits up to opt.Drain for the last pushes, and reports. Matching is
 // nil for a target without chats. server and redis, each if not nil, tell the processor time
-// that t and its Redis spend.
+// that t and its Redis spend; then this process's own is told too.
 func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter) (Messages, *Matching, error) {
 	window := 0
 	if opt.Rate == 0 {
@@ -40,6 +40,10 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 	if err != nil {
 		return Messages{}, nil, err
 	}
+	loadCPU, err := startCPU(ctx, loadMeter(server, redis))
+	if err != nil {
+		return Messages{}, nil, err
+	}
 	start, end := sink.open(opt.Duration)
 	stopProgress := reportProgress(opt.Progress, t.name, sink, start)
 	var senders sync.WaitGroup
@@ -60,6 +64,10 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 	if err != nil {
 		return Messages{}, nil, err
 	}
+	loadPerMessage, err := loadCPU.per(ctx, sink.delivered.Load())
+	if err != nil {
+		return Messages{}, nil, err
+	}
 
 	m := Messages{
 		Target: t.name, Connections: opt.Conns, Rate: opt.Rate, Size: opt.Size, DurationSec: opt.Duration.Seconds(),
@@ -67,6 +75,7 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 		DeliveredPerSec: float64(sink.inWindow.Load()) / opt.Duration.Seconds(),
 		Lost:            sink.lost(), Duplicated: sink.duplicated.Load(), Unexpected: sink.foreign.Load(),
 		Disconnects: countDisconnects(clients), ServerCPUPerMessage: serverPerMessage, RedisCPUPerMessage: redisPerMessage,
+		LoadCPUPerMessage: loadPerMessage,
 	}
 	m.Errors, m.ErrorCodes = sink.errorCodes()
 	h := sink.latencies()
@@ -75,6 +84,15 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 		P99: millis(h.ValueAtQuantile(99)), Max: millis(h.Max()),
 	}
 	return m, matching, ctx.Err()
+}
+
+// loadMeter is ownCPU when a run measures the server or its Redis, so that what making the load
+// cost is told next to what serving it did; else nil.
+func loadMeter(server, redis CPUMeter) CPUMeter {
+	if server == nil && redis == nil {
+		return nil
+	}
+	return ownCPU
 }
 
 // cpuSince is a meter's reading at the start of a phase of a run; a nil meter reads nothing.

@@ -44,6 +44,9 @@ type Messages struct {
 	ServerCPUPerMessage float64 `json:"server_cpu_us_per_msg,omitempty"`
 	// RedisCPUPerMessage is the same for the Redis the server keeps its state in (--redis-url).
 	RedisCPUPerMessage float64 `json:"redis_cpu_us_per_msg,omitempty"`
+	// LoadCPUPerMessage is the same for this load generator, told with either of the others: on
+	// one machine, what is left of its processors for the server and Redis.
+	LoadCPUPerMessage float64 `json:"load_cpu_us_per_msg,omitempty"`
 }
 
 // Latency percentiles, in milliseconds.
@@ -71,6 +74,8 @@ type Matching struct {
 	// in microseconds.
 	ServerCPUPerMatch float64 `json:"server_cpu_us_per_match,omitempty"`
 	RedisCPUPerMatch  float64 `json:"redis_cpu_us_per_match,omitempty"`
+	// LoadCPUPerMatch is the same for this load generator.
+	LoadCPUPerMatch float64 `json:"load_cpu_us_per_match,omitempty"`
 }
 
 // MatchLatency percentiles, in milliseconds.
@@ -109,7 +114,7 @@ func (r Report) WriteText(w io.Writer) error {
 		m := r.Matching
 		fmt.Fprintf(&b, "matching   %d pairs, %.0f matches/s, time to match p50 %.1f ms p99 %.1f ms, double matches %d, set-up requests retried %d\n",
 			m.Pairs, m.MatchesPerSec, m.MatchMillis.P50, m.MatchMillis.P99, m.DoubleMatches, m.Retries)
-		writeCPU(&b, "chat formed", m.ServerCPUPerMatch, m.RedisCPUPerMatch)
+		writeCPU(&b, "chat formed", m.ServerCPUPerMatch, m.RedisCPUPerMatch, m.LoadCPUPerMatch)
 	}
 	if r.Messages != nil {
 		writeMessages(&b, r.Messages)
@@ -140,7 +145,7 @@ func writeMessages(b *strings.Builder, m *Messages) {
 		m.DeliveredPerSec, m.Latency.P50, m.Latency.P90, m.Latency.P99, m.Latency.Max)
 	fmt.Fprintf(b, "           sent %d, acknowledged %d, delivered %d; lost %d, duplicated %d, unexpected %d, disconnects %d\n",
 		m.Sent, m.Acked, m.Delivered, m.Lost, m.Duplicated, m.Unexpected, m.Disconnects)
-	writeCPU(b, "delivered message", m.ServerCPUPerMessage, m.RedisCPUPerMessage)
+	writeCPU(b, "delivered message", m.ServerCPUPerMessage, m.RedisCPUPerMessage, m.LoadCPUPerMessage)
 	fmt.Fprintf(b, "           errors %d", m.Errors)
 	codes := make([]int, 0, len(m.ErrorCodes))
 	for code := range m.ErrorCodes {
@@ -154,16 +159,22 @@ func writeMessages(b *strings.Builder, m *Messages) {
 }
 
 // writeCPU writes the processor time per unit that the server and its Redis spent, those of
-// the two that were measured.
-func writeCPU(b *strings.Builder, unit string, server, redis float64) {
+// the two that were measured, and then this load generator's.
+func writeCPU(b *strings.Builder, unit string, server, redis, load float64) {
 	switch {
 	case server > 0 && redis > 0:
-		fmt.Fprintf(b, "           processor time per %s: server %.1f us + Redis %.1f us = %.1f us\n", unit, server, redis, server+redis)
+		fmt.Fprintf(b, "           processor time per %s: server %.1f us + Redis %.1f us = %.1f us", unit, server, redis, server+redis)
 	case server > 0:
-		fmt.Fprintf(b, "           server processor time %.1f us per %s\n", server, unit)
+		fmt.Fprintf(b, "           server processor time %.1f us per %s", server, unit)
 	case redis > 0:
-		fmt.Fprintf(b, "           Redis processor time %.1f us per %s\n", redis, unit)
+		fmt.Fprintf(b, "           Redis processor time %.1f us per %s", redis, unit)
+	default:
+		return
 	}
+	if load > 0 {
+		fmt.Fprintf(b, "; load generator %.1f us", load)
+	}
+	b.WriteString("\n")
 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }

@@ -12,9 +12,10 @@ import (
 )
 
 // setUp creates an account on every connection, then has them all ask for a partner at once,
-// and reports how fast the chats formed, and, with meters, what each chat cost the server and
-// its Redis. Every connection must end up in one chat with another connection of the run,
-// within timeout. Requests answered with code 2 or 6 are sent again, and counted.
+// and reports how fast the chats formed, and, with meters, what each chat cost the server, its
+// Redis and this load generator. Every connection must end up in one chat with another
+// connection of the run, within timeout. Requests answered with code 2 or 6 are sent again, and
+// counted.
 func setUp(ctx context.Context, clients []*client, timeout time.Duration, server, redis CPUMeter) (*Matching, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("setting up took longer than --setup-timeout %v", timeout))
 	defer cancel()
@@ -31,6 +32,10 @@ func setUp(ctx context.Context, clients []*client, timeout time.Duration, server
 		return nil, err
 	}
 	redisCPU, err := startCPU(ctx, redis)
+	if err != nil {
+		return nil, err
+	}
+	loadCPU, err := startCPU(ctx, loadMeter(server, redis))
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +59,9 @@ func setUp(ctx context.Context, clients []*client, timeout time.Duration, server
 		return nil, err
 	}
 	if m.RedisCPUPerMatch, err = redisCPU.per(ctx, int64(m.Pairs)); err != nil {
+		return nil, err
+	}
+	if m.LoadCPUPerMatch, err = loadCPU.per(ctx, int64(m.Pairs)); err != nil {
 		return nil, err
 	}
 	return m, nil

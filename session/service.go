@@ -418,9 +418,9 @@ var (
 	ErrMatchingPaused = duet.Errorf(duet.Unavailable, "matching is paused for a while; please try again later")
 )
 
-// TooManyChats refuses a MATCH from an account already in max chats.
-func TooManyChats(max int) error {
-	return duet.Errorf(duet.LimitReached, "you are already in %d chats, the most allowed", max)
+// TooManyChats refuses a MATCH from an account already in limit chats, the most allowed.
+func TooManyChats(limit int) error {
+	return duet.Errorf(duet.LimitReached, "you are already in %d chats, the most allowed", limit)
 }
 
 // Match pairs the account with a waiting stranger, or queues it: then the error has code

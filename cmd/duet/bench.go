@@ -25,7 +25,7 @@ delivered messages/s, send-to-push latency, matches/s and time to match, reply c
 0, and lost or duplicated messages. With --idle N, holds N matched silent connections instead and
 reports the server's memory per connection (with --pid). --pid also adds the server's processor
 time per chat formed and per message delivered, and --redis-url that of its Redis, read from
-INFO cpu.
+INFO cpu; either adds this load generator's own.
 With --baseline, runs the same load against a minimal relay built in, for this machine's
 ceiling.
 

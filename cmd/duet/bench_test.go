@@ -27,8 +27,10 @@ type benchReport struct {
 	MatchesPerSec float64 `json:"matches_per_sec"`
 	DoubleMatches int     `json:"double_matches"`
 	Retries       int64   `json:"setup_retries"`
-	// RedisCPUPerMatch is Redis's processor time per chat formed, in microseconds.
+	// RedisCPUPerMatch and LoadCPUPerMatch are the processor time of Redis and of the load
+	// generator per chat formed, in microseconds.
 	RedisCPUPerMatch float64 `json:"redis_cpu_us_per_match"`
+	LoadCPUPerMatch  float64 `json:"load_cpu_us_per_match"`
 	Baseline         *messages
 	Ratio            float64 `json:"ratio_to_baseline"`
 	Idle             *struct {
@@ -55,6 +57,7 @@ type messages struct {
 
 	ServerCPUPerMessage float64 `json:"server_cpu_us_per_msg"`
 	RedisCPUPerMessage  float64 `json:"redis_cpu_us_per_msg"`
+	LoadCPUPerMessage   float64 `json:"load_cpu_us_per_msg"`
 }
 
 // startBenchNode runs a node whose rate limits spare the load generator on loopback.
@@ -127,8 +130,11 @@ func TestBenchReadsRedisCPU(t *testing.T) {
 	if r.RedisCPUPerMessage <= 0 || r.ServerCPUPerMessage <= 0 {
 		t.Errorf("processor time per message: server %v us, Redis %v us; want both read", r.ServerCPUPerMessage, r.RedisCPUPerMessage)
 	}
-	if r.RedisCPUPerMatch <= 0 {
-		t.Errorf("Redis processor time per chat formed %v us, want it read", r.RedisCPUPerMatch)
+	if r.RedisCPUPerMatch <= 0 || r.LoadCPUPerMatch <= 0 {
+		t.Errorf("processor time per chat formed: Redis %v us, load generator %v us; want both read", r.RedisCPUPerMatch, r.LoadCPUPerMatch)
+	}
+	if r.LoadCPUPerMessage <= 0 {
+		t.Errorf("load generator's processor time per message %v us, want it read", r.LoadCPUPerMessage)
 	}
 }
 
