@@ -61,6 +61,19 @@ test('while searching: the visitor counts, and the figure is read every few seco
   w.unmount()
 })
 
+test('a visitor whose Start is proving itself counts as online, before the account exists', async () => {
+  const { answer } = server()
+  answer.now = { online: 0, waiting: 0 }
+  const client = fakeClient()
+  const w = mountCount({}, createChatStore(client, { storage: memoryStorage() }))
+  await vi.advanceTimersByTimeAsync(0)
+  expect(w.text()).toBe('0 people online')
+  client.emit('proving', { fraction: 0.1 })
+  await vi.advanceTimersByTimeAsync(0)
+  expect(w.text()).toBe('1 person online')
+  w.unmount()
+})
+
 test('without waiting, only who is online', async () => {
   server()
   const w = mountCount()
