@@ -32,15 +32,7 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 		}
 	}
 
-	serverCPU, err := startCPU(ctx, server)
-	if err != nil {
-		return Messages{}, nil, err
-	}
-	redisCPU, err := startCPU(ctx, redis)
-	if err != nil {
-		return Messages{}, nil, err
-	}
-	loadCPU, err := startCPU(ctx, loadMeter(server, redis))
+	cpu, err := startPhase(ctx, server, redis)
 	if err != nil {
 		return Messages{}, nil, err
 	}
@@ -56,15 +48,7 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 	if matching != nil {
 		matching.DoubleMatches += countExtraChats(clients)
 	}
-	serverPerMessage, err := serverCPU.per(ctx, sink.delivered.Load())
-	if err != nil {
-		return Messages{}, nil, err
-	}
-	redisPerMessage, err := redisCPU.per(ctx, sink.delivered.Load())
-	if err != nil {
-		return Messages{}, nil, err
-	}
-	loadPerMessage, err := loadCPU.per(ctx, sink.delivered.Load())
+	serverPerMessage, redisPerMessage, loadPerMessage, err := cpu.per(ctx, sink.delivered.Load())
 	if err != nil {
 		return Messages{}, nil, err
 	}
@@ -86,13 +70,40 @@ func runLoad(ctx context.Context, opt Options, t target, server, redis CPUMeter)
 	return m, matching, ctx.Err()
 }
 
-// loadMeter is ownCPU when a run measures the server or its Redis, so that what making the load
-// cost is told next to what serving it did; else nil.
-func loadMeter(server, redis CPUMeter) CPUMeter {
-	if server == nil && redis == nil {
-		return nil
+// phaseCPU holds the readings, at the start of a phase of a run (the set-up's matching, or the
+// message load), of the server's meter, its Redis's, and this load generator's, which is read
+// when either of the others is, so that what making the load cost is told next to what serving
+// it did.
+type phaseCPU struct{ server, redis, load cpuSince }
+
+func startPhase(ctx context.Context, server, redis CPUMeter) (phaseCPU, error) {
+	var load CPUMeter
+	if server != nil || redis != nil {
+		load = ownCPU
 	}
-	return ownCPU
+	var p phaseCPU
+	var err error
+	if p.server, err = startCPU(ctx, server); err != nil {
+		return p, err
+	}
+	if p.redis, err = startCPU(ctx, redis); err != nil {
+		return p, err
+	}
+	p.load, err = startCPU(ctx, load)
+	return p, err
+}
+
+// per is the processor time of the server, of its Redis and of this load generator since the
+// phase started, per one of n, in microseconds; 0 for a meter not read.
+func (p phaseCPU) per(ctx context.Context, n int64) (server, redis, load float64, err error) {
+	if server, err = p.server.per(ctx, n); err != nil {
+		return 0, 0, 0, err
+	}
+	if redis, err = p.redis.per(ctx, n); err != nil {
+		return 0, 0, 0, err
+	}
+	load, err = p.load.per(ctx, n)
+	return server, redis, load, err
 }
 
 // cpuSince is a meter's reading at the start of a phase of a run; a nil meter reads nothing.

@@ -27,15 +27,7 @@ func setUp(ctx context.Context, clients []*client, timeout time.Duration, server
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	serverCPU, err := startCPU(ctx, server)
-	if err != nil {
-		return nil, err
-	}
-	redisCPU, err := startCPU(ctx, redis)
-	if err != nil {
-		return nil, err
-	}
-	loadCPU, err := startCPU(ctx, loadMeter(server, redis))
+	cpu, err := startPhase(ctx, server, redis)
 	if err != nil {
 		return nil, err
 	}
@@ -55,13 +47,7 @@ func setUp(ctx context.Context, clients []*client, timeout time.Duration, server
 		return nil, err
 	}
 	m.Retries = retries.Load()
-	if m.ServerCPUPerMatch, err = serverCPU.per(ctx, int64(m.Pairs)); err != nil {
-		return nil, err
-	}
-	if m.RedisCPUPerMatch, err = redisCPU.per(ctx, int64(m.Pairs)); err != nil {
-		return nil, err
-	}
-	if m.LoadCPUPerMatch, err = loadCPU.per(ctx, int64(m.Pairs)); err != nil {
+	if m.ServerCPUPerMatch, m.RedisCPUPerMatch, m.LoadCPUPerMatch, err = cpu.per(ctx, int64(m.Pairs)); err != nil {
 		return nil, err
 	}
 	return m, nil
