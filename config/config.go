@@ -136,6 +136,11 @@ type Config struct {
 	DrainSpread      time.Duration // at shutdown, the time over which connections are closed, evenly
 	ShutdownTimeout  time.Duration // how long shutdown may take in all
 
+	// The garbage collector's target while the node allocates little: mostly idle connections,
+	// whose memory then matters more than the collector's processor time.
+	GCIdlePercent  int     // GOGC while idle; 0: the runtime's own setting at all times
+	GCBusyAllocMiB float64 // MiB allocated per second from which the node is busy, and gets the runtime's setting
+
 	// What the page says of the site, instead of its built-in texts; empty: the built-in one.
 	SiteName        string // the site's name, in the page's title, header and texts
 	SiteContact     string // how to reach the operators: an email address or an http(s) URL
@@ -217,6 +222,8 @@ func Default() Config {
 		DrainDelay:           5 * time.Second,
 		DrainSpread:          10 * time.Second,
 		ShutdownTimeout:      30 * time.Second,
+		GCIdlePercent:        40,
+		GCBusyAllocMiB:       8,
 		LogFormat:            "text",
 		LogLevel:             "info",
 		LogRepeatInterval:    10 * time.Second,
@@ -320,6 +327,8 @@ func (c Config) Validate() error {
 			{"drain_spread", c.DrainSpread >= 0, gotValue("must not be negative", c.DrainSpread)},
 			{"shutdown_timeout", c.ShutdownTimeout > c.DrainDelay+c.DrainSpread,
 				gotValue(fmt.Sprintf("must be more than drain_delay + drain_spread (%v), which it covers", c.DrainDelay+c.DrainSpread), c.ShutdownTimeout)},
+			{"gc_idle_percent", 0 <= c.GCIdlePercent && c.GCIdlePercent <= 1000, gotValue("must be 0 (off) to 1000", c.GCIdlePercent)},
+			{"gc_busy_alloc_mib", c.GCBusyAllocMiB > 0, gotValue("must be positive", c.GCBusyAllocMiB)},
 			{"site_name", validSiteName(c.SiteName), gotValue(fmt.Sprintf("must be at most %d characters on one line", maxSiteName), c.SiteName)},
 			{"site_contact", c.SiteContact == "" || validAddress(c.SiteContact), gotValue("must be an email address or an http(s) URL", c.SiteContact)},
 			{"site_abuse", c.SiteAbuse == "" || validAddress(c.SiteAbuse), gotValue("must be an email address or an http(s) URL", c.SiteAbuse)},

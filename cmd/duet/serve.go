@@ -253,7 +253,10 @@ func wireNode(ctx context.Context, cfg config.Config, log *slog.Logger, eng *eng
 			log.Error("watching the word list", "err", err)
 		}
 	}
-	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats, watchWords, gate.Run) {
+	collector := func(ctx context.Context) {
+		tuneGC(ctx, cfg.GCIdlePercent, cfg.GCBusyAllocMiB, runtimeGOGC(os.Getenv), log)
+	}
+	for _, loop := range append(eng.loops, svc.Run, pushSrv.Run, postStats, watchWords, gate.Run, collector) {
 		n.loops.Go(func() { loop(ctx) })
 	}
 	if certs != nil {
