@@ -223,7 +223,7 @@ func Default() Config {
 		DrainSpread:          10 * time.Second,
 		ShutdownTimeout:      30 * time.Second,
 		GCIdlePercent:        40,
-		GCBusyAllocMiB:       8,
+		GCBusyAllocMiB:       16,
 		LogFormat:            "text",
 		LogLevel:             "info",
 		LogRepeatInterval:    10 * time.Second,

@@ -134,7 +134,7 @@ var settings = []setting{
 	{"drain_spread", func(c *Config) any { return &c.DrainSpread }, "at shutdown, the time over which connections are closed with 1001, evenly, so that their clients do not all reconnect at once; 0: all at once"},
 	{"shutdown_timeout", func(c *Config) any { return &c.ShutdownTimeout }, "how long shutdown may take in all; more than drain_delay + drain_spread"},
 	{"gc_idle_percent", func(c *Config) any { return &c.GCIdlePercent }, "the garbage collector's GOGC while the node allocates less than gc_busy_alloc_mib a second (idle connections cost less memory); 0: the runtime's own (GOGC, else 100) at all times"},
-	{"gc_busy_alloc_mib", func(c *Config) any { return &c.GCBusyAllocMiB }, "MiB the node allocates per second from which it is busy, and its collector runs at the runtime's own GOGC again"},
+	{"gc_busy_alloc_mib", func(c *Config) any { return &c.GCBusyAllocMiB }, "MiB the node allocates per second, averaged over 10 seconds, from which it is busy, and its collector runs at the runtime's own GOGC again"},
 	{"site_name", func(c *Config) any { return &c.SiteName }, "the site's name, shown by the page in its title, header and texts, at most 60 characters; none: Duet"},
 	{"site_contact", func(c *Config) any { return &c.SiteContact }, "how to reach the operators, shown by the page: an email address or an http(s) URL; none: not shown"},
 	{"site_abuse", func(c *Config) any { return &c.SiteAbuse }, "where to report abuse, shown by the page: an email address or an http(s) URL; none: not shown"},

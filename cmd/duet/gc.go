@@ -54,9 +54,15 @@ func runtimeGOGC(getenv func(string) string) int {
 	}
 }
 
+// gcWindow is how many seconds of allocation the rate gcMode judges by is averaged over: long
+// enough that the heartbeats of many idle connections, which come in bursts every ping_interval,
+// do not count as busy; short enough that a load counts as busy within a second or two.
+const gcWindow = 10
+
 // tuneGC sets the collector's target to idle and then, every second until ctx ends, to the one
-// gcMode chooses from the last second's allocations. It leaves the runtime's own target alone
-// when idle is 0, or not below it (GOGC=off included).
+// gcMode chooses from the rate the node allocated at over the last gcWindow seconds; while idle,
+// it also returns freed memory to the system. It leaves the runtime alone when idle is 0, or not
+// below the runtime's own target (GOGC=off included).
 func tuneGC(ctx context.Context, idle int, busyMiB float64, own int, log *slog.Logger) {
 	if idle == 0 || own < 0 || idle >= own {
 		return
@@ -64,22 +70,28 @@ func tuneGC(ctx context.Context, idle int, busyMiB float64, own int, log *slog.L
 	mode := gcMode{idle: idle, own: own, busyRate: busyMiB * (1 << 20)}
 	debug.SetGCPercent(idle)
 	allocs := []rtmetrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	rtmetrics.Read(allocs)
-	last, lastAt := allocs[0].Value.Uint64(), time.Now()
-	duet.Every(ctx, time.Second, func() {
+	allocated := func() uint64 {
 		rtmetrics.Read(allocs)
-		now := allocs[0].Value.Uint64()
-		rate := float64(now-last) / time.Since(lastAt).Seconds()
-		last, lastAt = now, time.Now()
+		return allocs[0].Value.Uint64()
+	}
+	// The bytes allocated so far, as read at the end of each of the last gcWindow seconds.
+	var totals [gcWindow]uint64
+	totals[0] = allocated()
+	seconds := 0
+	duet.Every(ctx, time.Second, func() {
+		seconds++
+		now, since := allocated(), min(seconds, gcWindow)
+		rate := float64(now-totals[(seconds-since)%gcWindow]) / float64(since)
+		totals[seconds%gcWindow] = now
 		target, changed := mode.next(rate)
-		if !changed {
-			return
+		if changed {
+			debug.SetGCPercent(target)
+			log.Debug("garbage collector target", "gogc", target, "allocated_mib_per_second", rate/(1<<20))
 		}
-		debug.SetGCPercent(target)
-		log.Debug("garbage collector target", "gogc", target, "allocated_mib_per_second", rate/(1<<20))
-		if !mode.busy {
-			// What the busy time's heap grew to goes back to the system now, rather than over
-			// the minutes the runtime's scavenger would take.
+		if !mode.busy && (changed || seconds%gcWindow == 0) {
+			// While idle, what the heap freed goes back to the system every gcWindow seconds,
+			// and what a busy spell grew as it ends, rather than over the minutes the runtime's
+			// scavenger would take; a collection of a node that allocates little is cheap.
 			debug.FreeOSMemory()
 		}
 	})
