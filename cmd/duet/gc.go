@@ -54,9 +54,10 @@ func runtimeGOGC(getenv func(string) string) int {
 	}
 }
 
-// gcWindow is how many seconds of allocation the rate gcMode judges by is averaged over: long
-// enough that the heartbeats of many idle connections, which come in bursts every ping_interval,
-// do not count as busy; short enough that a load counts as busy within a second or two.
+// gcWindow is the number of seconds over which the allocation rate that gcMode judges is
+// averaged: long enough that the heartbeats of many idle connections, which come in bursts every
+// ping_interval, do not count as busy; short enough that a load counts as busy within a second
+// or two.
 const gcWindow = 10
 
 // tuneGC sets the collector's target to idle and then, every second until ctx ends, to the one
